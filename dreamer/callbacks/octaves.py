@@ -1,0 +1,105 @@
+"""The octave pyramid: which size the image has, and how it starts, at every step of a dream."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+
+from dreamer.errors import ConfigError
+from dreamer.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
+
+
+def noise_like(images: Tensor, seeds: list[int]) -> Tensor:
+    """Grey-centred uniform noise in [0.4, 0.6], one seeded stream per image."""
+    noise = [torch.rand(images.shape[1:], generator=torch.Generator().manual_seed(seed)) for seed in seeds]
+    return (0.4 + 0.2 * torch.stack(noise)).to(images.device, images.dtype)
+
+
+class OctaveSchedule(pl.Callback):
+    """Walks each batch through the Gaussian pyramid, smallest level first.
+
+    At a dream's first step it builds the pyramid of the original (the photo, or seeded noise)
+    and decides which levels are large enough for their layers; smaller ones are skipped with a
+    warning. At the first step of every octave it sets the image parameter to the level's start
+    image (blended from the previous octave's dream) and **clears the optimizer state**: the
+    parameter keeps its identity, so the optimizer needs no rebuilding, but moments such as Adam's
+    belong to the old size and would be wrong (or fail) at the new one.
+
+    Args:
+        octaves: Number of pyramid levels.
+        scale: Size ratio between neighbouring levels.
+        iterations: Steps per octave.
+        alpha: Weight of the dream when blending into the next level (``blend='alpha'``).
+        blend: ``alpha`` or ``detail``.
+        init: ``photo`` or ``noise``.
+    """
+
+    def __init__(
+        self,
+        octaves: int,
+        scale: float,
+        iterations: int,
+        alpha: float = 0.2,
+        blend: Blend = "alpha",
+        init: Literal["photo", "noise"] = "photo",
+    ) -> None:
+        octave_sizes(64, 64, octaves, scale)  # validates octaves and scale
+        if iterations < 1:
+            raise ConfigError(f"iterations must be >= 1, got {iterations}")
+        if blend not in ("alpha", "detail"):
+            raise ConfigError(f"blend must be 'alpha' or 'detail', got {blend!r}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"alpha must be within [0, 1], got {alpha}")
+        if init not in ("photo", "noise"):
+            raise ConfigError(f"init must be 'photo' or 'noise', got {init!r}")
+        self.octaves, self.scale, self.iterations = octaves, scale, iterations
+        self.alpha, self.blend, self.init = alpha, blend, init
+        self.originals: list[Tensor] = []
+        self.active: list[bool] = []
+        self._dreamed: Optional[int] = None  # the last octave that was dreamed
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        octave, iteration = divmod(batch["step"], self.iterations)
+        if batch["step"] == 0:
+            self._start_dream(pl_module, batch)
+        if iteration == 0:
+            self._enter_octave(trainer, pl_module, octave)
+
+    def _start_dream(self, pl_module: pl.LightningModule, batch: dict[str, Any]) -> None:
+        pixels = batch["pixels"]
+        if self.init == "noise":
+            pixels = noise_like(pixels, batch["seeds"])
+        height, width = pixels.shape[-2:]
+        sizes = octave_sizes(height, width, self.octaves, self.scale)
+        self.active = [min(size) >= pl_module.min_input_size(octave) for octave, size in enumerate(sizes)]
+        if not self.active[-1]:
+            raise ConfigError(
+                f"{', '.join(batch['names'])}: {height}x{width} px is smaller than the "
+                f"{pl_module.min_input_size(self.octaves - 1)} px that the last octave's layers need"
+            )
+        if not all(self.active):
+            skipped = [f"{h}x{w}" for (h, w), active in zip(sizes, self.active) if not active]
+            rank_zero_warn(
+                f"{len(skipped)} of {self.octaves} octaves skipped (too small for their layers): {', '.join(skipped)}"
+            )
+        self.originals = gaussian_pyramid(pixels, sizes)
+        self._dreamed = None
+        pl_module.start_dream(batch["seeds"])
+
+    def _enter_octave(self, trainer: pl.Trainer, pl_module: pl.LightningModule, octave: int) -> None:
+        pl_module.octave, pl_module.octave_active = octave, self.active[octave]
+        if not self.active[octave]:
+            return
+        if self._dreamed is None:
+            start = self.originals[octave]
+        else:
+            dream = pl_module.image.detach()
+            start = blend_octave(dream, self.originals[self._dreamed], self.originals[octave], self.alpha, self.blend)
+        pl_module.image.data = start.to(pl_module.image.dtype).contiguous().clone()
+        self._dreamed = octave
+        for optimizer in trainer.optimizers:
+            optimizer.state.clear()

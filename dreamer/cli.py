@@ -1,0 +1,74 @@
+"""``dreamer``: the LightningCLI entry point (``dreamer fit --config configs/quickstart.yaml``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import lightning.pytorch as pl
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+from dreamer.callbacks import DreamWriter
+from dreamer.data import DreamDataModule
+from dreamer.errors import DreamerError
+from dreamer.module import DreamModule
+
+
+class ConfigBesideDreams(SaveConfigCallback):
+    """Hands the resolved config to the DreamWriter, which saves it beside every dream it writes."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        text = self.parser.dump(self.config, skip_none=False)
+        for callback in trainer.callbacks:
+            if isinstance(callback, DreamWriter):
+                callback.config_text = text
+
+
+class DreamerCLI(LightningCLI):
+    """LightningCLI with dreamer's defaults: one pass over the images, no checkpoints, no weight summary."""
+
+    def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
+        super().__init__(
+            DreamModule,
+            DreamDataModule,
+            save_config_callback=ConfigBesideDreams,
+            seed_everything_default=False,  # all randomness is seeded per image by data.seed
+            auto_configure_optimizers=False,  # the optimizer is model.optimizer, over the image only
+            trainer_defaults={
+                "max_epochs": 1,  # one epoch = every image dreamed through all its octaves
+                "enable_checkpointing": False,
+                "enable_model_summary": False,
+                "num_sanity_val_steps": 0,
+                "log_every_n_steps": 10,
+            },
+            args=args,
+            run=run,
+        )
+
+
+def report(cli: DreamerCLI) -> int:
+    """Print what happened to every image; the exit status is 1 when any image failed."""
+    data: DreamDataModule = cli.datamodule
+    writer = next((c for c in cli.trainer.callbacks if isinstance(c, DreamWriter)), None)
+    written = writer.written if writer else []
+    failed = data.failed + (writer.failed if writer else [])
+    for message in failed:
+        print(f"failed: {message}", file=sys.stderr)
+    for path in data.skipped:
+        print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
+    print(f"{len(written)} dreamed, {len(data.skipped)} skipped, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    """Run the CLI; errors caused by the user's input print one clear message, no traceback."""
+    try:
+        cli = DreamerCLI(args=args)
+    except DreamerError as error:
+        print(f"dreamer: error: {error}", file=sys.stderr)
+        return 2
+    return report(cli) if cli.subcommand == "fit" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

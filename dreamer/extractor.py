@@ -1,0 +1,84 @@
+"""A frozen backbone that returns chosen layers' activations and runs nothing past the deepest one."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from dreamer.errors import ConfigError
+from dreamer.backbones import layer_names
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class LayerExtractor(nn.Module):
+    """Maps images in [0, 1] ``[B, 3, H, W]`` to ``{layer: activation}`` for the requested layers.
+
+    ImageNet normalisation happens here. For each set of layers a truncated graph is traced once
+    (``torchvision.models.feature_extraction``), so layers after the deepest requested one never run.
+    The backbone stays frozen and in eval mode whatever ``train()`` is called with.
+    """
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone.eval().requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self._known = set(layer_names(backbone))
+        # Traced graphs share the backbone's modules; kept out of the module tree on purpose.
+        self._graphs: dict[tuple[str, ...], nn.Module] = {}
+
+    def train(self, mode: bool = True) -> "LayerExtractor":
+        return super().train(False)
+
+    def check_layers(self, layers: Sequence[str]) -> None:
+        """A layer is a traced node (``features.29``) or a module whose last node is used (``layer3``)."""
+        unknown = [
+            layer for layer in layers
+            if layer not in self._known and not any(node.startswith(layer + ".") for node in self._known)
+        ]
+        if unknown:
+            blocks = sorted({".".join(node.split(".")[:2]) for node in self._known}, key=lambda n: (len(n), n))
+            raise ConfigError(f"model.layers: unknown layer(s) {unknown}; this backbone has e.g. {', '.join(blocks[:40])}")
+
+    def _graph(self, layers: tuple[str, ...]) -> nn.Module:
+        if layers not in self._graphs:
+            self.check_layers(layers)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torchvision's train/eval node-list note
+                graph = create_feature_extractor(self.backbone, return_nodes=list(layers))
+            self._graphs[layers] = graph.eval()
+        return self._graphs[layers]
+
+    def forward(self, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+        return self._graph(tuple(layers))((images - self.mean) / self.std)
+
+    @functools.lru_cache(maxsize=64)
+    def min_input_size(self, layers: tuple[str, ...]) -> int:
+        """The smallest square side for which every layer yields at least a 1×1 activation."""
+
+        def fits(side: int) -> bool:
+            probe = torch.zeros(1, 3, side, side, device=self.mean.device)
+            try:
+                with torch.no_grad():
+                    outputs = self(probe, layers)
+            except (RuntimeError, ValueError):
+                return False
+            return all(out.dim() < 4 or min(out.shape[-2:]) >= 1 for out in outputs.values())
+
+        low, high = 1, 1024
+        if not fits(high):
+            raise ConfigError(f"Layers {list(layers)} give no output even for a {high}px image")
+        while low < high:
+            middle = (low + high) // 2
+            if fits(middle):
+                high = middle
+            else:
+                low = middle + 1
+        return low

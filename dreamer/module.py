@@ -1,0 +1,170 @@
+"""DeepDream as a LightningModule: the image is the only parameter, each training step one ascent step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, Optional, Union
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+
+from dreamer.errors import ConfigError
+from dreamer.backbones import IMAGENET, build_backbone, node_name
+from dreamer.extractor import LayerExtractor
+from dreamer.objectives import Objective, total_objective
+from dreamer.optim import NormalizedGD
+from dreamer.pyramid import Blend, blur
+
+Layer = Union[int, str]
+LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
+ChannelSchedule = Optional[Union[list[int], list[Optional[list[int]]]]]
+
+
+def per_octave(value: Any, octaves: int, what: str) -> list[Any]:
+    """A setting given once or once per octave → one entry per octave (a 1-entry list applies to all)."""
+    if not isinstance(value, list):
+        return [value] * octaves
+    if len(value) == 1:
+        return value * octaves
+    if len(value) != octaves:
+        raise ConfigError(f"model.{what} has {len(value)} entries but there are {octaves} octaves; give one per octave or one for all")
+    return list(value)
+
+
+def roll_each(images: Tensor, shifts: Sequence[tuple[int, int]]) -> Tensor:
+    """Roll every image of ``[B, C, H, W]`` by its own ``(dy, dx)``; autograd rolls gradients back."""
+    if all(shift == shifts[0] for shift in shifts):
+        return torch.roll(images, shifts=shifts[0], dims=(-2, -1))
+    return torch.stack([torch.roll(image, shifts=shift, dims=(-2, -1)) for image, shift in zip(images, shifts)])
+
+
+class DreamModule(pl.LightningModule):
+    """Gradient ascent on an image to excite chosen layers of a frozen ImageNet network.
+
+    Args:
+        backbone: torchvision network: vgg16, vgg19, googlenet, inception_v3, resnet50, mobilenet_v2.
+        weights: ``imagenet`` (hub cache, a package that ships them, then download), a path to a
+            ``.pth`` state dict, or ``null`` for random weights.
+        layers: The layer to excite, or one entry per octave (smallest first); an entry may be a list
+            of layers whose objectives are summed. Integers index ``features`` of VGG/MobileNet
+            (``6`` is ``vgg16.features[6]``); names are module paths (``features.29``, ``inception4c``).
+        channels: Restrict the objective to these channels: one list for all octaves or one per octave.
+        objective: ``mean_square`` (mean of squared activations) or ``mean`` (mean activation).
+        octaves: Pyramid levels, smallest first, the last at full size (the seed's ``times``).
+        scale: Size ratio between neighbouring levels (seed 1.8, Google 1.4).
+        iterations: Gradient steps per octave (the seed's ``epochs``).
+        lr: Step size. For the default naive GD, the step moves each pixel by ``lr`` on average
+            (in [0, 1] units); for other optimisers it is their learning rate.
+        optimizer: ``dreamer.optim.NormalizedGD`` (original DeepDream) or any ``torch.optim`` class.
+        alpha: At each new octave start from ``(1 - alpha) * photo + alpha * dream`` (``blend: alpha``).
+        blend: ``alpha``, or ``detail`` to carry only the detail the dream added (Google's notebook).
+        init: Start from the ``photo`` or from ``noise`` (shows what the layer/channel wants).
+        jitter: Roll the image by up to this many pixels each step (rolled back after).
+        grad_blur: Gaussian blur σ (px) of the gradient each step; 0 turns it off.
+        image_blur: Gaussian blur σ (px) of the image after each step; 0 turns it off.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "vgg16",
+        weights: Optional[str] = IMAGENET,
+        layers: LayerSchedule = 30,
+        channels: ChannelSchedule = None,
+        objective: Objective = "mean_square",
+        octaves: int = 8,
+        scale: float = 1.8,
+        iterations: int = 20,
+        lr: float = 0.2,
+        optimizer: OptimizerCallable = NormalizedGD,
+        alpha: float = 0.2,
+        blend: Blend = "alpha",
+        init: Literal["photo", "noise"] = "photo",
+        jitter: int = 0,
+        grad_blur: float = 0.0,
+        image_blur: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if iterations < 1:
+            raise ConfigError(f"model.iterations must be >= 1, got {iterations}")
+        if jitter < 0:
+            raise ConfigError(f"model.jitter must be >= 0, got {jitter}")
+        self.save_hyperparameters(ignore=["optimizer"])
+        self.optimizer_factory = optimizer
+        self.extractor = LayerExtractor(build_backbone(backbone, weights))
+        self.layer_schedule: list[tuple[str, ...]] = [
+            tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
+            for entry in per_octave(layers, octaves, "layers")
+        ]
+        for octave_layers in self.layer_schedule:
+            self.extractor.check_layers(octave_layers)
+        per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels)
+        channel_schedule = channels if per_octave_lists else [channels]
+        self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, octaves, "channels")
+        # The dream itself. Its shape changes with every batch and octave (set by OctaveSchedule).
+        self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.octave = 0
+        self.octave_active = True
+        self._jitter_rngs: list[torch.Generator] = []
+        self.strict_loading = False  # checkpoints hold the image only, never the frozen backbone
+
+    @property
+    def steps_per_dream(self) -> int:
+        return self.hparams.octaves * self.hparams.iterations
+
+    def min_input_size(self, octave: int) -> int:
+        """The smallest image side the layers of ``octave`` can work on."""
+        return self.extractor.min_input_size(self.layer_schedule[octave])
+
+    def start_dream(self, seeds: Sequence[int]) -> None:
+        """Seed each image's own jitter stream, so a dream never depends on its batch mates."""
+        self._jitter_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    def objective(self, images: Tensor, octave: Optional[int] = None) -> Tensor:
+        """The per-image objective ``[B]`` of the layers (and channels) scheduled for ``octave``."""
+        octave = self.octave if octave is None else octave
+        activations = self.extractor(images, self.layer_schedule[octave])
+        return total_objective(activations, self.channel_schedule[octave], self.hparams.objective)
+
+    def _jittered(self, images: Tensor) -> Tensor:
+        jitter = self.hparams.jitter
+        if jitter == 0:
+            return images
+        shifts = [tuple(torch.randint(-jitter, jitter + 1, (2,), generator=rng).tolist()) for rng in self._jitter_rngs]
+        return roll_each(images, shifts)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Optional[Tensor]:
+        if not self.octave_active or self.image.shape[0] == 0:
+            return None  # a pyramid level too small for its layer, or a batch whose files all failed
+        objective = self.objective(self._jittered(self.image))
+        self.log("objective", objective.detach().mean(), prog_bar=True, batch_size=objective.shape[0])
+        return -objective.sum()  # summed: each image's gradient is exactly its own
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.hparams.grad_blur > 0 and self.image.grad is not None:
+            self.image.grad.copy_(blur(self.image.grad, self.hparams.grad_blur))
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        with torch.no_grad():
+            if self.hparams.image_blur > 0:
+                self.image.copy_(blur(self.image, self.hparams.image_blur))
+            self.image.clamp_(0, 1)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory([self.image], lr=self.hparams.lr)
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        from dreamer.callbacks import DreamWriter, OctaveSchedule
+
+        hp = self.hparams
+        return [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["state_dict"]
+        for key in [key for key in state if key.startswith("extractor.")]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.image.data = torch.empty_like(checkpoint["state_dict"]["image"], device=self.image.device)

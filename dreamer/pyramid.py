@@ -1,0 +1,79 @@
+"""Pure functions of the image pyramid: level sizes, Gaussian resizing and octave blending."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from dreamer.errors import ConfigError
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.transforms.v2.functional import gaussian_blur
+
+Blend = Literal["alpha", "detail"]
+
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """Sizes of ``octaves`` pyramid levels with ratio ``scale``, smallest first, last = ``(height, width)``.
+
+    Levels are rounded to whole pixels and never smaller than 1 px; deciding which levels are too
+    small for a network is the caller's job.
+    """
+    if octaves < 1:
+        raise ConfigError(f"octaves must be >= 1, got {octaves}")
+    if scale <= 1:
+        raise ConfigError(f"scale must be > 1, got {scale}")
+    return [
+        (max(1, round(height / scale**level)), max(1, round(width / scale**level)))
+        for level in reversed(range(octaves))
+    ]
+
+
+def blur(images: Tensor, sigma: float) -> Tensor:
+    """Gaussian blur of ``[B, C, H, W]`` with standard deviation ``sigma`` px (kernel ±3σ, reflect
+    padding, shrunk to fit small images); ``sigma <= 0`` returns the input."""
+    if sigma <= 0:
+        return images
+    kernel = min(2 * math.ceil(3 * sigma) + 1, 2 * ((min(images.shape[-2:]) - 1) // 2) + 1)
+    if kernel < 3:
+        return images
+    return gaussian_blur(images, [kernel, kernel], [sigma, sigma])
+
+
+def gaussian_resize(images: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resize ``[B, C, H, W]`` to ``size``; shrinking first blurs with a Gaussian that removes what the
+    smaller grid cannot hold (σ = ½·√(f² − 1) for a shrink factor f), so levels do not alias."""
+    height, width = images.shape[-2:]
+    if (height, width) == tuple(size):
+        return images
+    factor = max(height / size[0], width / size[1])
+    if factor > 1:
+        images = blur(images, 0.5 * math.sqrt(factor**2 - 1))
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+
+
+def gaussian_pyramid(images: Tensor, sizes: list[tuple[int, int]]) -> list[Tensor]:
+    """The image at every size of ``sizes``."""
+    return [gaussian_resize(images, size) for size in sizes]
+
+
+def blend_octave(
+    dream: Tensor, original_before: Tensor, original_next: Tensor, alpha: float, blend: Blend = "alpha"
+) -> Tensor:
+    """The start image of the next octave.
+
+    ``alpha``:  ``(1 − alpha) · original_next + alpha · upscaled dream`` (alpha 0 restarts from the
+    photo, alpha 1 keeps the whole dream).
+    ``detail``: ``original_next + upscaled(dream − original_before)`` (Google's notebook: only the
+    detail the dream added travels up the pyramid).
+    """
+    size = original_next.shape[-2:]
+    if blend == "alpha":
+        if not 0.0 <= alpha <= 1.0:
+            raise ConfigError(f"alpha must be within [0, 1], got {alpha}")
+        upscaled = F.interpolate(dream, size=size, mode="bilinear", align_corners=False)
+        return ((1 - alpha) * original_next + alpha * upscaled).clamp(0, 1)
+    if blend == "detail":
+        detail = F.interpolate(dream - original_before, size=size, mode="bilinear", align_corners=False)
+        return (original_next + detail).clamp(0, 1)
+    raise ConfigError(f"Unknown blend {blend!r}; use 'alpha' or 'detail'")
