@@ -12,6 +12,7 @@ from dreamer.callbacks import DreamWriter
 from dreamer.data import DreamDataModule
 from dreamer.errors import DreamerError
 from dreamer.module import DreamModule
+from dreamer.quiet import silence_known_noise
 
 
 class ConfigBesideDreams(SaveConfigCallback):
@@ -62,6 +63,7 @@ def report(cli: DreamerCLI) -> int:
 
 def main(args: Optional[list[str]] = None) -> int:
     """Run the CLI; errors caused by the user's input print one clear message, no traceback."""
+    silence_known_noise()
     try:
         cli = DreamerCLI(args=args)
     except DreamerError as error:

@@ -1,0 +1,22 @@
+"""Silence, precisely, the messages that mean nothing to someone dreaming an image."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("💡 Tip:")
+
+
+def silence_known_noise() -> None:
+    """Drop Lightning's advertising tips and warnings that are expected for a frozen backbone."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    # The backbone is in eval mode on purpose: its BatchNorm statistics must not change.
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+    # Emitted by Lightning's own pytree use with newer torch; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+    # The data loader is ours and sized to the batch; worker count is a user choice (data.num_workers).
+    warnings.filterwarnings("ignore", message=r"The '\w+_dataloader' does not have many workers")
