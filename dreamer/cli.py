@@ -55,8 +55,12 @@ def report(cli: DreamerCLI) -> int:
     failed = data.failed + (writer.failed if writer else [])
     for message in failed:
         print(f"failed: {message}", file=sys.stderr)
-    for path in data.skipped:
+    for path in data.skipped[:10]:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
+    for path in written[:10]:
+        print(f"dream written: {path}")
+    if len(written) > 10:
+        print(f"… and {len(written) - 10} more in {data.output}")
     print(f"{len(written)} dreamed, {len(data.skipped)} skipped, {len(failed)} failed")
     return 1 if failed else 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -61,24 +62,32 @@ class LayerExtractor(nn.Module):
 
     @functools.lru_cache(maxsize=64)
     def min_input_size(self, layers: tuple[str, ...]) -> int:
-        """The smallest square side for which every layer yields at least a 1×1 activation."""
+        """The smallest square side worth dreaming at for these layers.
 
-        def fits(side: int) -> bool:
+        It is at least the layers' total stride (so their activation covers a real pixel: 32 px for
+        ``vgg16.features[30]``), and at least the side below which the network cannot run at all
+        (unpadded convolutions and pools, as in Inception v3).
+        """
+
+        def output_side(side: int) -> int:
             probe = torch.zeros(1, 3, side, side, device=self.mean.device)
             try:
                 with torch.no_grad():
-                    outputs = self(probe, layers)
+                    outputs = [out for out in self(probe, layers).values() if out.dim() == 4]
             except (RuntimeError, ValueError):
-                return False
-            return all(out.dim() < 4 or min(out.shape[-2:]) >= 1 for out in outputs.values())
+                return 0
+            return min((min(out.shape[-2:]) for out in outputs), default=side)
 
-        low, high = 1, 1024
-        if not fits(high):
-            raise ConfigError(f"Layers {list(layers)} give no output even for a {high}px image")
-        while low < high:
+        reference = 512
+        reference_out = output_side(reference)
+        if reference_out < 1:
+            raise ConfigError(f"Layers {list(layers)} give no output even for a {reference}px image")
+        stride = math.ceil(reference / reference_out)
+        low, high = 1, reference
+        while low < high:  # smallest side that runs at all
             middle = (low + high) // 2
-            if fits(middle):
+            if output_side(middle) >= 1:
                 high = middle
             else:
                 low = middle + 1
-        return low
+        return max(low, stride)

@@ -161,10 +161,13 @@ class DreamModule(pl.LightningModule):
         hp = self.hparams
         return [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["state_dict"]
-        for key in [key for key in state if key.startswith("extractor.")]:
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The image only: the frozen backbone is rebuilt from its weights, never checkpointed."""
+        state = super().state_dict(*args, **kwargs)
+        frozen = f"{kwargs.get('prefix', '')}extractor."
+        for key in [key for key in state if key.startswith(frozen)]:
             del state[key]
+        return state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.image.data = torch.empty_like(checkpoint["state_dict"]["image"], device=self.image.device)

@@ -7,7 +7,6 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_info
 
 from dreamer.imageio import save_image, save_text, to_image
 
@@ -40,7 +39,3 @@ class DreamWriter(pl.Callback):
             if self.config_text is not None:
                 save_text(self.config_text, target.with_suffix(".yaml"))
             self.written.append(target)
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        for path in self.written:
-            rank_zero_info(f"Dream written: {path}")

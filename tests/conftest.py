@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+from PIL import Image
+
+from dreamer.data import DreamDataModule
+from dreamer.module import DreamModule
+from dreamer.quiet import silence_known_noise
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "assets" / "chelsea.jpg"
+
+silence_known_noise()
+
+
+def make_photo(path: Path, size: tuple[int, int] = (80, 64), seed: int = 0, mode: str = "RGB") -> Path:
+    """A small synthetic photo: smooth gradients plus texture, ``size`` = (width, height)."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 5.0 + seed)], axis=-1)
+    pixels = np.clip(base * 200 + rng.integers(0, 55, (height, width, 3)), 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).convert(mode).save(path)
+    return path
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    return make_photo(tmp_path / "in" / "photo.png")
+
+
+def tiny_model(**overrides) -> DreamModule:
+    """MobileNetV2 with its real ImageNet weights (shipped by a package): small, fast, meaningful."""
+    settings = dict(backbone="mobilenet_v2", weights="imagenet", layers=7, octaves=2, scale=1.5, iterations=3, lr=0.02)
+    settings.update(overrides)
+    return DreamModule(**settings)
+
+
+def run_dream(model: DreamModule, data: DreamDataModule, **trainer_kwargs) -> pl.Trainer:
+    settings = dict(
+        accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_progress_bar=False,
+        enable_checkpointing=False, enable_model_summary=False,
+    )
+    settings.update(trainer_kwargs)
+    trainer = pl.Trainer(**settings)
+    trainer.fit(model, datamodule=data)
+    return trainer

@@ -1,0 +1,107 @@
+import urllib.error
+
+import pytest
+import torch
+import torchvision
+
+from dreamer.backbones import (
+    BACKBONES,
+    build_backbone,
+    hub_checkpoint_path,
+    node_name,
+    resolve_state_dict,
+    shipped_checkpoint_path,
+)
+from dreamer.errors import WeightsNotFoundError
+from dreamer.extractor import IMAGENET_MEAN, IMAGENET_STD, LayerExtractor
+
+
+@pytest.fixture(scope="module")
+def vgg_extractor():
+    return LayerExtractor(build_backbone("vgg16", weights=None))
+
+
+def test_vgg_index_i_is_features_i(vgg_extractor):
+    assert node_name("vgg16", 6) == "features.6" and node_name("vgg16", "30") == "features.30"
+    images = torch.rand(1, 3, 64, 64)
+    normalised = (images - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    expected = vgg_extractor.backbone.features[:7](normalised)
+    got = vgg_extractor(images, ["features.6"])["features.6"]
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_extractor_truncates_after_the_deepest_layer(vgg_extractor):
+    calls = []
+    hooks = [
+        vgg_extractor.backbone.features[i].register_forward_hook(lambda *_, i=i: calls.append(i)) for i in (6, 7, 30)
+    ]
+    hooks.append(vgg_extractor.backbone.classifier.register_forward_hook(lambda *_: calls.append("classifier")))
+    vgg_extractor(torch.rand(1, 3, 64, 64), ["features.6"])
+    for hook in hooks:
+        hook.remove()
+    assert calls == [6]
+
+
+def test_min_input_size_of_the_last_vgg_pool(vgg_extractor):
+    assert vgg_extractor.min_input_size(("features.30",)) == 32
+    assert vgg_extractor.min_input_size(("features.6",)) <= 4
+
+
+def test_googlenet_has_no_numbered_layers():
+    with pytest.raises(ValueError, match="no numbered layers"):
+        node_name("googlenet", 3)
+
+
+def test_unknown_layer_is_a_clear_error(vgg_extractor):
+    with pytest.raises(ValueError, match="unknown layer"):
+        vgg_extractor.check_layers(["features.99"])
+    vgg_extractor.check_layers(["features.29", "classifier"])  # module paths are fine
+
+
+def test_missing_weights_offline_names_file_place_and_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(torchvision.models.VGG16_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
+    with pytest.raises(WeightsNotFoundError) as raised:
+        build_backbone("vgg16", "imagenet")
+    message = str(raised.value)
+    assert "vgg16-397923af.pth" in message
+    assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
+    assert "scripts/fetch_weights.py vgg16" in message
+    assert "--model.weights" in message
+
+
+def test_local_weights_file_is_used(tmp_path):
+    reference = torchvision.models.mobilenet_v2(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "mine.pth")
+    model = build_backbone("mobilenet_v2", str(tmp_path / "mine.pth"))
+    assert torch.equal(model.features[0][0].weight, reference.features[0][0].weight)
+    with pytest.raises(WeightsNotFoundError, match="does not exist"):
+        build_backbone("mobilenet_v2", str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match="do not fit"):
+        build_backbone("resnet50", str(tmp_path / "mine.pth"))
+
+
+def test_hub_cache_is_searched_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    state = {"w": torch.ones(1)}
+    hub_checkpoint_path("vgg16").parent.mkdir(parents=True)
+    torch.save(state, hub_checkpoint_path("vgg16"))
+    assert torch.equal(resolve_state_dict("vgg16", "imagenet")["w"], state["w"])
+
+
+def test_mobilenet_weights_shipped_by_an_installed_package():
+    path = shipped_checkpoint_path("mobilenet_v2")
+    assert path is not None and path.name == BACKBONES["mobilenet_v2"].filename
+    model = build_backbone("mobilenet_v2", "imagenet")
+    assert not any(p.requires_grad for p in model.parameters()) and not model.training
+
+
+@pytest.mark.parametrize("name, layer", [("googlenet", "inception4c"), ("inception_v3", "Mixed_5d"), ("resnet50", "layer2")])
+def test_every_backbone_builds_and_extracts(name, layer):
+    extractor = LayerExtractor(build_backbone(name, weights=None))
+    out = extractor(torch.rand(1, 3, 96, 96), [layer])[layer]
+    assert out.dim() == 4 and out.shape[0] == 1

@@ -1,0 +1,106 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from dreamer.cli import main
+from dreamer.data import DreamDataModule
+from dreamer.imageio import open_rgb, to_tensor
+from dreamer.module import DreamModule
+from tests.conftest import REPO, SAMPLE, run_dream
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+FAST = ["--model.octaves", "2", "--model.iterations", "2", "--trainer.logger", "false",
+        "--trainer.enable_progress_bar", "false"]
+
+
+@pytest.fixture(autouse=True)
+def plain_argv(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["dreamer"])
+
+
+def test_there_are_presets():
+    assert {p.stem for p in CONFIGS} >= {"quickstart", "default", "clouds", "city", "portrait", "googlenet_classic"}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+def test_every_preset_parses(config, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--config", str(config), "--print_config"])
+    assert done.value.code == 0
+    resolved = yaml.safe_load(capsys.readouterr().out)
+    assert resolved["model"]["iterations"] >= 1 and resolved["data"]["images"]
+
+
+def test_help_documents_parameters(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = capsys.readouterr().out
+    for phrase in ["Pyramid levels", "Size ratio between neighbouring levels", "Restrict the objective",
+                   "long side", "Gradient steps per octave"]:
+        assert phrase in " ".join(text.split()), phrase
+
+
+def test_quickstart_end_to_end_writes_a_dream_and_its_config(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "dreams"
+    args = ["fit", "--config", "configs/quickstart.yaml", "--data.output", str(out), *FAST]
+    assert main(args) == 0
+    dream = out / "chelsea.png"
+    with Image.open(dream) as image:
+        assert image.format == "PNG" and image.size == Image.open(SAMPLE).size
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
+    original = np.asarray(Image.open(SAMPLE).convert("RGB"), dtype=np.float32)
+    assert np.abs(pixels - original).mean() > 2.0  # visibly changed
+    config = yaml.safe_load((out / "chelsea.yaml").read_text())
+    assert config["model"]["backbone"] == "mobilenet_v2" and config["model"]["octaves"] == 2
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert str(dream) in capsys.readouterr().out
+
+    before = dream.stat().st_mtime_ns
+    assert main(args) == 0  # nothing overwritten without asking
+    assert dream.stat().st_mtime_ns == before
+    assert "1 skipped" in capsys.readouterr().out
+    assert main([*args, "--data.overwrite", "true"]) == 0
+    assert dream.stat().st_mtime_ns != before
+
+
+def test_output_file_name_picks_the_format(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    target = tmp_path / "my dream.jpg"
+    assert main(["fit", "--config", "configs/quickstart.yaml", "--data.output", str(target), *FAST]) == 0
+    with Image.open(target) as image:
+        assert image.format == "JPEG"
+    assert target.with_suffix(".yaml").is_file()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--data.images", "no/such/photo.jpg"], "no/such/photo.jpg"),
+        (["--model.layers", "features.99"], "unknown layer"),
+        (["--model.backbone", "alexnet"], "Unknown backbone"),
+    ],
+)
+def test_user_errors_are_one_clear_line(tmp_path, monkeypatch, capsys, extra, message):
+    monkeypatch.chdir(REPO)
+    code = main(["fit", "--config", "configs/quickstart.yaml", "--data.output", str(tmp_path), *FAST, *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_real_weights_raise_the_target_activation_on_the_sample_photo(tmp_path):
+    """The quickstart dream, with real ImageNet weights, must excite its layer far more than the photo does."""
+    settings = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())["model"]
+    model = DreamModule(**settings)
+    run_dream(model, DreamDataModule(images=str(SAMPLE), output=str(tmp_path / "d.png")))
+    photo = to_tensor(open_rgb(SAMPLE)).unsqueeze(0)
+    dream = to_tensor(open_rgb(tmp_path / "d.png")).unsqueeze(0)
+    last = settings["octaves"] - 1
+    with torch.no_grad():
+        gain = (model.objective(dream, last) / model.objective(photo, last)).item()
+    print(f"activation gain of {model.layer_schedule[last]} on the sample photo: {gain:.1f}x")
+    assert gain > 3.0
