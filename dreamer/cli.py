@@ -48,20 +48,26 @@ class DreamerCLI(LightningCLI):
 
 
 def report(cli: DreamerCLI) -> int:
-    """Print what happened to every image; the exit status is 1 when any image failed."""
-    data: DreamDataModule = cli.datamodule
+    """Print, on rank 0, what happened to every image; the exit status is 1 when any image failed."""
+    plan = cli.datamodule.plan
     writer = next((c for c in cli.trainer.callbacks if isinstance(c, DreamWriter)), None)
     written = writer.written if writer else []
-    failed = data.failed + (writer.failed if writer else [])
+    failed = plan.failed + (writer.failed if writer else [])
+    if not cli.trainer.is_global_zero:
+        return 1 if failed else 0
+    for message in plan.notes:
+        print(f"note: {message}")
     for message in failed:
         print(f"failed: {message}", file=sys.stderr)
-    for path in data.skipped[:10]:
+    for path in plan.skipped[:10]:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
+    if len(plan.skipped) > 10:
+        print(f"… and {len(plan.skipped) - 10} more skipped")
     for path in written[:10]:
         print(f"dream written: {path}")
     if len(written) > 10:
-        print(f"… and {len(written) - 10} more in {data.output}")
-    print(f"{len(written)} dreamed, {len(data.skipped)} skipped, {len(failed)} failed")
+        print(f"… and {len(written) - 10} more in {cli.datamodule.output}")
+    print(f"{len(written)} dreamed, {len(plan.skipped)} skipped, {len(failed)} failed")
     return 1 if failed else 0
 
 

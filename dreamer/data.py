@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import glob
+import shutil
+import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import lightning.pytorch as pl
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Dataset, SequentialSampler
+from torchvision.transforms.v2.functional import pil_to_tensor
 
-from dreamer.errors import ConfigError
-from dreamer.errors import ImageError
-from dreamer.imageio import IMAGE_SUFFIXES, open_rgb, to_tensor
+from dreamer.errors import ConfigError, ImageError
+from dreamer.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
 
 _ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _EXIF_ORIENTATION = 0x0112
@@ -33,13 +36,18 @@ class DreamJob:
     seed: int
 
 
-def find_images(images: Union[str, Sequence[str]]) -> list[tuple[Path, str]]:
-    """Expand files, folders (recursively) and globs into ``(path, name)`` pairs, sorted, without repeats."""
+def find_images(images: Union[str, Sequence[str]], recursive: bool = True) -> list[tuple[Path, str]]:
+    """Expand files, folders and globs into ``(path, name)`` pairs, sorted, without repeats.
+
+    A folder gives every file with an image suffix (any case) in it, and in its sub-folders when
+    ``recursive``; hidden files are ignored. ``name`` is the path relative to the folder or glob root.
+    """
     found: dict[Path, tuple[Path, str]] = {}
     for entry in [images] if isinstance(images, str) else list(images):
         path = Path(entry).expanduser()
         if path.is_dir():
-            hits = [(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*")) if _looks_like_image(p)]
+            files = sorted(path.rglob("*") if recursive else path.glob("*"))
+            hits = [(p, p.relative_to(path).as_posix()) for p in files if _looks_like_image(p)]
         elif path.is_file():
             hits = [(path, path.name)]
         elif glob.has_magic(entry):
@@ -60,21 +68,23 @@ def _looks_like_image(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in Image.registered_extensions()
 
 
-def planned_size(source: Path, resize: Optional[int]) -> tuple[int, int]:
-    """(height, width) after EXIF rotation and the optional long-side resize, read from the header only."""
+def read_header(source: Path, resize: Optional[int]) -> tuple[tuple[int, int], int]:
+    """(height, width) after EXIF rotation and the optional long-side resize, and the frame count,
+    read from the header only."""
     try:
         with Image.open(source) as image:
             width, height = image.size
+            frames = getattr(image, "n_frames", 1)
             if image.getexif().get(_EXIF_ORIENTATION) in _ROTATED:
                 width, height = height, width
     except Image.DecompressionBombError as error:
         raise ImageError(f"{source}: refused, too many pixels ({error})") from None
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageError(f"{source}: not a readable image ({error})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageError(f"{source}: not an image Pillow can read ({type(error).__name__}: {error})") from None
     if resize:
         factor = resize / max(width, height)
         width, height = max(1, round(width * factor)), max(1, round(height * factor))
-    return height, width
+    return (height, width), frames
 
 
 def image_seed(seed: int, name: str) -> int:
@@ -82,11 +92,13 @@ def image_seed(seed: int, name: str) -> int:
     return zlib.crc32(f"{seed}/{name}".encode())
 
 
-def load_pixels(job: DreamJob) -> torch.Tensor:
-    image = open_rgb(job.source)
+def load_job(job: DreamJob) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Pixels ``[3, H, W]`` in [0, 1] at the planned size, and the alpha channel ``[H, W]`` (uint8) if any."""
+    image, alpha = open_photo(job.source)
     if (image.height, image.width) != job.size:
         image = image.resize(job.size[::-1], Image.Resampling.LANCZOS)
-    return to_tensor(image)
+        alpha = alpha.resize(job.size[::-1], Image.Resampling.LANCZOS) if alpha is not None else None
+    return to_tensor(image), (pil_to_tensor(alpha)[0] if alpha is not None else None)
 
 
 class DreamBatches(Dataset):
@@ -102,19 +114,23 @@ class DreamBatches(Dataset):
         return len(self.batches)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        jobs, pixels, failed = [], [], []
+        jobs, pixels, alphas, failed = [], [], [], []
         for job in self.batches[index]:
             try:
-                pixels.append(load_pixels(job))
-                jobs.append(job)
+                rgb, alpha = load_job(job)
             except ImageError as error:
                 failed.append(str(error))
+                continue
+            jobs.append(job)
+            pixels.append(rgb)
+            alphas.append(alpha)
         height, width = self.batches[index][0].size
         return {
             "pixels": torch.stack(pixels) if pixels else torch.empty(0, 3, height, width),
             "names": [job.name for job in jobs],
             "seeds": [job.seed for job in jobs],
             "targets": [str(job.target) for job in jobs],
+            "alphas": alphas,
             "failed": failed,
         }
 
@@ -139,17 +155,44 @@ class DreamSteps:
                 yield {**(batch if step == 0 else light), "step": step, "steps": self.steps}
 
 
+@dataclass
+class DreamPlan:
+    """What a run will do with each input, decided once (on rank 0) before any dreaming."""
+
+    jobs: list[DreamJob] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # output exists already
+    failed: list[str] = field(default_factory=list)  # "<file>: <reason>"
+    notes: list[str] = field(default_factory=list)  # worth saying, not a failure
+
+
+def check_writable(folder: Path, needed_bytes: int) -> None:
+    """Fail before any work if ``folder`` cannot take the outputs (permissions, disk space)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dreamer-write-test-"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"data.output: cannot write to {folder} ({error.strerror or error})") from None
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise ConfigError(
+            f"data.output: {folder} has {free / 2**20:.0f} MiB free, the dreams need about {needed_bytes / 2**20:.0f} MiB"
+        )
+
+
 class DreamDataModule(pl.LightningDataModule):
     """The photos to dream and where their dreams go.
 
     Args:
-        images: A file, a folder (searched recursively), a glob, or a list of these.
+        images: A file, a folder, a glob (``"holiday/*.jpg"``), or a list of these.
         output: Folder for the dreams (``<name>.png`` each, sub-folders kept), or, for a single
             image, a file name whose suffix picks the format (``dream.jpg``).
         overwrite: Replace existing outputs. Otherwise images whose output exists are skipped,
             so running the same command again resumes an interrupted run.
+        recursive: Also take images from sub-folders of a folder.
         batch_size: Images dreamed together; only images of equal size share a batch.
-        resize: Scale every image so its long side has this many pixels (``null``: keep sizes).
+        resize: Scale every image so its long side has this many pixels (``null``: keep sizes;
+            images of different sizes are then dreamed in separate batches, never cropped).
         seed: Seeds each image's jitter and noise together with the image's name.
         num_workers: DataLoader worker processes decoding images.
     """
@@ -159,6 +202,7 @@ class DreamDataModule(pl.LightningDataModule):
         images: Union[str, list[str]] = "assets/chelsea.jpg",
         output: str = "dreams",
         overwrite: bool = False,
+        recursive: bool = True,
         batch_size: int = 1,
         resize: Optional[int] = None,
         seed: int = 0,
@@ -170,10 +214,9 @@ class DreamDataModule(pl.LightningDataModule):
         if resize is not None and resize < 1:
             raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
         self.images, self.output, self.overwrite = images, Path(output).expanduser(), overwrite
-        self.batch_size, self.resize, self.seed, self.num_workers = batch_size, resize, seed, num_workers
-        self.jobs: list[DreamJob] = []
-        self.skipped: list[Path] = []
-        self.failed: list[str] = []
+        self.recursive, self.batch_size, self.resize = recursive, batch_size, resize
+        self.seed, self.num_workers = seed, num_workers
+        self.plan: Optional[DreamPlan] = None
 
     def _target(self, name: str, count: int) -> Path:
         if self.output.suffix.lower() in IMAGE_SUFFIXES:
@@ -182,31 +225,50 @@ class DreamDataModule(pl.LightningDataModule):
             return self.output
         return self.output / Path(name).with_suffix(".png")
 
-    def setup(self, stage: str) -> None:
-        if self.jobs or self.skipped or self.failed:
-            return
-        sources = find_images(self.images)
-        taken: dict[Path, str] = {}
+    def make_plan(self, min_side: int = 1) -> DreamPlan:
+        """Find the images, read their headers, decide each one's output, skip or failure."""
+        plan = DreamPlan()
+        sources = find_images(self.images, self.recursive)
+        taken: dict[Path, Path] = {}
         for source, name in sources:
             target = self._target(name, len(sources))
             if target in taken:
-                self.failed.append(f"{source}: its output {target} is also the output of {taken[target]}")
+                plan.failed.append(f"{source}: its output {target} is already the output of {taken[target]}")
                 continue
-            taken[target] = str(source)
+            taken[target] = source
             if target.exists() and not self.overwrite:
-                self.skipped.append(target)
+                plan.skipped.append(target)
                 continue
             try:
-                size = planned_size(source, self.resize)
+                size, frames = read_header(source, self.resize)
             except ImageError as error:
-                self.failed.append(str(error))
+                plan.failed.append(str(error))
                 continue
-            self.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name)))
+            if min(size) < min_side:
+                plan.failed.append(f"{source}: {size[0]}x{size[1]} px is too small; the layers need at least {min_side} px")
+                continue
+            if frames > 1:
+                plan.notes.append(f"{source}: animated ({frames} frames); dreaming its first frame")
+            plan.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name)))
+        folder = self.output.parent if self.output.suffix.lower() in IMAGE_SUFFIXES else self.output
+        check_writable(folder, needed_bytes=sum(3 * h * w for job in plan.jobs for h, w in [job.size]))
+        return plan
+
+    def setup(self, stage: str) -> None:
+        if self.plan is not None:
+            return
+        model = self.trainer.lightning_module if self.trainer else None
+        min_side = model.min_input_size(model.hparams.octaves - 1) if model is not None else 1
+        strategy = self.trainer.strategy if self.trainer else None
+        if strategy is None or strategy.is_global_zero:
+            self.plan = self.make_plan(min_side)
+        # Every process must shard the very same list: rank 0 decides, the others receive it.
+        self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
 
     def batches(self) -> list[list[DreamJob]]:
         """Jobs grouped by size (first appearance order), cut into batches of at most ``batch_size``."""
         groups: dict[tuple[int, int], list[DreamJob]] = {}
-        for job in self.jobs:
+        for job in self.plan.jobs:
             groups.setdefault(job.size, []).append(job)
         return [
             group[start : start + self.batch_size]
@@ -215,10 +277,9 @@ class DreamDataModule(pl.LightningDataModule):
         ]
 
     def train_dataloader(self) -> DreamSteps:
-        loader = DataLoader(
-            DreamBatches(self.batches()),
-            batch_size=None,
-            shuffle=False,
-            num_workers=self.num_workers,
-        )
+        dataset = DreamBatches(self.batches())
+        shards = self.trainer.distributed_sampler_kwargs
+        # Lightning's unrepeated sampler: rank r takes batches r, r + world, …; none twice, none dropped.
+        sampler = UnrepeatedDistributedSampler(dataset, shuffle=False, **shards) if shards else SequentialSampler(dataset)
+        loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=self.num_workers)
         return DreamSteps(loader, self.trainer.lightning_module.steps_per_dream)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 import torch
 from PIL import Image, ImageOps
@@ -19,21 +20,35 @@ os.umask(_UMASK)
 IMAGE_SUFFIXES = {suffix for suffix, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
 
 
-def open_rgb(path: Path) -> Image.Image:
-    """Decode ``path`` as an upright RGB image (EXIF orientation applied, first frame of animations)."""
+def _decode_error(path: Path, error: Exception) -> ImageError:
+    if isinstance(error, FileNotFoundError):
+        return ImageError(f"{path}: file not found")
+    if isinstance(error, Image.DecompressionBombError):
+        return ImageError(f"{path}: refused, too many pixels ({error})")
+    if isinstance(error, OSError) and "truncated" in str(error):
+        return ImageError(f"{path}: truncated file ({error})")
+    return ImageError(f"{path}: not a readable image ({type(error).__name__}: {error})")
+
+
+def open_photo(path: Path) -> tuple[Image.Image, Optional[Image.Image]]:
+    """Decode ``path`` as an upright RGB image and its alpha channel, if it has one.
+
+    EXIF orientation is applied, animations give their first frame, 16-bit grey is rescaled
+    (not clipped), palette transparency becomes alpha. Any failure is an ``ImageError`` naming the file.
+    """
     try:
         with Image.open(path) as image:
             image.seek(0)
+            image.load()
             image = ImageOps.exif_transpose(image)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: rescale, don't clip
-                image = image.point(lambda v: v / 256).convert("L")
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
-    except Image.DecompressionBombError as error:
-        raise ImageError(f"{path}: refused, too many pixels ({error})") from None
-    except (OSError, ValueError, SyntaxError) as error:
-        raise ImageError(f"{path}: not a readable image ({error})") from None
+            if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+                image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+            if image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")
+            alpha = image.getchannel("A") if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") else None
+            return image.convert("RGB"), alpha
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+        raise _decode_error(path, error) from None
 
 
 def to_tensor(image: Image.Image) -> Tensor:

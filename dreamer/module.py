@@ -8,14 +8,17 @@ from typing import Any, Literal, Optional, Union
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 from dreamer.errors import ConfigError
 from dreamer.backbones import IMAGENET, build_backbone, node_name
+from dreamer.errors import ConfigError
 from dreamer.extractor import LayerExtractor
 from dreamer.objectives import Objective, total_objective
 from dreamer.optim import NormalizedGD
 from dreamer.pyramid import Blend, blur
+from dreamer.strategy import IndependentDDPStrategy
 
 Layer = Union[int, str]
 LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
@@ -107,7 +110,15 @@ class DreamModule(pl.LightningModule):
         self.octave = 0
         self.octave_active = True
         self._jitter_rngs: list[torch.Generator] = []
-        self.strict_loading = False  # checkpoints hold the image only, never the frozen backbone
+
+    def setup(self, stage: str) -> None:
+        strategy = self.trainer.strategy
+        synchronising = isinstance(strategy, DDPStrategy) or self.trainer.world_size > 1
+        if synchronising and not isinstance(strategy, IndependentDDPStrategy):
+            raise ConfigError(
+                f"trainer.strategy: {type(strategy).__name__} would synchronise the images of all processes "
+                "(one averaged dream, and a resized parameter it rejects); use --trainer.strategy ddp_independent"
+            )
 
     @property
     def steps_per_dream(self) -> int:
@@ -169,5 +180,8 @@ class DreamModule(pl.LightningModule):
             del state[key]
         return state
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.image.data = torch.empty_like(checkpoint["state_dict"]["image"], device=self.image.device)
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        """Load a checkpoint's image; the frozen backbone keeps the weights it was built with."""
+        frozen = {key: value for key, value in nn.Module.state_dict(self).items() if key.startswith("extractor.")}
+        self.image.data = torch.empty_like(state_dict["image"], device=self.image.device)
+        return super().load_state_dict({**frozen, **state_dict}, strict=strict, assign=assign)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.data import DreamDataModule
-from dreamer.imageio import open_rgb, to_tensor
+from dreamer.imageio import open_photo, to_tensor
 from dreamer.module import DreamModule
 from tests.conftest import REPO, SAMPLE, run_dream
 
@@ -97,8 +97,8 @@ def test_real_weights_raise_the_target_activation_on_the_sample_photo(tmp_path):
     settings = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())["model"]
     model = DreamModule(**settings)
     run_dream(model, DreamDataModule(images=str(SAMPLE), output=str(tmp_path / "d.png")))
-    photo = to_tensor(open_rgb(SAMPLE)).unsqueeze(0)
-    dream = to_tensor(open_rgb(tmp_path / "d.png")).unsqueeze(0)
+    photo = to_tensor(open_photo(SAMPLE)[0]).unsqueeze(0)
+    dream = to_tensor(open_photo(tmp_path / "d.png")[0]).unsqueeze(0)
     last = settings["octaves"] - 1
     with torch.no_grad():
         gain = (model.objective(dream, last) / model.objective(photo, last)).item()

@@ -71,6 +71,10 @@ class OctaveSchedule(pl.Callback):
 
     def _start_dream(self, pl_module: pl.LightningModule, batch: dict[str, Any]) -> None:
         pixels = batch["pixels"]
+        if pixels.shape[0] == 0:  # every file of this batch failed to decode
+            self.active = [False] * self.octaves
+            pl_module.image.data = pixels.new_empty(0, 3, 1, 1)
+            return
         if self.init == "noise":
             pixels = noise_like(pixels, batch["seeds"])
         height, width = pixels.shape[-2:]

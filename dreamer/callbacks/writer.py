@@ -1,4 +1,4 @@
-"""Writes each finished dream (and, when known, the config that made it) beside nothing half-done."""
+"""Writes each finished dream, and accounts for every image of the run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
+import torch.distributed as dist
 
 from dreamer.imageio import save_image, save_text, to_image
 
@@ -15,8 +16,10 @@ class DreamWriter(pl.Callback):
     """At the last step of each dream, saves every image of the batch to its ``targets`` path.
 
     Files are written under a temporary name and renamed, so a killed run leaves no partial file.
-    A dream holding NaN or inf is never written; it is reported in ``failed``. The resolved config
-    (``config_text``, set by the CLI) is saved beside each dream as ``<name>.yaml``.
+    An alpha channel read with the photo is re-attached. A dream holding NaN or inf is never written;
+    it is reported in ``failed``, as are files that failed to decode. The resolved config
+    (``config_text``, set by the CLI) is saved beside each dream as ``<name>.yaml``. At the end the
+    lists of all processes are gathered, so rank 0 can report the whole run.
     """
 
     def __init__(self) -> None:
@@ -24,18 +27,40 @@ class DreamWriter(pl.Callback):
         self.written: list[Path] = []
         self.failed: list[str] = []
 
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if batch["step"] == 0:
+            self.failed.extend(batch.get("failed", []))
+
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         if batch["step"] != batch["steps"] - 1 or not batch.get("targets"):
             return
-        finite = torch.isfinite(pl_module.image.detach()).flatten(1).all(dim=1).tolist()
-        for image, target, ok, name in zip(pl_module.image.detach(), batch["targets"], finite, batch["names"]):
+        dreams = pl_module.image.detach()
+        finite = torch.isfinite(dreams).flatten(1).all(dim=1).tolist()
+        alphas = batch.get("alphas") or [None] * len(finite)
+        for dream, alpha, target, ok, name in zip(dreams, alphas, batch["targets"], finite, batch["names"]):
             if not ok:
                 self.failed.append(f"{name}: the dream diverged (NaN or inf); nothing written")
                 continue
-            target = Path(target)
-            save_image(to_image(image), target)
-            if self.config_text is not None:
-                save_text(self.config_text, target.with_suffix(".yaml"))
-            self.written.append(target)
+            self._save(dream, alpha, Path(target))
+
+    def _save(self, dream: torch.Tensor, alpha: Optional[torch.Tensor], target: Path) -> None:
+        image = to_image(dream)
+        if alpha is not None:
+            image.putalpha(to_image(alpha.cpu().unsqueeze(0).float() / 255).convert("L"))
+            if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG has no alpha: flatten on white
+                flat = to_image(torch.ones_like(dream)).convert("RGB")
+                flat.paste(image, mask=image.getchannel("A"))
+                image = flat
+        save_image(image, target)
+        if self.config_text is not None:
+            save_text(self.config_text, target.with_suffix(".yaml"))
+        self.written.append(target)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
+            gathered: list[Any] = [None] * trainer.world_size
+            dist.all_gather_object(gathered, (self.written, self.failed))
+            self.written = [path for written, _ in gathered for path in written]
+            self.failed = [message for _, failed in gathered for message in failed]
