@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import itertools
+import math
 import shutil
 import tempfile
 import zlib
@@ -139,17 +141,20 @@ class DreamSteps:
     """Repeats every image batch for each gradient step of its dream.
 
     Step 0 carries the pixels; later steps carry only the bookkeeping, so nothing is copied to the
-    device again. Each yielded batch holds ``step`` and ``steps`` (steps per dream).
+    device again. Each yielded batch holds ``step`` and ``steps`` (steps per dream). ``idle``
+    empty batches follow the real ones: Lightning synchronises processes at every training step,
+    so a process with fewer images must still take as many steps as the busiest one.
     """
 
-    def __init__(self, loader: DataLoader, steps: int) -> None:
-        self.loader, self.steps = loader, steps
+    def __init__(self, loader: DataLoader, steps: int, idle: int = 0) -> None:
+        self.loader, self.steps, self.idle = loader, steps, idle
 
     def __len__(self) -> int:
-        return len(self.loader) * self.steps
+        return (len(self.loader) + self.idle) * self.steps
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for batch in self.loader:
+        empty = {"pixels": torch.empty(0, 3, 1, 1), "names": [], "seeds": [], "targets": [], "alphas": [], "failed": []}
+        for batch in itertools.chain(self.loader, itertools.repeat(empty, self.idle)):
             light = {key: value for key, value in batch.items() if key != "pixels"}
             for step in range(self.steps):
                 yield {**(batch if step == 0 else light), "step": step, "steps": self.steps}
@@ -282,4 +287,5 @@ class DreamDataModule(pl.LightningDataModule):
         # Lightning's unrepeated sampler: rank r takes batches r, r + world, …; none twice, none dropped.
         sampler = UnrepeatedDistributedSampler(dataset, shuffle=False, **shards) if shards else SequentialSampler(dataset)
         loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=self.num_workers)
-        return DreamSteps(loader, self.trainer.lightning_module.steps_per_dream)
+        busiest = math.ceil(len(dataset) / shards["num_replicas"]) if shards else len(dataset)
+        return DreamSteps(loader, self.trainer.lightning_module.steps_per_dream, idle=busiest - len(sampler))

@@ -145,9 +145,11 @@ class DreamModule(pl.LightningModule):
         shifts = [tuple(torch.randint(-jitter, jitter + 1, (2,), generator=rng).tolist()) for rng in self._jitter_rngs]
         return roll_each(images, shifts)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Optional[Tensor]:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         if not self.octave_active or self.image.shape[0] == 0:
-            return None  # a pyramid level too small for its layer, or a batch whose files all failed
+            # A level too small for its layer, or an idle/empty batch: a zero loss leaves the image as
+            # it is (Lightning does not allow skipping a step in distributed runs).
+            return self.image.sum() * 0.0
         objective = self.objective(self._jittered(self.image))
         self.log("objective", objective.detach().mean(), prog_bar=True, batch_size=objective.shape[0])
         return -objective.sum()  # summed: each image's gradient is exactly its own

@@ -18,8 +18,6 @@ def silence_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
     # Emitted by Lightning's own pytree use with newer torch; nothing a user can act on.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
-    # Skipped octaves (too small for their layer) return no loss on purpose; they are reported once.
-    warnings.filterwarnings("ignore", message=r"`training_step` returned `None`")
     # Nothing left to dream (all outputs exist, or all inputs failed): the run's summary says so.
     warnings.filterwarnings("ignore", message=r"Total length of `\w+` across ranks is zero")
     # The data loader is ours and sized to the batch; worker count is a user choice (data.num_workers).

@@ -1,0 +1,276 @@
+"""A folder of photos: batching, invariance, sharding, resume, broken files, atomic writes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dreamer.callbacks import DreamWriter
+from dreamer.data import DreamBatches, DreamDataModule, find_images
+from dreamer.imageio import save_image
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from tests.conftest import REPO, make_photo, run_dream, tiny_model
+from tests.helpers import FloatDreams
+
+
+def folder_of(tmp_path: Path, count: int, size=(48, 40)) -> Path:
+    for i in range(count):
+        make_photo(tmp_path / "photos" / f"img{i:02d}.png", size=size, seed=i)
+    return tmp_path / "photos"
+
+
+def float_dreams(folder: Path) -> dict[str, torch.Tensor]:
+    return {p.stem: torch.load(p) for p in sorted(folder.glob("*.pt"))}
+
+
+def test_find_images_file_folder_glob_list(tmp_path):
+    make_photo(tmp_path / "a" / "one.png")
+    make_photo(tmp_path / "a" / "sub" / "two.JPG")
+    make_photo(tmp_path / "a" / "mit Leerzeichen ü.png")
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    names = lambda found: sorted(name for _, name in found)  # noqa: E731
+    assert names(find_images(str(tmp_path / "a"))) == ["mit Leerzeichen ü.png", "one.png", "sub/two.JPG"]
+    assert names(find_images(str(tmp_path / "a"), recursive=False)) == ["mit Leerzeichen ü.png", "one.png"]
+    assert names(find_images(str(tmp_path / "a" / "*.png"))) == ["mit Leerzeichen ü.png", "one.png"]
+    both = find_images([str(tmp_path / "a" / "one.png"), str(tmp_path / "a")])
+    assert len(both) == 3  # the same file listed twice is dreamed once
+    with pytest.raises(ValueError, match="not a file, folder or matching glob"):
+        find_images(str(tmp_path / "missing"))
+
+
+def test_equal_sizes_are_batched_and_other_sizes_kept_apart(tmp_path):
+    for i in range(5):
+        make_photo(tmp_path / "p" / f"a{i}.png", size=(40, 30))
+    make_photo(tmp_path / "p" / "b.png", size=(30, 40))
+    data = DreamDataModule(images=str(tmp_path / "p"), output=str(tmp_path / "o"), batch_size=2)
+    data.plan = data.make_plan()
+    sizes = [[job.size for job in batch] for batch in data.batches()]
+    assert sizes == [[(30, 40)] * 2, [(30, 40)] * 2, [(30, 40)], [(40, 30)]]
+    item = DreamBatches(data.batches())[0]
+    assert item["pixels"].shape == (2, 3, 30, 40) and item["names"] == ["a0.png", "a1.png"]
+
+
+def test_resize_sets_the_long_side(tmp_path):
+    make_photo(tmp_path / "p" / "wide.png", size=(200, 100))
+    data = DreamDataModule(images=str(tmp_path / "p"), output=str(tmp_path / "o"), resize=64)
+    assert data.make_plan().jobs[0].size == (32, 64)
+
+
+def test_sharding_is_exact_with_an_odd_count(tmp_path):
+    data = DreamDataModule(images=str(folder_of(tmp_path, 7)), output=str(tmp_path / "o"), batch_size=2)
+    data.plan = data.make_plan()
+    dataset = DreamBatches(data.batches())
+    shards = [list(UnrepeatedDistributedSampler(dataset, num_replicas=3, rank=r, shuffle=False)) for r in range(3)]
+    names = [job.name for shard in shards for index in shard for job in dataset.batches[index]]
+    assert sorted(names) == sorted(job.name for job in data.plan.jobs) and len(names) == 7
+
+
+def dream_folder(tmp_path, photos, out, batch_size, **model_kwargs):
+    floats = tmp_path / f"floats-{out}"
+    model = tiny_model(jitter=3, **model_kwargs)
+    data = DreamDataModule(images=str(photos), output=str(tmp_path / out), batch_size=batch_size)
+    run_dream(model, data, callbacks=[FloatDreams(str(floats))])
+    return float_dreams(floats)
+
+
+def test_a_dream_does_not_depend_on_the_batch_size(tmp_path):
+    photos = folder_of(tmp_path, 5)
+    one = dream_folder(tmp_path, photos, "b1", batch_size=1)
+    four = dream_folder(tmp_path, photos, "b4", batch_size=4)
+    assert list(one) == list(four) and len(one) == 5
+    worst = max((one[k] - four[k]).abs().max().item() for k in one)
+    print(f"batch 1 vs 4: max abs difference {worst:.2e}")
+    assert worst <= 1e-4
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "dreamer.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_one_and_two_processes_give_the_same_dreams_each_exactly_once(tmp_path):
+    photos = folder_of(tmp_path, 5)
+    results = {}
+    for devices in (1, 2):
+        extra = tmp_path / f"extra{devices}.yaml"
+        extra.write_text(
+            "trainer:\n  callbacks:\n    - class_path: tests.helpers.FloatDreams\n"
+            f"      init_args: {{folder: {tmp_path / f'floats{devices}'}}}\n"
+        )
+        args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--config", str(extra),
+                "--model.octaves", "2", "--model.iterations", "3", "--data.images", str(photos),
+                "--data.output", str(tmp_path / f"out{devices}"), "--data.batch_size", "2",
+                "--trainer.accelerator", "cpu", "--trainer.devices", str(devices),
+                "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+        if devices > 1:
+            args += ["--trainer.strategy", "ddp_independent"]
+        done = run_cli(args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.count("5 dreamed, 0 skipped, 0 failed") == 1  # one summary, from rank 0
+        results[devices] = float_dreams(tmp_path / f"floats{devices}")
+        assert sorted(p.name for p in (tmp_path / f"out{devices}").glob("*.png")) == [f"img{i:02d}.png" for i in range(5)]
+    assert list(results[1]) == list(results[2])
+    worst = max((results[1][k] - results[2][k]).abs().max().item() for k in results[1])
+    print(f"1 vs 2 processes: max abs difference {worst:.2e}")
+    assert worst <= 1e-4
+
+
+def test_plain_ddp_is_refused_with_a_clear_message(tmp_path):
+    import lightning.pytorch as pl
+
+    from dreamer.errors import ConfigError
+
+    model = tiny_model()
+    trainer = pl.Trainer(accelerator="cpu", devices=1, strategy="ddp", logger=False, enable_progress_bar=False)
+    with pytest.raises(ConfigError, match="ddp_independent"):
+        model.trainer = trainer
+        model.setup("fit")
+
+
+def test_resume_after_an_interrupted_run_dreams_only_what_is_missing(tmp_path):
+    photos = folder_of(tmp_path, 3)
+    out = tmp_path / "out"
+    model = tiny_model(octaves=2, iterations=2)
+    run_dream(model, DreamDataModule(images=str(photos), output=str(out)), max_steps=5)  # killed mid-way
+    assert sorted(p.name for p in out.glob("*.png")) == ["img00.png"]
+    first = (out / "img00.png").stat().st_mtime_ns
+    writer_runs = []
+    data = DreamDataModule(images=str(photos), output=str(out))
+    trainer = run_dream(tiny_model(octaves=2, iterations=2), data)
+    writer_runs = [c for c in trainer.callbacks if isinstance(c, DreamWriter)][0].written
+    assert sorted(p.name for p in writer_runs) == ["img01.png", "img02.png"]
+    assert data.plan.skipped == [out / "img00.png"] and (out / "img00.png").stat().st_mtime_ns == first
+
+
+def test_no_partial_file_is_left_when_writing_crashes(tmp_path, monkeypatch):
+    image = Image.new("RGB", (64, 64), "red")
+    target = tmp_path / "out" / "dream.png"
+
+    def crash(self, fp, *args, **kwargs):
+        fp.write(b"\x89PNG half of a file")
+        raise KeyboardInterrupt  # killed while writing
+
+    monkeypatch.setattr(Image.Image, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_image(image, target)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def write_corpus(root: Path) -> dict[str, str]:
+    """Awkward and broken files, made here; the expected outcome of each."""
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    expect = {}
+    photo.save(root / "rgb.png"); expect["rgb.png"] = "dreamed"
+    photo.convert("L").save(root / "grey.png"); expect["grey.png"] = "dreamed"
+    photo.convert("P").save(root / "palette.gif"); expect["palette.gif"] = "dreamed"
+    photo.convert("CMYK").save(root / "cmyk.jpg"); expect["cmyk.jpg"] = "dreamed"
+    Image.fromarray((rng.integers(0, 65535, (48, 64))).astype(np.uint16)).save(root / "sixteen.png")
+    expect["sixteen.png"] = "dreamed"
+    photo.save(root / "UPPER CASE ñame.JPEG"); expect["UPPER CASE ñame.JPEG"] = "dreamed"
+    frames = [photo, photo.rotate(90, expand=False)]
+    frames[0].save(root / "animated.gif", save_all=True, append_images=frames[1:]); expect["animated.gif"] = "dreamed"
+    (root / "empty.png").write_bytes(b""); expect["empty.png"] = "failed"
+    (root / "text.jpg").write_text("this is not a picture"); expect["text.jpg"] = "failed"
+    photo.save(root / "whole.png")
+    data = (root / "whole.png").read_bytes()
+    (root / "whole.png").unlink()
+    (root / "truncated.png").write_bytes(data[: len(data) // 2]); expect["truncated.png"] = "failed"
+    corrupt = bytearray(data)
+    corrupt[100:400] = bytes(300)
+    (root / "corrupt.png").write_bytes(bytes(corrupt)); expect["corrupt.png"] = "failed"
+    Image.new("RGB", (2, 2)).save(root / "tiny.png"); expect["tiny.png"] = "failed"
+    # A PNG header claiming 30000 x 30000 px: Pillow refuses it as a decompression bomb.
+    import struct
+    import zlib
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
+    chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))  # noqa: E731
+    (root / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    expect["bomb.png"] = "failed"
+    return expect
+
+
+def test_a_corpus_of_awkward_and_broken_files(tmp_path, monkeypatch, capsys):
+    from dreamer.cli import main
+
+    monkeypatch.setattr("sys.argv", ["dreamer"])
+    expect = write_corpus(tmp_path / "corpus")
+    out = tmp_path / "out"
+    code = main(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--model.octaves", "2",
+                 "--model.iterations", "2", "--data.images", str(tmp_path / "corpus"), "--data.output", str(out),
+                 "--data.batch_size", "4", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"])
+    captured = capsys.readouterr()
+    assert code == 1  # some failed
+    for name, outcome in expect.items():
+        written = (out / name).with_suffix(".png").exists()
+        assert written == (outcome == "dreamed"), name
+        if outcome == "failed":
+            lines = [line for line in captured.err.splitlines() if name in line]
+            assert len(lines) == 1 and lines[0].startswith("failed: "), (name, captured.err)
+    assert "Traceback" not in captured.err
+    assert "animated (2 frames); dreaming its first frame" in captured.out
+    dreamed = sum(1 for outcome in expect.values() if outcome == "dreamed")
+    assert f"{dreamed} dreamed, 0 skipped, {len(expect) - dreamed} failed" in captured.out
+
+
+def test_rgba_alpha_is_reattached(tmp_path):
+    rgba = Image.new("RGBA", (64, 48), (200, 100, 50, 255))
+    alpha = Image.linear_gradient("L").resize((64, 48))
+    rgba.putalpha(alpha)
+    rgba.save(tmp_path / "see-through.png")
+    run_dream(tiny_model(), DreamDataModule(images=str(tmp_path / "see-through.png"), output=str(tmp_path / "o")))
+    with Image.open(tmp_path / "o" / "see-through.png") as dream:
+        assert dream.mode == "RGBA"
+        assert np.array_equal(np.asarray(dream.getchannel("A")), np.asarray(alpha))
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    upright = Image.new("RGB", (40, 64), "white")
+    upright.paste((255, 0, 0), (0, 0, 40, 16))  # red band on top of the upright photo
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # as a camera stores it: 64 x 40
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    stored.save(tmp_path / "camera.jpg", exif=exif.tobytes(), quality=95)
+    model = tiny_model(lr=1e-4)  # nearly no change: look at the geometry
+    run_dream(model, DreamDataModule(images=str(tmp_path / "camera.jpg"), output=str(tmp_path / "o")))
+    with Image.open(tmp_path / "o" / "camera.png") as dream:
+        assert dream.size == (40, 64)
+        pixels = np.asarray(dream, dtype=np.float32)
+    assert pixels[:16, :, 0].mean() > 200 and pixels[:16, :, 1].mean() < 80  # red band still on top
+
+
+def test_a_diverged_dream_is_reported_and_never_written(tmp_path, photo):
+    model = tiny_model()
+    original = model.optimizer_step
+
+    def poison(*args, **kwargs):
+        original(*args, **kwargs)
+        model.image.data.fill_(float("nan"))
+
+    model.optimizer_step = poison
+    trainer = run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")))
+    writer = [c for c in trainer.callbacks if isinstance(c, DreamWriter)][0]
+    assert not (tmp_path / "o" / "photo.png").exists()
+    assert len(writer.failed) == 1 and "NaN" in writer.failed[0]
+
+
+def test_unwritable_output_is_an_error_before_any_work(tmp_path, photo):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("output cannot be a folder inside a file")  # fails even for root
+    with pytest.raises(ValueError, match="cannot write to"):
+        DreamDataModule(images=str(photo), output=str(blocker / "out")).make_plan()
+
+
+def test_full_disk_is_an_error_before_any_work(tmp_path, photo, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 100))
+    with pytest.raises(ValueError, match="MiB free"):
+        DreamDataModule(images=str(photo), output=str(tmp_path / "out")).make_plan()
