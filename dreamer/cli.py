@@ -6,9 +6,9 @@ import sys
 from typing import Optional
 
 import lightning.pytorch as pl
-from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
-from dreamer.callbacks import DreamWriter
+from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
 from dreamer.data import DreamDataModule
 from dreamer.errors import DreamerError
 from dreamer.module import DreamModule
@@ -27,6 +27,9 @@ class ConfigBesideDreams(SaveConfigCallback):
 
 class DreamerCLI(LightningCLI):
     """LightningCLI with dreamer's defaults: one pass over the images, no checkpoints, no weight summary."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(DreamImageLogger, "image_logger")
 
     def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
         super().__init__(
@@ -67,6 +70,12 @@ def report(cli: DreamerCLI) -> int:
         print(f"dream written: {path}")
     if len(written) > 10:
         print(f"… and {len(written) - 10} more in {cli.datamodule.output}")
+    metrics = next((c.results for c in cli.trainer.callbacks if isinstance(c, DreamMetrics)), {})
+    if metrics:
+        print(
+            f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}; "
+            f"activation gain {metrics['gain']:.1f}x"
+        )
     print(f"{len(written)} dreamed, {len(plan.skipped)} skipped, {len(failed)} failed")
     return 1 if failed else 0
 

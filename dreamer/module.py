@@ -7,6 +7,7 @@ from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
@@ -15,7 +16,7 @@ from dreamer.errors import ConfigError
 from dreamer.backbones import IMAGENET, build_backbone, node_name
 from dreamer.errors import ConfigError
 from dreamer.extractor import LayerExtractor
-from dreamer.objectives import Objective, total_objective
+from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
 from dreamer.pyramid import Blend, blur
 from dreamer.strategy import IndependentDDPStrategy
@@ -132,11 +133,16 @@ class DreamModule(pl.LightningModule):
         """Seed each image's own jitter stream, so a dream never depends on its batch mates."""
         self._jitter_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
 
-    def objective(self, images: Tensor, octave: Optional[int] = None) -> Tensor:
-        """The per-image objective ``[B]`` of the layers (and channels) scheduled for ``octave``."""
+    def layer_objectives(self, images: Tensor, octave: Optional[int] = None) -> dict[str, Tensor]:
+        """Per-image objective ``[B]`` of each layer (and channels) scheduled for ``octave``."""
         octave = self.octave if octave is None else octave
         activations = self.extractor(images, self.layer_schedule[octave])
-        return total_objective(activations, self.channel_schedule[octave], self.hparams.objective)
+        channels, kind = self.channel_schedule[octave], self.hparams.objective
+        return {layer: activation_objective(value, channels, kind) for layer, value in activations.items()}
+
+    def objective(self, images: Tensor, octave: Optional[int] = None) -> Tensor:
+        """The per-image objective ``[B]`` of ``octave``: its layers' objectives summed."""
+        return sum(self.layer_objectives(images, octave).values())
 
     def _jittered(self, images: Tensor) -> Tensor:
         jitter = self.hparams.jitter
@@ -150,13 +156,24 @@ class DreamModule(pl.LightningModule):
             # A level too small for its layer, or an idle/empty batch: a zero loss leaves the image as
             # it is (Lightning does not allow skipping a step in distributed runs).
             return self.image.sum() * 0.0
-        objective = self.objective(self._jittered(self.image))
-        self.log("objective", objective.detach().mean(), prog_bar=True, batch_size=objective.shape[0])
+        per_layer = self.layer_objectives(self._jittered(self.image))
+        objective = sum(per_layer.values())
+        size = objective.shape[0]
+        self.log("objective", objective.detach().mean(), prog_bar=True, batch_size=size)
+        self.log(f"objective/octave{self.octave}", objective.detach().mean(), batch_size=size)
+        if len(per_layer) > 1:
+            for layer, value in per_layer.items():
+                self.log(f"objective/{layer}", value.detach().mean(), batch_size=size)
         return -objective.sum()  # summed: each image's gradient is exactly its own
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        if self.hparams.grad_blur > 0 and self.image.grad is not None:
+        if self.image.grad is None or self.image.shape[0] == 0 or not self.octave_active:
+            return
+        if self.hparams.grad_blur > 0:
             self.image.grad.copy_(blur(self.image.grad, self.hparams.grad_blur))
+        size = self.image.shape[0]
+        self.log("grad_norm", self.image.grad.detach().flatten(1).norm(dim=1).mean(), batch_size=size)
+        self.log("lr", optimizer.param_groups[0]["lr"], batch_size=size)
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
@@ -169,10 +186,13 @@ class DreamModule(pl.LightningModule):
         return self.optimizer_factory([self.image], lr=self.hparams.lr)
 
     def configure_callbacks(self) -> list[pl.Callback]:
-        from dreamer.callbacks import DreamWriter, OctaveSchedule
+        from dreamer.callbacks import DreamMetrics, DreamProgressBar, DreamWriter, OctaveSchedule
 
         hp = self.hparams
-        return [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
+        callbacks = [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter(), DreamMetrics()]
+        if type(self.trainer.progress_bar_callback) is TQDMProgressBar:  # extend the default bar, keep a chosen one
+            callbacks.append(DreamProgressBar())
+        return callbacks
 
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The image only: the frozen backbone is rebuilt from its weights, never checkpointed."""

@@ -31,10 +31,3 @@ def activation_objective(
     activation = activation.float()  # reduce in fp32 under mixed precision
     values = activation.square() if kind == "mean_square" else activation
     return values.flatten(1).mean(dim=1)
-
-
-def total_objective(
-    activations: dict[str, Tensor], channels: Optional[Sequence[int]] = None, kind: Objective = "mean_square"
-) -> Tensor:
-    """Sum of the per-image objectives of several layers → ``[B]``."""
-    return sum(activation_objective(a, channels, kind) for a in activations.values())

@@ -27,10 +27,3 @@ StrategyRegistry.register(
     description="DDP processes without gradient sync: each rank dreams its own share of the images",
     override=True,
 )
-StrategyRegistry.register(
-    "ddp_independent_spawn",
-    IndependentDDPStrategy,
-    description="ddp_independent started with torch.multiprocessing.spawn (for notebooks)",
-    override=True,
-    start_method="spawn",
-)

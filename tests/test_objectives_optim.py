@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dreamer.objectives import activation_objective, total_objective
+from dreamer.objectives import activation_objective
 from dreamer.optim import NormalizedGD
 
 
@@ -20,10 +20,9 @@ def test_channels_restrict_the_objective():
         activation_objective(act, channels=[4])
 
 
-def test_objective_is_per_image_and_layers_are_summed():
+def test_objective_is_per_image():
     act = torch.stack([torch.ones(2, 2, 2), 2 * torch.ones(2, 2, 2)])
     assert activation_objective(act).tolist() == [1.0, 4.0]
-    assert total_objective({"a": act, "b": act}).tolist() == [2.0, 8.0]
 
 
 def test_normalized_gd_moves_each_image_by_lr_on_average():

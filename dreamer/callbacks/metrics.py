@@ -1,0 +1,92 @@
+"""How far each dream moved from its photo, and how much more it excites the layers."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+from torchmetrics import MeanMetric
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from dreamer.callbacks.octaves import OctaveSchedule
+
+SSIM_KERNEL = 7
+
+
+def psnr_per_image(dream: Tensor, original: Tensor) -> Tensor:
+    """PSNR in dB of each image of ``[B, C, H, W]`` in [0, 1]."""
+    return PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), reduction="none").to(dream.device)(dream, original)
+
+
+class DreamMetrics(pl.Callback):
+    """Dream metrics with ``torchmetrics``, per octave and for the whole run.
+
+    * ``psnr``/``ssim``: the dream against the original at the same size (lower = moved further).
+    * ``gain``: the octave's objective at its last step ÷ at its first step; overall, the objective
+      of the final dream ÷ that of the original photo, both at full size with the last octave's layers.
+
+    Per-octave values of rank 0's batches are logged at each octave's end (``metrics/psnr_octave2``
+    …); the run's values are kept in ``results`` (averaged over every image of every process: torchmetrics syncs its state
+    across processes at ``compute()``) and logged at the end.
+    """
+
+    def __init__(self) -> None:
+        self.psnr = PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), reduction="elementwise_mean")
+        self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=SSIM_KERNEL)
+        self.gain = MeanMetric()
+        self.results: dict[str, float] = {}
+        self._start: Optional[Tensor] = None  # the octave's objective at its first step, per image
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        for metric in (self.psnr, self.ssim, self.gain):
+            metric.to(pl_module.device)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if batch["step"] % pl_module.hparams.iterations == 0 and pl_module.octave_active and batch["names"]:
+            with torch.no_grad():
+                self._start = pl_module.objective(pl_module.image.detach())
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        iterations = pl_module.hparams.iterations
+        octave, iteration = divmod(batch["step"], iterations)
+        if iteration != iterations - 1 or not pl_module.octave_active or not batch["names"]:
+            return
+        schedule = next(c for c in trainer.callbacks if isinstance(c, OctaveSchedule))
+        dream = pl_module.image.detach().float()
+        original = schedule.originals[octave].float()
+        with torch.no_grad():
+            end = pl_module.objective(dream)
+        if trainer.logger is not None and trainer.is_global_zero:
+            # Logged directly: an octave's end rarely falls on the Trainer's log_every_n_steps cadence.
+            octave_metrics = {
+                f"metrics/psnr_octave{octave}": psnr_per_image(dream, original).mean().item(),
+                f"metrics/gain_octave{octave}": (end / self._start).mean().item(),
+            }
+            if min(dream.shape[-2:]) >= SSIM_KERNEL:
+                ssim = StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=SSIM_KERNEL).to(dream.device)
+                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim(dream, original).item()
+            trainer.logger.log_metrics(octave_metrics, step=trainer.global_step)
+        if batch["step"] == batch["steps"] - 1:  # the finished dream, at full size
+            self.psnr.update(dream, original)
+            if min(dream.shape[-2:]) >= SSIM_KERNEL:
+                self.ssim.update(dream, original)
+            with torch.no_grad():
+                self.gain.update(end / pl_module.objective(original))
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        metrics = {"psnr": self.psnr, "ssim": self.ssim, "gain": self.gain}
+        # Every process calls compute(), even one without images: torchmetrics gathers all their states.
+        if trainer.world_size > 1 or self.gain.update_count:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r".*was called before the ``update`` method")
+                self.results = {name: float(metric.compute()) for name, metric in metrics.items()}
+        for metric in metrics.values():
+            metric.reset()
+        if trainer.logger is not None and self.results:
+            trainer.logger.log_metrics({f"metrics/{k}": v for k, v in self.results.items()}, step=trainer.global_step)
+            trainer.logger.log_metrics({"hp_metric": self.results["gain"]}, step=trainer.global_step)

@@ -1,0 +1,49 @@
+"""TensorBoard logs: the tags a run writes; and no logs at all when the logger is off."""
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dreamer.cli import main
+from tests.conftest import REPO, make_photo
+
+
+@pytest.fixture(autouse=True)
+def plain_argv(monkeypatch, tmp_path):
+    monkeypatch.setattr("sys.argv", ["dreamer"])
+    monkeypatch.chdir(tmp_path)
+
+
+def dream_args(tmp_path, *extra):
+    photo = make_photo(tmp_path / "in" / "cat.png", size=(64, 48))
+    return ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--data.images", str(photo),
+            "--data.output", str(tmp_path / "out"), "--model.octaves", "2", "--model.iterations", "4",
+            "--model.layers", "[[7, 11]]", "--trainer.enable_progress_bar", "false", *extra]
+
+
+def test_a_run_writes_images_scalars_and_hparams(tmp_path, capsys):
+    assert main(dream_args(tmp_path, "--image_logger.every_n_steps", "2", "--trainer.log_every_n_steps", "1")) == 0
+    (run,) = (tmp_path / "lightning_logs").iterdir()
+    events = EventAccumulator(str(run), size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    images = set(events.Tags()["images"])
+    assert images == {"cat.png/octaves", "cat.png/octave0", "cat.png/octave1", "originals|dreams"}
+    assert [e.step for e in events.Images("cat.png/octaves")] == [0, 1]
+    assert [e.step for e in events.Images("cat.png/octave1")] == [2, 4]
+    assert [(e.width, e.height) for e in events.Images("originals|dreams")] == [(64 * 2 + 3 * 4, 48 + 2 * 4)]
+    scalars = set(events.Tags()["scalars"])
+    expected = {"objective", "objective/octave0", "objective/octave1", "objective/features.7", "objective/features.11",
+                "grad_norm", "lr", "metrics/psnr", "metrics/ssim", "metrics/gain", "hp_metric"}
+    expected |= {f"metrics/{m}_octave{k}" for m in ("psnr", "ssim", "gain") for k in (0, 1)}
+    assert expected <= scalars, expected - scalars
+    assert len(events.Scalars("objective")) == 8
+    gain = events.Scalars("metrics/gain")[0].value
+    assert gain > 1.0
+    assert (run / "hparams.yaml").read_text().count("octaves: 2") == 1
+    out = capsys.readouterr().out
+    assert f"activation gain {gain:.1f}x" in out and "PSNR" in out
+
+
+def test_without_a_logger_nothing_is_written_and_nothing_breaks(tmp_path):
+    assert main(dream_args(tmp_path, "--trainer.logger", "false")) == 0
+    assert not (tmp_path / "lightning_logs").exists()
+    assert (tmp_path / "out" / "cat.png").is_file()
