@@ -8,12 +8,16 @@ import warnings
 
 class _DropTips(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.getMessage()).startswith("💡 Tip:")
+        message = str(record.getMessage())
+        # Tips advertise services; the override note fires because dreamer extends the default progress bar.
+        return not message.startswith(("💡 Tip:", "The following callbacks returned in `LightningModule.configure_callbacks`"))
 
 
 def silence_known_noise() -> None:
     """Drop Lightning's advertising tips and warnings that are expected for a frozen backbone."""
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropTips) for f in logger.filters):
+        logger.addFilter(_DropTips())
     # The backbone is in eval mode on purpose: its BatchNorm statistics must not change.
     warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
     # Emitted by Lightning's own pytree use with newer torch; nothing a user can act on.

@@ -1,0 +1,71 @@
+"""``dream(image, config="clouds", **overrides)``: the CLI's run, from Python, returning a PIL image."""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from pathlib import Path
+from typing import Any, Union
+
+from PIL import Image
+from torch import Tensor
+
+from dreamer.data import DreamDataModule
+from dreamer.errors import ConfigError
+from dreamer.imageio import to_image
+from dreamer.module import DreamModule
+from dreamer.quiet import silence_known_noise
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+_MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}
+_DATA_ARGS = set(inspect.signature(DreamDataModule.__init__).parameters) - {"self", "images", "output"}
+
+
+def _config_path(config: Union[str, Path]) -> Path:
+    path = Path(config)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    preset = CONFIGS / f"{config}.yaml"
+    if not preset.is_file():
+        names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml"))) or "none found"
+        raise ConfigError(f"Unknown config {config!r}: give a YAML path or a preset ({names})")
+    return preset
+
+
+def _argument(key: str, value: Any) -> str:
+    section = "model" if key in _MODEL_ARGS else "data" if key in _DATA_ARGS else "trainer"
+    key = key if "." in key else f"{section}.{key}"
+    text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return f"--{key}={text}"
+
+
+def dream(image: Union[str, Path, Image.Image, Tensor], config: Union[str, Path] = "quickstart", **overrides: Any) -> Image.Image:
+    """Dream one image with a preset (``"clouds"``) or YAML file, and return the dream.
+
+    ``overrides`` are any model, data or trainer settings by name (``lr=0.05``, ``layers=[6, 30]``,
+    ``precision="bf16-mixed"``) or by dotted path (``**{"trainer.max_steps": 10}``). The run is the
+    CLI's: the same LightningCLI parser, LightningModule, Callbacks and Trainer. ``image`` is a path,
+    a PIL image or a ``[3, H, W]`` tensor in [0, 1]. No logs are written unless ``logger=True``.
+    """
+    from dreamer.cli import DreamerCLI  # the CLI module imports this one's siblings; keep it lazy
+
+    silence_known_noise()
+    with tempfile.TemporaryDirectory(prefix="dreamer-") as folder:
+        source = Path(folder) / "input.png"
+        if isinstance(image, (str, Path)):
+            source = Path(image)
+        elif isinstance(image, Tensor):
+            to_image(image).save(source)
+        else:
+            image.save(source)
+        target = Path(folder) / "dream.png"
+        settings = {"logger": False, "enable_progress_bar": True, **overrides}
+        args = ["--config", str(_config_path(config)), f"--data.images={source}", f"--data.output={target}",
+                "--data.overwrite=true", *(_argument(k, v) for k, v in settings.items())]
+        cli = DreamerCLI(args=args, run=False)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        failed = cli.datamodule.plan.failed
+        if failed or not target.is_file():
+            raise ConfigError(failed[0] if failed else f"{source}: no dream was produced")
+        with Image.open(target) as result:
+            return result.copy()

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dreamer import dream
+from tests.conftest import make_photo
+
+FAST = dict(octaves=2, iterations=3, enable_progress_bar=False)
+
+
+def test_dream_takes_a_path_and_returns_a_changed_pil_image(tmp_path):
+    photo = make_photo(tmp_path / "p.png", size=(72, 56))
+    result = dream(photo, "quickstart", **FAST)
+    assert isinstance(result, Image.Image) and result.size == (72, 56)
+    assert np.abs(np.asarray(result, float) - np.asarray(Image.open(photo), float)).mean() > 1.0
+    assert not list(tmp_path.glob("lightning_logs"))
+
+
+def test_dream_takes_pil_and_tensor_and_same_settings_give_the_same_dream(tmp_path):
+    photo = Image.open(make_photo(tmp_path / "p.png", size=(64, 64)))
+    from_pil = dream(photo, **FAST)
+    from_tensor = dream(torch.from_numpy(np.asarray(photo)).permute(2, 0, 1).float() / 255, **FAST)
+    assert np.array_equal(np.asarray(from_pil), np.asarray(from_tensor))
+
+
+def test_overrides_reach_the_model(tmp_path):
+    photo = make_photo(tmp_path / "p.png", size=(64, 64))
+    gentle = dream(photo, **FAST, lr=0.001)
+    strong = dream(photo, **FAST, lr=0.05)
+    original = np.asarray(Image.open(photo), float)
+    assert np.abs(np.asarray(strong, float) - original).mean() > 2 * np.abs(np.asarray(gentle, float) - original).mean()
+
+
+def test_unknown_preset_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="Unknown config 'nope'.*quickstart"):
+        dream(make_photo(tmp_path / "p.png"), "nope")
