@@ -1,0 +1,79 @@
+"""Render the README gallery: the seed's comparisons on the bundled photo, with real offline weights.
+
+    python scripts/make_gallery.py            # writes docs/gallery_*.jpg (about a minute on 2 CPU cores)
+
+Every panel is ``dreamer fit --config configs/quickstart.yaml`` plus the options in its label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from dreamer import dream
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "assets" / "chelsea.jpg"
+
+# name -> [(label, overrides)], every panel on top of configs/quickstart.yaml
+COMPARISONS: dict[str, list[tuple[str, dict]]] = {
+    "layers": [
+        ("one layer: features[11]", {"layers": 11}),
+        ("per octave: [4, 7, 11, 14]", {"layers": "[4, 7, 11, 14]"}),
+    ],
+    "alpha": [
+        ("alpha 0", {"alpha": 0.0}),
+        ("alpha 0.2", {"alpha": 0.2}),
+        ("alpha 1", {"alpha": 1.0}),
+    ],
+    "optimizer": [
+        ("naive GD (lr 0.012)", {}),
+        ("Adam (lr 0.012)", {"optimizer": "torch.optim.Adam"}),
+    ],
+    "iterations": [
+        ("5 iterations", {"iterations": 5}),
+        ("20 iterations", {"iterations": 20}),
+    ],
+}
+
+
+def command(overrides: dict) -> str:
+    options = " ".join(f"--model.{key} {shlex.quote(str(value))}" for key, value in overrides.items())
+    return f"dreamer fit --config configs/quickstart.yaml {options}".strip()
+
+
+def labelled_row(panels: list[tuple[str, Image.Image]], width: int) -> Image.Image:
+    """Panels side by side, each scaled to ``width`` px wide, a caption above each."""
+    font = ImageFont.load_default(size=16)
+    scaled = [(label, image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS))
+              for label, image in panels]
+    height = max(image.height for _, image in scaled)
+    row = Image.new("RGB", (len(scaled) * (width + 6) - 6, height + 26), "white")
+    draw = ImageDraw.Draw(row)
+    for i, (label, image) in enumerate(scaled):
+        row.paste(image, (i * (width + 6), 26))
+        draw.text((i * (width + 6) + 4, 4), label, fill="black", font=font)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--width", type=int, default=300, help="width of each panel in pixels")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, variants in COMPARISONS.items():
+        panels = []
+        for label, overrides in variants:
+            print(command(overrides))
+            panels.append((label, dream(PHOTO, "quickstart", enable_progress_bar=False, **overrides)))
+        path = args.out / f"gallery_{name}.jpg"
+        labelled_row(panels, args.width).save(path, quality=85)
+        print(f"  -> {path} ({path.stat().st_size // 1024} KiB)")
+
+
+if __name__ == "__main__":
+    main()
