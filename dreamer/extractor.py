@@ -26,14 +26,17 @@ class LayerExtractor(nn.Module):
     The backbone stays frozen and in eval mode whatever ``train()`` is called with.
     """
 
-    def __init__(self, backbone: nn.Module) -> None:
+    def __init__(self, backbone: nn.Module, channels_last: bool = False, compile: bool = False) -> None:
         super().__init__()
-        self.backbone = backbone.eval().requires_grad_(False)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.compile = compile
+        self.backbone = backbone.eval().requires_grad_(False).to(memory_format=self.memory_format)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self._known = set(layer_names(backbone))
         # Traced graphs share the backbone's modules; kept out of the module tree on purpose.
         self._graphs: dict[tuple[str, ...], nn.Module] = {}
+        self._compiled: dict[tuple[str, ...], nn.Module] = {}
 
     def train(self, mode: bool = True) -> "LayerExtractor":
         return super().train(False)
@@ -57,11 +60,20 @@ class LayerExtractor(nn.Module):
             self._graphs[layers] = graph.eval()
         return self._graphs[layers]
 
+    def _runner(self, layers: tuple[str, ...]) -> nn.Module:
+        if not self.compile:
+            return self._graph(layers)
+        if layers not in self._compiled:
+            # dynamic=True: one compiled graph serves every octave size instead of one per size.
+            self._compiled[layers] = torch.compile(self._graph(layers), dynamic=True)
+        return self._compiled[layers]
+
     def forward(self, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
-        return self._graph(tuple(layers))((images - self.mean) / self.std)
+        normalised = ((images - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+        return self._runner(tuple(layers))(normalised)
 
     @functools.lru_cache(maxsize=64)
-    def min_input_size(self, layers: tuple[str, ...]) -> int:
+    def min_input_size(self, layers: tuple[str, ...]) -> int:  # noqa: B019 (one extractor per run)
         """The smallest square side worth dreaming at for these layers.
 
         It is at least the layers' total stride (so their activation covers a real pixel: 32 px for
@@ -72,12 +84,13 @@ class LayerExtractor(nn.Module):
         def output_side(side: int) -> int:
             probe = torch.zeros(1, 3, side, side, device=self.mean.device)
             try:
-                with torch.no_grad():
-                    outputs = [out for out in self(probe, layers).values() if out.dim() == 4]
+                with torch.no_grad():  # the eager graph: probing must not trigger compilation
+                    outputs = [out for out in graph((probe - self.mean) / self.std).values() if out.dim() == 4]
             except (RuntimeError, ValueError):
                 return 0
             return min((min(out.shape[-2:]) for out in outputs), default=side)
 
+        graph = self._graph(layers)
         reference = 512
         reference_out = output_side(reference)
         if reference_out < 1:

@@ -20,6 +20,7 @@ from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
 from dreamer.pyramid import Blend, blur
 from dreamer.strategy import IndependentDDPStrategy
+from dreamer.tiling import tiled_gradient
 
 Layer = Union[int, str]
 LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
@@ -68,6 +69,11 @@ class DreamModule(pl.LightningModule):
         jitter: Roll the image by up to this many pixels each step (rolled back after).
         grad_blur: Gaussian blur σ (px) of the gradient each step; 0 turns it off.
         image_blur: Gaussian blur σ (px) of the image after each step; 0 turns it off.
+        tile_size: Compute gradients tile by tile (tiles of at most this many px, randomly rolled
+            each step so seams never stay put): peak memory is set by the tile, not the image.
+            ``null``: whole images.
+        channels_last: Run the backbone in channels-last memory format (often faster on GPUs).
+        compile: ``torch.compile`` the backbone (dynamic shapes: compiled once for all octave sizes).
     """
 
     def __init__(
@@ -88,15 +94,20 @@ class DreamModule(pl.LightningModule):
         jitter: int = 0,
         grad_blur: float = 0.0,
         image_blur: float = 0.0,
+        tile_size: Optional[int] = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if iterations < 1:
             raise ConfigError(f"model.iterations must be >= 1, got {iterations}")
         if jitter < 0:
             raise ConfigError(f"model.jitter must be >= 0, got {jitter}")
+        if tile_size is not None and tile_size < 16:
+            raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
         self.save_hyperparameters(ignore=["optimizer"])
         self.optimizer_factory = optimizer
-        self.extractor = LayerExtractor(build_backbone(backbone, weights))
+        self.extractor = LayerExtractor(build_backbone(backbone, weights), channels_last, compile)
         self.layer_schedule: list[tuple[str, ...]] = [
             tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
             for entry in per_octave(layers, octaves, "layers")
@@ -111,6 +122,7 @@ class DreamModule(pl.LightningModule):
         self.octave = 0
         self.octave_active = True
         self._jitter_rngs: list[torch.Generator] = []
+        self.last_objective: Optional[Tensor] = None  # per image, at the latest step (for metrics)
 
     def setup(self, stage: str) -> None:
         strategy = self.trainer.strategy
@@ -144,8 +156,23 @@ class DreamModule(pl.LightningModule):
         """The per-image objective ``[B]`` of ``octave``: its layers' objectives summed."""
         return sum(self.layer_objectives(images, octave).values())
 
+    def measure(self, images: Tensor) -> Tensor:
+        """The objective ``[B]`` of the last octave's layers, tile by tile when ``tile_size`` asks."""
+        octave = self.hparams.octaves - 1
+        tile = self.hparams.tile_size
+        if tile is not None and max(images.shape[-2:]) > tile:
+            return tiled_gradient(lambda piece: self.objective(piece, octave), images, tile)[1]
+        with torch.no_grad():
+            return self.objective(images, octave)
+
+    def _tiled(self) -> bool:
+        tile = self.hparams.tile_size
+        return tile is not None and max(self.image.shape[-2:]) > tile
+
     def _jittered(self, images: Tensor) -> Tensor:
         jitter = self.hparams.jitter
+        if self._tiled():  # roll by up to half a tile so that seams land somewhere new every step
+            jitter = max(jitter, self.hparams.tile_size // 2)
         if jitter == 0:
             return images
         shifts = [tuple(torch.randint(-jitter, jitter + 1, (2,), generator=rng).tolist()) for rng in self._jitter_rngs]
@@ -156,15 +183,21 @@ class DreamModule(pl.LightningModule):
             # A level too small for its layer, or an idle/empty batch: a zero loss leaves the image as
             # it is (Lightning does not allow skipping a step in distributed runs).
             return self.image.sum() * 0.0
-        per_layer = self.layer_objectives(self._jittered(self.image))
-        objective = sum(per_layer.values())
-        size = objective.shape[0]
-        self.log("objective", objective.detach().mean(), prog_bar=True, batch_size=size)
-        self.log(f"objective/octave{self.octave}", objective.detach().mean(), batch_size=size)
-        if len(per_layer) > 1:
-            for layer, value in per_layer.items():
-                self.log(f"objective/{layer}", value.detach().mean(), batch_size=size)
-        return -objective.sum()  # summed: each image's gradient is exactly its own
+        images = self._jittered(self.image)
+        if self._tiled():
+            gradient, objective = tiled_gradient(self.objective, images.detach(), self.hparams.tile_size)
+            loss = -(images * gradient).sum()  # its gradient is exactly −gradient, rolled back by autograd
+        else:
+            per_layer = self.layer_objectives(images)
+            objective = sum(per_layer.values())
+            loss = -objective.sum()  # summed: each image's gradient is exactly its own
+            if len(per_layer) > 1:
+                for layer, value in per_layer.items():
+                    self.log(f"objective/{layer}", value.detach().mean(), batch_size=value.shape[0])
+        self.last_objective = objective.detach()
+        self.log("objective", self.last_objective.mean(), prog_bar=True, batch_size=objective.shape[0])
+        self.log(f"objective/octave{self.octave}", self.last_objective.mean(), batch_size=objective.shape[0])
+        return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.image.grad is None or self.image.shape[0] == 0 or not self.octave_active:

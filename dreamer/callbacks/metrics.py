@@ -6,7 +6,6 @@ import warnings
 from typing import Any, Optional
 
 import lightning.pytorch as pl
-import torch
 from torch import Tensor
 from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
@@ -26,7 +25,8 @@ class DreamMetrics(pl.Callback):
 
     * ``psnr``/``ssim``: the dream against the original at the same size (lower = moved further).
     * ``gain``: the octave's objective at its last step ÷ at its first step; overall, the objective
-      of the final dream ÷ that of the original photo, both at full size with the last octave's layers.
+      at the dream's last step ÷ that of the original photo, with the last octave's layers. The
+      objectives are the training steps' own; the only extra forward pass is the photo's, once.
 
     Per-octave values of rank 0's batches are logged at each octave's end (``metrics/psnr_octave2``
     …); the run's values are kept in ``results`` (averaged over every image of every process: torchmetrics syncs its state
@@ -44,23 +44,21 @@ class DreamMetrics(pl.Callback):
         for metric in (self.psnr, self.ssim, self.gain):
             metric.to(pl_module.device)
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
-        if batch["step"] % pl_module.hparams.iterations == 0 and pl_module.octave_active and batch["names"]:
-            with torch.no_grad():
-                self._start = pl_module.objective(pl_module.image.detach())
-
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         iterations = pl_module.hparams.iterations
         octave, iteration = divmod(batch["step"], iterations)
-        if iteration != iterations - 1 or not pl_module.octave_active or not batch["names"]:
+        if not pl_module.octave_active or not batch["names"]:
+            return
+        if iteration == 0:
+            self._start = pl_module.last_objective
+        if iteration != iterations - 1:
             return
         schedule = next(c for c in trainer.callbacks if isinstance(c, OctaveSchedule))
         dream = pl_module.image.detach().float()
         original = schedule.originals[octave].float()
-        with torch.no_grad():
-            end = pl_module.objective(dream)
+        end = pl_module.last_objective
         if trainer.logger is not None and trainer.is_global_zero:
             # Logged directly: an octave's end rarely falls on the Trainer's log_every_n_steps cadence.
             octave_metrics = {
@@ -75,8 +73,7 @@ class DreamMetrics(pl.Callback):
             self.psnr.update(dream, original)
             if min(dream.shape[-2:]) >= SSIM_KERNEL:
                 self.ssim.update(dream, original)
-            with torch.no_grad():
-                self.gain.update(end / pl_module.objective(original))
+            self.gain.update(end / pl_module.measure(original))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = {"psnr": self.psnr, "ssim": self.ssim, "gain": self.gain}
