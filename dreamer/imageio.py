@@ -62,15 +62,16 @@ def to_image(pixels: Tensor) -> Image.Image:
 
 
 def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place."""
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
+
+    A killed process leaves either the old state or the whole new file, never a partial one. (No
+    fsync: it would cost milliseconds per image for protection against power loss only.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -184,6 +184,7 @@ class DreamModule(pl.LightningModule):
             # it is (Lightning does not allow skipping a step in distributed runs).
             return self.image.sum() * 0.0
         images = self._jittered(self.image)
+        per_layer: dict[str, Tensor] = {}
         if self._tiled():
             gradient, objective = tiled_gradient(self.objective, images.detach(), self.hparams.tile_size)
             loss = -(images * gradient).sum()  # its gradient is exactly −gradient, rolled back by autograd
@@ -191,22 +192,35 @@ class DreamModule(pl.LightningModule):
             per_layer = self.layer_objectives(images)
             objective = sum(per_layer.values())
             loss = -objective.sum()  # summed: each image's gradient is exactly its own
-            if len(per_layer) > 1:
-                for layer, value in per_layer.items():
-                    self.log(f"objective/{layer}", value.detach().mean(), batch_size=value.shape[0])
         self.last_objective = objective.detach()
-        self.log("objective", self.last_objective.mean(), prog_bar=True, batch_size=objective.shape[0])
-        self.log(f"objective/octave{self.octave}", self.last_objective.mean(), batch_size=objective.shape[0])
+        if self._logging_step():
+            mean, size = self.last_objective.mean(), objective.shape[0]
+            self.log("objective", mean, prog_bar=True, batch_size=size)
+            scalars = {f"objective/octave{self.octave}": mean}
+            scalars.update({f"objective/{layer}": value.detach().mean() for layer, value in per_layer.items() if len(per_layer) > 1})
+            self.log_dict(scalars, batch_size=size)
         return loss
+
+    def _logging_step(self) -> bool:
+        """Log only when the Trainer will write (``log_every_n_steps``), and only if anyone reads:
+        ``self.log`` costs about a millisecond per call, as much as a small network's step."""
+        trainer = self.trainer
+        if not trainer.loggers and trainer.progress_bar_callback is None:
+            return False
+        return (trainer.global_step + 1) % trainer.log_every_n_steps == 0
+
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
+        # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
+        return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.image.grad is None or self.image.shape[0] == 0 or not self.octave_active:
             return
         if self.hparams.grad_blur > 0:
             self.image.grad.copy_(blur(self.image.grad, self.hparams.grad_blur))
-        size = self.image.shape[0]
-        self.log("grad_norm", self.image.grad.detach().flatten(1).norm(dim=1).mean(), batch_size=size)
-        self.log("lr", optimizer.param_groups[0]["lr"], batch_size=size)
+        if self._logging_step():
+            grad_norm = self.image.grad.detach().flatten(1).norm(dim=1).mean()
+            self.log_dict({"grad_norm": grad_norm, "lr": float(optimizer.param_groups[0]["lr"])}, batch_size=self.image.shape[0])
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
@@ -222,7 +236,9 @@ class DreamModule(pl.LightningModule):
         from dreamer.callbacks import DreamMetrics, DreamProgressBar, DreamWriter, OctaveSchedule
 
         hp = self.hparams
-        callbacks = [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter(), DreamMetrics()]
+        callbacks = [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
+        if self.trainer.loggers:  # metrics cost an extra forward pass and SSIM: only when someone logs them
+            callbacks.append(DreamMetrics())
         if type(self.trainer.progress_bar_callback) is TQDMProgressBar:  # extend the default bar, keep a chosen one
             callbacks.append(DreamProgressBar())
         return callbacks
