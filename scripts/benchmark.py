@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -68,6 +67,22 @@ def median_seconds(run: Callable[[], object], reps: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(runs: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
+    """Median seconds of each run, the runs taken in turn (A B C A B C …) so that drift in the
+    machine's speed hits all of them alike."""
+    for run in runs.values():
+        run()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(reps):
+        for name, run in runs.items():
+            sync()
+            start = time.perf_counter()
+            run()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def photo(path: Path, side: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:side, 0:side] / side
@@ -87,7 +102,7 @@ def trainer(lean: bool = True, **kwargs) -> pl.Trainer:
 
 def dreamer_run(model: DreamModule, images: Path, out: Path, batch_size: int = 1, lean: bool = True, **trainer_kwargs):
     data = DreamDataModule(images=str(images), output=str(out), overwrite=True, batch_size=batch_size)
-    with contextlib.redirect_stderr(io.StringIO()):  # the progress bar still renders, off-screen
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # bar renders off-screen
         trainer(lean, default_root_dir=str(out.parent / "logs"), **trainer_kwargs).fit(model, datamodule=data)
 
 
@@ -147,10 +162,12 @@ def overhead(work: Path, smoke: bool, reps: int) -> str:
         settings = dict(octaves=2 if smoke else 3, iterations=2 if smoke else 10)
         model = model_for(backbone, layer, **settings)
         image = photo(work / f"overhead-{side}.png", side)
-        lean = median_seconds(lambda: dreamer_run(model, image, work / "o.png"), reps)
-        full = median_seconds(lambda: dreamer_run(model, image, work / "o.png", lean=False), reps)
-        hand = median_seconds(lambda: handwritten_run(model, image, work / "h.png", scale=1.4, lr=0.01, jitter=8,
-                                                      **settings), reps)
+        runs = {
+            "lean": lambda: dreamer_run(model, image, work / "o.png"),
+            "full": lambda: dreamer_run(model, image, work / "o.png", lean=False),
+            "hand": lambda: handwritten_run(model, image, work / "h.png", scale=1.4, lr=0.01, jitter=8, **settings),
+        }
+        lean, full, hand = interleaved_medians(runs, reps).values()
         steps = settings["octaves"] * settings["iterations"]
         rows.append([f"{backbone} `features.{layer}`", f"{side}²", steps, f"{hand * 1000 / steps:.1f}",
                      f"{lean * 1000 / steps:.1f}", f"{full * 1000 / steps:.1f}", f"**{lean / hand:.3f}**",
@@ -182,6 +199,14 @@ def batching(work: Path, smoke: bool, reps: int) -> str:
             "(decode, dream, write).\n\n" + table(rows, ["backbone", "batch size", "images / s", "vs batch 1"]))
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes. VmHWM, unlike getrusage's ru_maxrss, starts
+    afresh at exec, so it does not include the parent's memory."""
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return kib * 1024
+
+
 def peak_child(side: int, tile: Optional[int], iterations: int) -> dict:
     """Run in a fresh process: one dream of ``side``² and its peak memory."""
     with tempfile.TemporaryDirectory() as folder:
@@ -190,8 +215,7 @@ def peak_child(side: int, tile: Optional[int], iterations: int) -> dict:
         start = time.perf_counter()
         dreamer_run(model, image, Path(folder) / "out.png")
         seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else peak_rss()
     return {"seconds": seconds, "peak_gib": peak / 2**30, "device": "GPU allocated" if torch.cuda.is_available() else "CPU RSS"}
 
 
@@ -205,18 +229,18 @@ def big_images(work: Path, smoke: bool, reps: int) -> str:
         for tile_size in (None, tile):
             predicted = untiled_peaks.get(side // 2, 0) * 4
             if tile_size is None and predicted > budget:
-                rows.append([f"{side}²", "off", "not run", f"predicted ≈ {predicted:.0f} GiB (4 × the {side // 2}² peak)", ""])
+                rows.append([f"{side}²", "off", f"not run: predicted ≈ {predicted:.0f} GiB (4 × the {side // 2}² peak)", "—"])
                 continue
             args = [sys.executable, __file__, "--peak", str(side), str(tile_size or 0), str(iterations)]
             done = subprocess.run(args, capture_output=True, text=True)
             if done.returncode != 0:
-                rows.append([f"{side}²", tile_size or "off", "failed", done.stderr.strip().splitlines()[-1][:80], ""])
+                rows.append([f"{side}²", tile_size or "off", "failed: " + done.stderr.strip().splitlines()[-1][:80], "—"])
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
             if tile_size is None:
                 untiled_peaks[side] = result["peak_gib"]
             rows.append([f"{side}²", tile_size or "off", f"{result['peak_gib']:.2f} GiB ({result['device']})",
-                         f"{result['seconds']:.1f} s", ""])
+                         f"{result['seconds']:.1f} s"])
     # Tiling on vs off on an image both can do: pixel difference, against the difference a new seed makes.
     side = 128 if smoke else 512
     image = photo(work / "equiv.png", side)
@@ -230,7 +254,7 @@ def big_images(work: Path, smoke: bool, reps: int) -> str:
     tiling = np.abs(outputs["off"] - outputs["on"]).mean()
     reseed = np.abs(outputs["off"] - outputs["off-seed1"]).mean()
     return (f"## Big images\n\nMobileNetV2 `features.11`, 1 octave, {iterations} steps; each row in a fresh "
-            f"process; tiles of {tile} px.\n\n" + table(rows, ["image", "tile", "peak memory", "time", ""]) +
+            f"process; tiles of {tile} px.\n\n" + table(rows, ["image", "tile", "peak memory", "time"]) +
             f"\n\nTiling on ({side // 2} px tiles) vs off on a {side}² image, same seed: mean abs pixel difference "
             f"**{tiling:.4f}**; two untiled dreams that differ only in their seed: {reseed:.4f}.")
 

@@ -85,3 +85,17 @@ def test_benchmark_smoke_mode_prints_a_table(tmp_path):
     for heading in ("Framework overhead", "Batching", "Big images", "Fast paths"):
         assert heading in table
     assert "dreamer / hand-written" in table
+
+
+def test_compiled_backbone_is_not_recompiled_for_every_octave_size(tmp_path, photo, monkeypatch):
+    from torch._dynamo.testing import CompileCounter
+
+    import dreamer.extractor
+
+    counter = CompileCounter()
+    real_compile = torch.compile
+    monkeypatch.setattr(dreamer.extractor.torch, "compile", lambda m, **kw: real_compile(m, backend=counter, **kw))
+    torch._dynamo.reset()
+    model = tiny_model(compile=True, octaves=3, scale=1.3, iterations=2)
+    run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "c.png")))
+    assert counter.frame_count == 1  # one graph with dynamic sizes serves all three octaves
