@@ -64,7 +64,7 @@ class LayerExtractor(nn.Module):
         if not self.compile:
             return self._graph(layers)
         if layers not in self._compiled:
-            # dynamic=True: one compiled graph serves every octave size instead of one per size.
+            # dynamic=True: sizes share compiled code; new sizes recompile only past a shape guard.
             self._compiled[layers] = torch.compile(self._graph(layers), dynamic=True)
         return self._compiled[layers]
 

@@ -73,7 +73,8 @@ class DreamModule(pl.LightningModule):
             each step so seams never stay put): peak memory is set by the tile, not the image.
             ``null``: whole images.
         channels_last: Run the backbone in channels-last memory format (often faster on GPUs).
-        compile: ``torch.compile`` the backbone (dynamic shapes: compiled once for all octave sizes).
+        compile: ``torch.compile`` the backbone with dynamic shapes: octave sizes share compiled code
+            (a recompile only when a size crosses a compiler shape guard, never per step).
     """
 
     def __init__(
