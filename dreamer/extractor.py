@@ -72,8 +72,8 @@ class LayerExtractor(nn.Module):
         normalised = ((images - self.mean) / self.std).contiguous(memory_format=self.memory_format)
         return self._runner(tuple(layers))(normalised)
 
-    @functools.lru_cache(maxsize=64)
-    def min_input_size(self, layers: tuple[str, ...]) -> int:  # noqa: B019 (one extractor per run)
+    @functools.lru_cache(maxsize=64)  # noqa: B019 (one extractor per run; the cache lives as long)
+    def min_input_size(self, layers: tuple[str, ...]) -> int:
         """The smallest square side worth dreaming at for these layers.
 
         It is at least the layers' total stride (so their activation covers a real pixel: 32 px for

@@ -14,7 +14,6 @@ from torch import Tensor, nn
 
 from dreamer.errors import ConfigError
 from dreamer.backbones import IMAGENET, build_backbone, node_name
-from dreamer.errors import ConfigError
 from dreamer.extractor import LayerExtractor
 from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
