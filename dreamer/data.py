@@ -16,8 +16,7 @@ from typing import Any, Optional, Union
 import lightning.pytorch as pl
 import torch
 from PIL import Image
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Dataset, SequentialSampler
+from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 
 from dreamer.errors import ConfigError, ImageError
@@ -284,9 +283,11 @@ class DreamDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DreamSteps:
         dataset = DreamBatches(self.batches())
-        shards = self.trainer.distributed_sampler_kwargs
-        # Lightning's unrepeated sampler: rank r takes batches r, r + world, …; none twice, none dropped.
-        sampler = UnrepeatedDistributedSampler(dataset, shuffle=False, **shards) if shards else SequentialSampler(dataset)
+        # Lightning's rank and world size; process r takes batches r, r + world, … : none twice, none
+        # dropped. (Lightning's UnrepeatedDistributedSampler does the same but refuses a process
+        # without a batch, as when 3 photos meet 4 GPUs; torch's DistributedSampler repeats photos.)
+        shards = self.trainer.distributed_sampler_kwargs or {"num_replicas": 1, "rank": 0}
+        sampler = list(range(len(dataset)))[shards["rank"] :: shards["num_replicas"]]
         loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=self.num_workers)
-        busiest = math.ceil(len(dataset) / shards["num_replicas"]) if shards else len(dataset)
+        busiest = math.ceil(len(dataset) / shards["num_replicas"])
         return DreamSteps(loader, self.trainer.lightning_module.steps_per_dream, idle=busiest - len(sampler))

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from PIL import Image
 from dreamer.callbacks import DreamWriter
 from dreamer.data import DreamBatches, DreamDataModule, find_images
 from dreamer.imageio import save_image
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.helpers import FloatDreams
 
@@ -64,9 +64,15 @@ def test_resize_sets_the_long_side(tmp_path):
 def test_sharding_is_exact_with_an_odd_count(tmp_path):
     data = DreamDataModule(images=str(folder_of(tmp_path, 7)), output=str(tmp_path / "o"), batch_size=2)
     data.plan = data.make_plan()
-    dataset = DreamBatches(data.batches())
-    shards = [list(UnrepeatedDistributedSampler(dataset, num_replicas=3, rank=r, shuffle=False)) for r in range(3)]
-    names = [job.name for shard in shards for index in shard for job in dataset.batches[index]]
+    loaders = []
+    for rank in range(3):
+        data.trainer = SimpleNamespace(
+            distributed_sampler_kwargs={"num_replicas": 3, "rank": rank},
+            lightning_module=SimpleNamespace(steps_per_dream=1),
+        )
+        loaders.append(data.train_dataloader())
+    assert [len(steps) for steps in loaders] == [2, 2, 2]  # 4 batches: the third process idles once
+    names = [name for steps in loaders for batch in steps for name in batch["names"]]
     assert sorted(names) == sorted(job.name for job in data.plan.jobs) and len(names) == 7
 
 
@@ -111,31 +117,44 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+def dream_with_processes(tmp_path, photos, devices: int, tag: str) -> subprocess.CompletedProcess:
+    extra = tmp_path / f"extra-{tag}.yaml"
+    extra.write_text(
+        "trainer:\n  callbacks:\n    - class_path: tests.helpers.FloatDreams\n"
+        f"      init_args: {{folder: {tmp_path / f'floats-{tag}'}}}\n"
+    )
+    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--config", str(extra),
+            "--model.octaves", "2", "--model.iterations", "3", "--data.images", str(photos),
+            "--data.output", str(tmp_path / f"out-{tag}"), "--data.batch_size", "2",
+            "--trainer.accelerator", "cpu", "--trainer.devices", str(devices),
+            "--trainer.default_root_dir", str(tmp_path / f"logs-{tag}"), "--trainer.enable_progress_bar", "false"]
+    if devices > 1:
+        args += ["--trainer.strategy", "ddp_independent"]
+    done = run_cli(args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_one_and_two_processes_give_the_same_dreams_each_exactly_once(tmp_path):
-    photos = folder_of(tmp_path, 5)
-    results = {}
+    photos = folder_of(tmp_path, 5)  # 3 batches of 2, 2, 1 over 2 processes
+    results, metrics = {}, {}
     for devices in (1, 2):
-        extra = tmp_path / f"extra{devices}.yaml"
-        extra.write_text(
-            "trainer:\n  callbacks:\n    - class_path: tests.helpers.FloatDreams\n"
-            f"      init_args: {{folder: {tmp_path / f'floats{devices}'}}}\n"
-        )
-        args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--config", str(extra),
-                "--model.octaves", "2", "--model.iterations", "3", "--data.images", str(photos),
-                "--data.output", str(tmp_path / f"out{devices}"), "--data.batch_size", "2",
-                "--trainer.accelerator", "cpu", "--trainer.devices", str(devices),
-                "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
-        if devices > 1:
-            args += ["--trainer.strategy", "ddp_independent"]
-        done = run_cli(args, cwd=tmp_path)
-        assert done.returncode == 0, done.stderr[-3000:]
+        done = dream_with_processes(tmp_path, photos, devices, str(devices))
         assert done.stdout.count("5 dreamed, 0 skipped, 0 failed") == 1  # one summary, from rank 0
-        results[devices] = float_dreams(tmp_path / f"floats{devices}")
-        assert sorted(p.name for p in (tmp_path / f"out{devices}").glob("*.png")) == [f"img{i:02d}.png" for i in range(5)]
+        metrics[devices] = [line for line in done.stdout.splitlines() if line.startswith("dreams vs originals")]
+        results[devices] = float_dreams(tmp_path / f"floats-{devices}")
+        assert sorted(p.name for p in (tmp_path / f"out-{devices}").glob("*.png")) == [f"img{i:02d}.png" for i in range(5)]
     assert list(results[1]) == list(results[2])
     worst = max((results[1][k] - results[2][k]).abs().max().item() for k in results[1])
     print(f"1 vs 2 processes: max abs difference {worst:.2e}")
     assert worst <= 1e-4
+    assert len(metrics[1]) == 1 and metrics[1] == metrics[2]  # torchmetrics synced over both processes
+
+
+def test_more_processes_than_photos(tmp_path):
+    photos = folder_of(tmp_path, 1)
+    done = dream_with_processes(tmp_path, photos, 2, "lonely")
+    assert "1 dreamed, 0 skipped, 0 failed" in done.stdout and "dreams vs originals" in done.stdout
 
 
 def test_plain_ddp_is_refused_with_a_clear_message(tmp_path):

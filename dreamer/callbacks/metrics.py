@@ -20,6 +20,12 @@ def psnr_per_image(dream: Tensor, original: Tensor) -> Tensor:
     return PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), reduction="none").to(dream.device)(dream, original)
 
 
+def ssim_per_image(dream: Tensor, original: Tensor) -> Tensor:
+    """SSIM of each image of ``[B, C, H, W]`` in [0, 1] (images of at least ``SSIM_KERNEL`` px)."""
+    metric = StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=SSIM_KERNEL, reduction="none")
+    return metric.to(dream.device)(dream, original)
+
+
 class DreamMetrics(pl.Callback):
     """Dream metrics with ``torchmetrics``, per octave and for the whole run.
 
@@ -34,9 +40,9 @@ class DreamMetrics(pl.Callback):
     """
 
     def __init__(self) -> None:
-        self.psnr = PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), reduction="elementwise_mean")
-        self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=SSIM_KERNEL)
-        self.gain = MeanMetric()
+        # Means of per-image values: sum and count states sync across processes even when one of
+        # them dreamed nothing (torchmetrics' list states would not).
+        self.psnr, self.ssim, self.gain = MeanMetric(), MeanMetric(), MeanMetric()
         self.results: dict[str, float] = {}
         self._start: Optional[Tensor] = None  # the octave's objective at its first step, per image
 
@@ -66,13 +72,12 @@ class DreamMetrics(pl.Callback):
                 f"metrics/gain_octave{octave}": (end / self._start).mean().item(),
             }
             if min(dream.shape[-2:]) >= SSIM_KERNEL:
-                ssim = StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=SSIM_KERNEL).to(dream.device)
-                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim(dream, original).item()
+                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim_per_image(dream, original).mean().item()
             trainer.logger.log_metrics(octave_metrics, step=trainer.global_step)
         if batch["step"] == batch["steps"] - 1:  # the finished dream, at full size
-            self.psnr.update(dream, original)
+            self.psnr.update(psnr_per_image(dream, original))
             if min(dream.shape[-2:]) >= SSIM_KERNEL:
-                self.ssim.update(dream, original)
+                self.ssim.update(ssim_per_image(dream, original))
             self.gain.update(end / pl_module.measure(original))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
