@@ -241,6 +241,9 @@ class DreamDataModule(pl.LightningDataModule):
                 plan.failed.append(f"{source}: its output {target} is already the output of {taken[target]}")
                 continue
             taken[target] = source
+            if target.resolve() == source.resolve():
+                plan.failed.append(f"{source}: its output would replace the photo itself; choose another data.output")
+                continue
             if target.exists() and not self.overwrite:
                 plan.skipped.append(target)
                 continue

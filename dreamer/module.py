@@ -12,14 +12,14 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
-from dreamer.errors import ConfigError
 from dreamer.backbones import IMAGENET, build_backbone, node_name
+from dreamer.errors import ConfigError
 from dreamer.extractor import LayerExtractor
 from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
 from dreamer.pyramid import Blend, blur
 from dreamer.strategy import IndependentDDPStrategy
-from dreamer.tiling import tiled_gradient
+from dreamer.tiling import tiled_gradient, tiled_objective
 
 Layer = Union[int, str]
 LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
@@ -161,7 +161,7 @@ class DreamModule(pl.LightningModule):
         octave = self.hparams.octaves - 1
         tile = self.hparams.tile_size
         if tile is not None and max(images.shape[-2:]) > tile:
-            return tiled_gradient(lambda piece: self.objective(piece, octave), images, tile)[1]
+            return tiled_objective(lambda piece: self.objective(piece, octave), images, tile)
         with torch.no_grad():
             return self.objective(images, octave)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Optional
 
-from dreamer.errors import ConfigError
 from torch import Tensor
+
+from dreamer.errors import ConfigError
 
 Objective = Literal["mean_square", "mean"]
 

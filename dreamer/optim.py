@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 import torch
 from torch import Tensor
-from dreamer.errors import ConfigError
 from torch.optim import Optimizer
+
+from dreamer.errors import ConfigError
 
 
 class NormalizedGD(Optimizer):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from dreamer.errors import ConfigError
 import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.v2.functional import gaussian_blur
+
+from dreamer.errors import ConfigError
 
 Blend = Literal["alpha", "detail"]
 
@@ -50,6 +51,17 @@ def gaussian_resize(images: Tensor, size: tuple[int, int]) -> Tensor:
     if factor > 1:
         images = blur(images, 0.5 * math.sqrt(factor**2 - 1))
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+
+
+def fit_within(images: Tensor, max_side: int) -> Tensor:
+    """``[..., H, W]`` shrunk (Gaussian-filtered) so its long side is at most ``max_side``."""
+    height, width = images.shape[-2:]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return images
+    flat = images.reshape(-1, *images.shape[-3:]) if images.dim() >= 3 else images[None, None]
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return gaussian_resize(flat, size).reshape(*images.shape[:-2], *size)
 
 
 def gaussian_pyramid(images: Tensor, sizes: list[tuple[int, int]]) -> list[Tensor]:

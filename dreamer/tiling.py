@@ -16,6 +16,21 @@ def tile_bounds(length: int, tile: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
+def tiles(height: int, width: int, tile: int) -> list[tuple[slice, slice, float]]:
+    """Row and column slices of each tile, and the tile's share of the image's area."""
+    return [
+        (slice(top, bottom), slice(left, right), (bottom - top) * (right - left) / (height * width))
+        for top, bottom in tile_bounds(height, tile)
+        for left, right in tile_bounds(width, tile)
+    ]
+
+
+@torch.no_grad()
+def tiled_objective(objective: Callable[[Tensor], Tensor], images: Tensor, tile: int) -> Tensor:
+    """The area-weighted mean of per-tile objectives ``[B]``, without gradients: one tile in memory."""
+    return sum(objective(images[..., rows, cols]).float() * weight for rows, cols, weight in tiles(*images.shape[-2:], tile))
+
+
 def tiled_gradient(objective: Callable[[Tensor], Tensor], images: Tensor, tile: int) -> tuple[Tensor, Tensor]:
     """The gradient of an area-weighted mean of per-tile objectives, and that objective ``[B]``.
 
@@ -23,16 +38,13 @@ def tiled_gradient(objective: Callable[[Tensor], Tensor], images: Tensor, tile: 
     Each tile's graph is freed before the next is built, so peak memory is one tile's. Where tiles
     do not cut a layer's receptive fields, the result equals the whole image's gradient.
     """
-    height, width = images.shape[-2:]
     gradient = torch.zeros_like(images)
     total = images.new_zeros(images.shape[0], dtype=torch.float32)
-    for top, bottom in tile_bounds(height, tile):
-        for left, right in tile_bounds(width, tile):
-            weight = (bottom - top) * (right - left) / (height * width)
-            piece = images[..., top:bottom, left:right].detach().requires_grad_(True)
-            with torch.enable_grad():
-                value = objective(piece) * weight
-                (grad,) = torch.autograd.grad(value.sum(), piece)
-            gradient[..., top:bottom, left:right] = grad
-            total += value.detach().float()
+    for rows, cols, weight in tiles(*images.shape[-2:], tile):
+        piece = images[..., rows, cols].detach().requires_grad_(True)
+        with torch.enable_grad():
+            value = objective(piece) * weight
+            (grad,) = torch.autograd.grad(value.sum(), piece)
+        gradient[..., rows, cols] = grad
+        total += value.detach().float()
     return gradient, total

@@ -310,3 +310,10 @@ def test_full_disk_is_an_error_before_any_work(tmp_path, photo, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 100))
     with pytest.raises(ValueError, match="MiB free"):
         DreamDataModule(images=str(photo), output=str(tmp_path / "out")).make_plan()
+
+
+def test_an_output_never_replaces_its_own_photo(tmp_path):
+    photo = make_photo(tmp_path / "holiday" / "beach.png")
+    data = DreamDataModule(images=str(photo), output=str(tmp_path / "holiday"), overwrite=True)
+    plan = data.make_plan()
+    assert not plan.jobs and "would replace the photo itself" in plan.failed[0]

@@ -5,19 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import lightning.pytorch as pl
-import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from torchvision.utils import make_grid
 
-
-def fit_within(image: Tensor, max_side: int) -> Tensor:
-    """Shrink ``[C, H, W]`` so its long side is at most ``max_side`` (logs stay small)."""
-    scale = max_side / max(image.shape[-2:])
-    if scale >= 1:
-        return image
-    size = [max(1, round(side * scale)) for side in image.shape[-2:]]
-    return F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+from dreamer.pyramid import fit_within
 
 
 class DreamImageLogger(pl.Callback):

@@ -11,8 +11,10 @@ from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from dreamer.callbacks.octaves import OctaveSchedule
+from dreamer.pyramid import fit_within
 
 SSIM_KERNEL = 7
+METRIC_SIDE = 1024  # PSNR and SSIM are measured on views at most this long: SSIM of a 12 MP photo costs GiBs
 
 
 def psnr_per_image(dream: Tensor, original: Tensor) -> Tensor:
@@ -29,7 +31,8 @@ def ssim_per_image(dream: Tensor, original: Tensor) -> Tensor:
 class DreamMetrics(pl.Callback):
     """Dream metrics with ``torchmetrics``, per octave and for the whole run.
 
-    * ``psnr``/``ssim``: the dream against the original at the same size (lower = moved further).
+    * ``psnr``/``ssim``: the dream against the original at the same size (lower = moved further),
+      both shrunk to at most ``METRIC_SIDE`` px.
     * ``gain``: the octave's objective at its last step ÷ at its first step; overall, the objective
       at the dream's last step ÷ that of the original photo, with the last octave's layers. The
       objectives are the training steps' own; the only extra forward pass is the photo's, once.
@@ -62,22 +65,22 @@ class DreamMetrics(pl.Callback):
         if iteration != iterations - 1:
             return
         schedule = next(c for c in trainer.callbacks if isinstance(c, OctaveSchedule))
-        dream = pl_module.image.detach().float()
-        original = schedule.originals[octave].float()
+        original = schedule.originals[octave]
+        dream, view = fit_within(pl_module.image.detach().float(), METRIC_SIDE), fit_within(original.float(), METRIC_SIDE)
         end = pl_module.last_objective
         if trainer.logger is not None and trainer.is_global_zero:
             # Logged directly: an octave's end rarely falls on the Trainer's log_every_n_steps cadence.
             octave_metrics = {
-                f"metrics/psnr_octave{octave}": psnr_per_image(dream, original).mean().item(),
+                f"metrics/psnr_octave{octave}": psnr_per_image(dream, view).mean().item(),
                 f"metrics/gain_octave{octave}": (end / self._start).mean().item(),
             }
             if min(dream.shape[-2:]) >= SSIM_KERNEL:
-                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim_per_image(dream, original).mean().item()
+                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim_per_image(dream, view).mean().item()
             trainer.logger.log_metrics(octave_metrics, step=trainer.global_step)
         if batch["step"] == batch["steps"] - 1:  # the finished dream, at full size
-            self.psnr.update(psnr_per_image(dream, original))
+            self.psnr.update(psnr_per_image(dream, view))
             if min(dream.shape[-2:]) >= SSIM_KERNEL:
-                self.ssim.update(ssim_per_image(dream, original))
+                self.ssim.update(ssim_per_image(dream, view))
             self.gain.update(end / pl_module.measure(original))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
