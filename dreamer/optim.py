@@ -10,6 +10,8 @@ from torch.optim import Optimizer
 
 from dreamer.errors import ConfigError
 
+_TINY = 1e-30
+
 
 class NormalizedGD(Optimizer):
     """``x ← x − lr · g / mean(|g|)``, the mean taken over each image of the batch separately.
@@ -18,10 +20,10 @@ class NormalizedGD(Optimizer):
     the step length no longer depends on the gradient's scale, which varies wildly between layers.
     """
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 0.2, eps: float = 1e-8) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float = 0.2) -> None:
         if lr <= 0:
             raise ConfigError(f"lr must be positive, got {lr}")
-        super().__init__(params, {"lr": lr, "eps": eps})
+        super().__init__(params, {"lr": lr})
 
     @torch.no_grad()
     def step(self, closure=None):  # type: ignore[override]
@@ -35,6 +37,8 @@ class NormalizedGD(Optimizer):
                     continue
                 grad = param.grad.float()
                 dims = tuple(range(1, grad.dim())) if grad.dim() > 1 else (0,)
-                scale = grad.abs().mean(dim=dims, keepdim=True).add_(group["eps"])
+                # No additive epsilon: gradients of 1e-11 (deep layers, fresh networks) must still
+                # take full steps; an all-zero gradient divided by the tiny floor stays zero.
+                scale = grad.abs().mean(dim=dims, keepdim=True).clamp_min(_TINY)
                 param.sub_((grad / scale).to(param.dtype), alpha=group["lr"])
         return loss

@@ -132,7 +132,7 @@ def handwritten_run(model: DreamModule, image: Path, out: Path, octaves: int, sc
             loss.backward()
             with torch.no_grad():
                 grad = dream.grad
-                dream -= lr * grad / (grad.abs().mean() + 1e-8)
+                dream -= lr * grad / grad.abs().mean().clamp_min(1e-30)
                 dream.clamp_(0, 1)
                 dream.grad = None
         dream = dream.detach()
