@@ -284,6 +284,10 @@ class DreamDataModule(pl.LightningDataModule):
             for start in range(0, len(group), self.batch_size)
         ]
 
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
+        # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
+        return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
+
     def train_dataloader(self) -> DreamSteps:
         dataset = DreamBatches(self.batches())
         # Lightning's rank and world size; process r takes batches r, r + world, … : none twice, none

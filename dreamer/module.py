@@ -209,10 +209,6 @@ class DreamModule(pl.LightningModule):
             return False
         return (trainer.global_step + 1) % trainer.log_every_n_steps == 0
 
-    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
-        # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
-        return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
-
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.image.grad is None or self.image.shape[0] == 0 or not self.octave_active:
             return
