@@ -68,19 +68,21 @@ class DreamMetrics(pl.Callback):
         original = schedule.originals[octave]
         dream, view = fit_within(pl_module.image.detach().float(), METRIC_SIDE), fit_within(original.float(), METRIC_SIDE)
         end = pl_module.last_objective
+        psnr = psnr_per_image(dream, view)
+        ssim = ssim_per_image(dream, view) if min(dream.shape[-2:]) >= SSIM_KERNEL else None
         if trainer.logger is not None and trainer.is_global_zero:
             # Logged directly: an octave's end rarely falls on the Trainer's log_every_n_steps cadence.
             octave_metrics = {
-                f"metrics/psnr_octave{octave}": psnr_per_image(dream, view).mean().item(),
+                f"metrics/psnr_octave{octave}": psnr.mean().item(),
                 f"metrics/gain_octave{octave}": (end / self._start).mean().item(),
             }
-            if min(dream.shape[-2:]) >= SSIM_KERNEL:
-                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim_per_image(dream, view).mean().item()
+            if ssim is not None:
+                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim.mean().item()
             trainer.logger.log_metrics(octave_metrics, step=trainer.global_step)
         if batch["step"] == batch["steps"] - 1:  # the finished dream, at full size
-            self.psnr.update(psnr_per_image(dream, view))
-            if min(dream.shape[-2:]) >= SSIM_KERNEL:
-                self.ssim.update(ssim_per_image(dream, view))
+            self.psnr.update(psnr)
+            if ssim is not None:
+                self.ssim.update(ssim)
             self.gain.update(end / pl_module.measure(original))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
