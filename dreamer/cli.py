@@ -9,19 +9,21 @@ import lightning.pytorch as pl
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
-from dreamer.data import DreamDataModule
+from dreamer.callbacks.frames import SequenceWriter
+from dreamer.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
+from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
 from dreamer.errors import DreamerError
 from dreamer.module import DreamModule
 from dreamer.quiet import silence_known_noise
 
 
 class ConfigBesideDreams(SaveConfigCallback):
-    """Hands the resolved config to the DreamWriter, which saves it beside every dream it writes."""
+    """Hands the resolved config to the writers, which save it beside every dream and video they write."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         text = self.parser.dump(self.config, skip_none=False)
         for callback in trainer.callbacks:
-            if isinstance(callback, DreamWriter):
+            if hasattr(callback, "config_text"):
                 callback.config_text = text
 
 
@@ -30,11 +32,14 @@ class DreamerCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
+        # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
+        parser.set_defaults({"data": {"class_path": "dreamer.data.DreamDataModule"}})
 
     def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
         super().__init__(
             DreamModule,
-            DreamDataModule,
+            pl.LightningDataModule,
+            subclass_mode_data=True,
             save_config_callback=ConfigBesideDreams,
             seed_everything_default=False,  # all randomness is seeded per image by data.seed
             auto_configure_optimizers=False,  # the optimizer is model.optimizer, over the image only
@@ -53,9 +58,9 @@ class DreamerCLI(LightningCLI):
 def report(cli: DreamerCLI) -> int:
     """Print, on rank 0, what happened to every image; the exit status is 1 when any image failed."""
     plan = cli.datamodule.plan
-    writer = next((c for c in cli.trainer.callbacks if isinstance(c, DreamWriter)), None)
-    written = writer.written if writer else []
-    failed = plan.failed + (writer.failed if writer else [])
+    writers = [c for c in cli.trainer.callbacks if isinstance(c, (DreamWriter, SequenceWriter))]
+    written = [path for writer in writers for path in writer.written]
+    failed = plan.failed + [message for writer in writers for message in writer.failed]
     if not cli.trainer.is_global_zero:
         return 1 if failed else 0
     for message in plan.notes:
@@ -66,8 +71,8 @@ def report(cli: DreamerCLI) -> int:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
     if len(plan.skipped) > 10:
         print(f"… and {len(plan.skipped) - 10} more skipped")
-    for path in written[:10]:
-        print(f"dream written: {path}")
+    for path in (written + [path for writer in writers for path in getattr(writer, "also_written", [])])[:10]:
+        print(f"written: {path}")
     if len(written) > 10:
         print(f"… and {len(written) - 10} more in {cli.datamodule.output}")
     metrics = next((c.results for c in cli.trainer.callbacks if isinstance(c, DreamMetrics)), {})

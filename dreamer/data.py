@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import glob
-import itertools
 import math
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -37,18 +36,25 @@ class DreamJob:
     seed: int
 
 
-def find_images(images: Union[str, Sequence[str]], recursive: bool = True) -> list[tuple[Path, str]]:
+def find_images(
+    images: Union[str, Sequence[str]],
+    recursive: bool = True,
+    accept: Optional[Callable[[Path], bool]] = None,
+    setting: str = "data.images",
+) -> list[tuple[Path, str]]:
     """Expand files, folders and globs into ``(path, name)`` pairs, sorted, without repeats.
 
-    A folder gives every file with an image suffix (any case) in it, and in its sub-folders when
-    ``recursive``; hidden files are ignored. ``name`` is the path relative to the folder or glob root.
+    A folder gives every file that ``accept`` takes (default: an image suffix, any case) in it, and
+    in its sub-folders when ``recursive``; hidden files are ignored. ``name`` is the path relative to
+    the folder or glob root. ``setting`` names the option in error messages.
     """
+    accept = accept or _looks_like_image
     found: dict[Path, tuple[Path, str]] = {}
     for entry in [images] if isinstance(images, str) else list(images):
         path = Path(entry).expanduser()
         if path.is_dir():
             files = sorted(path.rglob("*") if recursive else path.glob("*"))
-            hits = [(p, p.relative_to(path).as_posix()) for p in files if _looks_like_image(p)]
+            hits = [(p, p.relative_to(path).as_posix()) for p in files if accept(p)]
         elif path.is_file():
             hits = [(path, path.name)]
         elif glob.has_magic(entry):
@@ -57,9 +63,9 @@ def find_images(images: Union[str, Sequence[str]], recursive: bool = True) -> li
             matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
             hits = [(p, p.relative_to(root).as_posix()) for p in matches if p.is_file()]
         else:
-            raise ConfigError(f"data.images: {entry!r} is not a file, folder or matching glob")
+            raise ConfigError(f"{setting}: {entry!r} is not a file, folder or matching glob")
         if not hits:
-            raise ConfigError(f"data.images: no images found in {entry!r}")
+            raise ConfigError(f"{setting}: nothing to dream found in {entry!r}")
         for source, name in hits:
             found.setdefault(source.resolve(), (source, name))
     return list(found.values())
@@ -136,27 +142,37 @@ class DreamBatches(Dataset):
         }
 
 
-class DreamSteps:
-    """Repeats every image batch for each gradient step of its dream.
+EMPTY_BATCH: dict[str, Any] = {"pixels": torch.empty(0, 3, 1, 1), "names": [], "seeds": [], "targets": [], "alphas": [], "failed": []}
 
-    Step 0 carries the pixels; later steps carry only the bookkeeping, so nothing is copied to the
-    device again. Each yielded batch holds ``step`` and ``steps`` (steps per dream). ``idle``
-    empty batches follow the real ones: Lightning synchronises processes at every training step,
-    so a process with fewer images must still take as many steps as the busiest one.
+
+class DreamSteps:
+    """Repeats every batch for each gradient step of its dream, in exactly ``total`` steps.
+
+    A batch dreams for its own ``steps`` if it says (frames of a video may dream lighter than the
+    first), else for ``steps``. Step 0 carries the pixels; later steps carry only the bookkeeping, so
+    nothing is copied to the device again. Each yielded batch holds ``step`` and ``steps``. Idle
+    (empty) one-step batches fill the stream up to ``total``: Lightning synchronises processes at
+    every training step, so a process with less to dream must still take as many steps as the busiest.
     """
 
-    def __init__(self, loader: DataLoader, steps: int, idle: int = 0) -> None:
-        self.loader, self.steps, self.idle = loader, steps, idle
+    def __init__(self, loader: Iterable[dict[str, Any]], steps: int, total: int) -> None:
+        self.loader, self.steps, self.total = loader, steps, total
 
     def __len__(self) -> int:
-        return (len(self.loader) + self.idle) * self.steps
+        return self.total
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        empty = {"pixels": torch.empty(0, 3, 1, 1), "names": [], "seeds": [], "targets": [], "alphas": [], "failed": []}
-        for batch in itertools.chain(self.loader, itertools.repeat(empty, self.idle)):
+        taken = 0
+        for batch in self.loader:
             light = {key: value for key, value in batch.items() if key != "pixels"}
-            for step in range(self.steps):
-                yield {**(batch if step == 0 else light), "step": step, "steps": self.steps}
+            steps = batch.get("steps", self.steps)
+            for step in range(steps):
+                if taken == self.total:
+                    return
+                yield {**(batch if step == 0 else light), "step": step, "steps": steps}
+                taken += 1
+        for _ in range(self.total - taken):
+            yield {**EMPTY_BATCH, "step": 0, "steps": 1}
 
 
 @dataclass
@@ -296,5 +312,6 @@ class DreamDataModule(pl.LightningDataModule):
         shards = self.trainer.distributed_sampler_kwargs or {"num_replicas": 1, "rank": 0}
         sampler = list(range(len(dataset)))[shards["rank"] :: shards["num_replicas"]]
         loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=self.num_workers)
+        steps = self.trainer.lightning_module.steps_per_dream
         busiest = math.ceil(len(dataset) / shards["num_replicas"])
-        return DreamSteps(loader, self.trainer.lightning_module.steps_per_dream, idle=busiest - len(sampler))
+        return DreamSteps(loader, steps, total=busiest * steps)

@@ -232,7 +232,11 @@ class DreamModule(pl.LightningModule):
         from dreamer.callbacks import DreamMetrics, DreamProgressBar, DreamWriter, OctaveSchedule
 
         hp = self.hparams
-        callbacks = [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
+        # Data that carries one dream into the next (frames of a video) brings its own callbacks; they
+        # run first, so OctaveSchedule sees each frame's start.
+        data = getattr(self.trainer, "datamodule", None)
+        callbacks = list(data.dream_callbacks()) if hasattr(data, "dream_callbacks") else []
+        callbacks += [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
         if self.trainer.loggers:  # metrics cost an extra forward pass and SSIM: only when someone logs them
             callbacks.append(DreamMetrics())
         if type(self.trainer.progress_bar_callback) is TQDMProgressBar:  # extend the default bar, keep a chosen one

@@ -9,13 +9,16 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from torchvision.utils import make_grid
 
+from dreamer.callbacks.octaves import dream_position
 from dreamer.pyramid import fit_within
 
 
 class DreamImageLogger(pl.Callback):
     """Logs the dream at the end of every octave (and every ``every_n_steps``), tagged
     ``<image>/octaves`` (the slider walks the pyramid) and ``<image>/octave<k>`` (steps within it),
-    and at the end a grid of original | dream pairs (``originals|dreams``). Rank zero only: the
+    and at the end a grid of original | dream pairs (``originals|dreams``). Frames of videos and
+    zooms are logged once finished, every ``every_n_frames``-th, as ``<video>/frames`` (the step
+    slider walks the frames). Rank zero only: the
     images of other processes are not logged (their files are written all the same).
 
     Args:
@@ -24,13 +27,21 @@ class DreamImageLogger(pl.Callback):
         max_images: Images of a batch that are logged.
         padding: ``make_grid`` padding between the pairs of the final grid.
         pad_value: ``make_grid`` padding colour.
+        every_n_frames: Log every this many frames of a video or zoom (0: none).
     """
 
     def __init__(
-        self, every_n_steps: int = 0, max_side: int = 512, max_images: int = 4, padding: int = 4, pad_value: float = 1.0
+        self,
+        every_n_steps: int = 0,
+        max_side: int = 512,
+        max_images: int = 4,
+        padding: int = 4,
+        pad_value: float = 1.0,
+        every_n_frames: int = 10,
     ) -> None:
-        if every_n_steps < 0 or max_side < 8 or max_images < 1:
-            raise ValueError("every_n_steps must be >= 0, max_side >= 8 and max_images >= 1")
+        if every_n_steps < 0 or max_side < 8 or max_images < 1 or every_n_frames < 0:
+            raise ValueError("every_n_steps and every_n_frames must be >= 0, max_side >= 8 and max_images >= 1")
+        self.every_n_frames = every_n_frames
         self.every_n_steps, self.max_side, self.max_images = every_n_steps, max_side, max_images
         self.padding, self.pad_value = padding, pad_value
         self._originals: list[Tensor] = []
@@ -41,7 +52,7 @@ class DreamImageLogger(pl.Callback):
 
     @rank_zero_only
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
-        if batch["step"] == 0 and self._experiment(trainer) is not None:
+        if batch["step"] == 0 and "frame" not in batch and self._experiment(trainer) is not None:
             self._originals = [fit_within(p, self.max_side).cpu() for p in batch["pixels"][: self.max_images]]
 
     @rank_zero_only
@@ -51,8 +62,12 @@ class DreamImageLogger(pl.Callback):
         experiment = self._experiment(trainer)
         if experiment is None or not batch["names"] or not pl_module.octave_active:
             return
-        iterations = pl_module.hparams.iterations
-        octave, iteration = divmod(batch["step"], iterations)
+        if "frame" in batch:  # a frame of a video or zoom: the finished frame, every n-th
+            if self.every_n_frames and batch["step"] == batch["steps"] - 1 and batch["frame"] % self.every_n_frames == 0:
+                frame = fit_within(pl_module.image.detach()[0], self.max_side).float().cpu()
+                experiment.add_image(f"{batch['names'][0]}/frames", frame, batch["frame"])
+            return
+        octave, iteration, iterations = dream_position(batch, pl_module.hparams.iterations)
         octave_end = iteration == iterations - 1
         periodic = self.every_n_steps and (iteration + 1) % self.every_n_steps == 0
         if not (octave_end or periodic):

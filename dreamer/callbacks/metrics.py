@@ -10,7 +10,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-from dreamer.callbacks.octaves import OctaveSchedule
+from dreamer.callbacks.octaves import OctaveSchedule, dream_position
 from dreamer.pyramid import fit_within
 
 SSIM_KERNEL = 7
@@ -56,8 +56,7 @@ class DreamMetrics(pl.Callback):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        iterations = pl_module.hparams.iterations
-        octave, iteration = divmod(batch["step"], iterations)
+        octave, iteration, iterations = dream_position(batch, pl_module.hparams.iterations)
         if not pl_module.octave_active or not batch["names"]:
             return
         if iteration == 0:

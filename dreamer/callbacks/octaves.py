@@ -19,12 +19,24 @@ def noise_like(images: Tensor, seeds: list[int]) -> Tensor:
     return (0.4 + 0.2 * torch.stack(noise)).to(images.device, images.dtype)
 
 
+def dream_position(batch: dict[str, Any], iterations: int) -> tuple[int, int, int]:
+    """``(octave, iteration, iterations)`` of a batch's step within its dream.
+
+    A dream walks all octaves with ``iterations`` steps each unless its batch says otherwise: a
+    frame that continues a video dreams only the top octaves from ``first_octave`` on, for its own
+    ``iterations``."""
+    iterations = batch.get("iterations", iterations)
+    octave, iteration = divmod(batch["step"], iterations)
+    return batch.get("first_octave", 0) + octave, iteration, iterations
+
+
 class OctaveSchedule(pl.Callback):
     """Walks each batch through the Gaussian pyramid, smallest level first.
 
     At a dream's first step it builds the pyramid of the original (the photo, or seeded noise)
     and decides which levels are large enough for their layers; smaller ones are skipped with a
-    warning. At the first step of every octave it sets the image parameter to the level's start
+    warning. A batch may start its dream above the smallest level (``first_octave``) and keep its
+    pixels although ``init`` is noise (``init: photo``): frames that continue a video do. At the first step of every octave it sets the image parameter to the level's start
     image (blended from the previous octave's dream) and **clears the optimizer state**: the
     parameter keeps its identity, so the optimizer needs no rebuilding, but moments such as Adam's
     belong to the old size and would be wrong (or fail) at the new one.
@@ -63,7 +75,7 @@ class OctaveSchedule(pl.Callback):
         self._dreamed: Optional[int] = None  # the last octave that was dreamed
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
-        octave, iteration = divmod(batch["step"], self.iterations)
+        octave, iteration, _ = dream_position(batch, self.iterations)
         if batch["step"] == 0:
             self._start_dream(pl_module, batch)
         if iteration == 0:
@@ -75,7 +87,7 @@ class OctaveSchedule(pl.Callback):
             self.active = [False] * self.octaves
             pl_module.image.data = pixels.new_empty(0, 3, 1, 1)
             return
-        if self.init == "noise":
+        if batch.get("init", self.init) == "noise":
             pixels = noise_like(pixels, batch["seeds"])
         height, width = pixels.shape[-2:]
         sizes = octave_sizes(height, width, self.octaves, self.scale)

@@ -1,0 +1,148 @@
+"""Motion: each frame's dream starts from the last one's, and finished frames become a video."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+
+from dreamer.errors import DreamerError
+from dreamer.imageio import save_image, save_text, to_image
+from dreamer.videoio import encode_gif, encode_video
+
+Transition = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+
+
+def frame_path(folder: Path, frame: int) -> Path:
+    return folder / f"{frame:06d}.png"
+
+
+def quantised(image: torch.Tensor) -> np.ndarray:
+    """A dream ``[3, H, W]`` as the 8-bit ``[H, W, 3]`` picture its PNG holds."""
+    return np.asarray(to_image(image))
+
+
+class FrameSchedule(pl.Callback):
+    """Hands each frame's finished dream to the next frame's start.
+
+    A frame batch that ``continues`` its sequence gets its ``pixels`` (the start of its dream, which
+    OctaveSchedule then takes as its photo) from ``transition(previous_dream, batch)``: a zoom step,
+    or the previous dream warped along the optical flow and blended with the new frame. The previous
+    dream is the 8-bit picture that was written, kept in memory, or read back from its PNG when a run
+    resumes, so a resumed video is the same as an uninterrupted one. Must run before OctaveSchedule.
+    """
+
+    def __init__(self, transition: Transition) -> None:
+        self.transition = transition
+        self._previous: Optional[tuple[tuple[int, int], np.ndarray]] = None  # ((sequence, frame), picture)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if batch["step"] != 0 or "frame" not in batch or not batch["continues"]:
+            return
+        key = (batch["sequence"], batch["frame"] - 1)
+        if self._previous is not None and self._previous[0] == key:
+            previous = self._previous[1]
+        else:
+            with Image.open(batch["previous"]) as picture:
+                previous = np.asarray(picture.convert("RGB"))
+        start = self.transition(previous, batch)
+        batch["pixels"] = torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(pl_module.device)
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if "frame" in batch and batch["names"] and batch["step"] == batch["steps"] - 1:
+            self._previous = ((batch["sequence"], batch["frame"]), quantised(pl_module.image.detach()[0]))
+
+
+class SequenceWriter(pl.Callback):
+    """Writes each finished frame as a PNG, and every finished sequence as an MP4 (and a GIF).
+
+    Frames are written atomically as they finish (``<output>/<name>.frames/000000.png`` …), so a
+    killed run resumes from the first missing one. When the run ends, every sequence whose frames
+    are all there is encoded (sequences are spread over the processes), its audio copied from the
+    source, the resolved config saved beside it, and its frame folder removed unless ``keep_frames``.
+    A stream found damaged while decoding is encoded up to the damage.
+
+    Args:
+        keep_frames: Keep the PNG frames after the video is written.
+        gif: Also write ``<name>.gif``.
+    """
+
+    def __init__(self, keep_frames: bool = True, gif: bool = False) -> None:
+        self.keep_frames, self.gif = keep_frames, gif
+        self.config_text: Optional[str] = None
+        self.written: list[Path] = []  # the videos
+        self.also_written: list[Path] = []  # GIFs beside them
+        self.failed: list[str] = []
+        self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
+        self.frames_written = 0
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if batch["step"] == 0 and "damaged" in batch:
+            sequence, frames = batch["damaged"]
+            self.damaged[sequence] = frames
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if "frame" not in batch or not batch["names"] or batch["step"] != batch["steps"] - 1 or not batch["target"]:
+            return
+        dream = pl_module.image.detach()[0]
+        if not torch.isfinite(dream).all():
+            self.failed.append(f"{batch['names'][0]}: frame {batch['frame'] + 1} diverged (NaN or inf); not written")
+            return
+        save_image(to_image(dream), Path(batch["target"]))
+        self.frames_written += 1
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # on_fit_end, not on_train_end: it also runs when every frame was already there (no steps).
+        plan = trainer.datamodule.plan
+        distributed = dist.is_available() and dist.is_initialized() and trainer.world_size > 1
+        if distributed:
+            gathered: list[Any] = [None] * trainer.world_size
+            dist.all_gather_object(gathered, (self.failed, self.damaged))
+            self.failed = [message for failed, _ in gathered for message in failed]
+            self.damaged = {k: v for _, damaged in gathered for k, v in damaged.items()}
+        written, failed = [], []
+        for index, job in enumerate(plan.jobs):
+            if index % trainer.world_size == trainer.global_rank:
+                try:
+                    written.extend(self._finish(job, self.damaged.get(index, job.frames)))
+                except (DreamerError, OSError, ValueError) as error:
+                    failed.append(f"{job.source}: the video could not be written ({error})")
+        if distributed:
+            gathered = [None] * trainer.world_size
+            dist.all_gather_object(gathered, (written, failed, self.also_written))
+            written = [path for paths, _, _ in gathered for path in paths]
+            failed = [message for _, messages, _ in gathered for message in messages]
+            self.also_written = [path for _, _, paths in gathered for path in paths]
+        self.written, self.failed = written, self.failed + failed
+
+    def _finish(self, job: Any, frames: int) -> list[Path]:
+        """Encode ``job``'s first ``frames`` frames, if all are written; the files written."""
+        paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
+        if frames == 0 or not all(path.is_file() for path in paths):
+            return []  # reported already: a failed or diverged frame
+        encode_video(_pictures(paths), job.target, job.fps, audio_from=job.source if job.audio else None)
+        if self.gif:
+            encode_gif(_pictures(paths), job.target.with_suffix(".gif"), job.fps)
+            self.also_written.append(job.target.with_suffix(".gif"))
+        if self.config_text is not None:
+            save_text(self.config_text, job.target.with_suffix(".yaml"))
+        if not self.keep_frames:
+            shutil.rmtree(job.frames_dir, ignore_errors=True)
+        return [job.target]
+
+
+def _pictures(paths: list[Path]) -> Iterator[np.ndarray]:
+    for path in paths:
+        with Image.open(path) as picture:
+            yield np.asarray(picture.convert("RGB"))

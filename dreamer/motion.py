@@ -1,0 +1,457 @@
+"""Frame sequences to dream: endless zooms into photos and dreamed videos.
+
+Each frame is one dream through the same DreamModule, OctaveSchedule and Trainer as a photo. The
+data modules here plan the sequences (which frames are missing, where each goes), stream their
+frames lazily and shard whole sequences (or chunks of long videos) over processes;
+``FrameSchedule`` carries one frame's dream into the next frame's start and ``SequenceWriter``
+writes frames and videos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from dreamer.callbacks.frames import FrameSchedule, SequenceWriter, frame_path
+from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, read_header
+from dreamer.errors import ConfigError, ImageError
+from dreamer.imageio import open_photo, to_tensor
+from dreamer.videoio import VIDEO_SUFFIXES, VideoError, probe, read_frames
+from dreamer.warp import carry_over, consistent, dis_flow, zoom_step
+
+
+@dataclass(frozen=True)
+class MotionJob:
+    """One output video and what is known about it before any frame is dreamed."""
+
+    source: Path
+    name: str
+    target: Path  # the MP4
+    frames_dir: Path  # its PNG frames
+    size: tuple[int, int]  # (height, width) of every frame
+    frames: int
+    fps: Fraction
+    seed: int
+    audio: bool = False
+
+
+@dataclass(frozen=True)
+class FrameSpan:
+    """Frames ``start … stop−1`` of job ``job``, dreamed in order by one process.
+
+    Frames before ``write_from`` are a warm-up (dreamed, not written) so that a chunk's first written
+    frame continues a dream like every other. ``resume``: frame ``start − 1`` is on disk already and
+    ``start`` continues it."""
+
+    job: int
+    start: int
+    write_from: int
+    stop: int
+    resume: bool
+
+
+@dataclass
+class MotionPlan(DreamPlan):
+    spans: list[FrameSpan] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How long each frame dreams: a fresh start walks every octave; a continued frame only the top
+    ``frame_octaves`` levels for ``frame_iterations`` steps each."""
+
+    octaves: int
+    iterations: int
+    frame_octaves: int
+    frame_iterations: int
+
+    def of(self, continues: bool) -> dict[str, Any]:
+        if not continues:
+            return {"steps": self.octaves * self.iterations, "iterations": self.iterations, "first_octave": 0}
+        return {
+            "steps": self.frame_octaves * self.frame_iterations,
+            "iterations": self.frame_iterations,
+            "first_octave": self.octaves - self.frame_octaves,
+        }
+
+    def span(self, span: FrameSpan) -> int:
+        return sum(self.of(frame > span.start or span.resume)["steps"] for frame in range(span.start, span.stop))
+
+
+def split(job: int, frames: int, done: set[int], chunk: Optional[int], overlap: int) -> list[FrameSpan]:
+    """The spans still to dream of a job of ``frames`` frames, cut into chunks of ``chunk`` frames,
+    each (but the first) warmed up over ``overlap`` frames before it. A chunk whose first frames are
+    on disk resumes after the last of them."""
+    spans = []
+    for first in range(0, frames, chunk or frames):
+        stop = min(first + (chunk or frames), frames)
+        missing = next((frame for frame in range(first, stop) if frame not in done), None)
+        if missing is None:
+            continue
+        if missing > first:
+            spans.append(FrameSpan(job, missing, missing, stop, resume=True))
+        else:
+            spans.append(FrameSpan(job, max(0, first - overlap), first, stop, resume=False))
+    return spans
+
+
+def share(costs: Sequence[int], processes: int) -> list[list[int]]:
+    """Indices of ``costs`` per process: each next-costliest item to the least-loaded process (ties by
+    rank), every process's items kept in their original order."""
+    loads, shares = [0] * processes, [[] for _ in range(processes)]
+    for index in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        rank = min(range(processes), key=lambda r: loads[r])
+        loads[rank] += costs[index]
+        shares[rank].append(index)
+    return [sorted(indices) for indices in shares]
+
+
+def _as_is(item: dict[str, Any]) -> dict[str, Any]:
+    return item
+
+
+class FrameStream(IterableDataset):
+    """The frames of one process's spans, in order, produced lazily by ``frames(job, span)``."""
+
+    def __init__(self, source: "MotionDataModule", jobs: list[MotionJob], spans: list[FrameSpan]) -> None:
+        self.frames, self.jobs, self.spans = source.frames, jobs, spans
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for span in self.spans:
+            yield from self.frames(self.jobs[span.job], span)
+
+
+class MotionDataModule(pl.LightningDataModule):
+    """What zooms and videos share: output layout, resume, per-frame settings, sharding.
+
+    Args:
+        output: Folder for ``<name>.mp4``, its config ``<name>.yaml`` and frames ``<name>.frames/``.
+        overwrite: Dream again what exists. Otherwise a finished video is skipped and a video whose
+            frames are partly there continues from the first missing frame.
+        frame_octaves: Octaves a continued frame dreams: the top (largest) ones of the pyramid.
+        frame_iterations: Steps per octave of a continued frame (``null``: ``model.iterations``).
+        keep_frames: Keep the PNG frames once the video is written.
+        seed: Seeds each frame's jitter and noise together with its name and number.
+        num_workers: DataLoader worker processes preparing frames (decoding, optical flow).
+    """
+
+    def __init__(
+        self,
+        output: str,
+        overwrite: bool = False,
+        frame_octaves: int = 1,
+        frame_iterations: Optional[int] = None,
+        keep_frames: bool = True,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if frame_octaves < 1:
+            raise ConfigError(f"data.frame_octaves must be >= 1, got {frame_octaves}")
+        if frame_iterations is not None and frame_iterations < 1:
+            raise ConfigError(f"data.frame_iterations must be >= 1, got {frame_iterations}")
+        self.output, self.overwrite = Path(output).expanduser(), overwrite
+        self.frame_octaves, self.frame_iterations = frame_octaves, frame_iterations
+        self.keep_frames, self.seed, self.num_workers = keep_frames, seed, num_workers
+        self.plan: Optional[MotionPlan] = None
+        self.steps: Optional[Steps] = None
+
+    # What a kind of sequence must say -------------------------------------------------------------
+
+    def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
+        raise NotImplementedError
+
+    def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError
+
+    def next_start(self, previous: np.ndarray, batch: dict[str, Any]) -> np.ndarray:
+        """The start ``float32 [H, W, 3]`` of a continued frame from the previous dream (``uint8``)."""
+        raise NotImplementedError
+
+    def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:
+        """Frames per chunk (``None``: one) and warm-up frames."""
+        return None, 0
+
+    def gif(self) -> bool:
+        return False
+
+    # Shared machinery --------------------------------------------------------------------------------
+
+    def dream_callbacks(self) -> list[pl.Callback]:
+        """Callbacks the frames need, run before OctaveSchedule: the LightningModule asks for them."""
+        return [FrameSchedule(self.next_start), SequenceWriter(keep_frames=self.keep_frames, gif=self.gif())]
+
+    def job_paths(self, name: str, taken: dict[Path, Path], source: Path) -> tuple[Path, Path]:
+        target = self.output / Path(name).with_suffix(".mp4")
+        if target in taken:  # clip.mov beside clip.mp4: the second keeps its suffix in its name
+            target = self.output / f"{name}.mp4"
+        taken[target] = source
+        return target, target.with_name(target.stem + ".frames")
+
+    def make_plan(self, min_side: int = 1) -> MotionPlan:
+        plan = MotionPlan()
+        plan.jobs = self.find_jobs(plan, min_side)
+        for index, job in enumerate(plan.jobs):
+            done = set() if self.overwrite else {f for f in range(job.frames) if frame_path(job.frames_dir, f).is_file()}
+            chunk, overlap = self.chunk(job)
+            plan.spans.extend(split(index, job.frames, done, chunk, overlap))
+        check_writable(self.output, needed_bytes=sum(2 * 3 * h * w * job.frames for job in plan.jobs for h, w in [job.size]))
+        return plan
+
+    def frame_item(self, job: MotionJob, span: FrameSpan, frame: int) -> dict[str, Any]:
+        """The batch of one frame, without its pixels."""
+        continues = frame > span.start or span.resume
+        return {
+            "names": [job.name],
+            "seeds": [image_seed(self.seed, f"{job.name}#{frame}")],
+            "targets": [],
+            "alphas": [None],
+            "failed": [],
+            "sequence": span.job,
+            "frame": frame,
+            "frames": job.frames,
+            "continues": continues,
+            "previous": str(frame_path(job.frames_dir, frame - 1)) if continues else None,
+            "target": str(frame_path(job.frames_dir, frame)) if frame >= span.write_from else None,
+            **({"init": "photo"} if continues else {}),
+            **self.steps.of(continues),
+        }
+
+    def setup(self, stage: str) -> None:
+        model = self.trainer.lightning_module if self.trainer else None
+        if model is not None:
+            if self.frame_octaves > model.hparams.octaves:
+                raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds model.octaves ({model.hparams.octaves})")
+            iterations = model.hparams.iterations
+            self.steps = Steps(model.hparams.octaves, iterations, self.frame_octaves, self.frame_iterations or iterations)
+        if self.plan is not None:
+            return
+        min_side = model.min_input_size(model.hparams.octaves - 1) if model is not None else 1
+        strategy = self.trainer.strategy if self.trainer else None
+        if strategy is None or strategy.is_global_zero:
+            self.plan = self.make_plan(min_side)
+        self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
+
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
+        return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
+
+    def train_dataloader(self) -> DreamSteps:
+        shards = self.trainer.distributed_sampler_kwargs or {"num_replicas": 1, "rank": 0}
+        costs = [self.steps.span(span) for span in self.plan.spans]
+        shares = share(costs, shards["num_replicas"])
+        mine = [self.plan.spans[index] for index in shares[shards["rank"]]]
+        loader = DataLoader(
+            FrameStream(self, self.plan.jobs, mine), batch_size=None, num_workers=self.num_workers, collate_fn=_as_is
+        )
+        busiest = max(sum(costs[index] for index in indices) for indices in shares)
+        return DreamSteps(loader, 1, total=busiest)
+
+
+class ZoomDataModule(MotionDataModule):
+    """Endless zoom ("ouroboros"): frame 0 is a dream of the photo, every next frame starts from the
+    last one moved by one zoom step and dreams a little more.
+
+    Args:
+        images: A photo, a folder, a glob or a list of these: one zoom per photo.
+        output: Folder for ``<photo>.mp4`` (and ``.gif``, ``.yaml``, ``.frames/``).
+        frames: Frames of each zoom.
+        fps: Frames per second of the video.
+        zoom: Scale per frame about the centre (above 1 zooms in, below 1 out).
+        rotate: Degrees per frame, counter-clockwise.
+        translate: ``[dx, dy]`` pixels per frame.
+        gif: Also write a looping GIF.
+        resize: Scale every photo so its long side has this many pixels (``null``: keep).
+        recursive: Also take photos from sub-folders of a folder.
+    """
+
+    def __init__(
+        self,
+        images: Union[str, list[str]] = "assets/chelsea.jpg",
+        output: str = "dreams/zoom",
+        frames: int = 48,
+        fps: float = 12.0,
+        zoom: float = 1.04,
+        rotate: float = 0.0,
+        translate: tuple[float, float] = (0.0, 0.0),
+        gif: bool = False,
+        resize: Optional[int] = None,
+        recursive: bool = True,
+        overwrite: bool = False,
+        frame_octaves: int = 1,
+        frame_iterations: Optional[int] = None,
+        keep_frames: bool = True,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(output, overwrite, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
+        if frames < 1:
+            raise ConfigError(f"data.frames must be >= 1, got {frames}")
+        if fps <= 0:
+            raise ConfigError(f"data.fps must be > 0, got {fps}")
+        if zoom <= 0:
+            raise ConfigError(f"data.zoom must be > 0, got {zoom}")
+        if resize is not None and resize < 1:
+            raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
+        self.images, self.recursive, self.resize = images, recursive, resize
+        self.frame_count, self.fps, self.zoom, self.rotate = frames, Fraction(fps).limit_denominator(1001), zoom, rotate
+        self.translate, self.make_gif = tuple(translate), gif
+
+    def gif(self) -> bool:
+        return self.make_gif
+
+    def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
+        jobs, taken = [], {}
+        for source, name in find_images(self.images, self.recursive):
+            target, frames_dir = self.job_paths(name, taken, source)
+            if target.exists() and not self.overwrite:
+                plan.skipped.append(target)
+                continue
+            try:
+                size, _ = read_header(source, self.resize)
+            except ImageError as error:
+                plan.failed.append(str(error))
+                continue
+            if min(size) < min_side:
+                plan.failed.append(f"{source}: {size[0]}x{size[1]} px is too small; the layers need at least {min_side} px")
+                continue
+            jobs.append(MotionJob(source, name, target, frames_dir, size, self.frame_count, self.fps, image_seed(self.seed, name)))
+        return jobs
+
+    def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
+        for frame in range(span.start, span.stop):
+            item = self.frame_item(job, span, frame)
+            if not item["continues"]:
+                photo, _ = open_photo(job.source)
+                if (photo.height, photo.width) != job.size:
+                    photo = photo.resize(job.size[::-1])
+                item["pixels"] = to_tensor(photo)[None]
+            yield item
+
+    def next_start(self, previous: np.ndarray, batch: dict[str, Any]) -> np.ndarray:
+        return zoom_step(previous.astype(np.float32) / 255, self.zoom, self.rotate, self.translate)
+
+
+class VideoDataModule(MotionDataModule):
+    """Dreamed videos: every frame's dream starts from the previous dream carried along the optical
+    flow, blended with the new frame; pixels that were hidden before start from the frame alone.
+
+    Args:
+        video: A video, a folder of videos, a glob or a list of these.
+        output: Folder for ``<video>.mp4`` (and ``.yaml``, ``.frames/``).
+        blend: Weight of the carried dream in each frame's start: ``(1 − blend)·frame + blend·warped
+            previous dream`` (0: every frame dreamed on its own; near 1: the dream sticks).
+        flow: Optical flow between source frames: ``dis`` (OpenCV DIS, no weights).
+        chunk_frames: Cut each video into chunks of this many frames, dreamed independently (by
+            several processes with ``ddp_independent``); ``null``: one chunk.
+        overlap: Frames each chunk (but the first) dreams before its first frame, unwritten, so its
+            dream is already warm where the previous chunk ends.
+        resize: Scale every frame so its long side has this many pixels (``null``: keep).
+        recursive: Also take videos from sub-folders of a folder.
+    """
+
+    def __init__(
+        self,
+        video: Union[str, list[str]] = "",
+        output: str = "dreams/video",
+        blend: float = 0.7,
+        flow: Literal["dis"] = "dis",
+        chunk_frames: Optional[int] = None,
+        overlap: int = 4,
+        resize: Optional[int] = None,
+        recursive: bool = True,
+        overwrite: bool = False,
+        frame_octaves: int = 1,
+        frame_iterations: Optional[int] = None,
+        keep_frames: bool = True,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(output, overwrite, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
+        if not video:
+            raise ConfigError("data.video: give a video file, folder or glob")
+        if not 0.0 <= blend <= 1.0:
+            raise ConfigError(f"data.blend must be within [0, 1], got {blend}")
+        if flow != "dis":
+            raise ConfigError(f"data.flow must be 'dis', got {flow!r}")
+        if chunk_frames is not None and chunk_frames < 1:
+            raise ConfigError(f"data.chunk_frames must be >= 1, got {chunk_frames}")
+        if overlap < 0:
+            raise ConfigError(f"data.overlap must be >= 0, got {overlap}")
+        if resize is not None and resize < 1:
+            raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
+        self.video, self.blend, self.flow = video, blend, flow
+        self.chunk_frames, self.overlap, self.resize, self.recursive = chunk_frames, overlap, resize, recursive
+
+    def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:
+        return self.chunk_frames, self.overlap
+
+    def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
+        jobs, taken = [], {}
+        for source, name in find_videos(self.video, self.recursive):
+            target, frames_dir = self.job_paths(name, taken, source)
+            if target.resolve() == source.resolve():
+                plan.failed.append(f"{source}: its output would replace the video itself; choose another data.output")
+                continue
+            if target.exists() and not self.overwrite:
+                plan.skipped.append(target)
+                continue
+            try:
+                info = probe(source)
+            except VideoError as error:
+                plan.failed.append(str(error))
+                continue
+            height, width = info.size
+            if self.resize:
+                factor = self.resize / max(height, width)
+                height, width = max(1, round(height * factor)), max(1, round(width * factor))
+            if min(height, width) < min_side:
+                plan.failed.append(f"{source}: {height}x{width} px is too small; the layers need at least {min_side} px")
+                continue
+            if info.expected > info.frames + 1:
+                plan.failed.append(
+                    f"{source}: truncated or damaged stream: {info.frames} of {info.expected} frames readable; dreaming those"
+                )
+            seed = image_seed(self.seed, name)
+            jobs.append(MotionJob(source, name, target, frames_dir, (height, width), info.frames, info.fps, seed, info.audio))
+        return jobs
+
+    def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
+        earlier: Optional[np.ndarray] = None  # the source frame before the current one
+        frame = 0
+        try:
+            for frame, picture in enumerate(read_frames(job.source, job.size)):
+                if frame >= span.stop:
+                    return
+                if frame >= span.start:
+                    item = self.frame_item(job, span, frame)
+                    item["pixels"] = torch.from_numpy(picture).permute(2, 0, 1)[None].float().div_(255)
+                    if item["continues"]:
+                        item["backward"] = dis_flow(picture, earlier)
+                        item["valid"] = consistent(item["backward"], dis_flow(earlier, picture))
+                    yield item
+                earlier = picture
+        except VideoError as error:
+            if frame < span.stop:
+                yield {"names": [], "seeds": [], "targets": [], "alphas": [], "steps": 1, "damaged": (span.job, frame),
+                       "failed": [f"{error}; the {frame} frames before it were dreamed"]}
+
+    def next_start(self, previous: np.ndarray, batch: dict[str, Any]) -> np.ndarray:
+        frame = batch["pixels"][0].permute(1, 2, 0).cpu().numpy()
+        return carry_over(previous.astype(np.float32) / 255, frame, batch["backward"], batch["valid"], self.blend)
+
+
+def is_video(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def find_videos(video: Union[str, Sequence[str]], recursive: bool = True) -> list[tuple[Path, str]]:
+    """Files, folders (videos by suffix) and globs → ``(path, name)`` pairs, like ``find_images``."""
+    return find_images(video, recursive, accept=is_video, setting="data.video")

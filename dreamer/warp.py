@@ -1,0 +1,92 @@
+"""Pure functions that carry a picture from one frame to the next: optical flow, warping, occlusion, zoom.
+
+Frames are ``numpy`` arrays ``[H, W, 3]`` (``uint8`` or ``float32``); flows are ``float32``
+``[H, W, 2]`` holding ``(dx, dy)``. A flow ``F`` *from* frame a *to* frame b says that the pixel
+at ``p`` in a is at ``p + F(p)`` in b. Warping is backward: ``warp(image_b, F_a→b)`` samples
+``image_b`` at ``p + F(p)`` and so shows b's content on a's pixel grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+# Forward–backward consistency (Sundaram, Brox & Keutzer 2010, as used for video style transfer):
+# a pixel is occluded when following the flow there and back misses it by more than this.
+CONSISTENCY_RELATIVE = 0.01
+CONSISTENCY_ABSOLUTE = 0.5
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype != np.uint8:
+        frame = np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def dis_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Dense flow ``[H, W, 2]`` from ``source`` to ``target`` (RGB frames of one size) with OpenCV's
+    DIS optical flow (medium preset): no weights, about 2 ms for a 256² pair on a CPU core."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis.calc(_grey(source), _grey(target), None)
+
+
+def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The absolute sampling positions ``(x + dx, y + dy)`` of ``flow``, as ``cv2.remap`` maps."""
+    height, width = flow.shape[:2]
+    x, y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return x + flow[..., 0], y + flow[..., 1]
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``image`` sampled at ``p + flow(p)`` (bilinear; positions outside repeat the edge)."""
+    map_x, map_y = sample_grid(flow)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Boolean ``[H, W]``: where frame t's pixels are seen in frame t−1 too.
+
+    ``backward`` is the flow t→t−1, ``forward`` t−1→t. Following ``backward`` and then ``forward``
+    must come back to the start; where it does not, the pixel was hidden in t−1 (disoccluded) or the
+    flow is wrong, and where ``backward`` points outside the frame the pixel entered the picture.
+    """
+    forward_there = warp(forward, backward)
+    miss = np.square(backward + forward_there).sum(-1)
+    scale = np.square(backward).sum(-1) + np.square(forward_there).sum(-1)
+    map_x, map_y = sample_grid(backward)
+    height, width = backward.shape[:2]
+    inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+    return (miss <= CONSISTENCY_RELATIVE * scale + CONSISTENCY_ABSOLUTE) & inside
+
+
+def carry_over(previous_dream: np.ndarray, frame: np.ndarray, backward: np.ndarray, valid: np.ndarray, blend: float) -> np.ndarray:
+    """The start of frame t's dream: ``(1 − blend)·frame + blend·warp(previous_dream)`` where ``valid``,
+    the frame itself where not (what was hidden before has no dream to carry). ``float32`` [0, 1]."""
+    warped = warp(previous_dream, backward)
+    weight = (blend * valid.astype(np.float32))[..., None]
+    return (1 - weight) * frame + weight * warped
+
+
+def warping_error(dream: np.ndarray, previous_dream: np.ndarray, backward: np.ndarray, valid: np.ndarray) -> float:
+    """Mean ``|dream_t − warp(dream_{t−1})|`` over the pixels ``valid`` in both frames (same units as
+    the frames): how much a video flickers beyond what the motion explains."""
+    difference = np.abs(dream.astype(np.float32) - warp(previous_dream, backward).astype(np.float32)).mean(-1)
+    return float(difference[valid].mean()) if valid.any() else 0.0
+
+
+def zoom_matrix(height: int, width: int, zoom: float, rotate: float, translate: Sequence[float]) -> np.ndarray:
+    """The ``2×3`` affine map of one zoom step: scale by ``zoom`` and turn by ``rotate`` degrees
+    (counter-clockwise) about the centre, then shift by ``translate = (dx, dy)`` px."""
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), rotate, zoom)
+    matrix[:, 2] += np.asarray(translate, dtype=np.float64)
+    return matrix
+
+
+def zoom_step(image: np.ndarray, zoom: float, rotate: float = 0.0, translate: Sequence[float] = (0.0, 0.0)) -> np.ndarray:
+    """``image`` moved by one zoom step. Where the moved picture leaves the frame uncovered (a turn, a
+    shift, a zoom out), the picture's own edge is mirrored in, so no black border creeps in."""
+    height, width = image.shape[:2]
+    matrix = zoom_matrix(height, width, zoom, rotate, translate)
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
