@@ -74,6 +74,7 @@ class Steps:
     frame_iterations: int
 
     def of(self, continues: bool) -> dict[str, Any]:
+        """The step bookkeeping of a frame that ``continues`` a dream or starts afresh."""
         if not continues:
             return {"steps": self.octaves * self.iterations, "iterations": self.iterations, "first_octave": 0}
         return {
@@ -82,8 +83,14 @@ class Steps:
             "first_octave": self.octaves - self.frame_octaves,
         }
 
-    def span(self, span: FrameSpan) -> int:
-        return sum(self.of(frame > span.start or span.resume)["steps"] for frame in range(span.start, span.stop))
+    def span(self, span: FrameSpan, carries: bool = True) -> int:
+        """Steps to dream ``span``; without ``carries`` every frame starts afresh."""
+        return sum(self.of(continues(frame, span, carries))["steps"] for frame in range(span.start, span.stop))
+
+
+def continues(frame: int, span: FrameSpan, carries: bool = True) -> bool:
+    """Whether ``frame`` of ``span`` continues the dream of the frame before it."""
+    return carries and (frame > span.start or span.resume)
 
 
 def split(job: int, frames: int, done: set[int], chunk: Optional[int], overlap: int) -> list[FrameSpan]:
@@ -180,6 +187,11 @@ class MotionDataModule(pl.LightningDataModule):
         """Frames per chunk (``None``: one) and warm-up frames."""
         return None, 0
 
+    @property
+    def carries(self) -> bool:
+        """Whether a frame's dream starts from the previous one (else every frame is a fresh dream)."""
+        return True
+
     def gif(self) -> bool:
         return False
 
@@ -208,7 +220,7 @@ class MotionDataModule(pl.LightningDataModule):
 
     def frame_item(self, job: MotionJob, span: FrameSpan, frame: int) -> dict[str, Any]:
         """The batch of one frame, without its pixels."""
-        continues = frame > span.start or span.resume
+        carried = continues(frame, span, self.carries)
         return {
             "names": [job.name],
             "seeds": [image_seed(self.seed, f"{job.name}#{frame}")],
@@ -218,11 +230,11 @@ class MotionDataModule(pl.LightningDataModule):
             "sequence": span.job,
             "frame": frame,
             "frames": job.frames,
-            "continues": continues,
-            "previous": str(frame_path(job.frames_dir, frame - 1)) if continues else None,
+            "continues": carried,
+            "previous": str(frame_path(job.frames_dir, frame - 1)) if carried else None,
             "target": str(frame_path(job.frames_dir, frame)) if frame >= span.write_from else None,
-            **({"init": "photo"} if continues else {}),
-            **self.steps.of(continues),
+            **({"init": "photo"} if carried else {}),
+            **self.steps.of(carried),
         }
 
     def setup(self, stage: str) -> None:
@@ -245,7 +257,7 @@ class MotionDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DreamSteps:
         shards = self.trainer.distributed_sampler_kwargs or {"num_replicas": 1, "rank": 0}
-        costs = [self.steps.span(span) for span in self.plan.spans]
+        costs = [self.steps.span(span, self.carries) for span in self.plan.spans]
         shares = share(costs, shards["num_replicas"])
         mine = [self.plan.spans[index] for index in shares[shards["rank"]]]
         loader = DataLoader(
@@ -347,7 +359,7 @@ class VideoDataModule(MotionDataModule):
         video: A video, a folder of videos, a glob or a list of these.
         output: Folder for ``<video>.mp4`` (and ``.yaml``, ``.frames/``).
         blend: Weight of the carried dream in each frame's start: ``(1 − blend)·frame + blend·warped
-            previous dream`` (0: every frame dreamed on its own; near 1: the dream sticks).
+            previous dream`` (0: every frame is a fresh dream of its own, in full; near 1: the dream sticks).
         flow: Optical flow between source frames: ``dis`` (OpenCV DIS, no weights).
         chunk_frames: Cut each video into chunks of this many frames, dreamed independently (by
             several processes with ``ddp_independent``); ``null``: one chunk.
@@ -392,6 +404,10 @@ class VideoDataModule(MotionDataModule):
 
     def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:
         return self.chunk_frames, self.overlap
+
+    @property
+    def carries(self) -> bool:
+        return self.blend > 0
 
     def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
         jobs, taken = [], {}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import itertools
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -185,9 +188,41 @@ def _audio_track(output: av.container.OutputContainer, source: av.container.Inpu
     return write_aac
 
 
+def read_pictures(paths: Iterable[Path]) -> Iterator[np.ndarray]:
+    """RGB ``uint8`` pictures of image files, one at a time."""
+    for path in paths:
+        with Image.open(path) as picture:
+            yield np.asarray(picture.convert("RGB"))
+
+
+def encode_frames(paths: list[Path], target: Path, fps: Fraction, audio_from: Optional[Path] = None, gif: bool = False) -> None:
+    """``encode_video`` (and ``encode_gif`` beside it) of the image files ``paths``, in a process of
+    its own: x264's output depends on the state of the process it runs in, so a fresh process makes
+    the same MP4 from the same frames every time (a resumed run's video is the same as an
+    uninterrupted one's), and an FFmpeg crash cannot take the dreaming process down with it."""
+    job = {"paths": [str(p) for p in paths], "target": str(target), "fps": str(fps),
+           "audio_from": str(audio_from) if audio_from else None, "gif": gif}
+    done = subprocess.run([sys.executable, "-m", "dreamer.videoio"], input=json.dumps(job), capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"the encoder exited with status {done.returncode}"]
+        raise VideoError(f"{target}: {lines[-1]}")
+
+
+def _encode_job() -> None:
+    job = json.loads(sys.stdin.read())
+    paths, target, fps = [Path(p) for p in job["paths"]], Path(job["target"]), Fraction(job["fps"])
+    encode_video(read_pictures(paths), target, fps, Path(job["audio_from"]) if job["audio_from"] else None)
+    if job["gif"]:
+        encode_gif(read_pictures(paths), target.with_suffix(".gif"), fps)
+
+
 def encode_gif(frames: Iterable[np.ndarray], target: Path, fps: Fraction) -> None:
     """Write ``frames`` as a looping GIF (Pillow, adaptive palette per frame), atomically."""
     pictures = (Image.fromarray(frame).quantize(colors=255, method=Image.Quantize.MEDIANCUT) for frame in frames)
     first = next(pictures)
     with atomic_path(target) as temporary:
         first.save(temporary, format="GIF", save_all=True, append_images=pictures, duration=round(1000 / fps), loop=0)
+
+
+if __name__ == "__main__":
+    _encode_job()

@@ -8,7 +8,7 @@ at ``p`` in a is at ``p + F(p)`` in b. Warping is backward: ``warp(image_b, F_aâ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -90,3 +90,16 @@ def zoom_step(image: np.ndarray, zoom: float, rotate: float = 0.0, translate: Se
     height, width = image.shape[:2]
     matrix = zoom_matrix(height, width, zoom, rotate, translate)
     return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def mean_warping_error(dreams: Iterable[np.ndarray], sources: Iterable[np.ndarray]) -> float:
+    """The mean warping error of a dreamed video over all its frame pairs, with the optical flow and
+    occlusions of its ``sources`` (the frames it was dreamed from, at the dreams' size)."""
+    errors, previous = [], None
+    for dream, source in zip(dreams, sources):
+        if previous is not None:
+            backward = dis_flow(source, previous[1])
+            valid = consistent(backward, dis_flow(previous[1], source))
+            errors.append(warping_error(dream, previous[0], backward, valid))
+        previous = (dream, source)
+    return float(np.mean(errors)) if errors else 0.0

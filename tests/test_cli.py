@@ -31,16 +31,27 @@ def test_every_preset_parses(config, capsys):
         main(["fit", "--config", str(config), "--print_config"])
     assert done.value.code == 0
     resolved = yaml.safe_load(capsys.readouterr().out)
-    assert resolved["model"]["iterations"] >= 1 and resolved["data"]["images"]
+    data = resolved["data"]["init_args"]
+    assert resolved["model"]["iterations"] >= 1 and (data.get("images") or data.get("video"))
 
 
-def test_help_documents_parameters(capsys):
+@pytest.mark.parametrize(
+    "args, phrases",
+    [
+        (["--help"], ["Pyramid levels", "Size ratio between neighbouring levels", "Restrict the objective",
+                      "Gradient steps per octave", "every_n_frames"]),
+        (["--data.help", "DreamDataModule"], ["long side", "Images dreamed together"]),
+        (["--data.help", "ZoomDataModule"], ["Scale per frame about the centre", "Degrees per frame", "Frames of each zoom",
+                                             "Octaves a continued frame dreams", "Keep the PNG frames"]),
+        (["--data.help", "VideoDataModule"], ["Weight of the carried dream", "Cut each video into chunks", "Optical flow"]),
+    ],
+)
+def test_help_documents_parameters(capsys, args, phrases):
     with pytest.raises(SystemExit):
-        main(["fit", "--help"])
-    text = capsys.readouterr().out
-    for phrase in ["Pyramid levels", "Size ratio between neighbouring levels", "Restrict the objective",
-                   "long side", "Gradient steps per octave"]:
-        assert phrase in " ".join(text.split()), phrase
+        main(["fit", *args])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in phrases:
+        assert phrase in text, phrase
 
 
 def test_quickstart_end_to_end_writes_a_dream_and_its_config(tmp_path, monkeypatch, capsys):

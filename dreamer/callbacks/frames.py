@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,7 +15,7 @@ from PIL import Image
 
 from dreamer.errors import DreamerError
 from dreamer.imageio import save_image, save_text, to_image
-from dreamer.videoio import encode_gif, encode_video
+from dreamer.videoio import encode_frames
 
 Transition = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 
@@ -131,18 +131,11 @@ class SequenceWriter(pl.Callback):
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        encode_video(_pictures(paths), job.target, job.fps, audio_from=job.source if job.audio else None)
+        encode_frames(paths, job.target, job.fps, audio_from=job.source if job.audio else None, gif=self.gif)
         if self.gif:
-            encode_gif(_pictures(paths), job.target.with_suffix(".gif"), job.fps)
             self.also_written.append(job.target.with_suffix(".gif"))
         if self.config_text is not None:
             save_text(self.config_text, job.target.with_suffix(".yaml"))
         if not self.keep_frames:
             shutil.rmtree(job.frames_dir, ignore_errors=True)
         return [job.target]
-
-
-def _pictures(paths: list[Path]) -> Iterator[np.ndarray]:
-    for path in paths:
-        with Image.open(path) as picture:
-            yield np.asarray(picture.convert("RGB"))

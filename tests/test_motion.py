@@ -1,0 +1,230 @@
+"""Zooms and dreamed videos end to end: files, timing, audio, resume, bad input, coherence, memory."""
+
+import tracemalloc
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from dreamer.cli import main
+from dreamer.module import DreamModule
+from dreamer.motion import FrameSpan, Steps, VideoDataModule, ZoomDataModule, share, split
+from dreamer.videoio import probe, read_frames
+from dreamer.warp import mean_warping_error
+from tests.conftest import REPO, make_photo, run_dream, tiny_model
+from tests.videos import make_video
+
+FAST = ["--model.octaves", "2", "--model.scale", "1.5", "--model.iterations", "2", "--model.layers", "7",
+        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+
+
+@pytest.fixture(autouse=True)
+def plain_argv(monkeypatch):
+    monkeypatch.setattr("sys.argv", ["dreamer"])
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def frames_of(folder: Path) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+
+
+def video_data(video: Path, out: Path, **kwargs) -> VideoDataModule:
+    settings = dict(video=str(video), output=str(out), frame_iterations=2)
+    settings.update(kwargs)
+    return VideoDataModule(**settings)
+
+
+# ---------------------------------------------------------------- planning and sharding (pure)
+
+
+def test_split_cuts_chunks_warms_them_up_and_resumes_after_what_is_on_disk():
+    assert split(0, 10, set(), None, 4) == [FrameSpan(0, 0, 0, 10, False)]
+    assert split(0, 10, set(), 4, 2) == [FrameSpan(0, 0, 0, 4, False), FrameSpan(0, 2, 4, 8, False), FrameSpan(0, 6, 8, 10, False)]
+    done = {0, 1, 2, 3, 4, 5}
+    assert split(1, 10, done, 4, 2) == [FrameSpan(1, 6, 6, 8, True), FrameSpan(1, 6, 8, 10, False)]
+    assert split(0, 10, set(range(10)), None, 0) == []
+
+
+def test_share_balances_steps_and_keeps_order():
+    assert share([10, 1, 1, 1, 8], 2) == [[0, 3], [1, 2, 4]]  # loads 11 and 10
+    assert share([5, 5, 5], 4) == [[0], [1], [2], []]
+    steps = Steps(octaves=3, iterations=10, frame_octaves=1, frame_iterations=2)
+    assert steps.span(FrameSpan(0, 0, 0, 5, False)) == 30 + 4 * 2
+    assert steps.span(FrameSpan(0, 5, 5, 7, True)) == 2 * 2
+    assert steps.of(True) == {"steps": 2, "iterations": 2, "first_octave": 2}
+
+
+# ---------------------------------------------------------------- zoom
+
+
+def test_zoom_writes_frames_an_mp4_a_gif_and_its_config(tmp_path, monkeypatch, capsys):
+    photo = make_photo(tmp_path / "in" / "photo.png", size=(72, 56))
+    out = tmp_path / "zoom"
+    args = ["fit", "--config", str(REPO / "configs" / "zoom.yaml"), "--data.images", str(photo), "--data.output", str(out),
+            "--data.frames", "5", "--data.fps", "10", "--data.frame_iterations", "2", "--data.rotate", "3", *FAST]
+    assert main(args) == 0
+    frames = frames_of(out / "photo.frames")
+    assert len(frames) == 5 and frames[0].shape == (56, 72, 3)
+    video = decoded(out / "photo.mp4")
+    info = probe(out / "photo.mp4")
+    assert len(video) == 5 and info.fps == 10 and info.size == (56, 72)
+    with Image.open(out / "photo.gif") as gif:
+        assert gif.n_frames == 5
+    assert (out / "photo.yaml").is_file() and "ZoomDataModule" in (out / "photo.yaml").read_text()
+    assert not [p for p in out.rglob(".*")]  # no temporary file left
+    assert np.abs(frames[4].astype(float) - frames[0]).mean() > 5  # the picture moved
+    printed = capsys.readouterr().out
+    assert f"written: {out / 'photo.mp4'}" in printed and "1 dreamed" in printed
+
+    assert main(args) == 0  # nothing overwritten without asking
+    assert "1 skipped" in capsys.readouterr().out
+
+
+def test_zoom_frames_can_be_removed_after_the_video(tmp_path):
+    photo = make_photo(tmp_path / "p.png", size=(48, 40))
+    data = ZoomDataModule(images=str(photo), output=str(tmp_path / "z"), frames=3, keep_frames=False, frame_iterations=1)
+    run_dream(tiny_model(), data)
+    assert (tmp_path / "z" / "p.mp4").is_file() and not (tmp_path / "z" / "p.frames").exists()
+
+
+# ---------------------------------------------------------------- video
+
+
+def test_video_keeps_frame_count_rate_duration_audio_and_orientation(tmp_path):
+    source = make_video(tmp_path / "in" / "clip.mp4", frames=10, size=(48, 64), fps=12, audio=True, rotation=90)
+    data = video_data(source, tmp_path / "out", resize=63)  # upright 64×48 → 63×47: odd sides
+    run_dream(tiny_model(), data)
+    result = tmp_path / "out" / "clip.mp4"
+    before, after = probe(source), probe(result)
+    assert after.frames == before.frames == 10 and after.fps == before.fps == 12
+    assert after.rotation == 0 and after.size == (64, 48)  # stored upright; odd sides padded, not scaled
+    with av.open(str(source)) as a, av.open(str(result)) as b:
+        assert abs(a.duration - b.duration) <= av.time_base / 12
+        audio_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        audio_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+        assert b.streams.audio[0].codec_context.name == "aac" and audio_out == audio_in  # copied, not re-encoded
+    dreamed = frames_of(tmp_path / "out" / "clip.frames")
+    assert dreamed[0].shape == (63, 47, 3)
+    first = decoded(result)[0].astype(float)
+    rescaled = np.asarray(Image.fromarray(dreamed[0]).resize((48, 64), Image.Resampling.BILINEAR), dtype=float)
+    # the picture as dreamed (H.264 is lossy), padded by a row and a column, not stretched to even sides
+    assert np.abs(first[:63, :47] - dreamed[0]).mean() < 0.6 * np.abs(first - rescaled).mean()
+
+
+def test_video_rotation_is_applied_to_the_frames(tmp_path):
+    source = make_video(tmp_path / "r.mp4", frames=2, size=(32, 48), rotation=90)
+    plain = make_video(tmp_path / "p.mp4", frames=2, size=(32, 48))
+    turned, straight = next(read_frames(source)), next(read_frames(plain))
+    assert turned.shape == (48, 32, 3)
+    np.testing.assert_array_equal(turned, np.rot90(straight))  # a player turns it 90° counter-clockwise
+
+
+def test_resume_after_an_interrupted_run_gives_the_same_video(tmp_path):
+    source = make_video(tmp_path / "clip.mp4", frames=8, size=(48, 64))
+    run_dream(tiny_model(), video_data(source, tmp_path / "whole"))
+    steps_to_frame_3 = 2 * 3 + 3 * 2 + 1  # frame 0 in full (6 steps), frames 1-3 (2 steps each), into frame 4
+    run_dream(tiny_model(), video_data(source, tmp_path / "killed"), max_steps=steps_to_frame_3)
+    assert not (tmp_path / "killed" / "clip.mp4").exists()
+    assert len(list((tmp_path / "killed" / "clip.frames").glob("*.png"))) == 4
+    run_dream(tiny_model(), video_data(source, tmp_path / "killed"))
+    whole, resumed = frames_of(tmp_path / "whole" / "clip.frames"), frames_of(tmp_path / "killed" / "clip.frames")
+    assert len(whole) == len(resumed) == 8
+    for a, b in zip(whole, resumed):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(decoded(tmp_path / "whole" / "clip.mp4"), decoded(tmp_path / "killed" / "clip.mp4")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_chunks_cover_every_frame_once(tmp_path):
+    source = make_video(tmp_path / "clip.mp4", frames=9, size=(40, 48))
+    run_dream(tiny_model(), video_data(source, tmp_path / "out", chunk_frames=4, overlap=2))
+    assert len(frames_of(tmp_path / "out" / "clip.frames")) == 9 and probe(tmp_path / "out" / "clip.mp4").frames == 9
+
+
+def test_bad_videos_get_one_clear_line_and_the_others_finish(tmp_path, capsys):
+    folder = tmp_path / "clips"
+    make_video(folder / "good.mp4", frames=4, size=(48, 64))
+    (folder / "garbage.mp4").write_bytes(np.random.default_rng(0).bytes(5000))
+    (folder / "empty.mov").write_bytes(b"")
+    make_video(folder / "tiny.mp4", frames=3, size=(8, 8))
+    long = make_video(tmp_path / "long.mkv", frames=40, size=(48, 64), container="matroska").read_bytes()
+    (folder / "cut.mkv").write_bytes(long[: len(long) // 2])
+    with av.open(str(folder / "sound.mp4"), "w") as output:  # audio only
+        tone = output.add_stream("aac", rate=8000)
+        for start in range(0, 8000, 1024):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 8000, start
+            output.mux(tone.encode(chunk))
+        output.mux(tone.encode())
+    out = tmp_path / "out"
+    code = main(["fit", "--config", str(REPO / "configs" / "video.yaml"), "--data.video", str(folder),
+                 "--data.output", str(out), "--data.resize", "null", "--data.frame_iterations", "1", *FAST])
+    captured = capsys.readouterr()
+    failed = [line for line in captured.err.splitlines() if line.startswith("failed: ")]
+    assert code == 1 and "Traceback" not in captured.err
+    expect = {"garbage.mp4": "not a video", "empty.mov": "not a video", "tiny.mp4": "too small",
+              "sound.mp4": "no video stream", "cut.mkv": "truncated or damaged stream"}
+    for name, reason in expect.items():
+        assert any(name in line and reason in line for line in failed), (name, failed)
+    assert len(failed) == len(expect)
+    assert probe(out / "good.mp4").frames == 4
+    assert 0 < probe(out / "cut.mp4").frames < 40  # the frames before the damage, dreamed
+    assert "2 dreamed" in captured.out
+
+
+def test_existing_frames_and_video_are_not_overwritten_without_asking(tmp_path, capsys):
+    source = make_video(tmp_path / "clip.mp4", frames=3, size=(40, 48))
+    args = ["fit", "--config", str(REPO / "configs" / "video.yaml"), "--data.video", str(source),
+            "--data.output", str(tmp_path / "out"), "--data.resize", "null", *FAST]
+    assert main(args) == 0
+    video = tmp_path / "out" / "clip.mp4"
+    before = video.stat().st_mtime_ns
+    assert main(args) == 0 and video.stat().st_mtime_ns == before and "1 skipped" in capsys.readouterr().out
+    assert main([*args, "--data.overwrite", "true"]) == 0 and video.stat().st_mtime_ns != before
+    assert main([*args[:4], str(tmp_path / "out" / "clip.mp4"), *args[5:6], str(tmp_path / "out")]) == 1
+    assert "would replace the video itself" in capsys.readouterr().err
+
+
+def test_decoding_is_streamed_memory_does_not_grow_with_length(tmp_path):
+    def peak(frames: int) -> int:
+        source = make_video(tmp_path / f"{frames}.mp4", frames=frames, size=(96, 128))
+        data = video_data(source, tmp_path / "out")
+        data.steps = Steps(2, 2, 1, 1)
+        job = data.make_plan().jobs[0]
+        tracemalloc.start()
+        for item in data.frames(job, FrameSpan(0, 0, 0, frames, False)):
+            del item
+        _, high = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return high
+
+    short, long = peak(15), peak(150)
+    assert long < 1.2 * short, (short, long)
+
+
+def test_carried_dreams_flicker_at_most_half_as_much_as_frames_dreamed_alone(tmp_path):
+    """configs/video.yaml's settings on a panning clip with a moving square (scripts/coherence.py
+    measures the same on a clip of a real photo)."""
+    preset = yaml.safe_load((REPO / "configs" / "video.yaml").read_text())
+    data_settings = {k: v for k, v in preset["data"]["init_args"].items() if k not in ("video", "output", "resize")}
+    source = make_video(tmp_path / "clip.mp4", frames=10, size=(72, 96))
+    errors = {}
+    for blend in (data_settings["blend"], 0.0):
+        out = tmp_path / f"blend{blend}"
+        run_dream(DreamModule(**preset["model"]), video_data(source, out, **{**data_settings, "blend": blend}))
+        errors[blend] = mean_warping_error(frames_of(out / "clip.frames"), read_frames(source))
+    print(f"warping error: carried {errors[data_settings['blend']]:.2f}, alone {errors[0.0]:.2f}")
+    assert errors[data_settings["blend"]] <= 0.5 * errors[0.0], errors
+
+
+def test_fps_of_a_zoom_is_kept_exactly_as_a_fraction(tmp_path):
+    data = ZoomDataModule(images=str(make_photo(tmp_path / "p.png")), output=str(tmp_path / "z"), fps=29.97)
+    assert data.fps == Fraction(2997, 100)
