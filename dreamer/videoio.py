@@ -147,7 +147,7 @@ def encode_video(
     with ExitStack() as stack:
         temporary = stack.enter_context(atomic_path(target))
         output = stack.enter_context(av.open(str(temporary), "w", format="mp4", options={"movflags": "+faststart"}))
-        video = output.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": "medium"})
+        video = output.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": "fast"})
         video.height, video.width = even(first).shape[:2]
         video.pix_fmt = "yuv420p"
         audio = _audio_track(output, stack.enter_context(av.open(str(audio_from)))) if audio_from else None

@@ -99,7 +99,7 @@ class SequenceWriter(pl.Callback):
         if not torch.isfinite(dream).all():
             self.failed.append(f"{batch['names'][0]}: frame {batch['frame'] + 1} diverged (NaN or inf); not written")
             return
-        save_image(to_image(dream), Path(batch["target"]))
+        save_image(to_image(dream), Path(batch["target"]), png_level=1)  # a working file: speed over size
         self.frames_written += 1
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
