@@ -2,6 +2,7 @@
 
     python scripts/coherence.py                 # 48 frames of 256×170 (about 3 min on 2 CPU cores)
     python scripts/coherence.py --frames 12     # quicker
+    python scripts/coherence.py --chunk 12      # chunks of 12 frames: the error across seams vs within chunks
 
 The clip is made from the bundled photo (a real photograph) filmed by a virtual camera that pans
 across it and slowly zooms in, with a cut-out of the photo sliding the other way in front (so
@@ -63,14 +64,37 @@ def warping_error_of(folder: Path, clip: Path) -> float:
     return mean_warping_error(dreams, read_frames(clip))
 
 
+def pair_errors(folder: Path, clip: Path) -> list[float]:
+    """The warping error of every frame pair (t−1, t), t = 1 …"""
+    dreams = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+    sources = list(read_frames(clip))
+    return [mean_warping_error(dreams[t - 1 : t + 1], sources[t - 1 : t + 1]) for t in range(1, len(dreams))]
+
+
+def seams(clip: Path, work: Path, chunk: int, extra: list[str]) -> None:
+    """How well chunk seams hide: the warping error across a seam against within chunks."""
+    for overlap in (4, 0):
+        out = work / f"chunks{overlap}"
+        dream(clip, out, *extra, "--data.chunk_frames", str(chunk), "--data.overlap", str(overlap))
+        errors = pair_errors(out / "clip.frames", clip)
+        at_seams = [e for t, e in enumerate(errors, start=1) if t % chunk == 0]
+        inside = [e for t, e in enumerate(errors, start=1) if t % chunk != 0]
+        print(f"chunks of {chunk} frames, overlap {overlap}: warping error across the {len(at_seams)} seams "
+              f"{np.mean(at_seams):.2f}, within chunks {np.mean(inside):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--chunk", type=int, default=0, help="also dream in chunks of this many frames: seam errors")
     parser.add_argument("extra", nargs="*", help="more dreamer options for both runs, e.g. --data.blend=0.8")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dreamer-coherence-") as folder:
         work = Path(folder)
         clip = camera_clip(work / "clip.mp4", args.frames)
+        if args.chunk:
+            seams(clip, work, args.chunk, args.extra)
+            return
         source = mean_warping_error(read_frames(clip), read_frames(clip))
         carried_time = dream(clip, work / "carried", *args.extra)
         alone_time = dream(clip, work / "alone", *args.extra, "--data.blend", "0")

@@ -1,5 +1,8 @@
 """Zooms and dreamed videos end to end: files, timing, audio, resume, bad input, coherence, memory."""
 
+import os
+import subprocess
+import sys
 import tracemalloc
 from fractions import Fraction
 from pathlib import Path
@@ -228,3 +231,20 @@ def test_carried_dreams_flicker_at_most_half_as_much_as_frames_dreamed_alone(tmp
 def test_fps_of_a_zoom_is_kept_exactly_as_a_fraction(tmp_path):
     data = ZoomDataModule(images=str(make_photo(tmp_path / "p.png")), output=str(tmp_path / "z"), fps=29.97)
     assert data.fps == Fraction(2997, 100)
+
+
+def test_two_processes_share_videos_and_chunks_each_frame_once(tmp_path):
+    folder = tmp_path / "clips"
+    make_video(folder / "a.mp4", frames=6, size=(40, 48))
+    make_video(folder / "b.mp4", frames=9, size=(40, 48))
+    args = [sys.executable, "-m", "dreamer.cli", "fit", "--config", str(REPO / "configs" / "video.yaml"),
+            "--data.video", str(folder), "--data.output", str(tmp_path / "out"), "--data.resize", "null",
+            "--data.chunk_frames", "4", "--data.overlap", "1", "--trainer.accelerator", "cpu", "--trainer.devices", "2",
+            "--trainer.strategy", "ddp_independent", "--trainer.default_root_dir", str(tmp_path / "logs"), *FAST]
+    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("2 dreamed, 0 skipped, 0 failed") == 1  # one summary, from rank 0
+    for name, count in (("a", 6), ("b", 9)):
+        assert len(frames_of(tmp_path / "out" / f"{name}.frames")) == count
+        assert probe(tmp_path / "out" / f"{name}.mp4").frames == count
