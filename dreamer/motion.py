@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from dreamer.callbacks.frames import FrameSchedule, SequenceWriter, frame_path
+from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
 from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, read_header
 from dreamer.errors import ConfigError, ImageError
 from dreamer.imageio import open_photo, to_tensor
-from dreamer.videoio import VIDEO_SUFFIXES, VideoError, probe, read_frames
+from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
 from dreamer.warp import carry_over, consistent, dis_flow, zoom_step
 
 
@@ -47,8 +47,8 @@ class MotionJob:
 class FrameSpan:
     """Frames ``start … stop−1`` of job ``job``, dreamed in order by one process.
 
-    Frames before ``write_from`` are a warm-up (dreamed, not written) so that a chunk's first written
-    frame continues a dream like every other. ``resume``: frame ``start − 1`` is on disk already and
+    Frames before ``write_from`` are a warm-up (kept apart, cross-faded into the video) so that a
+    chunk's first frame continues a dream like every other. ``resume``: frame ``start − 1`` is on disk already and
     ``start`` continues it."""
 
     job: int
@@ -232,7 +232,7 @@ class MotionDataModule(pl.LightningDataModule):
             "frames": job.frames,
             "continues": carried,
             "previous": str(frame_path(job.frames_dir, frame - 1)) if carried else None,
-            "target": str(frame_path(job.frames_dir, frame)) if frame >= span.write_from else None,
+            "target": str(frame_path(job.frames_dir, frame) if frame >= span.write_from else warmup_path(job.frames_dir, frame)),
             **({"init": "photo"} if carried else {}),
             **self.steps.of(carried),
         }
@@ -363,8 +363,9 @@ class VideoDataModule(MotionDataModule):
         flow: Optical flow between source frames: ``dis`` (OpenCV DIS, no weights).
         chunk_frames: Cut each video into chunks of this many frames, dreamed independently (by
             several processes with ``ddp_independent``); ``null``: one chunk.
-        overlap: Frames each chunk (but the first) dreams before its first frame, unwritten, so its
-            dream is already warm where the previous chunk ends.
+        overlap: Frames each chunk (but the first) dreams before its first frame, so its dream is
+            already warm where the previous chunk ends; over those frames the video cross-fades
+            from the earlier chunk's dream to the later one's.
         resize: Scale every frame so its long side has this many pixels (``null``: keep).
         recursive: Also take videos from sub-folders of a folder.
     """
@@ -376,7 +377,7 @@ class VideoDataModule(MotionDataModule):
         blend: float = 0.7,
         flow: Literal["dis"] = "dis",
         chunk_frames: Optional[int] = None,
-        overlap: int = 4,
+        overlap: int = 8,
         resize: Optional[int] = None,
         recursive: bool = True,
         overwrite: bool = False,

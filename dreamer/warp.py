@@ -52,10 +52,10 @@ def consistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     must come back to the start; where it does not, the pixel was hidden in t−1 (disoccluded) or the
     flow is wrong, and where ``backward`` points outside the frame the pixel entered the picture.
     """
-    forward_there = warp(forward, backward)
+    map_x, map_y = sample_grid(backward)
+    forward_there = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     miss = np.square(backward + forward_there).sum(-1)
     scale = np.square(backward).sum(-1) + np.square(forward_there).sum(-1)
-    map_x, map_y = sample_grid(backward)
     height, width = backward.shape[:2]
     inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
     return (miss <= CONSISTENCY_RELATIVE * scale + CONSISTENCY_ABSOLUTE) & inside

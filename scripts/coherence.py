@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dreamer.videoio import encode_video, read_frames
+from dreamer.videoio import encode_video, read_frames, video_pictures
 from dreamer.warp import mean_warping_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,15 +65,15 @@ def warping_error_of(folder: Path, clip: Path) -> float:
 
 
 def pair_errors(folder: Path, clip: Path) -> list[float]:
-    """The warping error of every frame pair (t−1, t), t = 1 …"""
-    dreams = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.glob("*.png"))]
+    """The warping error of every frame pair (t−1, t), t = 1 …, of the video as encoded (seams cross-faded)."""
     sources = list(read_frames(clip))
+    dreams = list(video_pictures(folder, len(sources)))
     return [mean_warping_error(dreams[t - 1 : t + 1], sources[t - 1 : t + 1]) for t in range(1, len(dreams))]
 
 
 def seams(clip: Path, work: Path, chunk: int, extra: list[str]) -> None:
     """How well chunk seams hide: the warping error across a seam against within chunks."""
-    for overlap in (4, 0):
+    for overlap in (8, 0):
         out = work / f"chunks{overlap}"
         dream(clip, out, *extra, "--data.chunk_frames", str(chunk), "--data.overlap", str(overlap))
         errors = pair_errors(out / "clip.frames", clip)

@@ -16,7 +16,7 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.module import DreamModule
 from dreamer.motion import FrameSpan, Steps, VideoDataModule, ZoomDataModule, share, split
-from dreamer.videoio import probe, read_frames
+from dreamer.videoio import probe, read_frames, video_pictures
 from dreamer.warp import mean_warping_error
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.videos import make_video
@@ -146,10 +146,19 @@ def test_resume_after_an_interrupted_run_gives_the_same_video(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_chunks_cover_every_frame_once(tmp_path):
+def test_chunks_cover_every_frame_once_and_cross_fade_over_their_warm_up(tmp_path):
     source = make_video(tmp_path / "clip.mp4", frames=9, size=(40, 48))
     run_dream(tiny_model(), video_data(source, tmp_path / "out", chunk_frames=4, overlap=2))
-    assert len(frames_of(tmp_path / "out" / "clip.frames")) == 9 and probe(tmp_path / "out" / "clip.mp4").frames == 9
+    folder = tmp_path / "out" / "clip.frames"
+    assert len(frames_of(folder)) == 9 and probe(tmp_path / "out" / "clip.mp4").frames == 9
+    assert sorted(p.name for p in (folder / "warmup").glob("*.png")) == ["000002.png", "000003.png", "000006.png", "000007.png"]
+    video = list(video_pictures(folder, 9))
+    own, warm = frames_of(folder), {int(p.stem): np.asarray(Image.open(p)) for p in (folder / "warmup").glob("*.png")}
+    for frame, weight in ((2, 1 / 3), (3, 2 / 3), (6, 1 / 3), (7, 2 / 3)):
+        expected = (1 - weight) * own[frame] + weight * warm[frame]
+        assert np.abs(video[frame] - expected).max() <= 0.5 + 1e-6
+    for frame in (0, 1, 4, 5, 8):
+        np.testing.assert_array_equal(video[frame], own[frame])
 
 
 def test_bad_videos_get_one_clear_line_and_the_others_finish(tmp_path, capsys):

@@ -15,13 +15,9 @@ from PIL import Image
 
 from dreamer.errors import DreamerError
 from dreamer.imageio import save_image, save_text, to_image
-from dreamer.videoio import encode_frames
+from dreamer.videoio import encode_frames, frame_path
 
 Transition = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
-
-
-def frame_path(folder: Path, frame: int) -> Path:
-    return folder / f"{frame:06d}.png"
 
 
 def quantised(image: torch.Tensor) -> np.ndarray:
@@ -69,7 +65,8 @@ class SequenceWriter(pl.Callback):
     killed run resumes from the first missing one. When the run ends, every sequence whose frames
     are all there is encoded (sequences are spread over the processes), its audio copied from the
     source, the resolved config saved beside it, and its frame folder removed unless ``keep_frames``.
-    A stream found damaged while decoding is encoded up to the damage.
+    A stream found damaged while decoding is encoded up to the damage. A chunk's warm-up frames are
+    written to ``warmup/`` and cross-faded into the video (``videoio.video_pictures``).
 
     Args:
         keep_frames: Keep the PNG frames after the video is written.
@@ -131,7 +128,7 @@ class SequenceWriter(pl.Callback):
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        encode_frames(paths, job.target, job.fps, audio_from=job.source if job.audio else None, gif=self.gif)
+        encode_frames(job.frames_dir, frames, job.target, job.fps, audio_from=job.source if job.audio else None, gif=self.gif)
         if self.gif:
             self.also_written.append(job.target.with_suffix(".gif"))
         if self.config_text is not None:
