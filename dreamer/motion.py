@@ -9,7 +9,7 @@ writes frames and videos.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
+from dreamer.backbones import resolve_state_dict
 from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, read_header
 from dreamer.errors import ConfigError, ImageError
 from dreamer.imageio import open_photo, to_tensor
@@ -360,7 +361,9 @@ class VideoDataModule(MotionDataModule):
         output: Folder for ``<video>.mp4`` (and ``.yaml``, ``.frames/``).
         blend: Weight of the carried dream in each frame's start: ``(1 − blend)·frame + blend·warped
             previous dream`` (0: every frame is a fresh dream of its own, in full; near 1: the dream sticks).
-        flow: Optical flow between source frames: ``dis`` (OpenCV DIS, no weights).
+        flow: Optical flow between source frames: ``dis`` (OpenCV DIS: no weights, fast on a CPU) or
+            torchvision's ``raft_small`` / ``raft_large`` (pretrained weights, found like a backbone's:
+            the hub cache, then download; better on large motion, slow on a CPU).
         chunk_frames: Cut each video into chunks of this many frames, dreamed independently (by
             several processes with ``ddp_independent``); ``null``: one chunk.
         overlap: Frames each chunk (but the first) dreams before its first frame, so its dream is
@@ -372,10 +375,10 @@ class VideoDataModule(MotionDataModule):
 
     def __init__(
         self,
-        video: Union[str, list[str]] = "",
+        video: Union[str, list[str]] = "assets/chelsea_pan.mp4",
         output: str = "dreams/video",
         blend: float = 0.7,
-        flow: Literal["dis"] = "dis",
+        flow: Literal["dis", "raft_small", "raft_large"] = "dis",
         chunk_frames: Optional[int] = None,
         overlap: int = 8,
         resize: Optional[int] = None,
@@ -392,8 +395,8 @@ class VideoDataModule(MotionDataModule):
             raise ConfigError("data.video: give a video file, folder or glob")
         if not 0.0 <= blend <= 1.0:
             raise ConfigError(f"data.blend must be within [0, 1], got {blend}")
-        if flow != "dis":
-            raise ConfigError(f"data.flow must be 'dis', got {flow!r}")
+        if flow not in ("dis", "raft_small", "raft_large"):
+            raise ConfigError(f"data.flow must be 'dis', 'raft_small' or 'raft_large', got {flow!r}")
         if chunk_frames is not None and chunk_frames < 1:
             raise ConfigError(f"data.chunk_frames must be >= 1, got {chunk_frames}")
         if overlap < 0:
@@ -402,9 +405,25 @@ class VideoDataModule(MotionDataModule):
             raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
         self.video, self.blend, self.flow = video, blend, flow
         self.chunk_frames, self.overlap, self.resize, self.recursive = chunk_frames, overlap, resize, recursive
+        self._raft: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
     def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:
         return self.chunk_frames, self.overlap
+
+    def setup(self, stage: str) -> None:
+        if self.flow != "dis":
+            resolve_state_dict(self.flow, "imagenet")  # missing weights: one clear message before any work
+        super().setup(stage)
+
+    def flow_estimator(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The flow from one frame to another: DIS, or RAFT (built once per process that decodes)."""
+        if self.flow == "dis":
+            return dis_flow
+        if self._raft is None:
+            from dreamer.raft import RaftFlow
+
+            self._raft = RaftFlow(self.flow)
+        return self._raft
 
     @property
     def carries(self) -> bool:
@@ -442,6 +461,7 @@ class VideoDataModule(MotionDataModule):
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
         earlier: Optional[np.ndarray] = None  # the source frame before the current one
+        flow = self.flow_estimator()
         frame = 0
         try:
             for frame, picture in enumerate(read_frames(job.source, job.size)):
@@ -451,8 +471,8 @@ class VideoDataModule(MotionDataModule):
                     item = self.frame_item(job, span, frame)
                     item["pixels"] = torch.from_numpy(picture).permute(2, 0, 1)[None].float().div_(255)
                     if item["continues"]:
-                        item["backward"] = dis_flow(picture, earlier)
-                        item["valid"] = consistent(item["backward"], dis_flow(earlier, picture))
+                        item["backward"] = flow(picture, earlier)
+                        item["valid"] = consistent(item["backward"], flow(earlier, picture))
                     yield item
                 earlier = picture
         except VideoError as error:

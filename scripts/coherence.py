@@ -3,6 +3,7 @@
     python scripts/coherence.py                 # 48 frames of 256×170 (about 3 min on 2 CPU cores)
     python scripts/coherence.py --frames 12     # quicker
     python scripts/coherence.py --chunk 12      # chunks of 12 frames: the error across seams vs within chunks
+    python scripts/coherence.py --frames 48 --sample assets/chelsea_pan.mp4   # the bundled sample clip
 
 The clip is made from the bundled photo (a real photograph) filmed by a virtual camera that pans
 across it and slowly zooms in, with a cut-out of the photo sliding the other way in front (so
@@ -33,7 +34,7 @@ from dreamer.warp import mean_warping_error
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def camera_clip(path: Path, frames: int, width: int = 256, height: int = 170) -> Path:
+def camera_clip(path: Path, frames: int, width: int = 256, height: int = 170, crf: int = 12) -> Path:
     """A clip of the bundled photo: pan left to right, zoom in by 15 %, a cut-out moving right to left."""
     photo = np.asarray(Image.open(ROOT / "assets" / "chelsea.jpg").convert("RGB"))
     cut = photo[60:140, 150:230].copy()
@@ -46,7 +47,7 @@ def camera_clip(path: Path, frames: int, width: int = 256, height: int = 170) ->
         left = int(round((1 - t) * (width - 60)))
         picture[50:110, left : left + 60] = cv2.resize(cut, (60, 60), interpolation=cv2.INTER_AREA)
         return picture
-    encode_video((frame(i / max(1, frames - 1)) for i in range(frames)), path, Fraction(24), crf=12)
+    encode_video((frame(i / max(1, frames - 1)) for i in range(frames)), path, Fraction(24), crf=crf)
     return path
 
 
@@ -86,9 +87,13 @@ def seams(clip: Path, work: Path, chunk: int, extra: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--sample", type=Path, help="only write the clip (as assets/chelsea_pan.mp4 is made) and stop")
     parser.add_argument("--chunk", type=int, default=0, help="also dream in chunks of this many frames: seam errors")
     parser.add_argument("extra", nargs="*", help="more dreamer options for both runs, e.g. --data.blend=0.8")
     args = parser.parse_args()
+    if args.sample:
+        camera_clip(args.sample, args.frames, crf=20)
+        return
     with tempfile.TemporaryDirectory(prefix="dreamer-coherence-") as folder:
         work = Path(folder)
         clip = camera_clip(work / "clip.mp4", args.frames)

@@ -15,23 +15,25 @@ from pathlib import Path
 
 import torch
 
-from dreamer.backbones import BACKBONES, hub_checkpoint_path
+from dreamer.backbones import BACKBONES, FLOW_NETWORKS, hub_checkpoint_path
+
+NETWORKS = {**BACKBONES, **FLOW_NETWORKS}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("backbones", nargs="*", help=f"backbones to fetch: {', '.join(BACKBONES)}")
-    parser.add_argument("--all", action="store_true", help="fetch every supported backbone")
+    parser.add_argument("backbones", nargs="*", help=f"networks to fetch: {', '.join(NETWORKS)}")
+    parser.add_argument("--all", action="store_true", help="fetch every supported network")
     parser.add_argument("--dest", type=Path, help="folder to save into (default: the torch hub cache)")
     args = parser.parse_args(argv)
-    names = list(BACKBONES) if args.all else args.backbones
+    names = list(NETWORKS) if args.all else args.backbones
     if not names:
         parser.error("name at least one backbone, or --all")
-    unknown = sorted(set(names) - set(BACKBONES))
+    unknown = sorted(set(names) - set(NETWORKS))
     if unknown:
-        parser.error(f"unknown backbone(s) {', '.join(unknown)}; choose from {', '.join(BACKBONES)}")
+        parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
     for name in names:
-        spec = BACKBONES[name]
+        spec = NETWORKS[name]
         target = (args.dest / spec.filename) if args.dest else hub_checkpoint_path(name)
         if target.is_file():
             print(f"{name}: already there: {target}")

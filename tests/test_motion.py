@@ -91,6 +91,15 @@ def test_zoom_writes_frames_an_mp4_a_gif_and_its_config(tmp_path, monkeypatch, c
     assert "1 skipped" in capsys.readouterr().out
 
 
+def test_both_presets_run_on_the_bundled_photo_and_clip(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    assert main(["fit", "--config", "configs/video.yaml", "--data.output", str(tmp_path / "v"), "--data.resize", "128", *FAST]) == 0
+    assert probe(tmp_path / "v" / "chelsea_pan.mp4").frames == probe(REPO / "assets" / "chelsea_pan.mp4").frames == 48
+    assert main(["fit", "--config", "configs/zoom.yaml", "--data.output", str(tmp_path / "z"), "--data.resize", "128",
+                 "--data.frames", "3", *FAST]) == 0
+    assert probe(tmp_path / "z" / "chelsea.mp4").frames == 3 and (tmp_path / "z" / "chelsea.gif").is_file()
+
+
 def test_zoom_frames_can_be_removed_after_the_video(tmp_path):
     photo = make_photo(tmp_path / "p.png", size=(48, 40))
     data = ZoomDataModule(images=str(photo), output=str(tmp_path / "z"), frames=3, keep_frames=False, frame_iterations=1)
@@ -257,3 +266,29 @@ def test_two_processes_share_videos_and_chunks_each_frame_once(tmp_path):
     for name, count in (("a", 6), ("b", 9)):
         assert len(frames_of(tmp_path / "out" / f"{name}.frames")) == count
         assert probe(tmp_path / "out" / f"{name}.mp4").frames == count
+
+
+def test_raft_flow_is_optional_and_its_missing_weights_are_one_clear_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr("torch.hub.load_state_dict_from_url", _offline)
+    source = make_video(tmp_path / "clip.mp4", frames=2, size=(40, 48))
+    code = main(["fit", "--config", str(REPO / "configs" / "video.yaml"), "--data.video", str(source),
+                 "--data.output", str(tmp_path / "out"), "--data.flow", "raft_small", *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and "raft_small_C_T_V2-01064c6d.pth" in err and "Traceback" not in err
+
+
+def test_raft_flow_gives_a_dense_flow_of_the_frame_size(tmp_path, monkeypatch):
+    import torchvision.models as tvm
+
+    from dreamer.raft import RaftFlow
+
+    random = tvm.optical_flow.raft_small(weights=None).state_dict()
+    monkeypatch.setattr("dreamer.raft.resolve_state_dict", lambda name, weights: random)
+    frames = list(read_frames(make_video(tmp_path / "c.mp4", frames=2, size=(36, 50))))
+    flow = RaftFlow("raft_small", updates=2)(frames[0], frames[1])
+    assert flow.shape == (36, 50, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
+
+
+def _offline(*args, **kwargs):
+    raise OSError("no network")
