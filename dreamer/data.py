@@ -185,6 +185,20 @@ class DreamPlan:
     notes: list[str] = field(default_factory=list)  # worth saying, not a failure
 
 
+def plan_header(source: Path, resize: Optional[int], min_side: int, plan: DreamPlan) -> Optional[tuple[tuple[int, int], int]]:
+    """A photo's planned size and frame count (``read_header``), or ``None`` once ``plan.failed`` says
+    why it cannot be dreamed (unreadable, or smaller than ``min_side``)."""
+    try:
+        size, frames = read_header(source, resize)
+    except ImageError as error:
+        plan.failed.append(str(error))
+        return None
+    if min(size) < min_side:
+        plan.failed.append(f"{source}: {size[0]}x{size[1]} px is too small; the layers need at least {min_side} px")
+        return None
+    return size, frames
+
+
 def check_writable(folder: Path, needed_bytes: int) -> None:
     """Fail before any work if ``folder`` cannot take the outputs (permissions, disk space)."""
     try:
@@ -263,14 +277,10 @@ class DreamDataModule(pl.LightningDataModule):
             if target.exists() and not self.overwrite:
                 plan.skipped.append(target)
                 continue
-            try:
-                size, frames = read_header(source, self.resize)
-            except ImageError as error:
-                plan.failed.append(str(error))
+            header = plan_header(source, self.resize, min_side, plan)
+            if header is None:
                 continue
-            if min(size) < min_side:
-                plan.failed.append(f"{source}: {size[0]}x{size[1]} px is too small; the layers need at least {min_side} px")
-                continue
+            size, frames = header
             if frames > 1:
                 plan.notes.append(f"{source}: animated ({frames} frames); dreaming its first frame")
             plan.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name)))

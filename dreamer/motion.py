@@ -17,13 +17,14 @@ from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
 import numpy as np
+from PIL import Image
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
 from dreamer.backbones import resolve_state_dict
-from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, read_header
-from dreamer.errors import ConfigError, ImageError
+from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
+from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, plan_header
+from dreamer.errors import ConfigError
 from dreamer.imageio import open_photo, to_tensor
 from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
 from dreamer.warp import carry_over, consistent, dis_flow, zoom_step
@@ -144,6 +145,8 @@ class MotionDataModule(pl.LightningDataModule):
         output: Folder for ``<name>.mp4``, its config ``<name>.yaml`` and frames ``<name>.frames/``.
         overwrite: Dream again what exists. Otherwise a finished video is skipped and a video whose
             frames are partly there continues from the first missing frame.
+        resize: Scale every frame so its long side has this many pixels (``null``: keep).
+        recursive: Also take files from sub-folders of a folder.
         frame_octaves: Octaves a continued frame dreams: the top (largest) ones of the pyramid.
         frame_iterations: Steps per octave of a continued frame (``null``: ``model.iterations``).
         keep_frames: Keep the PNG frames once the video is written.
@@ -155,6 +158,8 @@ class MotionDataModule(pl.LightningDataModule):
         self,
         output: str,
         overwrite: bool = False,
+        resize: Optional[int] = None,
+        recursive: bool = True,
         frame_octaves: int = 1,
         frame_iterations: Optional[int] = None,
         keep_frames: bool = True,
@@ -162,6 +167,9 @@ class MotionDataModule(pl.LightningDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
+        if resize is not None and resize < 1:
+            raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
+        self.resize, self.recursive = resize, recursive
         if frame_octaves < 1:
             raise ConfigError(f"data.frame_octaves must be >= 1, got {frame_octaves}")
         if frame_iterations is not None and frame_iterations < 1:
@@ -304,16 +312,14 @@ class ZoomDataModule(MotionDataModule):
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(output, overwrite, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
+        super().__init__(output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
         if frames < 1:
             raise ConfigError(f"data.frames must be >= 1, got {frames}")
         if fps <= 0:
             raise ConfigError(f"data.fps must be > 0, got {fps}")
         if zoom <= 0:
             raise ConfigError(f"data.zoom must be > 0, got {zoom}")
-        if resize is not None and resize < 1:
-            raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
-        self.images, self.recursive, self.resize = images, recursive, resize
+        self.images = images
         self.frame_count, self.fps, self.zoom, self.rotate = frames, Fraction(fps).limit_denominator(1001), zoom, rotate
         self.translate, self.make_gif = tuple(translate), gif
 
@@ -327,15 +333,10 @@ class ZoomDataModule(MotionDataModule):
             if target.exists() and not self.overwrite:
                 plan.skipped.append(target)
                 continue
-            try:
-                size, _ = read_header(source, self.resize)
-            except ImageError as error:
-                plan.failed.append(str(error))
-                continue
-            if min(size) < min_side:
-                plan.failed.append(f"{source}: {size[0]}x{size[1]} px is too small; the layers need at least {min_side} px")
-                continue
-            jobs.append(MotionJob(source, name, target, frames_dir, size, self.frame_count, self.fps, image_seed(self.seed, name)))
+            header = plan_header(source, self.resize, min_side, plan)
+            if header is not None:
+                size = header[0]
+                jobs.append(MotionJob(source, name, target, frames_dir, size, self.frame_count, self.fps, image_seed(self.seed, name)))
         return jobs
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
@@ -344,7 +345,7 @@ class ZoomDataModule(MotionDataModule):
             if not item["continues"]:
                 photo, _ = open_photo(job.source)
                 if (photo.height, photo.width) != job.size:
-                    photo = photo.resize(job.size[::-1])
+                    photo = photo.resize(job.size[::-1], Image.Resampling.LANCZOS)
                 item["pixels"] = to_tensor(photo)[None]
             yield item
 
@@ -390,7 +391,7 @@ class VideoDataModule(MotionDataModule):
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(output, overwrite, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
+        super().__init__(output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
         if not video:
             raise ConfigError("data.video: give a video file, folder or glob")
         if not 0.0 <= blend <= 1.0:
@@ -401,10 +402,8 @@ class VideoDataModule(MotionDataModule):
             raise ConfigError(f"data.chunk_frames must be >= 1, got {chunk_frames}")
         if overlap < 0:
             raise ConfigError(f"data.overlap must be >= 0, got {overlap}")
-        if resize is not None and resize < 1:
-            raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
         self.video, self.blend, self.flow = video, blend, flow
-        self.chunk_frames, self.overlap, self.resize, self.recursive = chunk_frames, overlap, resize, recursive
+        self.chunk_frames, self.overlap = chunk_frames, overlap
         self._raft: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
     def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:

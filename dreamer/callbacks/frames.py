@@ -81,6 +81,7 @@ class SequenceWriter(pl.Callback):
         self.failed: list[str] = []
         self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
         self.frames_written = 0
+        self._finished = False
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
         if batch["step"] == 0 and "damaged" in batch:
@@ -99,18 +100,29 @@ class SequenceWriter(pl.Callback):
         save_image(to_image(dream), Path(batch["target"]), png_level=1)  # a working file: speed over size
         self.frames_written += 1
 
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._finish_all(trainer, spread=True)
+
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # on_fit_end, not on_train_end: it also runs when every frame was already there (no steps).
+        # No steps at all (every frame was already there): on_train_end never ran. The processes are
+        # torn down by now, so no collectives: rank 0 encodes everything alone.
+        if not self._finished and trainer.is_global_zero:
+            self._finish_all(trainer, spread=False)
+
+    def _finish_all(self, trainer: pl.Trainer, spread: bool) -> None:
+        """Encode every sequence whose frames are all there; ``spread`` them over the processes."""
+        self._finished = True
         plan = trainer.datamodule.plan
-        distributed = dist.is_available() and dist.is_initialized() and trainer.world_size > 1
+        distributed = spread and dist.is_available() and dist.is_initialized() and trainer.world_size > 1
         if distributed:
             gathered: list[Any] = [None] * trainer.world_size
             dist.all_gather_object(gathered, (self.failed, self.damaged))
             self.failed = [message for failed, _ in gathered for message in failed]
             self.damaged = {k: v for _, damaged in gathered for k, v in damaged.items()}
+        world, rank = (trainer.world_size, trainer.global_rank) if distributed else (1, 0)
         written, failed = [], []
         for index, job in enumerate(plan.jobs):
-            if index % trainer.world_size == trainer.global_rank:
+            if index % world == rank:
                 try:
                     written.extend(self._finish(job, self.damaged.get(index, job.frames)))
                 except (DreamerError, OSError, ValueError) as error:
