@@ -88,10 +88,15 @@ def read_header(source: Path, resize: Optional[int]) -> tuple[tuple[int, int], i
         raise ImageError(f"{source}: refused, too many pixels ({error})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageError(f"{source}: not an image Pillow can read ({type(error).__name__}: {error})") from None
-    if resize:
-        factor = resize / max(width, height)
-        width, height = max(1, round(width * factor)), max(1, round(height * factor))
-    return (height, width), frames
+    return resized((height, width), resize), frames
+
+
+def resized(size: tuple[int, int], resize: Optional[int]) -> tuple[int, int]:
+    """``(height, width)`` scaled so the long side is ``resize`` px (unchanged for ``None``)."""
+    if not resize:
+        return size
+    factor = resize / max(size)
+    return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
 
 
 def image_seed(seed: int, name: str) -> int:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from dreamer.backbones import resolve_state_dict
 from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
-from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, plan_header
+from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, plan_header, resized
 from dreamer.errors import ConfigError
 from dreamer.imageio import open_photo, to_tensor
 from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
@@ -443,10 +443,7 @@ class VideoDataModule(MotionDataModule):
             except VideoError as error:
                 plan.failed.append(str(error))
                 continue
-            height, width = info.size
-            if self.resize:
-                factor = self.resize / max(height, width)
-                height, width = max(1, round(height * factor)), max(1, round(width * factor))
+            height, width = resized(info.size, self.resize)
             if min(height, width) < min_side:
                 plan.failed.append(f"{source}: {height}x{width} px is too small; the layers need at least {min_side} px")
                 continue

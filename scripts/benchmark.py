@@ -388,7 +388,7 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
         f"its dream (the frame's time less these parts); the encoder's start, {start_up * 1000:.0f} ms, is paid once "
         "per video and not counted here:\n\n"
         + table(rows, ["part", "ms per frame", "share of the dream"])
-        + f"\n\nPeak memory (RSS, whole process) against the length of the video, with 1 step per frame:\n\n"
+        + "\n\nPeak memory (RSS, whole process) against the length of the video, with 1 step per frame:\n\n"
         + table([[f"{count} frames", f"{seconds:.1f}", f"{mib:.0f}"] for count, (seconds, mib) in peaks.items()],
                 ["video", "seconds", "peak MiB"])
         + f"\n\n{long} frames take {peaks[long][1] / peaks[short][1]:.3f}× the memory of {short}: decoding is streamed."

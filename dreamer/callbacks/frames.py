@@ -11,11 +11,10 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 import torch.distributed as dist
-from PIL import Image
 
 from dreamer.errors import DreamerError
 from dreamer.imageio import save_image, save_text, to_image
-from dreamer.videoio import encode_frames, frame_path
+from dreamer.videoio import encode_frames, frame_path, read_picture
 
 Transition = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 
@@ -46,8 +45,7 @@ class FrameSchedule(pl.Callback):
         if self._previous is not None and self._previous[0] == key:
             previous = self._previous[1]
         else:
-            with Image.open(batch["previous"]) as picture:
-                previous = np.asarray(picture.convert("RGB"))
+            previous = read_picture(Path(batch["previous"]))
         start = self.transition(previous, batch)
         batch["pixels"] = torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(pl_module.device)
 
@@ -80,7 +78,6 @@ class SequenceWriter(pl.Callback):
         self.also_written: list[Path] = []  # GIFs beside them
         self.failed: list[str] = []
         self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
-        self.frames_written = 0
         self._finished = False
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
@@ -98,7 +95,6 @@ class SequenceWriter(pl.Callback):
             self.failed.append(f"{batch['names'][0]}: frame {batch['frame'] + 1} diverged (NaN or inf); not written")
             return
         save_image(to_image(dream), Path(batch["target"]), png_level=1)  # a working file: speed over size
-        self.frames_written += 1
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._finish_all(trainer, spread=True)
