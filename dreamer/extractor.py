@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from dreamer.backbones import layer_names
@@ -19,46 +20,42 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class LayerExtractor(nn.Module):
-    """Maps images in [0, 1] ``[B, 3, H, W]`` to ``{layer: activation}`` for the requested layers.
+    """Maps images in [0, 1] ``[B, 3, H, W]`` to ``{layer: activation}`` for one of its layer sets.
 
-    ImageNet normalisation happens here. For each set of layers a truncated graph is traced once
-    (``torchvision.models.feature_extraction``), so layers after the deepest requested one never run.
-    The backbone stays frozen and in eval mode whatever ``train()`` is called with.
+    ImageNet normalisation happens here. For each layer set a truncated graph is traced once
+    (``torchvision.models.feature_extraction``), so layers after the deepest requested one never run,
+    and only those graphs are kept: modules no layer set reaches (VGG-16's classifier, 470 MB) are
+    freed. The graphs stay frozen and in eval mode whatever ``train()`` is called with.
     """
 
-    def __init__(self, backbone: nn.Module, channels_last: bool = False, compile: bool = False) -> None:
+    def __init__(
+        self,
+        backbone: nn.Module,
+        layer_sets: Sequence[Sequence[str]],
+        channels_last: bool = False,
+        compile: bool = False,
+    ) -> None:
         super().__init__()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compile = compile
-        self.backbone = backbone.eval().requires_grad_(False).to(memory_format=self.memory_format)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self._known = set(layer_names(backbone))
-        # Traced graphs share the backbone's modules; kept out of the module tree on purpose.
-        self._graphs: dict[tuple[str, ...], nn.Module] = {}
+        known = set(layer_names(backbone))
+        self.layer_sets: list[tuple[str, ...]] = list(dict.fromkeys(tuple(layers) for layers in layer_sets))
+        for layers in self.layer_sets:
+            check_layers(layers, known)
+        self.graphs = nn.ModuleList(trace(backbone.eval(), layers) for layers in self.layer_sets)
+        self.graphs.requires_grad_(False).to(memory_format=self.memory_format)
         self._compiled: dict[tuple[str, ...], nn.Module] = {}
 
     def train(self, mode: bool = True) -> "LayerExtractor":
         return super().train(False)
 
-    def check_layers(self, layers: Sequence[str]) -> None:
-        """A layer is a traced node (``features.29``) or a module whose last node is used (``layer3``)."""
-        unknown = [
-            layer for layer in layers
-            if layer not in self._known and not any(node.startswith(layer + ".") for node in self._known)
-        ]
-        if unknown:
-            blocks = sorted({".".join(node.split(".")[:2]) for node in self._known}, key=lambda n: (len(n), n))
-            raise ConfigError(f"model.layers: unknown layer(s) {unknown}; this backbone has e.g. {', '.join(blocks[:40])}")
-
     def _graph(self, layers: tuple[str, ...]) -> nn.Module:
-        if layers not in self._graphs:
-            self.check_layers(layers)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torchvision's train/eval node-list note
-                graph = create_feature_extractor(self.backbone, return_nodes=list(layers))
-            self._graphs[layers] = graph.eval()
-        return self._graphs[layers]
+        try:
+            return self.graphs[self.layer_sets.index(layers)]
+        except ValueError:
+            raise ConfigError(f"Layers {list(layers)} are not among this extractor's {self.layer_sets}") from None
 
     def _runner(self, layers: tuple[str, ...]) -> nn.Module:
         if not self.compile:
@@ -78,29 +75,52 @@ class LayerExtractor(nn.Module):
 
         It is at least the layers' total stride (so their activation covers a real pixel: 32 px for
         ``vgg16.features[30]``), and at least the side below which the network cannot run at all
-        (unpadded convolutions and pools, as in Inception v3).
+        (unpadded convolutions and pools, as in Inception v3). Shapes are propagated on the ``meta``
+        device: no arithmetic runs and no memory is taken, so asking costs about a millisecond per layer.
         """
+        graph = self._graph(layers)
+        shapes = {name: torch.empty_like(value, device="meta") for name, value in _tensors(graph)}
 
         def output_side(side: int) -> int:
-            probe = torch.zeros(1, 3, side, side, device=self.mean.device)
+            probe = torch.empty(1, 3, side, side, device="meta")
             try:
-                with torch.no_grad():  # the eager graph: probing must not trigger compilation
-                    outputs = [out for out in graph((probe - self.mean) / self.std).values() if out.dim() == 4]
+                with torch.no_grad():
+                    outputs = [out for out in functional_call(graph, shapes, (probe,)).values() if out.dim() == 4]
             except (RuntimeError, ValueError):
                 return 0
             return min((min(out.shape[-2:]) for out in outputs), default=side)
 
-        graph = self._graph(layers)
         reference = 512
         reference_out = output_side(reference)
         if reference_out < 1:
             raise ConfigError(f"Layers {list(layers)} give no output even for a {reference}px image")
         stride = math.ceil(reference / reference_out)
-        low, high = 1, reference
-        while low < high:  # smallest side that runs at all
+        if output_side(stride) >= 1:
+            return stride
+        low, high = stride + 1, reference
+        while low < high:  # the smallest side that runs at all lies above the stride
             middle = (low + high) // 2
             if output_side(middle) >= 1:
                 high = middle
             else:
                 low = middle + 1
-        return max(low, stride)
+        return low
+
+
+def check_layers(layers: Sequence[str], known: set[str]) -> None:
+    """A layer is a traced node (``features.29``) or a module whose last node is used (``layer3``)."""
+    unknown = [layer for layer in layers if layer not in known and not any(node.startswith(layer + ".") for node in known)]
+    if unknown:
+        blocks = sorted({".".join(node.split(".")[:2]) for node in known}, key=lambda n: (len(n), n))
+        raise ConfigError(f"model.layers: unknown layer(s) {unknown}; this backbone has e.g. {', '.join(blocks[:40])}")
+
+
+def trace(backbone: nn.Module, layers: Sequence[str]) -> nn.Module:
+    """The backbone's graph up to ``layers``, returning ``{layer: activation}``; it shares the backbone's modules."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchvision's train/eval node-list note
+        return create_feature_extractor(backbone, return_nodes=list(layers)).eval()
+
+
+def _tensors(module: nn.Module) -> list[tuple[str, Tensor]]:
+    return [*module.named_parameters(), *module.named_buffers()]

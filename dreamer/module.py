@@ -107,13 +107,11 @@ class DreamModule(pl.LightningModule):
             raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
         self.save_hyperparameters(ignore=["optimizer"])
         self.optimizer_factory = optimizer
-        self.extractor = LayerExtractor(build_backbone(backbone, weights), channels_last, compile)
         self.layer_schedule: list[tuple[str, ...]] = [
             tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
             for entry in per_octave(layers, octaves, "layers")
         ]
-        for octave_layers in self.layer_schedule:
-            self.extractor.check_layers(octave_layers)
+        self.extractor = LayerExtractor(build_backbone(backbone, weights), self.layer_schedule, channels_last, compile)
         per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels)
         channel_schedule = channels if per_octave_lists else [channels]
         self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, octaves, "channels")

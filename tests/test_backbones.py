@@ -17,25 +17,28 @@ from dreamer.extractor import IMAGENET_MEAN, IMAGENET_STD, LayerExtractor
 
 
 @pytest.fixture(scope="module")
-def vgg_extractor():
-    return LayerExtractor(build_backbone("vgg16", weights=None))
+def vgg():
+    return build_backbone("vgg16", weights=None)
 
 
-def test_vgg_index_i_is_features_i(vgg_extractor):
+@pytest.fixture(scope="module")
+def vgg_extractor(vgg):
+    return LayerExtractor(vgg, [("features.6",), ("features.30",)])
+
+
+def test_vgg_index_i_is_features_i(vgg, vgg_extractor):
     assert node_name("vgg16", 6) == "features.6" and node_name("vgg16", "30") == "features.30"
     images = torch.rand(1, 3, 64, 64)
     normalised = (images - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    expected = vgg_extractor.backbone.features[:7](normalised)
+    expected = vgg.features[:7](normalised)
     got = vgg_extractor(images, ["features.6"])["features.6"]
     assert torch.allclose(got, expected, atol=1e-6)
 
 
-def test_extractor_truncates_after_the_deepest_layer(vgg_extractor):
+def test_extractor_truncates_after_the_deepest_layer(vgg, vgg_extractor):
     calls = []
-    hooks = [
-        vgg_extractor.backbone.features[i].register_forward_hook(lambda *_, i=i: calls.append(i)) for i in (6, 7, 30)
-    ]
-    hooks.append(vgg_extractor.backbone.classifier.register_forward_hook(lambda *_: calls.append("classifier")))
+    hooks = [vgg.features[i].register_forward_hook(lambda *_, i=i: calls.append(i)) for i in (6, 7, 30)]
+    hooks.append(vgg.classifier.register_forward_hook(lambda *_: calls.append("classifier")))
     vgg_extractor(torch.rand(1, 3, 64, 64), ["features.6"])
     for hook in hooks:
         hook.remove()
@@ -47,15 +50,44 @@ def test_min_input_size_of_the_last_vgg_pool(vgg_extractor):
     assert vgg_extractor.min_input_size(("features.6",)) <= 4
 
 
+@pytest.mark.parametrize(
+    "backbone, layer", [("vgg16", "features.22"), ("inception_v3", "Mixed_5b"), ("resnet50", "layer2")]
+)
+def test_min_input_size_agrees_with_real_forwards(backbone, layer):
+    """Meta-device shape propagation gives the side where real forwards start to give an activation
+    covering at least a pixel (Inception v3's unpadded stem fails to run below its answer)."""
+    extractor = LayerExtractor(build_backbone(backbone, weights=None), [(layer,)])
+    side = extractor.min_input_size((layer,))
+
+    def real_side(size: int) -> int:
+        try:
+            with torch.no_grad():
+                return min(extractor(torch.rand(1, 3, size, size), [layer])[layer].shape[-2:])
+        except RuntimeError:
+            return 0
+
+    stride = -(-512 // real_side(512))
+    assert real_side(side) >= 1 and side >= stride
+    assert side == stride or real_side(side - 1) == 0
+
+
 def test_googlenet_has_no_numbered_layers():
     with pytest.raises(ValueError, match="no numbered layers"):
         node_name("googlenet", 3)
 
 
-def test_unknown_layer_is_a_clear_error(vgg_extractor):
+def test_unknown_layer_is_a_clear_error(vgg):
     with pytest.raises(ValueError, match="unknown layer"):
-        vgg_extractor.check_layers(["features.99"])
-    vgg_extractor.check_layers(["features.29", "classifier"])  # module paths are fine
+        LayerExtractor(vgg, [("features.99",)])
+    LayerExtractor(vgg, [("features.29", "classifier")])  # module paths are fine
+
+
+def test_extractor_keeps_only_the_modules_its_layers_reach(vgg):
+    extractor = LayerExtractor(vgg, [("features.6",), ("features.6", "features.8")])
+    kept = sum(p.numel() for p in extractor.parameters())
+    assert kept == sum(p.numel() for p in vgg.features[:9].parameters())
+    with pytest.raises(ValueError, match="not among"):
+        extractor(torch.rand(1, 3, 32, 32), ["features.29"])
 
 
 def test_missing_weights_offline_names_file_place_and_command(tmp_path, monkeypatch):
@@ -102,6 +134,6 @@ def test_mobilenet_weights_shipped_by_an_installed_package():
 
 @pytest.mark.parametrize("name, layer", [("googlenet", "inception4c"), ("inception_v3", "Mixed_5d"), ("resnet50", "layer2")])
 def test_every_backbone_builds_and_extracts(name, layer):
-    extractor = LayerExtractor(build_backbone(name, weights=None))
+    extractor = LayerExtractor(build_backbone(name, weights=None), [(layer,)])
     out = extractor(torch.rand(1, 3, 96, 96), [layer])[layer]
     assert out.dim() == 4 and out.shape[0] == 1
