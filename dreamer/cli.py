@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Optional
 
@@ -29,6 +30,12 @@ class ConfigBesideDreams(SaveConfigCallback):
 
 class DreamerCLI(LightningCLI):
     """LightningCLI with dreamer's defaults: one pass over the images, no checkpoints, no weight summary."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """``fit`` only: a dream is a fit of the image; validate/test/predict have nothing to do, and
+        each would cost the parser another full copy of the Trainer's, model's and data's options."""
+        return {"fit": LightningCLI.subcommands()["fit"]}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
@@ -88,6 +95,8 @@ def report(cli: DreamerCLI) -> int:
 def main(args: Optional[list[str]] = None) -> int:
     """Run the CLI; errors caused by the user's input print one clear message, no traceback."""
     silence_known_noise()
+    # Everything imported so far lives as long as the process: keep garbage collections from walking it.
+    gc.freeze()
     try:
         cli = DreamerCLI(args=args)
     except DreamerError as error:

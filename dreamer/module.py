@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import Any, Literal, Optional, Union
 
@@ -112,6 +113,7 @@ class DreamModule(pl.LightningModule):
             for entry in per_octave(layers, octaves, "layers")
         ]
         self.extractor = LayerExtractor(build_backbone(backbone, weights), self.layer_schedule, channels_last, compile)
+        gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
         per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels)
         channel_schedule = channels if per_octave_lists else [channels]
         self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, octaves, "channels")
