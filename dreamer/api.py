@@ -64,7 +64,7 @@ def dream(image: Union[str, Path, Image.Image, Tensor], config: Union[str, Path]
                 "--data.overwrite=true", *(_argument(k, v) for k, v in settings.items())]
         cli = DreamerCLI(args=args, run=False)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-        failed = cli.datamodule.plan.failed
+        failed = cli.datamodule.summary.failed
         if failed or not target.is_file():
             raise ConfigError(failed[0] if failed else f"{source}: no dream was produced")
         with Image.open(target) as result:

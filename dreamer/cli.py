@@ -7,6 +7,7 @@ import sys
 from typing import Optional
 
 import lightning.pytorch as pl
+import torch.distributed as dist
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
@@ -64,20 +65,20 @@ class DreamerCLI(LightningCLI):
 
 def report(cli: DreamerCLI) -> int:
     """Print, on rank 0, what happened to every image; the exit status is 1 when any image failed."""
-    plan = cli.datamodule.plan
+    summary = cli.datamodule.summary
     writers = [c for c in cli.trainer.callbacks if isinstance(c, (DreamWriter, SequenceWriter))]
     written = [path for writer in writers for path in writer.written]
-    failed = plan.failed + [message for writer in writers for message in writer.failed]
+    failed = summary.failed + [message for writer in writers for message in writer.failed]
     if not cli.trainer.is_global_zero:
         return 1 if failed else 0
-    for message in plan.notes:
+    for message in summary.notes:
         print(f"note: {message}")
     for message in failed:
         print(f"failed: {message}", file=sys.stderr)
-    for path in plan.skipped[:10]:
+    for path in summary.skipped[:10]:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
-    if len(plan.skipped) > 10:
-        print(f"… and {len(plan.skipped) - 10} more skipped")
+    if summary.skipped_count > 10:
+        print(f"… and {summary.skipped_count - 10} more skipped")
     for path in (written + [path for writer in writers for path in getattr(writer, "also_written", [])])[:10]:
         print(f"written: {path}")
     if len(written) > 10:
@@ -88,7 +89,7 @@ def report(cli: DreamerCLI) -> int:
             f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}; "
             f"activation gain {metrics['gain']:.1f}x"
         )
-    print(f"{len(written)} dreamed, {len(plan.skipped)} skipped, {len(failed)} failed")
+    print(f"{len(written)} dreamed, {summary.skipped_count} skipped, {len(failed)} failed")
     return 1 if failed else 0
 
 
@@ -102,7 +103,18 @@ def main(args: Optional[list[str]] = None) -> int:
     except DreamerError as error:
         print(f"dreamer: error: {error}", file=sys.stderr)
         return 2
-    return report(cli) if cli.subcommand == "fit" else 0
+    status = report(cli)
+    leave_process_group()
+    return status
+
+
+def leave_process_group() -> None:
+    """Wait for every process, then close the process group: under ``torchrun`` the first node's
+    agent hosts the rendezvous store and leaves with its process, so an earlier exit would abort the
+    others mid-teardown."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from dreamer.backbones import resolve_state_dict
 from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
-from dreamer.data import DreamPlan, DreamSteps, check_writable, find_images, image_seed, plan_header, resized
+from dreamer.data import DreamPlan, RunSummary, DreamSteps, check_writable, find_images, image_seed, plan_header, resized
 from dreamer.errors import ConfigError
 from dreamer.imageio import open_photo, to_tensor
 from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
@@ -259,7 +259,9 @@ class MotionDataModule(pl.LightningDataModule):
         strategy = self.trainer.strategy if self.trainer else None
         if strategy is None or strategy.is_global_zero:
             self.plan = self.make_plan(min_side)
+        # Videos are few and their spans are balanced by cost over all processes: rank 0 plans them all.
         self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
+        self.summary = RunSummary.of(self.plan, batches=0, keep=len(self.plan.skipped))
 
     def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
         return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch

@@ -1,10 +1,13 @@
-"""Measure dreamer: framework overhead, batching, big images with tiling, and the Trainer's fast paths.
+"""Measure dreamer: the whole command against a plain script, framework overhead, batching, big images
+with tiling, the Trainer's fast paths, the GPU, planning and motion.
 
-    python scripts/benchmark.py                  # full run (about 15 min on 2 CPU cores); writes BENCHMARKS.md
-    python scripts/benchmark.py --smoke          # tiny sizes, seconds: checks that every section runs
+    python scripts/benchmark.py                      # CPU sections (about 20 min on 2 cores); updates BENCHMARKS.md
+    python scripts/benchmark.py --sections whole     # one section; the file's other sections are kept
+    python scripts/benchmark.py --gpu                # the GPU section, on a machine with CUDA (a few minutes)
+    python scripts/benchmark.py --smoke              # tiny sizes: checks that every section runs
 
-Every figure of one table comes from this one run, on the same machine, image and settings; times are
-medians of ``--reps`` repetitions after one warm-up.
+Every figure of one table comes from one run, on the same machine, image and settings; times are
+medians of ``--reps`` repetitions after one warm-up, commands compared in alternation.
 """
 
 from __future__ import annotations
@@ -308,14 +311,162 @@ def flops(side: int) -> str:
             f"**{counter.get_total_flops() / seconds / 1e12:.3f} TFLOP/s** achieved.")
 
 
+# Dense peak TFLOP/s (no sparsity) of the cards a user may run on, from their vendors' data sheets.
+PEAK_TFLOPS = {"H100": {"fp32": 67.0, "bf16": 989.0}, "H200": {"fp32": 67.0, "bf16": 989.0},
+               "A100": {"fp32": 19.5, "bf16": 312.0}, "L4": {"fp32": 30.3, "bf16": 121.0}}
+
+
+def card_peak(precision: str) -> Optional[float]:
+    name = torch.cuda.get_device_name(0)
+    return next((peaks[precision] for card, peaks in PEAK_TFLOPS.items() if card in name), None)
+
+
+def gpu(work: Path, smoke: bool, reps: int) -> str:
+    """VGG-16 on the GPU: ms per step by size, batch and precision; throughput by batch; peak memory."""
+    if not torch.cuda.is_available():
+        return "## GPU\n\nNot measured: no CUDA device on the machine that ran this section."
+    torch.backends.cudnn.benchmark = True
+    model = model_for("vgg16", 29, octaves=1).cuda()
+    rows = []
+    for side in (64, 128) if smoke else (512, 1024):
+        for batch in (1, 8):
+            for precision in ("fp32", "bf16"):
+                image = torch.rand(batch, 3, side, side, device="cuda", requires_grad=True)
+
+                def step() -> None:
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                        loss = model.objective(image, 0).sum()
+                    loss.backward()
+
+                with FlopCounterMode(display=False) as counter:
+                    step()
+                torch.cuda.reset_peak_memory_stats()
+                seconds = median_seconds(step, reps)
+                achieved = counter.get_total_flops() / seconds / 1e12
+                peak = card_peak(precision)
+                share = f"{100 * achieved / peak:.0f} % of {peak:.0f}" if peak else "card's peak unknown"
+                rows.append([f"{side}²", batch, precision, f"{seconds * 1000:.1f}", f"{achieved:.1f}", share,
+                             f"{torch.cuda.max_memory_allocated() / 2**30:.2f}"])
+    # Whole runs through the Trainer: decode, dream, write, at growing batch sizes.
+    count, side = (4, 64) if smoke else (8, 512)
+    folder = work / "gpu-batch"
+    folder.mkdir(exist_ok=True)
+    for i in range(count):
+        photo(folder / f"{i}.png", side, seed=i)
+    throughput = []
+    for batch_size in (1, 2, 4) if smoke else (1, 2, 4, 8):
+        dream_model = model_for("vgg16", 29, octaves=1, iterations=2 if smoke else 10)
+        seconds = median_seconds(lambda: dreamer_run(dream_model, folder, work / "gout", batch_size=batch_size), reps)
+        throughput.append([batch_size, f"{count / seconds:.2f}"])
+    base = float(throughput[0][1])
+    for row in throughput:
+        row.append(f"{float(row[1]) / base:.2f}x")
+    return (
+        f"## GPU\n\n{torch.cuda.get_device_name(0)}. VGG-16 up to `features.29`, one forward + backward of the "
+        "objective (a dream step without the optimiser's few element-wise operations); median after a warm-up; "
+        "bf16 under `torch.autocast`.\n\n"
+        + table(rows, ["image", "batch", "precision", "ms / step", "TFLOP/s achieved", "share of the card's peak",
+                       "peak GPU GiB"])
+        + f"\n\nWhole runs through the Trainer ({count} photos of {side}², 1 octave × {2 if smoke else 10} steps, "
+        "fp32, decode and write included):\n\n" + table(throughput, ["batch size", "images / s", "vs batch 1"])
+    )
+
+
+def process(command: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MiB) and minor page faults of one command run as a fresh process."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        if status != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{' '.join(command[:4])} … failed:\n{errors.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, usage.ru_minflt
+
+
 def whole_run(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB, ``/usr/bin/time -v``) of a whole ``dreamer`` command."""
-    started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "dreamer.cli", *args],
-                          capture_output=True, text=True, check=True)
-    seconds = time.perf_counter() - started
-    kib = next(int(line.split(":")[1]) for line in done.stderr.splitlines() if "Maximum resident set size" in line)
-    return seconds, kib / 1024
+    """Wall seconds and peak RSS (MiB) of a whole ``dreamer`` command."""
+    seconds, mib, _ = process([sys.executable, "-m", "dreamer.cli", *args])
+    return seconds, mib
+
+
+def alternated(commands: dict[str, list[str]], reps: int, warm_up: bool = True) -> dict[str, list[tuple[float, float, int]]]:
+    """Every command ``reps`` times as a fresh process, taken in turn (A B A B …) after a warm-up
+    round (disk caches), so that drift in the machine's speed hits all of them alike."""
+    for command in commands.values() if warm_up else []:
+        process(command)
+    runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in commands}
+    for _ in range(reps):
+        for name, command in commands.items():
+            runs[name].append(process(command))
+    return runs
+
+
+def paired_ratio(runs: dict[str, list[tuple[float, float, int]]], a: str, b: str) -> float:
+    """Median over repetitions of ``a``'s time ÷ ``b``'s time in the same round."""
+    return statistics.median(x[0] / y[0] for x, y in zip(runs[a], runs[b]))
+
+
+def whole(work: Path, smoke: bool, reps: int) -> str:
+    """The whole command a user waits for, start-up included, against a plain PyTorch script."""
+    sample = Image.open(ROOT / "assets" / "chelsea.jpg").convert("RGB")
+    side = 64 if smoke else 256
+    square = work / f"photo{side}.png"
+    sample.crop((60, 0, 360, 300)).resize((side, side), Image.Resampling.LANCZOS).save(square)
+    plain = [sys.executable, str(ROOT / "scripts" / "plain_deepdream.py")]
+    dreamer = [sys.executable, "-m", "dreamer.cli", "fit", "--data.overwrite", "true",
+               "--trainer.default_root_dir", str(work / "logs")]
+    vgg = dict(backbone="vgg16", layer=22, octaves=4, scale=1.8, iterations=10, lr=0.2, alpha=0.2, jitter=32)
+    if smoke:
+        vgg.update(backbone="mobilenet_v2", layer=7, octaves=2, iterations=2, jitter=4)
+    quick = dict(backbone="mobilenet_v2", layer=11, octaves=4, scale=1.4, iterations=10, lr=0.012, alpha=1.0, jitter=16)
+    if smoke:
+        quick.update(octaves=2, iterations=2)
+
+    def pair(settings: dict, photo: Path, config: Optional[str] = None) -> dict[str, list[str]]:
+        weights = settings["backbone"] == "mobilenet_v2"
+        a = [*plain, str(photo), str(work / "plain.png"), *(["--weights"] if weights else [])]
+        a += [f"--{key}={value}" for key, value in settings.items()]
+        b = [*dreamer, *(["--config", config] if config else []), "--data.images", str(photo),
+             "--data.output", str(work / "dreamer.png"), "--model.weights", "imagenet" if weights else "null",
+             "--model.layers", str(settings["layer"])]
+        b += [f"--model.{key}={value}" for key, value in settings.items() if key != "layer"]
+        return {"plain": a, "dreamer": b}
+
+    long = 4 if smoke else 40
+    workloads = [
+        (f"{vgg['octaves']} octaves × {vgg['iterations']} steps", pair(vgg, square)),
+        ("1 octave × 1 step (start-up)", pair({**vgg, "octaves": 1, "iterations": 1}, square)),
+        (f"1 octave × {long} steps", pair({**vgg, "octaves": 1, "iterations": long}, square)),
+        ("quickstart preset, 451×300", pair(quick, ROOT / "assets" / "chelsea.jpg", str(ROOT / "configs" / "quickstart.yaml"))),
+    ]
+    rows, results = [], {}
+    for name, commands in workloads:
+        runs = alternated(commands, reps, warm_up=not smoke)
+        results[name] = runs
+        time_a, time_b = (statistics.median(r[0] for r in runs[k]) for k in ("plain", "dreamer"))
+        mem_a, mem_b = (statistics.median(r[1] for r in runs[k]) for k in ("plain", "dreamer"))
+        faults_a, faults_b = (statistics.median(r[2] for r in runs[k]) for k in ("plain", "dreamer"))
+        ratio = paired_ratio(runs, "dreamer", "plain")
+        versus = f"{time_b - time_a:+.2f} s" if "start-up" in name else f"**{ratio:.3f}**"
+        rows.append([name, f"{time_a:.2f} s", f"{time_b:.2f} s", versus, f"{mem_a:.0f}", f"{mem_b:.0f}",
+                     f"{faults_a / 1e3:.0f} k", f"{faults_b / 1e3:.0f} k"])
+    one, many = (results[name] for name, _ in workloads[1:3])
+    per_step = {k: statistics.median((m[0] - o[0]) / (long - 1) for m, o in zip(many[k], one[k])) for k in ("plain", "dreamer")}
+    rows.append([f"per step: ({long}-step run − 1-step run) ÷ {long - 1}", f"{per_step['plain'] * 1000:.1f} ms",
+                 f"{per_step['dreamer'] * 1000:.1f} ms", f"{per_step['dreamer'] / per_step['plain']:.3f}", "", "", "", ""])
+    described = ", ".join(f"{key} {value}" for key, value in vgg.items())
+    return (
+        "## Whole process\n\nWhat a user waits for: the whole command, start-up included, as a fresh process; "
+        f"`dreamer fit` with its defaults (TensorBoard logger, progress bar, metrics) against "
+        f"`scripts/plain_deepdream.py`, a minimal hand-written PyTorch DeepDream doing the same math. Runs "
+        f"alternated plain, dreamer, plain, dreamer … after a warm-up round; medians of {reps}, ratios paired within "
+        f"a round. Workload: {described}, random weights, a {side}² photo (rows 1–3); the quickstart preset "
+        "(MobileNetV2 ImageNet weights) on the bundled photo (row 4). Peak memory is the process's peak RSS.\n\n"
+        + table(rows, ["workload", "plain script", "dreamer", "dreamer ÷ plain", "plain peak MiB", "dreamer peak MiB",
+                       "plain minor faults", "dreamer minor faults"])
+    )
 
 
 def motion(work: Path, smoke: bool, reps: int) -> str:
@@ -395,12 +546,31 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
     )
 
 
+TITLES = {"whole": "Whole process", "overhead": "Framework overhead", "batching": "Batching", "big": "Big images",
+          "fast": "Fast paths", "gpu": "GPU", "planning": "Planning", "motion": "Motion"}
+
+
+def merged(path: Path, made: list[str]) -> str:
+    """The benchmark file with the sections just made replaced, the others kept as they were."""
+    blocks: dict[str, str] = {}
+    if path.exists():
+        for block in path.read_text().split("\n## ")[1:]:
+            blocks[block.split("\n", 1)[0].strip()] = "## " + block.strip()
+    for text in made:
+        blocks[text.split("\n", 1)[0][3:].strip()] = text.strip()
+    order = list(TITLES.values())
+    titles = sorted(blocks, key=lambda title: order.index(title) if title in order else len(order))
+    head = f"# Benchmarks\n\nMachine: {machine()}. Each section names the command that made it."
+    return head + "\n\n" + "\n\n".join(blocks[title] for title in titles) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition: seconds")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per timing (median reported)")
-    parser.add_argument("--sections", default="overhead,batching,big,fast,motion")
+    parser.add_argument("--sections", default="whole,overhead,batching,big,fast,motion")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--gpu", action="store_true", help="only the GPU section (same as --sections gpu)")
     parser.add_argument("--peak", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     silence_known_noise()
@@ -410,16 +580,19 @@ def main() -> None:
         print(json.dumps(peak_child(side, tile or None, iterations)))
         return
     reps = 1 if args.smoke else args.reps
-    sections = {"overhead": overhead, "batching": batching, "big": big_images, "fast": fast_paths, "motion": motion}
+    if args.gpu:
+        args.sections = "gpu"
+    sections = {"whole": whole, "overhead": overhead, "batching": batching, "big": big_images, "fast": fast_paths,
+                "gpu": gpu, "motion": motion}
     command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
-    parts = [f"# Benchmarks\n\nMachine: {machine()}.\n\nMade by `{command.strip()}` on "
-             f"{time.strftime('%Y-%m-%d')}; medians of {reps} runs."]
+    stamp = f"_Made by `{command.strip()}` on {time.strftime('%Y-%m-%d')}; medians of {reps} runs._"
+    made = []
     with tempfile.TemporaryDirectory(prefix="dreamer-bench-") as folder:
         for name in args.sections.split(","):
             started = time.perf_counter()
-            parts.append(sections[name](Path(folder), args.smoke, reps))
-            print(parts[-1] + f"\n\n({name}: {time.perf_counter() - started:.0f} s)\n", flush=True)
-    args.output.write_text("\n\n".join(parts) + "\n")
+            made.append(sections[name](Path(folder), args.smoke, reps) + "\n\n" + stamp)
+            print(made[-1] + f"\n\n({name}: {time.perf_counter() - started:.0f} s)\n", flush=True)
+    args.output.write_text(merged(args.output, made))
     print(f"written {args.output}")
 
 

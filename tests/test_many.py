@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from dreamer.callbacks import DreamWriter
-from dreamer.data import DreamBatches, DreamDataModule, find_images
+from dreamer.data import DreamBatches, DreamDataModule, RunSummary, find_images
 from dreamer.imageio import save_image
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.helpers import FloatDreams
@@ -62,18 +62,28 @@ def test_resize_sets_the_long_side(tmp_path):
 
 
 def test_sharding_is_exact_with_an_odd_count(tmp_path):
-    data = DreamDataModule(images=str(folder_of(tmp_path, 7)), output=str(tmp_path / "o"), batch_size=2)
-    data.plan = data.make_plan()
+    """Each process plans its own share of the sorted files: disjoint shares, every photo once, and
+    every process takes as many steps as the busiest."""
+    photos = folder_of(tmp_path, 7)
+    data = DreamDataModule(images=str(photos), output=str(tmp_path / "o"), batch_size=2)
+    shares = [data.make_plan(rank=rank, world_size=3) for rank in range(3)]
+    summary = RunSummary.merge([RunSummary.of(plan, len(data_with(plan, data).batches())) for plan in shares])
+    assert summary.busiest == 2  # shares of 3, 2, 2 photos: 2, 1, 1 batches of at most 2
     loaders = []
-    for rank in range(3):
-        data.trainer = SimpleNamespace(
-            distributed_sampler_kwargs={"num_replicas": 3, "rank": rank},
-            lightning_module=SimpleNamespace(steps_per_dream=1),
-        )
-        loaders.append(data.train_dataloader())
-    assert [len(steps) for steps in loaders] == [2, 2, 2]  # 4 batches: the third process idles once
+    for rank, plan in enumerate(shares):
+        share = data_with(plan, data)
+        share.summary = summary
+        share.trainer = SimpleNamespace(lightning_module=SimpleNamespace(steps_per_dream=1))
+        loaders.append(share.train_dataloader())
+    assert [len(steps) for steps in loaders] == [2, 2, 2]
     names = [name for steps in loaders for batch in steps for name in batch["names"]]
-    assert sorted(names) == sorted(job.name for job in data.plan.jobs) and len(names) == 7
+    assert sorted(names) == [f"img{i:02d}.png" for i in range(7)]
+
+
+def data_with(plan, data: DreamDataModule) -> DreamDataModule:
+    share = DreamDataModule(images=data.images, output=str(data.output), batch_size=data.batch_size)
+    share.plan = plan
+    return share
 
 
 def dream_folder(tmp_path, photos, out, batch_size, **model_kwargs):
@@ -117,7 +127,7 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def dream_with_processes(tmp_path, photos, devices: int, tag: str) -> subprocess.CompletedProcess:
+def dream_with_processes(tmp_path, photos, devices: int, tag: str, accelerator: str = "cpu") -> subprocess.CompletedProcess:
     extra = tmp_path / f"extra-{tag}.yaml"
     extra.write_text(
         "trainer:\n  callbacks:\n    - class_path: tests.helpers.FloatDreams\n"
@@ -126,7 +136,7 @@ def dream_with_processes(tmp_path, photos, devices: int, tag: str) -> subprocess
     args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--config", str(extra),
             "--model.octaves", "2", "--model.iterations", "3", "--data.images", str(photos),
             "--data.output", str(tmp_path / f"out-{tag}"), "--data.batch_size", "2",
-            "--trainer.accelerator", "cpu", "--trainer.devices", str(devices),
+            "--trainer.accelerator", accelerator, "--trainer.devices", str(devices),
             "--trainer.default_root_dir", str(tmp_path / f"logs-{tag}"), "--trainer.enable_progress_bar", "false"]
     if devices > 1:
         args += ["--trainer.strategy", "ddp_independent"]
@@ -149,6 +159,46 @@ def test_one_and_two_processes_give_the_same_dreams_each_exactly_once(tmp_path):
     print(f"1 vs 2 processes: max abs difference {worst:.2e}")
     assert worst <= 1e-4
     assert len(metrics[1]) == 1 and metrics[1] == metrics[2]  # torchmetrics synced over both processes
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("launcher", ["environment", "torchrun"])
+def test_two_nodes_dream_every_photo_exactly_once(tmp_path, launcher):
+    """Multi-node, on one machine with gloo: one process per "node" (``num_nodes=2``), started with
+    the node rank and master address in the environment (as a cluster scheduler sets them), or by
+    ``torchrun`` on each node. Every node exits cleanly and rank 0 reports the whole run."""
+    photos = folder_of(tmp_path, 5)
+    port = free_port()
+    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--model.octaves", "1",
+            "--model.iterations", "2", "--data.images", str(photos), "--data.output", str(tmp_path / "out"),
+            "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.num_nodes", "2",
+            "--trainer.strategy", "ddp_independent", "--trainer.logger", "false",
+            "--trainer.enable_progress_bar", "false"]
+    nodes = []
+    for node in (0, 1):
+        env = {**os.environ, "PYTHONPATH": str(REPO), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "NODE_RANK": str(node), "OMP_NUM_THREADS": "1"}
+        command = [sys.executable, "-m", "dreamer.cli"]
+        if launcher == "torchrun":
+            command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                       "--node-rank", str(node), "--master-addr", "127.0.0.1", "--master-port", str(port),
+                       "-m", "dreamer.cli"]
+        nodes.append(subprocess.Popen([*command, *args], cwd=tmp_path, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    first, second = (stdout for stdout, _ in outputs)
+    assert "5 dreamed, 0 skipped, 0 failed" in first and "dreamed" not in second  # rank 0 reports the run
+    written = [line for line in first.splitlines() if line.startswith("written: ")]
+    assert sorted(written) == sorted(set(written)) and len(written) == 5  # each photo once, by either node
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [f"img{i:02d}.png" for i in range(5)]
 
 
 def test_more_processes_than_photos(tmp_path):
