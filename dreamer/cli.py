@@ -15,6 +15,7 @@ from dreamer.callbacks.frames import SequenceWriter
 from dreamer.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
 from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
 from dreamer.errors import DreamerError
+from dreamer.memory import keep_freed_memory
 from dreamer.module import DreamModule
 from dreamer.quiet import silence_known_noise
 
@@ -42,6 +43,9 @@ class DreamerCLI(LightningCLI):
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
         # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
         parser.set_defaults({"data": {"class_path": "dreamer.data.DreamDataModule"}})
+
+    def before_fit(self) -> None:
+        keep_freed_memory()  # the network is built: from here on every step reuses the same blocks
 
     def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
         super().__init__(

@@ -55,19 +55,23 @@ def find_images(
         if path.is_dir():
             files = sorted(path.rglob("*") if recursive else path.glob("*"))
             hits = [(p, p.relative_to(path).as_posix()) for p in files if accept(p)]
+            base = path.resolve()  # once per folder: resolving 20,000 files one by one takes a second
+            keys = [base / name for _, name in hits]
         elif path.is_file():
             hits = [(path, path.name)]
+            keys = [path.resolve()]
         elif glob.has_magic(entry):
             root = Path(entry.split("*")[0].split("?")[0].split("[")[0])
             root = root if root.is_dir() else root.parent
             matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
             hits = [(p, p.relative_to(root).as_posix()) for p in matches if p.is_file()]
+            keys = [source.resolve() for source, _ in hits]
         else:
             raise ConfigError(f"{setting}: {entry!r} is not a file, folder or matching glob")
         if not hits:
             raise ConfigError(f"{setting}: nothing to dream found in {entry!r}")
-        for source, name in hits:
-            found.setdefault(source.resolve(), (source, name))
+        for key, hit in zip(keys, hits):
+            found.setdefault(key, hit)
     return list(found.values())
 
 

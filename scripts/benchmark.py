@@ -372,6 +372,40 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
     )
 
 
+def planning(work: Path, smoke: bool, reps: int) -> str:
+    """Planning a big folder: every process lists the files and reads the headers of its share only."""
+    import pickle
+
+    from dreamer.data import RunSummary
+
+    count = 200 if smoke else 20_000
+    folder = work / "many"
+    folder.mkdir(exist_ok=True)
+    tiny = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(tiny, format="PNG")
+    for i in range(count):
+        (folder / f"{i:06d}.png").write_bytes(tiny.getvalue())
+    data = DreamDataModule(images=str(folder), output=str(work / "many-out"), batch_size=8)
+    rows = []
+    for world_size in (1, 4, 16):
+        seconds, exchanged = [], []
+        for rank in range(world_size):
+            seconds.append(median_seconds(lambda: data.make_plan(1, rank, world_size), reps))
+            plan = data.make_plan(1, rank, world_size)
+            data.plan = plan
+            exchanged.append(len(pickle.dumps(RunSummary.of(plan, len(data.batches())))))
+        whole_plan = len(pickle.dumps(data.make_plan(1, 0, 1))) if world_size == 1 else None
+        rows.append([world_size, f"{max(seconds):.2f} s", f"{max(exchanged) / 1024:.1f} KiB",
+                     f"{whole_plan / 2**20:.1f} MiB" if whole_plan else "—"])
+    return (
+        f"## Planning\n\n{count:,} photos in one folder (header reads only; no pixel is decoded). Each process "
+        "lists the folder and reads the headers of its own share; what it sends the others is a summary (its "
+        "failures, notes, skip count and batch count). The last column is what a plan made on rank 0 alone would "
+        "have had to broadcast.\n\n"
+        + table(rows, ["processes", "planning time (slowest process)", "sent per process", "whole plan, pickled"])
+    )
+
+
 def process(command: list[str]) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MiB) and minor page faults of one command run as a fresh process."""
     with tempfile.TemporaryFile() as errors:
@@ -568,7 +602,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition: seconds")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per timing (median reported)")
-    parser.add_argument("--sections", default="whole,overhead,batching,big,fast,motion")
+    parser.add_argument("--sections", default="whole,overhead,batching,big,fast,planning,motion")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--gpu", action="store_true", help="only the GPU section (same as --sections gpu)")
     parser.add_argument("--peak", nargs=3, type=int, help=argparse.SUPPRESS)
@@ -583,7 +617,7 @@ def main() -> None:
     if args.gpu:
         args.sections = "gpu"
     sections = {"whole": whole, "overhead": overhead, "batching": batching, "big": big_images, "fast": fast_paths,
-                "gpu": gpu, "motion": motion}
+                "gpu": gpu, "planning": planning, "motion": motion}
     command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
     stamp = f"_Made by `{command.strip()}` on {time.strftime('%Y-%m-%d')}; medians of {reps} runs._"
     made = []

@@ -1,5 +1,6 @@
 """Tiled gradients, precision and the benchmark's smoke mode."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -7,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dreamer.backbones import BACKBONES
 from dreamer.data import DreamDataModule
 from dreamer.tiling import tile_bounds, tiled_gradient
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
@@ -68,10 +70,16 @@ def test_bf16_mixed_precision_runs_on_cpu_without_nans(tmp_path, photo):
 
 
 def test_channels_last_gives_the_same_dream(tmp_path, photo):
-    plain, last = tiny_model(), tiny_model(channels_last=True)
+    plain, last = tiny_model(channels_last=False), tiny_model(channels_last=True)
     for model, name in ((plain, "a.png"), (last, "b.png")):
         run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / name)))
     assert (plain.image - last.image).abs().max() < 0.05
+
+
+def test_channels_last_auto_follows_the_backbone(monkeypatch):
+    assert tiny_model().extractor.memory_format == torch.channels_last
+    monkeypatch.setitem(BACKBONES, "mobilenet_v2", dataclasses.replace(BACKBONES["mobilenet_v2"], channels_last_faster=False))
+    assert tiny_model().extractor.memory_format == torch.contiguous_format
 
 
 def test_benchmark_smoke_mode_prints_a_table(tmp_path):
