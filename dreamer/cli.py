@@ -15,7 +15,7 @@ from dreamer.callbacks.frames import SequenceWriter
 from dreamer.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
 from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
 from dreamer.errors import DreamerError
-from dreamer.memory import keep_freed_memory
+from dreamer.memory import keep_freed_memory, release_freed_memory
 from dreamer.module import DreamModule
 from dreamer.quiet import silence_known_noise
 
@@ -46,6 +46,9 @@ class DreamerCLI(LightningCLI):
 
     def before_fit(self) -> None:
         keep_freed_memory()  # the network is built: from here on every step reuses the same blocks
+
+    def after_fit(self) -> None:
+        release_freed_memory()
 
     def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
         super().__init__(

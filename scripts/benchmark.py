@@ -164,7 +164,7 @@ def overhead(work: Path, smoke: bool, reps: int) -> str:
     rows = []
     for backbone, layer, side in cases:
         settings = dict(octaves=2 if smoke else 3, iterations=2 if smoke else 10)
-        model = model_for(backbone, layer, **settings)
+        model = model_for(backbone, layer, **settings, channels_last=False)  # the same arithmetic as the loop
         image = photo(work / f"overhead-{side}.png", side)
         runs = {
             "lean": lambda: dreamer_run(model, image, work / "o.png"),
@@ -176,11 +176,37 @@ def overhead(work: Path, smoke: bool, reps: int) -> str:
         rows.append([f"{backbone} `features.{layer}`", f"{side}²", steps, f"{hand * 1000 / steps:.1f}",
                      f"{lean * 1000 / steps:.1f}", f"{full * 1000 / steps:.1f}", f"**{lean / hand:.3f}**",
                      f"{full / hand:.3f}"])
-    return "## Framework overhead\n\nOne whole dream (3 octaves of 1.4, 10 steps each, jitter 8; load, dream, write " \
+    return "## Framework overhead\n\nIn-process timings (a secondary view: the whole command is in *Whole process*). " \
+           "One whole dream (3 octaves of 1.4, 10 steps each, jitter 8; load, dream, write " \
            "PNG). *lean*: no logger, no progress bar; *defaults*: TensorBoard logger and progress bar, as a user " \
-           "runs it.\n\n" + table(rows, ["backbone", "image", "steps", "hand-written ms/step", "dreamer lean ms/step",
-                                          "dreamer defaults ms/step", "dreamer / hand-written (lean)",
-                                          "dreamer / hand-written (defaults)"])
+           "runs it. Both contiguous in memory, so that only the framing differs.\n\n" + \
+           table(rows, ["backbone", "image", "steps", "hand-written ms/step", "dreamer lean ms/step",
+                        "dreamer defaults ms/step", "dreamer / hand-written (lean)",
+                        "dreamer / hand-written (defaults)"]) + "\n\n" + fixed_step_cost(work, smoke, reps)
+
+
+def fixed_step_cost(work: Path, smoke: bool, reps: int) -> str:
+    """What a step costs beyond its arithmetic: a 32² image, where the network's work is tiny; the
+    difference of a long and a short run, so loading and writing cancel out."""
+    image = photo(work / "fixed-32.png", 32)
+    short, long = (2, 6) if smoke else (20, 220)
+    rows, cells = [], {}
+    for steps in (short, long):
+        settings = dict(octaves=1, iterations=steps)
+        model = model_for("mobilenet_v2", 11, **settings, channels_last=False, jitter=0)
+        runs = {
+            "hand": lambda: handwritten_run(model, image, work / "h.png", scale=1.4, lr=0.01, jitter=0, **settings),
+            "lean": lambda: dreamer_run(model, image, work / "o.png"),
+            "full": lambda: dreamer_run(model, image, work / "o.png", lean=False),
+        }
+        cells[steps] = interleaved_medians(runs, reps)
+    per_step = {k: (cells[long][k] - cells[short][k]) / (long - short) * 1000 for k in ("hand", "lean", "full")}
+    rows.append(["mobilenet_v2 `features.11`", "32²", f"{per_step['hand']:.2f}", f"{per_step['lean']:.2f}",
+                 f"{per_step['full']:.2f}", f"{per_step['lean'] - per_step['hand']:+.2f}"])
+    return (f"Per step on a 32² image ({long}-step run less a {short}-step run, ÷ {long - short}), where the "
+            "network's arithmetic is small and fixed per-step costs show:\n\n"
+            + table(rows, ["backbone", "image", "hand-written ms/step", "dreamer lean ms/step",
+                           "dreamer defaults ms/step", "lean − hand-written"]))
 
 
 def batching(work: Path, smoke: bool, reps: int) -> str:
@@ -326,11 +352,13 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
     if not torch.cuda.is_available():
         return "## GPU\n\nNot measured: no CUDA device on the machine that ran this section."
     torch.backends.cudnn.benchmark = True
-    model = model_for("vgg16", 29, octaves=1).cuda()
+    models = {layout: model_for("vgg16", 29, octaves=1, channels_last=layout == "channels-last").cuda()
+              for layout in ("contiguous", "channels-last")}
     rows = []
     for side in (64, 128) if smoke else (512, 1024):
         for batch in (1, 8):
-            for precision in ("fp32", "bf16"):
+            for precision, layout in [(p, f) for p in ("fp32", "bf16") for f in models]:
+                model = models[layout]
                 image = torch.rand(batch, 3, side, side, device="cuda", requires_grad=True)
 
                 def step() -> None:
@@ -345,7 +373,7 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
                 achieved = counter.get_total_flops() / seconds / 1e12
                 peak = card_peak(precision)
                 share = f"{100 * achieved / peak:.0f} % of {peak:.0f}" if peak else "card's peak unknown"
-                rows.append([f"{side}²", batch, precision, f"{seconds * 1000:.1f}", f"{achieved:.1f}", share,
+                rows.append([f"{side}²", batch, precision, layout, f"{seconds * 1000:.1f}", f"{achieved:.1f}", share,
                              f"{torch.cuda.max_memory_allocated() / 2**30:.2f}"])
     # Whole runs through the Trainer: decode, dream, write, at growing batch sizes.
     count, side = (4, 64) if smoke else (8, 512)
@@ -365,7 +393,7 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
         f"## GPU\n\n{torch.cuda.get_device_name(0)}. VGG-16 up to `features.29`, one forward + backward of the "
         "objective (a dream step without the optimiser's few element-wise operations); median after a warm-up; "
         "bf16 under `torch.autocast`.\n\n"
-        + table(rows, ["image", "batch", "precision", "ms / step", "TFLOP/s achieved", "share of the card's peak",
+        + table(rows, ["image", "batch", "precision", "memory format", "ms / step", "TFLOP/s achieved", "share of the card's peak",
                        "peak GPU GiB"])
         + f"\n\nWhole runs through the Trainer ({count} photos of {side}², 1 octave × {2 if smoke else 10} steps, "
         "fp32, decode and write included):\n\n" + table(throughput, ["batch size", "images / s", "vs batch 1"])
