@@ -333,7 +333,7 @@ def flops(side: int) -> str:
     with FlopCounterMode(display=False) as counter:
         step()
     seconds = median_seconds(step, 3)
-    return (f"VGG-16 to `features.29` at {side}², batch 1, fp32 forward + backward on {device}: "
+    return (f"VGG-16 to `features.29` at {side}², batch 1, fp32 (channels-last, the default) forward + backward on {device}: "
             f"{counter.get_total_flops() / 1e9:.1f} GFLOP per step, {seconds * 1000:.0f} ms, "
             f"**{counter.get_total_flops() / seconds / 1e12:.3f} TFLOP/s** achieved.")
 
