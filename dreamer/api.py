@@ -16,20 +16,8 @@ from dreamer.imageio import to_image
 from dreamer.module import DreamModule
 from dreamer.quiet import silence_known_noise
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 _MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}
 _DATA_ARGS = set(inspect.signature(DreamDataModule.__init__).parameters) - {"self", "images", "output"}
-
-
-def _config_path(config: Union[str, Path]) -> Path:
-    path = Path(config)
-    if path.suffix in (".yaml", ".yml"):
-        return path
-    preset = CONFIGS / f"{config}.yaml"
-    if not preset.is_file():
-        names = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.yaml"))) or "none found"
-        raise ConfigError(f"Unknown config {config!r}: give a YAML path or a preset ({names})")
-    return preset
 
 
 def _argument(key: str, value: Any) -> str:
@@ -60,7 +48,7 @@ def dream(image: Union[str, Path, Image.Image, Tensor], config: Union[str, Path]
             image.save(source)
         target = Path(folder) / "dream.png"
         settings = {"logger": False, "enable_progress_bar": True, **overrides}
-        args = ["--config", str(_config_path(config)), f"--data.images={source}", f"--data.output={target}",
+        args = ["--config", str(config), f"--data.images={source}", f"--data.output={target}",
                 "--data.overwrite=true", *(_argument(k, v) for k, v in settings.items())]
         cli = DreamerCLI(args=args, run=False)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)

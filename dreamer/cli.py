@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch.distributed as dist
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from dreamer import __version__
+from dreamer.bundled import PRESETS, preset_names, preset_summary, with_resolved_configs
 from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
 from dreamer.callbacks.frames import SequenceWriter
 from dreamer.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
@@ -32,6 +34,12 @@ class ConfigBesideDreams(SaveConfigCallback):
 
 class DreamerCLI(LightningCLI):
     """LightningCLI with dreamer's defaults: one pass over the images, no checkpoints, no weight summary."""
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """``--config`` takes a preset's name as well as a path, and a config file's relative input
+        paths are relative to the file. Arguments come from ``args`` or else the command line, never
+        both (so a notebook's own ``sys.argv`` is not mistaken for dreamer's)."""
+        self.config = parser.parse_args(with_resolved_configs(sys.argv[1:] if args is None else args))
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -65,6 +73,8 @@ class DreamerCLI(LightningCLI):
                 "num_sanity_val_steps": 0,
                 "log_every_n_steps": 10,
             },
+            parser_kwargs={"description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
+                           "the bundled presets; `dreamer fit --config quickstart` runs one."},
             args=args,
             run=run,
         )
@@ -100,8 +110,22 @@ def report(cli: DreamerCLI) -> int:
     return 1 if failed else 0
 
 
+def list_presets() -> None:
+    width = max(map(len, preset_names()))
+    for name in preset_names():
+        print(f"{name:<{width}}  {preset_summary(name)}")
+    print(f"\nRun one: dreamer fit --config <name> [--data.images <photos>]; they live in {PRESETS}")
+
+
 def main(args: Optional[list[str]] = None) -> int:
     """Run the CLI; errors caused by the user's input print one clear message, no traceback."""
+    given = sys.argv[1:] if args is None else args
+    if given[:1] == ["presets"]:
+        list_presets()
+        return 0
+    if given[:1] in (["--version"], ["-V"]):
+        print(f"dreamer {__version__}")
+        return 0
     silence_known_noise()
     # Everything imported so far lives as long as the process: keep garbage collections from walking it.
     gc.freeze()

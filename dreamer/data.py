@@ -6,6 +6,7 @@ import glob
 import shutil
 import tempfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 
+from dreamer.bundled import SAMPLE_PHOTO
 from dreamer.errors import ConfigError, ImageError
 from dreamer.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
 
@@ -277,7 +279,7 @@ class DreamDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        images: Union[str, list[str]] = "assets/chelsea.jpg",
+        images: Union[str, list[str]] = str(SAMPLE_PHOTO),
         output: str = "dreams",
         overwrite: bool = False,
         recursive: bool = True,
@@ -298,12 +300,15 @@ class DreamDataModule(pl.LightningDataModule):
         self.plan: Optional[DreamPlan] = None
         self.summary: Optional[RunSummary] = None
 
-    def _target(self, name: str, count: int) -> Path:
+    def _target(self, name: str, count: int, shared_stem: bool = False) -> Path:
+        """``<output>/<name without suffix>.png``; photos that share a stem (``beach.jpg``, ``beach.png``)
+        keep their whole name instead (``beach.jpg.png``, ``beach.png.png``), so each has its own dream."""
         if self.output.suffix.lower() in IMAGE_SUFFIXES:
             if count != 1:
                 raise ConfigError(f"data.output {self.output} is a file name but {count} images were given; use a folder")
             return self.output
-        return self.output / Path(name).with_suffix(".png")
+        path = Path(name)
+        return self.output / (path.with_name(path.name + ".png") if shared_stem else path.with_suffix(".png"))
 
     def make_plan(self, min_side: int = 1, rank: int = 0, world_size: int = 1) -> DreamPlan:
         """Find the images and decide each one's output, skip or failure; this process's share only.
@@ -314,10 +319,11 @@ class DreamDataModule(pl.LightningDataModule):
         """
         plan = DreamPlan()
         sources = find_images(self.images, self.recursive)
+        stems = Counter(Path(name).with_suffix("").as_posix() for _, name in sources)
         taken: dict[Path, Path] = {}
         candidates = []
         for source, name in sources:
-            target = self._target(name, len(sources))
+            target = self._target(name, len(sources), stems[Path(name).with_suffix("").as_posix()] > 1)
             if target in taken:
                 plan.failed.append(f"{source}: its output {target} is already the output of {taken[target]}")
                 continue

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from dreamer.backbones import resolve_state_dict
+from dreamer.bundled import SAMPLE_CLIP, SAMPLE_PHOTO
 from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
 from dreamer.data import DreamPlan, RunSummary, DreamSteps, check_writable, find_images, image_seed, plan_header, resized
 from dreamer.errors import ConfigError
@@ -297,7 +298,7 @@ class ZoomDataModule(MotionDataModule):
 
     def __init__(
         self,
-        images: Union[str, list[str]] = "assets/chelsea.jpg",
+        images: Union[str, list[str]] = str(SAMPLE_PHOTO),
         output: str = "dreams/zoom",
         frames: int = 48,
         fps: float = 12.0,
@@ -378,7 +379,7 @@ class VideoDataModule(MotionDataModule):
 
     def __init__(
         self,
-        video: Union[str, list[str]] = "assets/chelsea_pan.mp4",
+        video: Union[str, list[str]] = str(SAMPLE_CLIP),
         output: str = "dreams/video",
         blend: float = 0.7,
         flow: Literal["dis", "raft_small", "raft_large"] = "dis",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
+
+from lightning.pytorch.utilities import rank_zero_only
 
 
 class _DropTips(logging.Filter):
@@ -26,3 +29,9 @@ def silence_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r"Total length of `\w+` across ranks is zero")
     # The data loader is ours and sized to the batch; worker count is a user choice (data.num_workers).
     warnings.filterwarnings("ignore", message=r"The '\w+_dataloader' does not have many workers")
+
+
+@rank_zero_only
+def warn(message: str) -> None:
+    """One line on stderr, ``warning: <message>``, from rank 0 only: no file name, line or source."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -33,5 +35,17 @@ def test_overrides_reach_the_model(tmp_path):
 
 
 def test_unknown_preset_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="Unknown config 'nope'.*quickstart"):
+    with pytest.raises(ValueError, match="--config nope: no such file or preset.*quickstart"):
         dream(make_photo(tmp_path / "p.png"), "nope")
+
+
+def test_dream_in_a_notebook_is_silent(tmp_path, monkeypatch, capfd):
+    """A Jupyter kernel always has arguments in ``sys.argv``; they are the kernel's, not dreamer's."""
+    monkeypatch.setattr("sys.argv", ["ipykernel_launcher.py", "-f", "/run/user/kernel-1234.json"])
+    photo = make_photo(tmp_path / "p.png", size=(64, 64))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dream(photo, **FAST)
+    messages = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
+    assert messages == []
+    assert "warn" not in capfd.readouterr().err.lower()

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from dreamer.callbacks import DreamWriter
+from dreamer.cli import main
 from dreamer.data import DreamBatches, DreamDataModule, RunSummary, find_images
 from dreamer.imageio import save_image
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
@@ -59,6 +60,23 @@ def test_resize_sets_the_long_side(tmp_path):
     make_photo(tmp_path / "p" / "wide.png", size=(200, 100))
     data = DreamDataModule(images=str(tmp_path / "p"), output=str(tmp_path / "o"), resize=64)
     assert data.make_plan().jobs[0].size == (32, 64)
+
+
+def test_photos_that_share_a_stem_each_get_their_own_dream_and_resume_finds_them(tmp_path, capsys):
+    folder = tmp_path / "p"
+    for name in ("beach.jpg", "beach.png", "beach.webp", "dune.png"):
+        make_photo(folder / name)
+    (folder / "sub").mkdir()
+    make_photo(folder / "sub" / "beach.png")  # another folder: no clash
+    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--model.octaves", "1",
+            "--model.iterations", "1", "--data.images", str(folder), "--data.output", str(tmp_path / "out"),
+            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    assert main(args) == 0
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+    assert written == ["beach.jpg.png", "beach.png.png", "beach.webp.png", "dune.png", "sub/beach.png"]
+    assert "5 dreamed, 0 skipped, 0 failed" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "0 dreamed, 5 skipped, 0 failed" in capsys.readouterr().out
 
 
 def test_sharding_is_exact_with_an_odd_count(tmp_path):

@@ -6,11 +6,11 @@ from typing import Any, Literal, Optional
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from dreamer.errors import ConfigError
 from dreamer.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
+from dreamer.quiet import warn
 
 
 def noise_like(images: Tensor, seeds: list[int]) -> Tensor:
@@ -98,10 +98,9 @@ class OctaveSchedule(pl.Callback):
                 f"{pl_module.min_input_size(self.octaves - 1)} px that the last octave's layers need"
             )
         if not all(self.active):
-            skipped = [f"{h}x{w}" for (h, w), active in zip(sizes, self.active) if not active]
-            rank_zero_warn(
-                f"{len(skipped)} of {self.octaves} octaves skipped (too small for their layers): {', '.join(skipped)}"
-            )
+            skipped = sum(not active for active in self.active)
+            warn(f"{', '.join(batch['names'])} ({width}×{height}): {skipped} of {self.octaves} octaves skipped, "
+                 "too small for their layers")
         self.originals = gaussian_pyramid(pixels, sizes)
         self._dreamed = None
         pl_module.start_dream(batch["seeds"])

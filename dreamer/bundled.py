@@ -1,0 +1,98 @@
+"""What ships inside the package: the presets (``configs/`` in the repository is the same folder), the
+sample photo and clip, and how a ``--config`` argument finds them.
+
+A config is a YAML path or a preset's name (``--config quickstart``). Relative input paths written in
+a config file (``data.images``, ``data.video``, ``model.weights``) are relative to that file's folder,
+so a config and its photos travel together and presets find the bundled sample from anywhere;
+outputs stay relative to where dreamer runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dreamer.errors import ConfigError
+
+HERE = Path(__file__).resolve().parent
+PRESETS = HERE / "presets"
+SAMPLE_PHOTO = HERE / "assets" / "chelsea.jpg"
+SAMPLE_CLIP = HERE / "assets" / "chelsea_pan.mp4"
+
+# Settings that name files to read: relative values in a config file are relative to the file.
+INPUT_KEYS = {("data", "images"), ("data", "video"), ("model", "weights")}
+_NOT_PATHS = {"imagenet"}
+
+
+def preset_names() -> list[str]:
+    return sorted(path.stem for path in PRESETS.glob("*.yaml"))
+
+
+def preset_summary(name: str) -> str:
+    """A preset's first sentence, from the comment at its top: what it is for."""
+    words = []
+    for line in (PRESETS / f"{name}.yaml").read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        words.append(line.lstrip("# ").strip())
+    text = " ".join(words)
+    return text.split(". ")[0].rstrip(".") + "." if text else ""
+
+
+def config_path(config: str) -> Path:
+    """A YAML path as given, or the bundled preset of that name."""
+    path = Path(config).expanduser()
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        return path
+    preset = PRESETS / f"{config}.yaml"
+    if not preset.is_file():
+        raise ConfigError(f"--config {config}: no such file or preset; presets: {', '.join(preset_names())}")
+    return preset
+
+
+def _anchored(value: Any, folder: Path) -> Any:
+    if isinstance(value, list):
+        return [_anchored(item, folder) for item in value]
+    if not isinstance(value, str) or value in _NOT_PATHS:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else folder / path)
+
+
+def resolved_config(config: str) -> str:
+    """The YAML text of a config with its relative input paths made absolute against its folder."""
+    path = config_path(config)
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"--config {config}: cannot read it ({error})") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"--config {config}: expected a mapping of model/data/trainer settings")
+    folder = path.resolve().parent
+    for section, key in INPUT_KEYS:
+        part = content.get(section)
+        settings = part.get("init_args", part) if isinstance(part, dict) else None
+        if isinstance(settings, dict) and key in settings:
+            settings[key] = _anchored(settings[key], folder)
+    return yaml.safe_dump(content, sort_keys=False)
+
+
+def with_resolved_configs(args: Sequence[str]) -> list[str]:
+    """``args`` with every ``--config``/``-c`` value replaced by its resolved YAML text."""
+    out: list[str] = []
+    pending = False
+    for arg in args:
+        if pending:
+            out.append(resolved_config(arg))
+            pending = False
+        elif arg in ("--config", "-c"):
+            out.append(arg)
+            pending = True
+        elif arg.startswith("--config="):
+            out.append("--config=" + resolved_config(arg.split("=", 1)[1]))
+        else:
+            out.append(arg)
+    return out
