@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 import tempfile
 import zlib
@@ -319,6 +320,9 @@ class DreamDataModule(pl.LightningDataModule):
         """
         plan = DreamPlan()
         sources = find_images(self.images, self.recursive)
+        if self.output.suffix.lower() not in IMAGE_SUFFIXES:  # dreams written inside a photo folder are not photos
+            inside = os.path.join(os.path.abspath(self.output), "")
+            sources = [(source, name) for source, name in sources if not os.path.abspath(source).startswith(inside)]
         stems = Counter(Path(name).with_suffix("").as_posix() for _, name in sources)
         taken: dict[Path, Path] = {}
         candidates = []
