@@ -27,7 +27,9 @@ def _argument(key: str, value: Any) -> str:
     return f"--{key}={text}"
 
 
-def dream(image: Union[str, Path, Image.Image, Tensor], config: Union[str, Path] = "quickstart", **overrides: Any) -> Image.Image:
+def dream(
+    image: Union[str, Path, Image.Image, Tensor], config: Union[str, Path] = "quickstart", **overrides: Any
+) -> Image.Image:
     """Dream one image with a preset (``"clouds"``) or YAML file, and return the dream.
 
     ``overrides`` are any model, data or trainer settings by name (``lr=0.05``, ``layers=[6, 30]``,
@@ -48,8 +50,14 @@ def dream(image: Union[str, Path, Image.Image, Tensor], config: Union[str, Path]
             image.save(source)
         target = Path(folder) / "dream.png"
         settings = {"logger": False, "enable_progress_bar": True, **overrides}
-        args = ["--config", str(config), f"--data.images={source}", f"--data.output={target}",
-                "--data.overwrite=true", *(_argument(k, v) for k, v in settings.items())]
+        args = [
+            "--config",
+            str(config),
+            f"--data.images={source}",
+            f"--data.output={target}",
+            "--data.overwrite=true",
+            *(_argument(k, v) for k, v in settings.items()),
+        ]
         cli = DreamerCLI(args=args, run=False)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         failed = cli.datamodule.summary.failed

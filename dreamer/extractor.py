@@ -48,7 +48,7 @@ class LayerExtractor(nn.Module):
         self.graphs.requires_grad_(False).to(memory_format=self.memory_format)
         self._compiled: dict[tuple[str, ...], nn.Module] = {}
 
-    def train(self, mode: bool = True) -> "LayerExtractor":
+    def train(self, mode: bool = True) -> LayerExtractor:
         return super().train(False)
 
     def _graph(self, layers: tuple[str, ...]) -> nn.Module:
@@ -109,7 +109,9 @@ class LayerExtractor(nn.Module):
 
 def check_layers(layers: Sequence[str], known: set[str]) -> None:
     """A layer is a traced node (``features.29``) or a module whose last node is used (``layer3``)."""
-    unknown = [layer for layer in layers if layer not in known and not any(node.startswith(layer + ".") for node in known)]
+    unknown = [
+        layer for layer in layers if layer not in known and not any(node.startswith(layer + ".") for node in known)
+    ]
     if unknown:
         blocks = sorted({".".join(node.split(".")[:2]) for node in known}, key=lambda n: (len(n), n))
         raise ConfigError(f"model.layers: unknown layer(s) {unknown}; this backbone has e.g. {', '.join(blocks[:40])}")

@@ -25,7 +25,9 @@ def keep_freed_memory(largest_reused: int = 256 * 2**20) -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, largest_reused)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 4 * largest_reused))
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, largest_reused)) and bool(
+        libc.mallopt(_M_TRIM_THRESHOLD, 4 * largest_reused)
+    )
 
 
 def release_freed_memory() -> None:

@@ -34,7 +34,9 @@ def per_octave(value: Any, octaves: int, what: str) -> list[Any]:
     if len(value) == 1:
         return value * octaves
     if len(value) != octaves:
-        raise ConfigError(f"model.{what} has {len(value)} entries but there are {octaves} octaves; give one per octave or one for all")
+        raise ConfigError(
+            f"model.{what} has {len(value)} entries but there are {octaves} octaves; give one per octave or one for all"
+        )
     return list(value)
 
 
@@ -201,7 +203,13 @@ class DreamModule(pl.LightningModule):
             mean, size = self.last_objective.mean(), objective.shape[0]
             self.log("objective", mean, prog_bar=True, batch_size=size)
             scalars = {f"objective/octave{self.octave}": mean}
-            scalars.update({f"objective/{layer}": value.detach().mean() for layer, value in per_layer.items() if len(per_layer) > 1})
+            scalars.update(
+                {
+                    f"objective/{layer}": value.detach().mean()
+                    for layer, value in per_layer.items()
+                    if len(per_layer) > 1
+                }
+            )
             self.log_dict(scalars, batch_size=size)
         return loss
 
@@ -220,7 +228,9 @@ class DreamModule(pl.LightningModule):
             self.image.grad.copy_(blur(self.image.grad, self.hparams.grad_blur))
         if self._logging_step():
             grad_norm = self.image.grad.detach().flatten(1).norm(dim=1).mean()
-            self.log_dict({"grad_norm": grad_norm, "lr": float(optimizer.param_groups[0]["lr"])}, batch_size=self.image.shape[0])
+            self.log_dict(
+                {"grad_norm": grad_norm, "lr": float(optimizer.param_groups[0]["lr"])}, batch_size=self.image.shape[0]
+            )
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)

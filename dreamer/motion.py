@@ -17,14 +17,23 @@ from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
 import numpy as np
-from PIL import Image
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset
 
 from dreamer.backbones import resolve_state_dict
 from dreamer.bundled import SAMPLE_CLIP, SAMPLE_PHOTO
 from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
-from dreamer.data import DreamPlan, RunSummary, DreamSteps, check_writable, find_images, image_seed, plan_header, resized
+from dreamer.data import (
+    DreamPlan,
+    DreamSteps,
+    RunSummary,
+    check_writable,
+    find_images,
+    image_seed,
+    plan_header,
+    resized,
+)
 from dreamer.errors import ConfigError
 from dreamer.imageio import open_photo, to_tensor
 from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
@@ -131,7 +140,7 @@ def _as_is(item: dict[str, Any]) -> dict[str, Any]:
 class FrameStream(IterableDataset):
     """The frames of one process's spans, in order, produced lazily by ``frames(job, span)``."""
 
-    def __init__(self, source: "MotionDataModule", jobs: list[MotionJob], spans: list[FrameSpan]) -> None:
+    def __init__(self, source: MotionDataModule, jobs: list[MotionJob], spans: list[FrameSpan]) -> None:
         self.frames, self.jobs, self.spans = source.frames, jobs, spans
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -222,10 +231,14 @@ class MotionDataModule(pl.LightningDataModule):
         plan = MotionPlan()
         plan.jobs = self.find_jobs(plan, min_side)
         for index, job in enumerate(plan.jobs):
-            done = set() if self.overwrite else {f for f in range(job.frames) if frame_path(job.frames_dir, f).is_file()}
+            done = (
+                set() if self.overwrite else {f for f in range(job.frames) if frame_path(job.frames_dir, f).is_file()}
+            )
             chunk, overlap = self.chunk(job)
             plan.spans.extend(split(index, job.frames, done, chunk, overlap))
-        check_writable(self.output, needed_bytes=sum(2 * 3 * h * w * job.frames for job in plan.jobs for h, w in [job.size]))
+        check_writable(
+            self.output, needed_bytes=sum(2 * 3 * h * w * job.frames for job in plan.jobs for h, w in [job.size])
+        )
         return plan
 
     def frame_item(self, job: MotionJob, span: FrameSpan, frame: int) -> dict[str, Any]:
@@ -242,7 +255,9 @@ class MotionDataModule(pl.LightningDataModule):
             "frames": job.frames,
             "continues": carried,
             "previous": str(frame_path(job.frames_dir, frame - 1)) if carried else None,
-            "target": str(frame_path(job.frames_dir, frame) if frame >= span.write_from else warmup_path(job.frames_dir, frame)),
+            "target": str(
+                frame_path(job.frames_dir, frame) if frame >= span.write_from else warmup_path(job.frames_dir, frame)
+            ),
             **({"init": "photo"} if carried else {}),
             **self.steps.of(carried),
         }
@@ -251,9 +266,13 @@ class MotionDataModule(pl.LightningDataModule):
         model = self.trainer.lightning_module if self.trainer else None
         if model is not None:
             if self.frame_octaves > model.hparams.octaves:
-                raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds model.octaves ({model.hparams.octaves})")
+                raise ConfigError(
+                    f"data.frame_octaves ({self.frame_octaves}) exceeds model.octaves ({model.hparams.octaves})"
+                )
             iterations = model.hparams.iterations
-            self.steps = Steps(model.hparams.octaves, iterations, self.frame_octaves, self.frame_iterations or iterations)
+            self.steps = Steps(
+                model.hparams.octaves, iterations, self.frame_octaves, self.frame_iterations or iterations
+            )
         if self.plan is not None:
             return
         min_side = model.min_input_size(model.hparams.octaves - 1) if model is not None else 1
@@ -264,7 +283,9 @@ class MotionDataModule(pl.LightningDataModule):
         self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
         self.summary = RunSummary.of(self.plan, batches=0, keep=len(self.plan.skipped))
 
-    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> dict[str, Any]:
+    def transfer_batch_to_device(
+        self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
+    ) -> dict[str, Any]:
         return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
 
     def train_dataloader(self) -> DreamSteps:
@@ -315,7 +336,9 @@ class ZoomDataModule(MotionDataModule):
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
+        super().__init__(
+            output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers
+        )
         if frames < 1:
             raise ConfigError(f"data.frames must be >= 1, got {frames}")
         if fps <= 0:
@@ -339,7 +362,11 @@ class ZoomDataModule(MotionDataModule):
             header = plan_header(source, self.resize, min_side, plan)
             if header is not None:
                 size = header[0]
-                jobs.append(MotionJob(source, name, target, frames_dir, size, self.frame_count, self.fps, image_seed(self.seed, name)))
+                jobs.append(
+                    MotionJob(
+                        source, name, target, frames_dir, size, self.frame_count, self.fps, image_seed(self.seed, name)
+                    )
+                )
         return jobs
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
@@ -394,7 +421,9 @@ class VideoDataModule(MotionDataModule):
         seed: int = 0,
         num_workers: int = 0,
     ) -> None:
-        super().__init__(output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers)
+        super().__init__(
+            output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers
+        )
         if not video:
             raise ConfigError("data.video: give a video file, folder or glob")
         if not 0.0 <= blend <= 1.0:
@@ -448,14 +477,19 @@ class VideoDataModule(MotionDataModule):
                 continue
             height, width = resized(info.size, self.resize)
             if min(height, width) < min_side:
-                plan.failed.append(f"{source}: {height}x{width} px is too small; the layers need at least {min_side} px")
+                plan.failed.append(
+                    f"{source}: {height}x{width} px is too small; the layers need at least {min_side} px"
+                )
                 continue
             if info.expected > info.frames + 1:
                 plan.failed.append(
-                    f"{source}: truncated or damaged stream: {info.frames} of {info.expected} frames readable; dreaming those"
+                    f"{source}: truncated or damaged stream: {info.frames} of {info.expected} frames readable; "
+                    "dreaming those"
                 )
             seed = image_seed(self.seed, name)
-            jobs.append(MotionJob(source, name, target, frames_dir, (height, width), info.frames, info.fps, seed, info.audio))
+            jobs.append(
+                MotionJob(source, name, target, frames_dir, (height, width), info.frames, info.fps, seed, info.audio)
+            )
         return jobs
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
@@ -476,8 +510,15 @@ class VideoDataModule(MotionDataModule):
                 earlier = picture
         except VideoError as error:
             if frame < span.stop:
-                yield {"names": [], "seeds": [], "targets": [], "alphas": [], "steps": 1, "damaged": (span.job, frame),
-                       "failed": [f"{error}; the {frame} frames before it were dreamed"]}
+                yield {
+                    "names": [],
+                    "seeds": [],
+                    "targets": [],
+                    "alphas": [],
+                    "steps": 1,
+                    "damaged": (span.job, frame),
+                    "failed": [f"{error}; the {frame} frames before it were dreamed"],
+                }
 
     def next_start(self, previous: np.ndarray, batch: dict[str, Any]) -> np.ndarray:
         frame = batch["pixels"][0].permute(1, 2, 0).cpu().numpy()

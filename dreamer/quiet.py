@@ -13,7 +13,9 @@ class _DropTips(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.getMessage())
         # Tips advertise services; the override note fires because dreamer extends the default progress bar.
-        return not message.startswith(("💡 Tip:", "The following callbacks returned in `LightningModule.configure_callbacks`"))
+        return not message.startswith(
+            ("💡 Tip:", "The following callbacks returned in `LightningModule.configure_callbacks`")
+        )
 
 
 def silence_known_noise() -> None:

@@ -28,7 +28,9 @@ def tiles(height: int, width: int, tile: int) -> list[tuple[slice, slice, float]
 @torch.no_grad()
 def tiled_objective(objective: Callable[[Tensor], Tensor], images: Tensor, tile: int) -> Tensor:
     """The area-weighted mean of per-tile objectives ``[B]``, without gradients: one tile in memory."""
-    return sum(objective(images[..., rows, cols]).float() * weight for rows, cols, weight in tiles(*images.shape[-2:], tile))
+    return sum(
+        objective(images[..., rows, cols]).float() * weight for rows, cols, weight in tiles(*images.shape[-2:], tile)
+    )
 
 
 def tiled_gradient(objective: Callable[[Tensor], Tensor], images: Tensor, tile: int) -> tuple[Tensor, Tensor]:

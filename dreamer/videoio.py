@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import subprocess
 import sys
 import tempfile
-import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -22,7 +22,24 @@ from PIL import Image
 
 from dreamer.errors import ImageError
 
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".3gp", ".gif"}
+VIDEO_SUFFIXES = {
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".flv",
+    ".wmv",
+    ".ogv",
+    ".3gp",
+    ".gif",
+}
 _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}  # audio codecs MP4 can hold as they are
 
 
@@ -160,7 +177,9 @@ def encode_video(
             audio()
 
 
-def _audio_track(output: av.container.OutputContainer, source: av.container.InputContainer) -> Optional[Callable[[], None]]:
+def _audio_track(
+    output: av.container.OutputContainer, source: av.container.InputContainer
+) -> Optional[Callable[[], None]]:
     """Add ``source``'s first audio stream to ``output``: copied as it is where MP4 can hold its codec,
     else re-encoded to AAC. Returns the function that writes its packets, or ``None`` without audio."""
     if not source.streams.audio:
@@ -227,14 +246,24 @@ def video_pictures(folder: Path, frames: int) -> Iterator[np.ndarray]:
         yield picture
 
 
-def encode_frames(folder: Path, frames: int, target: Path, fps: Fraction, audio_from: Optional[Path] = None, gif: bool = False) -> None:
+def encode_frames(
+    folder: Path, frames: int, target: Path, fps: Fraction, audio_from: Optional[Path] = None, gif: bool = False
+) -> None:
     """``encode_video`` (and ``encode_gif`` beside it) of the ``video_pictures`` of ``folder``, in a
     process of its own: x264's output depends on the state of the process it runs in, so a fresh
     process makes the same MP4 from the same frames every time (a resumed run's video is the same as
     an uninterrupted one's), and an FFmpeg crash cannot take the dreaming process down with it."""
-    job = {"folder": str(folder), "frames": frames, "target": str(target), "fps": str(fps),
-           "audio_from": str(audio_from) if audio_from else None, "gif": gif}
-    done = subprocess.run([sys.executable, "-m", "dreamer.videoio"], input=json.dumps(job), capture_output=True, text=True)
+    job = {
+        "folder": str(folder),
+        "frames": frames,
+        "target": str(target),
+        "fps": str(fps),
+        "audio_from": str(audio_from) if audio_from else None,
+        "gif": gif,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "dreamer.videoio"], input=json.dumps(job), capture_output=True, text=True
+    )
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"the encoder exited with status {done.returncode}"]
         raise VideoError(f"{target}: {lines[-1]}")

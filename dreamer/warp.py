@@ -61,7 +61,9 @@ def consistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return (miss <= CONSISTENCY_RELATIVE * scale + CONSISTENCY_ABSOLUTE) & inside
 
 
-def carry_over(previous_dream: np.ndarray, frame: np.ndarray, backward: np.ndarray, valid: np.ndarray, blend: float) -> np.ndarray:
+def carry_over(
+    previous_dream: np.ndarray, frame: np.ndarray, backward: np.ndarray, valid: np.ndarray, blend: float
+) -> np.ndarray:
     """The start of frame t's dream: ``(1 − blend)·frame + blend·warp(previous_dream)`` where ``valid``,
     the frame itself where not (what was hidden before has no dream to carry). ``float32`` [0, 1]."""
     warped = warp(previous_dream, backward)
@@ -84,7 +86,9 @@ def zoom_matrix(height: int, width: int, zoom: float, rotate: float, translate: 
     return matrix
 
 
-def zoom_step(image: np.ndarray, zoom: float, rotate: float = 0.0, translate: Sequence[float] = (0.0, 0.0)) -> np.ndarray:
+def zoom_step(
+    image: np.ndarray, zoom: float, rotate: float = 0.0, translate: Sequence[float] = (0.0, 0.0)
+) -> np.ndarray:
     """``image`` moved by one zoom step. Where the moved picture leaves the frame uncovered (a turn, a
     shift, a zoom out), the picture's own edge is mirrored in, so no black border creeps in."""
     height, width = image.shape[:2]

@@ -25,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import lightning.pytorch as pl
 import numpy as np
@@ -47,11 +48,13 @@ IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 # ---------------------------------------------------------------- helpers
 def machine() -> str:
     cpu = platform.processor() or "unknown CPU"
-    with contextlib.suppress(OSError):
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, lightning {pl.__version__}, "
-            f"{torch.get_num_threads()} threads")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {gpu}; torch {torch.__version__}, lightning {pl.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
 
 def sync() -> None:
@@ -96,8 +99,15 @@ def photo(path: Path, side: int, seed: int = 0) -> Path:
 
 
 def trainer(lean: bool = True, **kwargs) -> pl.Trainer:
-    settings = dict(accelerator="auto", devices=1, max_epochs=1, enable_checkpointing=False,
-                    enable_model_summary=False, logger=False, enable_progress_bar=False)
+    settings = dict(
+        accelerator="auto",
+        devices=1,
+        max_epochs=1,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        logger=False,
+        enable_progress_bar=False,
+    )
     if not lean:  # what a user gets by default: TensorBoard logs and the progress bar
         settings.update(logger=True, enable_progress_bar=True, log_every_n_steps=10)
     settings.update(kwargs)
@@ -110,8 +120,9 @@ def dreamer_run(model: DreamModule, images: Path, out: Path, batch_size: int = 1
         trainer(lean, default_root_dir=str(out.parent / "logs"), **trainer_kwargs).fit(model, datamodule=data)
 
 
-def handwritten_run(model: DreamModule, image: Path, out: Path, octaves: int, scale: float, iterations: int,
-                    lr: float, jitter: int) -> None:
+def handwritten_run(
+    model: DreamModule, image: Path, out: Path, octaves: int, scale: float, iterations: int, lr: float, jitter: int
+) -> None:
     """The same dream as a plain PyTorch loop: same frozen graph, pyramid, jitter, naive GD, blend, clamp."""
     device = model.device
     extract = model.extractor._graph(model.layer_schedule[-1])
@@ -146,8 +157,17 @@ def handwritten_run(model: DreamModule, image: Path, out: Path, octaves: int, sc
 
 def model_for(backbone: str, layer: int, **kwargs) -> DreamModule:
     weights = "imagenet" if backbone == "mobilenet_v2" else None  # VGG weights are not offline; timing is the same
-    settings = dict(backbone=backbone, weights=weights, layers=layer, octaves=3, scale=1.4, iterations=10,
-                    lr=0.01, alpha=0.2, jitter=8)
+    settings = dict(
+        backbone=backbone,
+        weights=weights,
+        layers=layer,
+        octaves=3,
+        scale=1.4,
+        iterations=10,
+        lr=0.01,
+        alpha=0.2,
+        jitter=8,
+    )
     settings.update(kwargs)
     return DreamModule(**settings)
 
@@ -173,16 +193,39 @@ def overhead(work: Path, smoke: bool, reps: int) -> str:
         }
         lean, full, hand = interleaved_medians(runs, reps).values()
         steps = settings["octaves"] * settings["iterations"]
-        rows.append([f"{backbone} `features.{layer}`", f"{side}²", steps, f"{hand * 1000 / steps:.1f}",
-                     f"{lean * 1000 / steps:.1f}", f"{full * 1000 / steps:.1f}", f"**{lean / hand:.3f}**",
-                     f"{full / hand:.3f}"])
-    return "## Framework overhead\n\nIn-process timings (a secondary view: the whole command is in *Whole process*). " \
-           "One whole dream (3 octaves of 1.4, 10 steps each, jitter 8; load, dream, write " \
-           "PNG). *lean*: no logger, no progress bar; *defaults*: TensorBoard logger and progress bar, as a user " \
-           "runs it. Both contiguous in memory, so that only the framing differs.\n\n" + \
-           table(rows, ["backbone", "image", "steps", "hand-written ms/step", "dreamer lean ms/step",
-                        "dreamer defaults ms/step", "dreamer / hand-written (lean)",
-                        "dreamer / hand-written (defaults)"]) + "\n\n" + fixed_step_cost(work, smoke, reps)
+        rows.append(
+            [
+                f"{backbone} `features.{layer}`",
+                f"{side}²",
+                steps,
+                f"{hand * 1000 / steps:.1f}",
+                f"{lean * 1000 / steps:.1f}",
+                f"{full * 1000 / steps:.1f}",
+                f"**{lean / hand:.3f}**",
+                f"{full / hand:.3f}",
+            ]
+        )
+    return (
+        "## Framework overhead\n\nIn-process timings (a secondary view: the whole command is in *Whole process*). "
+        "One whole dream (3 octaves of 1.4, 10 steps each, jitter 8; load, dream, write "
+        "PNG). *lean*: no logger, no progress bar; *defaults*: TensorBoard logger and progress bar, as a user "
+        "runs it. Both contiguous in memory, so that only the framing differs.\n\n"
+        + table(
+            rows,
+            [
+                "backbone",
+                "image",
+                "steps",
+                "hand-written ms/step",
+                "dreamer lean ms/step",
+                "dreamer defaults ms/step",
+                "dreamer / hand-written (lean)",
+                "dreamer / hand-written (defaults)",
+            ],
+        )
+        + "\n\n"
+        + fixed_step_cost(work, smoke, reps)
+    )
 
 
 def fixed_step_cost(work: Path, smoke: bool, reps: int) -> str:
@@ -201,12 +244,31 @@ def fixed_step_cost(work: Path, smoke: bool, reps: int) -> str:
         }
         cells[steps] = interleaved_medians(runs, reps)
     per_step = {k: (cells[long][k] - cells[short][k]) / (long - short) * 1000 for k in ("hand", "lean", "full")}
-    rows.append(["mobilenet_v2 `features.11`", "32²", f"{per_step['hand']:.2f}", f"{per_step['lean']:.2f}",
-                 f"{per_step['full']:.2f}", f"{per_step['lean'] - per_step['hand']:+.2f}"])
-    return (f"Per step on a 32² image ({long}-step run less a {short}-step run, ÷ {long - short}), where the "
-            "network's arithmetic is small and fixed per-step costs show:\n\n"
-            + table(rows, ["backbone", "image", "hand-written ms/step", "dreamer lean ms/step",
-                           "dreamer defaults ms/step", "lean − hand-written"]))
+    rows.append(
+        [
+            "mobilenet_v2 `features.11`",
+            "32²",
+            f"{per_step['hand']:.2f}",
+            f"{per_step['lean']:.2f}",
+            f"{per_step['full']:.2f}",
+            f"{per_step['lean'] - per_step['hand']:+.2f}",
+        ]
+    )
+    return (
+        f"Per step on a 32² image ({long}-step run less a {short}-step run, ÷ {long - short}), where the "
+        "network's arithmetic is small and fixed per-step costs show:\n\n"
+        + table(
+            rows,
+            [
+                "backbone",
+                "image",
+                "hand-written ms/step",
+                "dreamer lean ms/step",
+                "dreamer defaults ms/step",
+                "lean − hand-written",
+            ],
+        )
+    )
 
 
 def batching(work: Path, smoke: bool, reps: int) -> str:
@@ -225,8 +287,10 @@ def batching(work: Path, smoke: bool, reps: int) -> str:
             throughput = count / seconds
             base = base or throughput
             rows.append([backbone, batch_size, f"{throughput:.2f}", f"{throughput / base:.2f}x"])
-    return (f"## Batching\n\n{count} images of {side}², 1 octave, {1 if smoke else 3} steps each, whole run "
-            "(decode, dream, write).\n\n" + table(rows, ["backbone", "batch size", "images / s", "vs batch 1"]))
+    return (
+        f"## Batching\n\n{count} images of {side}², 1 octave, {1 if smoke else 3} steps each, whole run "
+        "(decode, dream, write).\n\n" + table(rows, ["backbone", "batch size", "images / s", "vs batch 1"])
+    )
 
 
 def peak_rss() -> int:
@@ -246,7 +310,11 @@ def peak_child(side: int, tile: Optional[int], iterations: int) -> dict:
         dreamer_run(model, image, Path(folder) / "out.png")
         seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else peak_rss()
-    return {"seconds": seconds, "peak_gib": peak / 2**30, "device": "GPU allocated" if torch.cuda.is_available() else "CPU RSS"}
+    return {
+        "seconds": seconds,
+        "peak_gib": peak / 2**30,
+        "device": "GPU allocated" if torch.cuda.is_available() else "CPU RSS",
+    }
 
 
 def big_images(work: Path, smoke: bool, reps: int) -> str:
@@ -259,42 +327,59 @@ def big_images(work: Path, smoke: bool, reps: int) -> str:
         for tile_size in (None, tile):
             predicted = untiled_peaks.get(side // 2, 0) * 4
             if tile_size is None and predicted > budget:
-                rows.append([f"{side}²", "off", f"not run: predicted ≈ {predicted:.0f} GiB (4 × the {side // 2}² peak)", "—"])
+                rows.append(
+                    [f"{side}²", "off", f"not run: predicted ≈ {predicted:.0f} GiB (4 × the {side // 2}² peak)", "—"]
+                )
                 continue
             args = [sys.executable, __file__, "--peak", str(side), str(tile_size or 0), str(iterations)]
             done = subprocess.run(args, capture_output=True, text=True)
             if done.returncode != 0:
-                rows.append([f"{side}²", tile_size or "off", "failed: " + done.stderr.strip().splitlines()[-1][:80], "—"])
+                rows.append(
+                    [f"{side}²", tile_size or "off", "failed: " + done.stderr.strip().splitlines()[-1][:80], "—"]
+                )
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
             if tile_size is None:
                 untiled_peaks[side] = result["peak_gib"]
-            rows.append([f"{side}²", tile_size or "off", f"{result['peak_gib']:.2f} GiB ({result['device']})",
-                         f"{result['seconds']:.1f} s"])
+            rows.append(
+                [
+                    f"{side}²",
+                    tile_size or "off",
+                    f"{result['peak_gib']:.2f} GiB ({result['device']})",
+                    f"{result['seconds']:.1f} s",
+                ]
+            )
     # Tiling on vs off on an image both can do: pixel difference, against the difference a new seed makes.
     side = 128 if smoke else 512
     image = photo(work / "equiv.png", side)
     outputs = {}
     for key, tile_size, seed in (("off", None, 0), ("off-seed1", None, 1), ("on", side // 2, 0)):
-        model = model_for("mobilenet_v2", 11, octaves=2, iterations=2 if smoke else 5, tile_size=tile_size,
-                          jitter=side // 4)
+        model = model_for(
+            "mobilenet_v2", 11, octaves=2, iterations=2 if smoke else 5, tile_size=tile_size, jitter=side // 4
+        )
         data = DreamDataModule(images=str(image), output=str(work / f"eq-{key}.png"), overwrite=True, seed=seed)
         trainer().fit(model, datamodule=data)
         outputs[key] = np.asarray(Image.open(work / f"eq-{key}.png"), dtype=np.float32) / 255
     tiling = np.abs(outputs["off"] - outputs["on"]).mean()
     reseed = np.abs(outputs["off"] - outputs["off-seed1"]).mean()
-    return (f"## Big images\n\nMobileNetV2 `features.11`, 1 octave, {iterations} steps; each row in a fresh "
-            f"process; tiles of {tile} px.\n\n" + table(rows, ["image", "tile", "peak memory", "time"]) +
-            f"\n\nTiling on ({side // 2} px tiles) vs off on a {side}² image, same seed: mean abs pixel difference "
-            f"**{tiling:.4f}**; two untiled dreams that differ only in their seed: {reseed:.4f}.")
+    return (
+        f"## Big images\n\nMobileNetV2 `features.11`, 1 octave, {iterations} steps; each row in a fresh "
+        f"process; tiles of {tile} px.\n\n"
+        + table(rows, ["image", "tile", "peak memory", "time"])
+        + f"\n\nTiling on ({side // 2} px tiles) vs off on a {side}² image, same seed: mean abs pixel difference "
+        f"**{tiling:.4f}**; two untiled dreams that differ only in their seed: {reseed:.4f}."
+    )
 
 
 def fast_paths(work: Path, smoke: bool, reps: int) -> str:
     side = 64 if smoke else 224
     image = photo(work / "fast.png", side)
     settings = dict(octaves=2, iterations=2 if smoke else 10)
-    variants = [("fp32", {}, {}), ("bf16-mixed", {}, {"precision": "bf16-mixed"}),
-                ("channels_last", {"channels_last": True}, {})]
+    variants = [
+        ("fp32", {}, {}),
+        ("bf16-mixed", {}, {"precision": "bf16-mixed"}),
+        ("channels_last", {"channels_last": True}, {}),
+    ]
     if torch.cuda.is_available():
         variants.append(("16-mixed", {}, {"precision": "16-mixed"}))
     if not smoke:  # compiling takes minutes on a small CPU
@@ -311,12 +396,20 @@ def fast_paths(work: Path, smoke: bool, reps: int) -> str:
         result = np.asarray(Image.open(out), dtype=np.float32) / 255
         reference = result if reference is None else reference
         base = base or seconds
-        rows.append([name, f"{seconds * 1000 / (settings['octaves'] * settings['iterations']):.1f}",
-                     f"{base / seconds:.2f}x", f"{np.abs(result - reference).mean():.4f}"])
-    text = (f"## Fast paths\n\nMobileNetV2 `features.11`, {side}², 2 octaves × {settings['iterations']} steps "
-            "(median after a warm-up run, so compilation is not counted); every variant but `channels_last` in "
-            "contiguous memory, so each row shows one change against fp32.\n\n"
-            + table(rows, ["variant", "ms / step", "speed-up vs fp32", "mean abs difference vs fp32"]))
+        rows.append(
+            [
+                name,
+                f"{seconds * 1000 / (settings['octaves'] * settings['iterations']):.1f}",
+                f"{base / seconds:.2f}x",
+                f"{np.abs(result - reference).mean():.4f}",
+            ]
+        )
+    text = (
+        f"## Fast paths\n\nMobileNetV2 `features.11`, {side}², 2 octaves × {settings['iterations']} steps "
+        "(median after a warm-up run, so compilation is not counted); every variant but `channels_last` in "
+        "contiguous memory, so each row shows one change against fp32.\n\n"
+        + table(rows, ["variant", "ms / step", "speed-up vs fp32", "mean abs difference vs fp32"])
+    )
     return text + "\n\n" + flops(64 if smoke else 512)
 
 
@@ -333,14 +426,21 @@ def flops(side: int) -> str:
     with FlopCounterMode(display=False) as counter:
         step()
     seconds = median_seconds(step, 3)
-    return (f"VGG-16 to `features.29` at {side}², batch 1, fp32 (channels-last, the default) forward + backward on {device}: "
-            f"{counter.get_total_flops() / 1e9:.1f} GFLOP per step, {seconds * 1000:.0f} ms, "
-            f"**{counter.get_total_flops() / seconds / 1e12:.3f} TFLOP/s** achieved.")
+    return (
+        f"VGG-16 to `features.29` at {side}², batch 1, fp32 (channels-last, the default) forward + backward "
+        f"on {device}: "
+        f"{counter.get_total_flops() / 1e9:.1f} GFLOP per step, {seconds * 1000:.0f} ms, "
+        f"**{counter.get_total_flops() / seconds / 1e12:.3f} TFLOP/s** achieved."
+    )
 
 
 # Dense peak TFLOP/s (no sparsity) of the cards a user may run on, from their vendors' data sheets.
-PEAK_TFLOPS = {"H100": {"fp32": 67.0, "bf16": 989.0}, "H200": {"fp32": 67.0, "bf16": 989.0},
-               "A100": {"fp32": 19.5, "bf16": 312.0}, "L4": {"fp32": 30.3, "bf16": 121.0}}
+PEAK_TFLOPS = {
+    "H100": {"fp32": 67.0, "bf16": 989.0},
+    "H200": {"fp32": 67.0, "bf16": 989.0},
+    "A100": {"fp32": 19.5, "bf16": 312.0},
+    "L4": {"fp32": 30.3, "bf16": 121.0},
+}
 
 
 def card_peak(precision: str) -> Optional[float]:
@@ -353,8 +453,10 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
     if not torch.cuda.is_available():
         return "## GPU\n\nNot measured: no CUDA device on the machine that ran this section."
     torch.backends.cudnn.benchmark = True
-    models = {layout: model_for("vgg16", 29, octaves=1, channels_last=layout == "channels-last").cuda()
-              for layout in ("contiguous", "channels-last")}
+    models = {
+        layout: model_for("vgg16", 29, octaves=1, channels_last=layout == "channels-last").cuda()
+        for layout in ("contiguous", "channels-last")
+    }
     rows = []
     for side in (64, 128) if smoke else (512, 1024):
         for batch in (1, 8):
@@ -374,8 +476,18 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
                 achieved = counter.get_total_flops() / seconds / 1e12
                 peak = card_peak(precision)
                 share = f"{100 * achieved / peak:.0f} % of {peak:.0f}" if peak else "card's peak unknown"
-                rows.append([f"{side}²", batch, precision, layout, f"{seconds * 1000:.1f}", f"{achieved:.1f}", share,
-                             f"{torch.cuda.max_memory_allocated() / 2**30:.2f}"])
+                rows.append(
+                    [
+                        f"{side}²",
+                        batch,
+                        precision,
+                        layout,
+                        f"{seconds * 1000:.1f}",
+                        f"{achieved:.1f}",
+                        share,
+                        f"{torch.cuda.max_memory_allocated() / 2**30:.2f}",
+                    ]
+                )
     # Whole runs through the Trainer: decode, dream, write, at growing batch sizes.
     count, side = (4, 64) if smoke else (8, 512)
     folder = work / "gpu-batch"
@@ -394,8 +506,19 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
         f"## GPU\n\n{torch.cuda.get_device_name(0)}. VGG-16 up to `features.29`, one forward + backward of the "
         "objective (a dream step without the optimiser's few element-wise operations); median after a warm-up; "
         "bf16 under `torch.autocast`.\n\n"
-        + table(rows, ["image", "batch", "precision", "memory format", "ms / step", "TFLOP/s achieved", "share of the card's peak",
-                       "peak GPU GiB"])
+        + table(
+            rows,
+            [
+                "image",
+                "batch",
+                "precision",
+                "memory format",
+                "ms / step",
+                "TFLOP/s achieved",
+                "share of the card's peak",
+                "peak GPU GiB",
+            ],
+        )
         + f"\n\nWhole runs through the Trainer ({count} photos of {side}², 1 octave × {2 if smoke else 10} steps, "
         "fp32, decode and write included):\n\n" + table(throughput, ["batch size", "images / s", "vs batch 1"])
     )
@@ -424,8 +547,14 @@ def planning(work: Path, smoke: bool, reps: int) -> str:
             data.plan = plan
             exchanged.append(len(pickle.dumps(RunSummary.of(plan, len(data.batches())))))
         whole_plan = len(pickle.dumps(data.make_plan(1, 0, 1))) if world_size == 1 else None
-        rows.append([world_size, f"{max(seconds):.2f} s", f"{max(exchanged) / 1024:.1f} KiB",
-                     f"{whole_plan / 2**20:.1f} MiB" if whole_plan else "—"])
+        rows.append(
+            [
+                world_size,
+                f"{max(seconds):.2f} s",
+                f"{max(exchanged) / 1024:.1f} KiB",
+                f"{whole_plan / 2**20:.1f} MiB" if whole_plan else "—",
+            ]
+        )
     return (
         f"## Planning\n\n{count:,} photos in one folder (header reads only; no pixel is decoded). Each process "
         "lists the folder and reads the headers of its own share; what it sends the others is a summary (its "
@@ -454,7 +583,9 @@ def whole_run(args: list[str]) -> tuple[float, float]:
     return seconds, mib
 
 
-def alternated(commands: dict[str, list[str]], reps: int, warm_up: bool = True) -> dict[str, list[tuple[float, float, int]]]:
+def alternated(
+    commands: dict[str, list[str]], reps: int, warm_up: bool = True
+) -> dict[str, list[tuple[float, float, int]]]:
     """Every command ``reps`` times as a fresh process, taken in turn (A B A B …) after a warm-up
     round (disk caches), so that drift in the machine's speed hits all of them alike."""
     for command in commands.values() if warm_up else []:
@@ -478,8 +609,16 @@ def whole(work: Path, smoke: bool, reps: int) -> str:
     square = work / f"photo{side}.png"
     sample.crop((60, 0, 360, 300)).resize((side, side), Image.Resampling.LANCZOS).save(square)
     plain = [sys.executable, str(ROOT / "scripts" / "plain_deepdream.py")]
-    dreamer = [sys.executable, "-m", "dreamer.cli", "fit", "--data.overwrite", "true",
-               "--trainer.default_root_dir", str(work / "logs")]
+    dreamer = [
+        sys.executable,
+        "-m",
+        "dreamer.cli",
+        "fit",
+        "--data.overwrite",
+        "true",
+        "--trainer.default_root_dir",
+        str(work / "logs"),
+    ]
     vgg = dict(backbone="vgg16", layer=22, octaves=4, scale=1.8, iterations=10, lr=0.2, alpha=0.2, jitter=32)
     if smoke:
         vgg.update(backbone="mobilenet_v2", layer=7, octaves=2, iterations=2, jitter=4)
@@ -491,9 +630,18 @@ def whole(work: Path, smoke: bool, reps: int) -> str:
         weights = settings["backbone"] == "mobilenet_v2"
         a = [*plain, str(photo), str(work / "plain.png"), *(["--weights"] if weights else [])]
         a += [f"--{key}={value}" for key, value in settings.items()]
-        b = [*dreamer, *(["--config", config] if config else []), "--data.images", str(photo),
-             "--data.output", str(work / "dreamer.png"), "--model.weights", "imagenet" if weights else "null",
-             "--model.layers", str(settings["layer"])]
+        b = [
+            *dreamer,
+            *(["--config", config] if config else []),
+            "--data.images",
+            str(photo),
+            "--data.output",
+            str(work / "dreamer.png"),
+            "--model.weights",
+            "imagenet" if weights else "null",
+            "--model.layers",
+            str(settings["layer"]),
+        ]
         b += [f"--model.{key}={value}" for key, value in settings.items() if key != "layer"]
         return {"plain": a, "dreamer": b}
 
@@ -502,7 +650,10 @@ def whole(work: Path, smoke: bool, reps: int) -> str:
         (f"{vgg['octaves']} octaves × {vgg['iterations']} steps", pair(vgg, square)),
         ("1 octave × 1 step (start-up)", pair({**vgg, "octaves": 1, "iterations": 1}, square)),
         (f"1 octave × {long} steps", pair({**vgg, "octaves": 1, "iterations": long}, square)),
-        ("quickstart preset, 451×300", pair(quick, ROOT / "assets" / "chelsea.jpg", str(ROOT / "configs" / "quickstart.yaml"))),
+        (
+            "quickstart preset, 451×300",
+            pair(quick, ROOT / "assets" / "chelsea.jpg", str(ROOT / "configs" / "quickstart.yaml")),
+        ),
     ]
     rows, results = [], {}
     for name, commands in workloads:
@@ -513,12 +664,34 @@ def whole(work: Path, smoke: bool, reps: int) -> str:
         faults_a, faults_b = (statistics.median(r[2] for r in runs[k]) for k in ("plain", "dreamer"))
         ratio = paired_ratio(runs, "dreamer", "plain")
         versus = f"{time_b - time_a:+.2f} s" if "start-up" in name else f"**{ratio:.3f}**"
-        rows.append([name, f"{time_a:.2f} s", f"{time_b:.2f} s", versus, f"{mem_a:.0f}", f"{mem_b:.0f}",
-                     f"{faults_a / 1e3:.0f} k", f"{faults_b / 1e3:.0f} k"])
+        rows.append(
+            [
+                name,
+                f"{time_a:.2f} s",
+                f"{time_b:.2f} s",
+                versus,
+                f"{mem_a:.0f}",
+                f"{mem_b:.0f}",
+                f"{faults_a / 1e3:.0f} k",
+                f"{faults_b / 1e3:.0f} k",
+            ]
+        )
     one, many = (results[name] for name, _ in workloads[1:3])
-    per_step = {k: statistics.median((m[0] - o[0]) / (long - 1) for m, o in zip(many[k], one[k])) for k in ("plain", "dreamer")}
-    rows.append([f"per step: ({long}-step run − 1-step run) ÷ {long - 1}", f"{per_step['plain'] * 1000:.1f} ms",
-                 f"{per_step['dreamer'] * 1000:.1f} ms", f"{per_step['dreamer'] / per_step['plain']:.3f}", "", "", "", ""])
+    per_step = {
+        k: statistics.median((m[0] - o[0]) / (long - 1) for m, o in zip(many[k], one[k])) for k in ("plain", "dreamer")
+    }
+    rows.append(
+        [
+            f"per step: ({long}-step run − 1-step run) ÷ {long - 1}",
+            f"{per_step['plain'] * 1000:.1f} ms",
+            f"{per_step['dreamer'] * 1000:.1f} ms",
+            f"{per_step['dreamer'] / per_step['plain']:.3f}",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     described = ", ".join(f"{key} {value}" for key, value in vgg.items())
     return (
         "## Whole process\n\nWhat a user waits for: the whole command, start-up included, as a fresh process; "
@@ -527,8 +700,19 @@ def whole(work: Path, smoke: bool, reps: int) -> str:
         f"alternated plain, dreamer, plain, dreamer … after a warm-up round; medians of {reps}, ratios paired within "
         f"a round. Workload: {described}, random weights, a {side}² photo (rows 1–3); the quickstart preset "
         "(MobileNetV2 ImageNet weights) on the bundled photo (row 4). Peak memory is the process's peak RSS.\n\n"
-        + table(rows, ["workload", "plain script", "dreamer", "dreamer ÷ plain", "plain peak MiB", "dreamer peak MiB",
-                       "plain minor faults", "dreamer minor faults"])
+        + table(
+            rows,
+            [
+                "workload",
+                "plain script",
+                "dreamer",
+                "dreamer ÷ plain",
+                "plain peak MiB",
+                "dreamer peak MiB",
+                "plain minor faults",
+                "dreamer minor faults",
+            ],
+        )
     )
 
 
@@ -543,8 +727,21 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
 
     frames, short, long = (4, 4, 8) if smoke else (24, 24, 240)
     clip = camera_clip(work / "clip.mp4", frames)
-    video = ["fit", "--config", str(ROOT / "configs" / "video.yaml"), "--data.video", str(clip), "--data.resize", "null",
-             "--trainer.enable_progress_bar", "false", "--trainer.logger", "false", "--data.overwrite", "true"]
+    video = [
+        "fit",
+        "--config",
+        str(ROOT / "configs" / "video.yaml"),
+        "--data.video",
+        str(clip),
+        "--data.resize",
+        "null",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger",
+        "false",
+        "--data.overwrite",
+        "true",
+    ]
     one = camera_clip(work / "one.mp4", 1)
     walls, firsts = [], []
     for rep in range(reps):  # alternated: the whole clip, then its first frame alone (start-up + frame 0)
@@ -572,7 +769,9 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
     folder = work / "frames"
     started = time.perf_counter()
     for index, picture in enumerate(pictures):
-        save_image(to_image(torch.from_numpy(picture).permute(2, 0, 1).float() / 255), frame_path(folder, index), png_level=1)
+        save_image(
+            to_image(torch.from_numpy(picture).permute(2, 0, 1).float() / 255), frame_path(folder, index), png_level=1
+        )
     parts["write PNG"] = (time.perf_counter() - started) / frames
     started = time.perf_counter()
     encode_frames(folder, 1, work / "one.mp4", fractions.Fraction(24))
@@ -603,14 +802,24 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
         "per video and not counted here:\n\n"
         + table(rows, ["part", "ms per frame", "share of the dream"])
         + "\n\nPeak memory (RSS, whole process) against the length of the video, with 1 step per frame:\n\n"
-        + table([[f"{count} frames", f"{seconds:.1f}", f"{mib:.0f}"] for count, (seconds, mib) in peaks.items()],
-                ["video", "seconds", "peak MiB"])
+        + table(
+            [[f"{count} frames", f"{seconds:.1f}", f"{mib:.0f}"] for count, (seconds, mib) in peaks.items()],
+            ["video", "seconds", "peak MiB"],
+        )
         + f"\n\n{long} frames take {peaks[long][1] / peaks[short][1]:.3f}× the memory of {short}: decoding is streamed."
     )
 
 
-TITLES = {"whole": "Whole process", "overhead": "Framework overhead", "batching": "Batching", "big": "Big images",
-          "fast": "Fast paths", "gpu": "GPU", "planning": "Planning", "motion": "Motion"}
+TITLES = {
+    "whole": "Whole process",
+    "overhead": "Framework overhead",
+    "batching": "Batching",
+    "big": "Big images",
+    "fast": "Fast paths",
+    "gpu": "GPU",
+    "planning": "Planning",
+    "motion": "Motion",
+}
 
 
 def merged(path: Path, made: list[str]) -> str:
@@ -645,8 +854,16 @@ def main() -> None:
     reps = 1 if args.smoke else args.reps
     if args.gpu:
         args.sections = "gpu"
-    sections = {"whole": whole, "overhead": overhead, "batching": batching, "big": big_images, "fast": fast_paths,
-                "gpu": gpu, "planning": planning, "motion": motion}
+    sections = {
+        "whole": whole,
+        "overhead": overhead,
+        "batching": batching,
+        "big": big_images,
+        "fast": fast_paths,
+        "gpu": gpu,
+        "planning": planning,
+        "motion": motion,
+    }
     command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
     stamp = f"_Made by `{command.strip()}` on {time.strftime('%Y-%m-%d')}; medians of {reps} runs._"
     made = []

@@ -38,6 +38,7 @@ def camera_clip(path: Path, frames: int, width: int = 256, height: int = 170, cr
     """A clip of the bundled photo: pan left to right, zoom in by 15 %, a cut-out moving right to left."""
     photo = np.asarray(Image.open(ROOT / "assets" / "chelsea.jpg").convert("RGB"))
     cut = photo[60:140, 150:230].copy()
+
     def frame(t: float) -> np.ndarray:
         zoom = 1.0 + 0.15 * t
         scale = zoom * height / photo.shape[0] * 1.2
@@ -47,16 +48,37 @@ def camera_clip(path: Path, frames: int, width: int = 256, height: int = 170, cr
         left = int(round((1 - t) * (width - 60)))
         picture[50:110, left : left + 60] = cv2.resize(cut, (60, 60), interpolation=cv2.INTER_AREA)
         return picture
+
     encode_video((frame(i / max(1, frames - 1)) for i in range(frames)), path, Fraction(24), crf=crf)
     return path
 
 
 def dream(clip: Path, out: Path, *extra: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dreamer.cli", "fit", "--config", str(ROOT / "configs" / "video.yaml"),
-                    "--data.video", str(clip), "--data.output", str(out), "--data.resize", "null",
-                    "--trainer.enable_progress_bar", "false", "--trainer.logger", "false", *extra],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dreamer.cli",
+            "fit",
+            "--config",
+            str(ROOT / "configs" / "video.yaml"),
+            "--data.video",
+            str(clip),
+            "--data.output",
+            str(out),
+            "--data.resize",
+            "null",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger",
+            "false",
+            *extra,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -80,8 +102,10 @@ def seams(clip: Path, work: Path, chunk: int, extra: list[str]) -> None:
         errors = pair_errors(out / "clip.frames", clip)
         at_seams = [e for t, e in enumerate(errors, start=1) if t % chunk == 0]
         inside = [e for t, e in enumerate(errors, start=1) if t % chunk != 0]
-        print(f"chunks of {chunk} frames, overlap {overlap}: warping error across the {len(at_seams)} seams "
-              f"{np.mean(at_seams):.2f}, within chunks {np.mean(inside):.2f}")
+        print(
+            f"chunks of {chunk} frames, overlap {overlap}: warping error across the {len(at_seams)} seams "
+            f"{np.mean(at_seams):.2f}, within chunks {np.mean(inside):.2f}"
+        )
 
 
 def main() -> None:

@@ -48,8 +48,10 @@ def command(overrides: dict) -> str:
 def labelled_row(panels: list[tuple[str, Image.Image]], width: int) -> Image.Image:
     """Panels side by side, each scaled to ``width`` px wide, a caption above each."""
     font = ImageFont.load_default(size=16)
-    scaled = [(label, image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS))
-              for label, image in panels]
+    scaled = [
+        (label, image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS))
+        for label, image in panels
+    ]
     height = max(image.height for _, image in scaled)
     row = Image.new("RGB", (len(scaled) * (width + 6) - 6, height + 26), "white")
     draw = ImageDraw.Draw(row)

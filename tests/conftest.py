@@ -43,8 +43,13 @@ def tiny_model(**overrides) -> DreamModule:
 
 def run_dream(model: DreamModule, data: DreamDataModule, **trainer_kwargs) -> pl.Trainer:
     settings = dict(
-        accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_progress_bar=False,
-        enable_checkpointing=False, enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
     )
     settings.update(trainer_kwargs)
     trainer = pl.Trainer(**settings)

@@ -132,7 +132,9 @@ def test_mobilenet_weights_shipped_by_an_installed_package():
     assert not any(p.requires_grad for p in model.parameters()) and not model.training
 
 
-@pytest.mark.parametrize("name, layer", [("googlenet", "inception4c"), ("inception_v3", "Mixed_5d"), ("resnet50", "layer2")])
+@pytest.mark.parametrize(
+    "name, layer", [("googlenet", "inception4c"), ("inception_v3", "Mixed_5d"), ("resnet50", "layer2")]
+)
 def test_every_backbone_builds_and_extracts(name, layer):
     extractor = LayerExtractor(build_backbone(name, weights=None), [(layer,)])
     out = extractor(torch.rand(1, 3, 96, 96), [layer])[layer]

@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 import torch
@@ -12,8 +11,16 @@ from dreamer.module import DreamModule
 from tests.conftest import REPO, SAMPLE, run_dream
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
-FAST = ["--model.octaves", "2", "--model.iterations", "2", "--trainer.logger", "false",
-        "--trainer.enable_progress_bar", "false"]
+FAST = [
+    "--model.octaves",
+    "2",
+    "--model.iterations",
+    "2",
+    "--trainer.logger",
+    "false",
+    "--trainer.enable_progress_bar",
+    "false",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -38,12 +45,31 @@ def test_every_preset_parses(config, capsys):
 @pytest.mark.parametrize(
     "args, phrases",
     [
-        (["--help"], ["Pyramid levels", "Size ratio between neighbouring levels", "Restrict the objective",
-                      "Gradient steps per octave", "every_n_frames"]),
+        (
+            ["--help"],
+            [
+                "Pyramid levels",
+                "Size ratio between neighbouring levels",
+                "Restrict the objective",
+                "Gradient steps per octave",
+                "every_n_frames",
+            ],
+        ),
         (["--data.help", "DreamDataModule"], ["long side", "Images dreamed together"]),
-        (["--data.help", "ZoomDataModule"], ["Scale per frame about the centre", "Degrees per frame", "Frames of each zoom",
-                                             "Octaves a continued frame dreams", "Keep the PNG frames"]),
-        (["--data.help", "VideoDataModule"], ["Weight of the carried dream", "Cut each video into chunks", "Optical flow"]),
+        (
+            ["--data.help", "ZoomDataModule"],
+            [
+                "Scale per frame about the centre",
+                "Degrees per frame",
+                "Frames of each zoom",
+                "Octaves a continued frame dreams",
+                "Keep the PNG frames",
+            ],
+        ),
+        (
+            ["--data.help", "VideoDataModule"],
+            ["Weight of the carried dream", "Cut each video into chunks", "Optical flow"],
+        ),
     ],
 )
 def test_help_documents_parameters(capsys, args, phrases):

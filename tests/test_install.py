@@ -23,11 +23,17 @@ def run(command: list, cwd: Path, timeout: int = 300) -> subprocess.CompletedPro
 
 def test_wheel_in_a_fresh_environment_runs_presets_by_name_from_any_folder(tmp_path):
     # The wheel, built from the repository (no network: the build uses this environment's setuptools).
-    run([sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "--no-build-isolation", "-w", tmp_path / "dist"],
-        cwd=tmp_path)
+    run(
+        [sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "--no-build-isolation", "-w", tmp_path / "dist"],
+        cwd=tmp_path,
+    )
     (wheel,) = (tmp_path / "dist").glob("dreamer-*.whl")
     contents = set(zipfile.ZipFile(wheel).namelist())
-    assert {"dreamer/presets/quickstart.yaml", "dreamer/assets/chelsea.jpg", "dreamer/assets/chelsea_pan.mp4"} <= contents
+    assert {
+        "dreamer/presets/quickstart.yaml",
+        "dreamer/assets/chelsea.jpg",
+        "dreamer/assets/chelsea_pan.mp4",
+    } <= contents
 
     # A fresh environment with the wheel; torch, Lightning and the rest are borrowed from this one
     # (a path entry, not a site directory: its editable install of dreamer stays inactive).
@@ -47,8 +53,23 @@ def test_wheel_in_a_fresh_environment_runs_presets_by_name_from_any_folder(tmp_p
     listing = run([dreamer, "presets"], cwd=elsewhere).stdout
     assert "quickstart" in listing and "googlenet_classic" in listing
 
-    done = run([dreamer, "fit", "--config", "quickstart", "--model.octaves", "2", "--model.iterations", "3",
-                "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"], cwd=elsewhere)
+    done = run(
+        [
+            dreamer,
+            "fit",
+            "--config",
+            "quickstart",
+            "--model.octaves",
+            "2",
+            "--model.iterations",
+            "3",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+        ],
+        cwd=elsewhere,
+    )
     assert "1 dreamed, 0 skipped, 0 failed" in done.stdout
     dream = elsewhere / "dreams" / "quickstart" / "chelsea.png"
     photo = np.asarray(Image.open(REPO / "assets" / "chelsea.jpg").convert("RGB"), dtype=np.float32)
@@ -59,8 +80,22 @@ def test_wheel_in_a_fresh_environment_runs_presets_by_name_from_any_folder(tmp_p
     project = tmp_path / "project"
     (project / "photos").mkdir(parents=True)
     Image.open(REPO / "assets" / "chelsea.jpg").resize((120, 80)).save(project / "photos" / "cat.png")
-    (project / "mine.yaml").write_text("model:\n  backbone: mobilenet_v2\n  layers: 7\n  octaves: 1\n"
-                                       "  iterations: 2\ndata:\n  images: photos/\n")
-    done = run([dreamer, "fit", "--config", project / "mine.yaml", "--data.output", "out",
-                "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"], cwd=elsewhere)
+    (project / "mine.yaml").write_text(
+        "model:\n  backbone: mobilenet_v2\n  layers: 7\n  octaves: 1\n  iterations: 2\ndata:\n  images: photos/\n"
+    )
+    done = run(
+        [
+            dreamer,
+            "fit",
+            "--config",
+            project / "mine.yaml",
+            "--data.output",
+            "out",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+        ],
+        cwd=elsewhere,
+    )
     assert "1 dreamed" in done.stdout and (elsewhere / "out" / "cat.png").is_file()

@@ -15,9 +15,24 @@ def plain_argv(monkeypatch, tmp_path):
 
 def dream_args(tmp_path, *extra):
     photo = make_photo(tmp_path / "in" / "cat.png", size=(64, 48))
-    return ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--data.images", str(photo),
-            "--data.output", str(tmp_path / "out"), "--model.octaves", "2", "--model.iterations", "4",
-            "--model.layers", "[[7, 11]]", "--trainer.enable_progress_bar", "false", *extra]
+    return [
+        "fit",
+        "--config",
+        str(REPO / "configs" / "quickstart.yaml"),
+        "--data.images",
+        str(photo),
+        "--data.output",
+        str(tmp_path / "out"),
+        "--model.octaves",
+        "2",
+        "--model.iterations",
+        "4",
+        "--model.layers",
+        "[[7, 11]]",
+        "--trainer.enable_progress_bar",
+        "false",
+        *extra,
+    ]
 
 
 def test_a_run_writes_images_scalars_and_hparams(tmp_path, capsys):
@@ -31,8 +46,19 @@ def test_a_run_writes_images_scalars_and_hparams(tmp_path, capsys):
     assert [e.step for e in events.Images("cat.png/octave1")] == [2, 4]
     assert [(e.width, e.height) for e in events.Images("originals|dreams")] == [(64 * 2 + 3 * 4, 48 + 2 * 4)]
     scalars = set(events.Tags()["scalars"])
-    expected = {"objective", "objective/octave0", "objective/octave1", "objective/features.7", "objective/features.11",
-                "grad_norm", "lr", "metrics/psnr", "metrics/ssim", "metrics/gain", "hp_metric"}
+    expected = {
+        "objective",
+        "objective/octave0",
+        "objective/octave1",
+        "objective/features.7",
+        "objective/features.11",
+        "grad_norm",
+        "lr",
+        "metrics/psnr",
+        "metrics/ssim",
+        "metrics/gain",
+        "hp_metric",
+    }
     expected |= {f"metrics/{m}_octave{k}" for m in ("psnr", "ssim", "gain") for k in (0, 1)}
     assert expected <= scalars, expected - scalars
     assert len(events.Scalars("objective")) == 8

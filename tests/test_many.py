@@ -68,15 +68,57 @@ def test_photos_that_share_a_stem_each_get_their_own_dream_and_resume_finds_them
         make_photo(folder / name)
     (folder / "sub").mkdir()
     make_photo(folder / "sub" / "beach.png")  # another folder: no clash
-    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--model.octaves", "1",
-            "--model.iterations", "1", "--data.images", str(folder), "--data.output", str(tmp_path / "out"),
-            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    args = [
+        "fit",
+        "--config",
+        str(REPO / "configs" / "quickstart.yaml"),
+        "--model.octaves",
+        "1",
+        "--model.iterations",
+        "1",
+        "--data.images",
+        str(folder),
+        "--data.output",
+        str(tmp_path / "out"),
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     assert main(args) == 0
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
     assert written == ["beach.jpg.png", "beach.png.png", "beach.webp.png", "dune.png", "sub/beach.png"]
     assert "5 dreamed, 0 skipped, 0 failed" in capsys.readouterr().out
     assert main(args) == 0
     assert "0 dreamed, 5 skipped, 0 failed" in capsys.readouterr().out
+
+
+def test_dreams_written_inside_the_photo_folder_are_not_dreamed_again(tmp_path, capsys):
+    folder = tmp_path / "p"
+    make_photo(folder / "a.png")
+    args = [
+        "fit",
+        "--config",
+        str(REPO / "configs" / "quickstart.yaml"),
+        "--model.octaves",
+        "1",
+        "--model.iterations",
+        "1",
+        "--data.images",
+        str(folder),
+        "--data.output",
+        str(folder / "dreams"),
+        "--data.overwrite",
+        "true",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
+    for _ in range(2):
+        assert main(args) == 0
+        assert "1 dreamed, 0 skipped, 0 failed" in capsys.readouterr().out
+    assert sorted(p.name for p in folder.rglob("*.png")) == ["a.png", "a.png"]
 
 
 def test_sharding_is_exact_with_an_odd_count(tmp_path):
@@ -88,7 +130,7 @@ def test_sharding_is_exact_with_an_odd_count(tmp_path):
     summary = RunSummary.merge([RunSummary.of(plan, len(data_with(plan, data).batches())) for plan in shares])
     assert summary.busiest == 2  # shares of 3, 2, 2 photos: 2, 1, 1 batches of at most 2
     loaders = []
-    for rank, plan in enumerate(shares):
+    for plan in shares:
         share = data_with(plan, data)
         share.summary = summary
         share.trainer = SimpleNamespace(lightning_module=SimpleNamespace(steps_per_dream=1))
@@ -141,23 +183,47 @@ def test_one_step_gradient_of_an_image_is_the_same_alone_or_in_a_batch():
 
 def run_cli(args: list[str], cwd: Path, **env_vars: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), **env_vars}
-    return subprocess.run([sys.executable, "-m", "dreamer.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dreamer.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
-def dream_with_processes(tmp_path, photos, devices: int, tag: str, accelerator: str = "cpu",
-                         length: list[str] = ("--model.octaves", "2", "--model.iterations", "3"),
-                         **env_vars: str) -> subprocess.CompletedProcess:
+def dream_with_processes(
+    tmp_path,
+    photos,
+    devices: int,
+    tag: str,
+    accelerator: str = "cpu",
+    length: list[str] = ("--model.octaves", "2", "--model.iterations", "3"),
+    **env_vars: str,
+) -> subprocess.CompletedProcess:
     extra = tmp_path / f"extra-{tag}.yaml"
     extra.write_text(
         "trainer:\n  callbacks:\n    - class_path: tests.helpers.FloatDreams\n"
         f"      init_args: {{folder: {tmp_path / f'floats-{tag}'}}}\n"
     )
-    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--config", str(extra),
-            *length, "--data.images", str(photos),
-            "--data.output", str(tmp_path / f"out-{tag}"), "--data.batch_size", "2",
-            "--trainer.accelerator", accelerator, "--trainer.devices", str(devices),
-            "--trainer.default_root_dir", str(tmp_path / f"logs-{tag}"), "--trainer.enable_progress_bar", "false"]
+    args = [
+        "fit",
+        "--config",
+        str(REPO / "configs" / "quickstart.yaml"),
+        "--config",
+        str(extra),
+        *length,
+        "--data.images",
+        str(photos),
+        "--data.output",
+        str(tmp_path / f"out-{tag}"),
+        "--data.batch_size",
+        "2",
+        "--trainer.accelerator",
+        accelerator,
+        "--trainer.devices",
+        str(devices),
+        "--trainer.default_root_dir",
+        str(tmp_path / f"logs-{tag}"),
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     if devices > 1:
         args += ["--trainer.strategy", "ddp_independent"]
     done = run_cli(args, cwd=tmp_path, **env_vars)
@@ -176,7 +242,9 @@ def test_one_and_two_processes_give_identical_dreams_each_exactly_once(tmp_path)
         assert done.stdout.count("5 dreamed, 0 skipped, 0 failed") == 1  # one summary, from rank 0
         metrics[devices] = [line for line in done.stdout.splitlines() if line.startswith("dreams vs originals")]
         results[devices] = float_dreams(tmp_path / f"floats-{devices}")
-        assert sorted(p.name for p in (tmp_path / f"out-{devices}").glob("*.png")) == [f"img{i:02d}.png" for i in range(5)]
+        assert sorted(p.name for p in (tmp_path / f"out-{devices}").glob("*.png")) == [
+            f"img{i:02d}.png" for i in range(5)
+        ]
     assert list(results[1]) == list(results[2])
     assert all(torch.equal(results[1][k], results[2][k]) for k in results[1])
     assert len(metrics[1]) == 1 and metrics[1] == metrics[2]  # torchmetrics synced over both processes
@@ -197,22 +265,65 @@ def test_two_nodes_dream_every_photo_exactly_once(tmp_path, launcher):
     ``torchrun`` on each node. Every node exits cleanly and rank 0 reports the whole run."""
     photos = folder_of(tmp_path, 5)
     port = free_port()
-    args = ["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--model.octaves", "1",
-            "--model.iterations", "2", "--data.images", str(photos), "--data.output", str(tmp_path / "out"),
-            "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.num_nodes", "2",
-            "--trainer.strategy", "ddp_independent", "--trainer.logger", "false",
-            "--trainer.enable_progress_bar", "false"]
+    args = [
+        "fit",
+        "--config",
+        str(REPO / "configs" / "quickstart.yaml"),
+        "--model.octaves",
+        "1",
+        "--model.iterations",
+        "2",
+        "--data.images",
+        str(photos),
+        "--data.output",
+        str(tmp_path / "out"),
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "1",
+        "--trainer.num_nodes",
+        "2",
+        "--trainer.strategy",
+        "ddp_independent",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     nodes = []
     for node in (0, 1):
-        env = {**os.environ, "PYTHONPATH": str(REPO), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               "NODE_RANK": str(node), "OMP_NUM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "NODE_RANK": str(node),
+            "OMP_NUM_THREADS": "1",
+        }
         command = [sys.executable, "-m", "dreamer.cli"]
         if launcher == "torchrun":
-            command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
-                       "--node-rank", str(node), "--master-addr", "127.0.0.1", "--master-port", str(port),
-                       "-m", "dreamer.cli"]
-        nodes.append(subprocess.Popen([*command, *args], cwd=tmp_path, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            command = [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--node-rank",
+                str(node),
+                "--master-addr",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+                "-m",
+                "dreamer.cli",
+            ]
+        nodes.append(
+            subprocess.Popen(
+                [*command, *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     outputs = [node.communicate(timeout=300) for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
     first, second = (stdout for stdout, _ in outputs)
@@ -275,28 +386,40 @@ def write_corpus(root: Path) -> dict[str, str]:
     rng = np.random.default_rng(0)
     photo = Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
     expect = {}
-    photo.save(root / "rgb.png"); expect["rgb.png"] = "dreamed"
-    photo.convert("L").save(root / "grey.png"); expect["grey.png"] = "dreamed"
-    photo.convert("P").save(root / "palette.gif"); expect["palette.gif"] = "dreamed"
-    photo.convert("CMYK").save(root / "cmyk.jpg"); expect["cmyk.jpg"] = "dreamed"
+    photo.save(root / "rgb.png")
+    expect["rgb.png"] = "dreamed"
+    photo.convert("L").save(root / "grey.png")
+    expect["grey.png"] = "dreamed"
+    photo.convert("P").save(root / "palette.gif")
+    expect["palette.gif"] = "dreamed"
+    photo.convert("CMYK").save(root / "cmyk.jpg")
+    expect["cmyk.jpg"] = "dreamed"
     Image.fromarray((rng.integers(0, 65535, (48, 64))).astype(np.uint16)).save(root / "sixteen.png")
     expect["sixteen.png"] = "dreamed"
-    photo.save(root / "UPPER CASE ñame.JPEG"); expect["UPPER CASE ñame.JPEG"] = "dreamed"
+    photo.save(root / "UPPER CASE ñame.JPEG")
+    expect["UPPER CASE ñame.JPEG"] = "dreamed"
     frames = [photo, photo.rotate(90, expand=False)]
-    frames[0].save(root / "animated.gif", save_all=True, append_images=frames[1:]); expect["animated.gif"] = "dreamed"
-    (root / "empty.png").write_bytes(b""); expect["empty.png"] = "failed"
-    (root / "text.jpg").write_text("this is not a picture"); expect["text.jpg"] = "failed"
+    frames[0].save(root / "animated.gif", save_all=True, append_images=frames[1:])
+    expect["animated.gif"] = "dreamed"
+    (root / "empty.png").write_bytes(b"")
+    expect["empty.png"] = "failed"
+    (root / "text.jpg").write_text("this is not a picture")
+    expect["text.jpg"] = "failed"
     photo.save(root / "whole.png")
     data = (root / "whole.png").read_bytes()
     (root / "whole.png").unlink()
-    (root / "truncated.png").write_bytes(data[: len(data) // 2]); expect["truncated.png"] = "failed"
+    (root / "truncated.png").write_bytes(data[: len(data) // 2])
+    expect["truncated.png"] = "failed"
     corrupt = bytearray(data)
     corrupt[100:400] = bytes(300)
-    (root / "corrupt.png").write_bytes(bytes(corrupt)); expect["corrupt.png"] = "failed"
-    Image.new("RGB", (2, 2)).save(root / "tiny.png"); expect["tiny.png"] = "failed"
+    (root / "corrupt.png").write_bytes(bytes(corrupt))
+    expect["corrupt.png"] = "failed"
+    Image.new("RGB", (2, 2)).save(root / "tiny.png")
+    expect["tiny.png"] = "failed"
     # A PNG header claiming 30000 x 30000 px: Pillow refuses it as a decompression bomb.
     import struct
     import zlib
+
     ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
     chunk = lambda kind, body: struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))  # noqa: E731
     (root / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
@@ -310,9 +433,27 @@ def test_a_corpus_of_awkward_and_broken_files(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["dreamer"])
     expect = write_corpus(tmp_path / "corpus")
     out = tmp_path / "out"
-    code = main(["fit", "--config", str(REPO / "configs" / "quickstart.yaml"), "--model.octaves", "2",
-                 "--model.iterations", "2", "--data.images", str(tmp_path / "corpus"), "--data.output", str(out),
-                 "--data.batch_size", "4", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"])
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / "quickstart.yaml"),
+            "--model.octaves",
+            "2",
+            "--model.iterations",
+            "2",
+            "--data.images",
+            str(tmp_path / "corpus"),
+            "--data.output",
+            str(out),
+            "--data.batch_size",
+            "4",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1  # some failed
     for name, outcome in expect.items():

@@ -26,7 +26,9 @@ print(applied, faults)
 def test_kept_blocks_are_reused_instead_of_faulted_in_again():
     results = {}
     for mode in ("default", "keep"):
-        done = subprocess.run([sys.executable, "-c", CHURN, mode], capture_output=True, text=True, cwd=REPO, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", CHURN, mode], capture_output=True, text=True, cwd=REPO, timeout=120
+        )
         assert done.returncode == 0, done.stderr
         applied, faults = done.stdout.split()
         results[mode] = (applied == "True", int(faults))

@@ -21,8 +21,20 @@ from dreamer.warp import mean_warping_error
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.videos import make_video
 
-FAST = ["--model.octaves", "2", "--model.scale", "1.5", "--model.iterations", "2", "--model.layers", "7",
-        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+FAST = [
+    "--model.octaves",
+    "2",
+    "--model.scale",
+    "1.5",
+    "--model.iterations",
+    "2",
+    "--model.layers",
+    "7",
+    "--trainer.logger",
+    "false",
+    "--trainer.enable_progress_bar",
+    "false",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +62,11 @@ def video_data(video: Path, out: Path, **kwargs) -> VideoDataModule:
 
 def test_split_cuts_chunks_warms_them_up_and_resumes_after_what_is_on_disk():
     assert split(0, 10, set(), None, 4) == [FrameSpan(0, 0, 0, 10, False)]
-    assert split(0, 10, set(), 4, 2) == [FrameSpan(0, 0, 0, 4, False), FrameSpan(0, 2, 4, 8, False), FrameSpan(0, 6, 8, 10, False)]
+    assert split(0, 10, set(), 4, 2) == [
+        FrameSpan(0, 0, 0, 4, False),
+        FrameSpan(0, 2, 4, 8, False),
+        FrameSpan(0, 6, 8, 10, False),
+    ]
     done = {0, 1, 2, 3, 4, 5}
     assert split(1, 10, done, 4, 2) == [FrameSpan(1, 6, 6, 8, True), FrameSpan(1, 6, 8, 10, False)]
     assert split(0, 10, set(range(10)), None, 0) == []
@@ -71,8 +87,24 @@ def test_share_balances_steps_and_keeps_order():
 def test_zoom_writes_frames_an_mp4_a_gif_and_its_config(tmp_path, monkeypatch, capsys):
     photo = make_photo(tmp_path / "in" / "photo.png", size=(72, 56))
     out = tmp_path / "zoom"
-    args = ["fit", "--config", str(REPO / "configs" / "zoom.yaml"), "--data.images", str(photo), "--data.output", str(out),
-            "--data.frames", "5", "--data.fps", "10", "--data.frame_iterations", "2", "--data.rotate", "3", *FAST]
+    args = [
+        "fit",
+        "--config",
+        str(REPO / "configs" / "zoom.yaml"),
+        "--data.images",
+        str(photo),
+        "--data.output",
+        str(out),
+        "--data.frames",
+        "5",
+        "--data.fps",
+        "10",
+        "--data.frame_iterations",
+        "2",
+        "--data.rotate",
+        "3",
+        *FAST,
+    ]
     assert main(args) == 0
     frames = frames_of(out / "photo.frames")
     assert len(frames) == 5 and frames[0].shape == (56, 72, 3)
@@ -82,7 +114,7 @@ def test_zoom_writes_frames_an_mp4_a_gif_and_its_config(tmp_path, monkeypatch, c
     with Image.open(out / "photo.gif") as gif:
         assert gif.n_frames == 5
     assert (out / "photo.yaml").is_file() and "ZoomDataModule" in (out / "photo.yaml").read_text()
-    assert not [p for p in out.rglob(".*")]  # no temporary file left
+    assert not list(out.rglob(".*"))  # no temporary file left
     assert np.abs(frames[4].astype(float) - frames[0]).mean() > 5  # the picture moved
     printed = capsys.readouterr().out
     assert f"written: {out / 'photo.mp4'}" in printed and "1 dreamed" in printed
@@ -93,16 +125,47 @@ def test_zoom_writes_frames_an_mp4_a_gif_and_its_config(tmp_path, monkeypatch, c
 
 def test_both_presets_run_on_the_bundled_photo_and_clip(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(REPO)
-    assert main(["fit", "--config", "configs/video.yaml", "--data.output", str(tmp_path / "v"), "--data.resize", "128", *FAST]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "configs/video.yaml",
+                "--data.output",
+                str(tmp_path / "v"),
+                "--data.resize",
+                "128",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert probe(tmp_path / "v" / "chelsea_pan.mp4").frames == probe(REPO / "assets" / "chelsea_pan.mp4").frames == 48
-    assert main(["fit", "--config", "configs/zoom.yaml", "--data.output", str(tmp_path / "z"), "--data.resize", "128",
-                 "--data.frames", "3", *FAST]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "configs/zoom.yaml",
+                "--data.output",
+                str(tmp_path / "z"),
+                "--data.resize",
+                "128",
+                "--data.frames",
+                "3",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert probe(tmp_path / "z" / "chelsea.mp4").frames == 3 and (tmp_path / "z" / "chelsea.gif").is_file()
 
 
 def test_zoom_frames_can_be_removed_after_the_video(tmp_path):
     photo = make_photo(tmp_path / "p.png", size=(48, 40))
-    data = ZoomDataModule(images=str(photo), output=str(tmp_path / "z"), frames=3, keep_frames=False, frame_iterations=1)
+    data = ZoomDataModule(
+        images=str(photo), output=str(tmp_path / "z"), frames=3, keep_frames=False, frame_iterations=1
+    )
     run_dream(tiny_model(), data)
     assert (tmp_path / "z" / "p.mp4").is_file() and not (tmp_path / "z" / "p.frames").exists()
 
@@ -160,7 +223,12 @@ def test_chunks_cover_every_frame_once_and_cross_fade_over_their_warm_up(tmp_pat
     run_dream(tiny_model(), video_data(source, tmp_path / "out", chunk_frames=4, overlap=2))
     folder = tmp_path / "out" / "clip.frames"
     assert len(frames_of(folder)) == 9 and probe(tmp_path / "out" / "clip.mp4").frames == 9
-    assert sorted(p.name for p in (folder / "warmup").glob("*.png")) == ["000002.png", "000003.png", "000006.png", "000007.png"]
+    assert sorted(p.name for p in (folder / "warmup").glob("*.png")) == [
+        "000002.png",
+        "000003.png",
+        "000006.png",
+        "000007.png",
+    ]
     video = list(video_pictures(folder, 9))
     own, warm = frames_of(folder), {int(p.stem): np.asarray(Image.open(p)) for p in (folder / "warmup").glob("*.png")}
     for frame, weight in ((2, 1 / 3), (3, 2 / 3), (6, 1 / 3), (7, 2 / 3)):
@@ -186,13 +254,32 @@ def test_bad_videos_get_one_clear_line_and_the_others_finish(tmp_path, capsys):
             output.mux(tone.encode(chunk))
         output.mux(tone.encode())
     out = tmp_path / "out"
-    code = main(["fit", "--config", str(REPO / "configs" / "video.yaml"), "--data.video", str(folder),
-                 "--data.output", str(out), "--data.resize", "null", "--data.frame_iterations", "1", *FAST])
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / "video.yaml"),
+            "--data.video",
+            str(folder),
+            "--data.output",
+            str(out),
+            "--data.resize",
+            "null",
+            "--data.frame_iterations",
+            "1",
+            *FAST,
+        ]
+    )
     captured = capsys.readouterr()
     failed = [line for line in captured.err.splitlines() if line.startswith("failed: ")]
     assert code == 1 and "Traceback" not in captured.err
-    expect = {"garbage.mp4": "not a video", "empty.mov": "not a video", "tiny.mp4": "too small",
-              "sound.mp4": "no video stream", "cut.mkv": "truncated or damaged stream"}
+    expect = {
+        "garbage.mp4": "not a video",
+        "empty.mov": "not a video",
+        "tiny.mp4": "too small",
+        "sound.mp4": "no video stream",
+        "cut.mkv": "truncated or damaged stream",
+    }
     for name, reason in expect.items():
         assert any(name in line and reason in line for line in failed), (name, failed)
     assert len(failed) == len(expect)
@@ -203,8 +290,18 @@ def test_bad_videos_get_one_clear_line_and_the_others_finish(tmp_path, capsys):
 
 def test_existing_frames_and_video_are_not_overwritten_without_asking(tmp_path, capsys):
     source = make_video(tmp_path / "clip.mp4", frames=3, size=(40, 48))
-    args = ["fit", "--config", str(REPO / "configs" / "video.yaml"), "--data.video", str(source),
-            "--data.output", str(tmp_path / "out"), "--data.resize", "null", *FAST]
+    args = [
+        "fit",
+        "--config",
+        str(REPO / "configs" / "video.yaml"),
+        "--data.video",
+        str(source),
+        "--data.output",
+        str(tmp_path / "out"),
+        "--data.resize",
+        "null",
+        *FAST,
+    ]
     assert main(args) == 0
     video = tmp_path / "out" / "clip.mp4"
     before = video.stat().st_mtime_ns
@@ -255,12 +352,36 @@ def test_two_processes_share_videos_and_chunks_each_frame_once(tmp_path):
     folder = tmp_path / "clips"
     make_video(folder / "a.mp4", frames=6, size=(40, 48))
     make_video(folder / "b.mp4", frames=9, size=(40, 48))
-    args = [sys.executable, "-m", "dreamer.cli", "fit", "--config", str(REPO / "configs" / "video.yaml"),
-            "--data.video", str(folder), "--data.output", str(tmp_path / "out"), "--data.resize", "null",
-            "--data.chunk_frames", "4", "--data.overlap", "1", "--trainer.accelerator", "cpu", "--trainer.devices", "2",
-            "--trainer.strategy", "ddp_independent", "--trainer.default_root_dir", str(tmp_path / "logs"), *FAST]
-    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    args = [
+        sys.executable,
+        "-m",
+        "dreamer.cli",
+        "fit",
+        "--config",
+        str(REPO / "configs" / "video.yaml"),
+        "--data.video",
+        str(folder),
+        "--data.output",
+        str(tmp_path / "out"),
+        "--data.resize",
+        "null",
+        "--data.chunk_frames",
+        "4",
+        "--data.overlap",
+        "1",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "2",
+        "--trainer.strategy",
+        "ddp_independent",
+        "--trainer.default_root_dir",
+        str(tmp_path / "logs"),
+        *FAST,
+    ]
+    done = subprocess.run(
+        args, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("2 dreamed, 0 skipped, 0 failed") == 1  # one summary, from rank 0
     for name, count in (("a", 6), ("b", 9)):
@@ -272,8 +393,20 @@ def test_raft_flow_is_optional_and_its_missing_weights_are_one_clear_message(tmp
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr("torch.hub.load_state_dict_from_url", _offline)
     source = make_video(tmp_path / "clip.mp4", frames=2, size=(40, 48))
-    code = main(["fit", "--config", str(REPO / "configs" / "video.yaml"), "--data.video", str(source),
-                 "--data.output", str(tmp_path / "out"), "--data.flow", "raft_small", *FAST])
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / "video.yaml"),
+            "--data.video",
+            str(source),
+            "--data.output",
+            str(tmp_path / "out"),
+            "--data.flow",
+            "raft_small",
+            *FAST,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "raft_small_C_T_V2-01064c6d.pth" in err and "Traceback" not in err
 

@@ -78,14 +78,19 @@ def test_channels_last_gives_the_same_dream(tmp_path, photo):
 
 def test_channels_last_auto_follows_the_backbone(monkeypatch):
     assert tiny_model().extractor.memory_format == torch.channels_last
-    monkeypatch.setitem(BACKBONES, "mobilenet_v2", dataclasses.replace(BACKBONES["mobilenet_v2"], channels_last_faster=False))
+    monkeypatch.setitem(
+        BACKBONES, "mobilenet_v2", dataclasses.replace(BACKBONES["mobilenet_v2"], channels_last_faster=False)
+    )
     assert tiny_model().extractor.memory_format == torch.contiguous_format
 
 
 def test_benchmark_smoke_mode_prints_a_table(tmp_path):
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--smoke", "--output", str(tmp_path / "B.md")],
-        capture_output=True, text=True, timeout=600, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     table = (tmp_path / "B.md").read_text()

@@ -12,11 +12,25 @@ from tests.conftest import REPO, make_photo
 def test_seed_presets_run_their_whole_layer_schedule(tmp_path, monkeypatch, preset):
     monkeypatch.setattr("sys.argv", ["dreamer"])
     photo = make_photo(tmp_path / "photo.png", size=(160, 120))
-    code = main([
-        "fit", "--config", str(REPO / "configs" / f"{preset}.yaml"), "--model.weights", "null",
-        "--model.iterations", "2", "--data.images", str(photo), "--data.output", str(tmp_path / "out"),
-        "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-    ])
+    code = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / f"{preset}.yaml"),
+            "--model.weights",
+            "null",
+            "--model.iterations",
+            "2",
+            "--data.images",
+            str(photo),
+            "--data.output",
+            str(tmp_path / "out"),
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     assert code == 0
     with Image.open(tmp_path / "out" / "photo.png") as dream:
         assert dream.size == (160, 120)

@@ -15,7 +15,7 @@ def texture(height: int, width: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     channels = []
-    for c in range(3):
+    for _ in range(3):
         value = np.zeros((height, width), np.float32)
         for _ in range(6):
             fx, fy, phase = rng.uniform(0.02, 0.15, 2).tolist() + [rng.uniform(0, 6.28)]

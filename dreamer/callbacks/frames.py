@@ -38,7 +38,9 @@ class FrameSchedule(pl.Callback):
         self.transition = transition
         self._previous: Optional[tuple[tuple[int, int], np.ndarray]] = None  # ((sequence, frame), picture)
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if batch["step"] != 0 or "frame" not in batch or not batch["continues"]:
             return
         key = (batch["sequence"], batch["frame"] - 1)
@@ -80,7 +82,9 @@ class SequenceWriter(pl.Callback):
         self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
         self._finished = False
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if batch["step"] == 0 and "damaged" in batch:
             sequence, frames = batch["damaged"]
             self.damaged[sequence] = frames
@@ -136,7 +140,9 @@ class SequenceWriter(pl.Callback):
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        encode_frames(job.frames_dir, frames, job.target, job.fps, audio_from=job.source if job.audio else None, gif=self.gif)
+        encode_frames(
+            job.frames_dir, frames, job.target, job.fps, audio_from=job.source if job.audio else None, gif=self.gif
+        )
         if self.gif:
             self.also_written.append(job.target.with_suffix(".gif"))
         if self.config_text is not None:

@@ -51,7 +51,9 @@ class DreamImageLogger(pl.Callback):
         return experiment if hasattr(experiment, "add_image") else None
 
     @rank_zero_only
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if batch["step"] == 0 and "frame" not in batch and self._experiment(trainer) is not None:
             self._originals = [fit_within(p, self.max_side).cpu() for p in batch["pixels"][: self.max_images]]
 
@@ -63,7 +65,11 @@ class DreamImageLogger(pl.Callback):
         if experiment is None or not batch["names"] or not pl_module.octave_active:
             return
         if "frame" in batch:  # a frame of a video or zoom: the finished frame, every n-th
-            if self.every_n_frames and batch["step"] == batch["steps"] - 1 and batch["frame"] % self.every_n_frames == 0:
+            if (
+                self.every_n_frames
+                and batch["step"] == batch["steps"] - 1
+                and batch["frame"] % self.every_n_frames == 0
+            ):
                 frame = fit_within(pl_module.image.detach()[0], self.max_side).float().cpu()
                 experiment.add_image(f"{batch['names'][0]}/frames", frame, batch["frame"])
             return

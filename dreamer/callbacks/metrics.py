@@ -38,7 +38,8 @@ class DreamMetrics(pl.Callback):
       objectives are the training steps' own; the only extra forward pass is the photo's, once.
 
     Per-octave values of rank 0's batches are logged at each octave's end (``metrics/psnr_octave2``
-    …); the run's values are kept in ``results`` (averaged over every image of every process: torchmetrics syncs its state
+    …); the run's values are kept in ``results`` (averaged over every image of every process:
+    torchmetrics syncs its state
     across processes at ``compute()``) and logged at the end.
     """
 
@@ -65,7 +66,10 @@ class DreamMetrics(pl.Callback):
             return
         schedule = next(c for c in trainer.callbacks if isinstance(c, OctaveSchedule))
         original = schedule.originals[octave]
-        dream, view = fit_within(pl_module.image.detach().float(), METRIC_SIDE), fit_within(original.float(), METRIC_SIDE)
+        dream, view = (
+            fit_within(pl_module.image.detach().float(), METRIC_SIDE),
+            fit_within(original.float(), METRIC_SIDE),
+        )
         end = pl_module.last_objective
         psnr = psnr_per_image(dream, view)
         ssim = ssim_per_image(dream, view) if min(dream.shape[-2:]) >= SSIM_KERNEL else None

@@ -36,7 +36,8 @@ class OctaveSchedule(pl.Callback):
     At a dream's first step it builds the pyramid of the original (the photo, or seeded noise)
     and decides which levels are large enough for their layers; smaller ones are skipped with a
     warning. A batch may start its dream above the smallest level (``first_octave``) and keep its
-    pixels although ``init`` is noise (``init: photo``): frames that continue a video do. At the first step of every octave it sets the image parameter to the level's start
+    pixels although ``init`` is noise (``init: photo``): frames that continue a video do. At the
+    first step of every octave it sets the image parameter to the level's start
     image (blended from the previous octave's dream) and **clears the optimizer state**: the
     parameter keeps its identity, so the optimizer needs no rebuilding, but moments such as Adam's
     belong to the old size and would be wrong (or fail) at the new one.
@@ -74,7 +75,9 @@ class OctaveSchedule(pl.Callback):
         self.active: list[bool] = []
         self._dreamed: Optional[int] = None  # the last octave that was dreamed
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         octave, iteration, _ = dream_position(batch, self.iterations)
         if batch["step"] == 0:
             self._start_dream(pl_module, batch)
@@ -99,8 +102,10 @@ class OctaveSchedule(pl.Callback):
             )
         if not all(self.active):
             skipped = sum(not active for active in self.active)
-            warn(f"{', '.join(batch['names'])} ({width}×{height}): {skipped} of {self.octaves} octaves skipped, "
-                 "too small for their layers")
+            warn(
+                f"{', '.join(batch['names'])} ({width}×{height}): {skipped} of {self.octaves} octaves skipped, "
+                "too small for their layers"
+            )
         self.originals = gaussian_pyramid(pixels, sizes)
         self._dreamed = None
         pl_module.start_dream(batch["seeds"])

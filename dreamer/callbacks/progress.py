@@ -14,13 +14,17 @@ class DreamProgressBar(TQDMProgressBar):
     """``chelsea.jpg · octave 3/8`` (``clip.mp4 · frame 12/240 · octave 4/4``) as the bar's
     description; the rest is Lightning's bar."""
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
         octave, iteration, _ = dream_position(batch, pl_module.hparams.iterations)
         if iteration or self.train_progress_bar is None:
             return  # the description changes only when the octave does
         names = batch["names"]
-        label = (names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")) if names else "waiting for other processes"
+        label = (
+            (names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")) if names else "waiting for other processes"
+        )
         if names and "frame" in batch:
             label += f" · frame {batch['frame'] + 1}/{batch['frames']}"
         self.train_progress_bar.set_description(f"{label} · octave {octave + 1}/{pl_module.hparams.octaves}")

@@ -27,7 +27,9 @@ class DreamWriter(pl.Callback):
         self.written: list[Path] = []
         self.failed: list[str] = []
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if batch["step"] == 0:
             self.failed.extend(batch.get("failed", []))
 
