@@ -160,9 +160,9 @@ def resolve_state_dict(name: str, weights: Optional[str]) -> Optional[dict[str, 
         if not path.is_file():
             raise WeightsNotFoundError(f"Weights file {path} does not exist (model.weights).")
         return _load_file(path)
-    for path in (hub_checkpoint_path(name), shipped_checkpoint_path(name)):
-        if path is not None and path.is_file():
-            return _load_file(path)
+    for found in (hub_checkpoint_path(name), shipped_checkpoint_path(name)):
+        if found is not None and found.is_file():
+            return _load_file(found)
     try:
         return backbone_spec(name).weights.get_state_dict(progress=True, check_hash=True)
     except (urllib.error.URLError, OSError, RuntimeError) as error:
@@ -193,7 +193,7 @@ def build_backbone(name: str, weights: Optional[str] = IMAGENET) -> nn.Module:
         if unset:
             raise ConfigError(f"Weights for backbone {name!r} leave {', '.join(unset[:5])} unset")
     if getattr(model, "aux_logits", False):  # auxiliary classifiers are training-only heads
-        model.aux_logits = False
+        model.aux_logits = False  # type: ignore[assignment]  # a plain bool attribute of these models
         for aux in ("aux1", "aux2", "AuxLogits"):
             if hasattr(model, aux):
                 setattr(model, aux, None)

@@ -323,6 +323,13 @@ class DreamDataModule(pl.LightningDataModule):
         path = Path(name)
         return self.output / (path.with_name(path.name + ".png") if shared_stem else path.with_suffix(".png"))
 
+    def _earlier_dream(self, source: Path, name: str) -> bool:
+        """Whether ``source`` lies in an output folder made inside the folder it was found in
+        (``photos/dreams/`` for ``photos/``): an earlier dream, not a photo."""
+        path, output = os.path.abspath(source), os.path.join(os.path.abspath(self.output), "")
+        root = path[: len(path) - len(name)]
+        return path.startswith(output) and not root.startswith(output)
+
     def make_plan(self, min_side: int = 1, rank: int = 0, world_size: int = 1) -> DreamPlan:
         """Find the images and decide each one's output, skip or failure; this process's share only.
 
@@ -332,9 +339,8 @@ class DreamDataModule(pl.LightningDataModule):
         """
         plan = DreamPlan()
         sources = find_images(self.images, self.recursive)
-        if self.output.suffix.lower() not in IMAGE_SUFFIXES:  # dreams written inside a photo folder are not photos
-            inside = os.path.join(os.path.abspath(self.output), "")
-            sources = [(source, name) for source, name in sources if not os.path.abspath(source).startswith(inside)]
+        if self.output.suffix.lower() not in IMAGE_SUFFIXES:
+            sources = [(source, name) for source, name in sources if not self._earlier_dream(source, name)]
         stems = Counter(Path(name).with_suffix("").as_posix() for _, name in sources)
         taken: dict[Path, Path] = {}
         candidates = []
@@ -378,7 +384,7 @@ class DreamDataModule(pl.LightningDataModule):
     def batches(self) -> list[list[DreamJob]]:
         """Jobs grouped by size (first appearance order), cut into batches of at most ``batch_size``."""
         groups: dict[tuple[int, int], list[DreamJob]] = {}
-        for job in self.plan.jobs:
+        for job in self.plan.jobs if self.plan else []:
             groups.setdefault(job.size, []).append(job)
         return [
             group[start : start + self.batch_size]

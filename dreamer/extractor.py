@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -37,7 +38,7 @@ class LayerExtractor(nn.Module):
     ) -> None:
         super().__init__()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.compile = compile
+        self.compiled = compile
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         known = set(layer_names(backbone))
@@ -46,7 +47,7 @@ class LayerExtractor(nn.Module):
             check_layers(layers, known)
         self.graphs = nn.ModuleList(trace(backbone.eval(), layers) for layers in self.layer_sets)
         self.graphs.requires_grad_(False).to(memory_format=self.memory_format)
-        self._compiled: dict[tuple[str, ...], nn.Module] = {}
+        self._compiled: dict[tuple[str, ...], Callable[..., dict[str, Tensor]]] = {}
 
     def train(self, mode: bool = True) -> LayerExtractor:
         return super().train(False)
@@ -57,8 +58,8 @@ class LayerExtractor(nn.Module):
         except ValueError:
             raise ConfigError(f"Layers {list(layers)} are not among this extractor's {self.layer_sets}") from None
 
-    def _runner(self, layers: tuple[str, ...]) -> nn.Module:
-        if not self.compile:
+    def _runner(self, layers: tuple[str, ...]) -> Callable[..., dict[str, Tensor]]:
+        if not self.compiled:
             return self._graph(layers)
         if layers not in self._compiled:
             # dynamic=True: sizes share compiled code; new sizes recompile only past a shape guard.
@@ -66,7 +67,8 @@ class LayerExtractor(nn.Module):
         return self._compiled[layers]
 
     def forward(self, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
-        normalised = ((images - self.mean) / self.std).contiguous(memory_format=self.memory_format)
+        mean, std = cast(Tensor, self.mean), cast(Tensor, self.std)
+        normalised = ((images - mean) / std).contiguous(memory_format=self.memory_format)
         return self._runner(tuple(layers))(normalised)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 (one extractor per run; the cache lives as long)

@@ -120,7 +120,7 @@ class DreamModule(pl.LightningModule):
             channels_last = backbone_spec(backbone).channels_last_faster
         self.extractor = LayerExtractor(build_backbone(backbone, weights), self.layer_schedule, channels_last, compile)
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
-        per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels)
+        per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
         channel_schedule = channels if per_octave_lists else [channels]
         self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, octaves, "channels")
         # The dream itself. Its shape changes with every batch and octave (set by OctaveSchedule).
@@ -160,7 +160,7 @@ class DreamModule(pl.LightningModule):
 
     def objective(self, images: Tensor, octave: Optional[int] = None) -> Tensor:
         """The per-image objective ``[B]`` of ``octave``: its layers' objectives summed."""
-        return sum(self.layer_objectives(images, octave).values())
+        return torch.stack(list(self.layer_objectives(images, octave).values())).sum(dim=0)
 
     def measure(self, images: Tensor) -> Tensor:
         """The objective ``[B]`` of the last octave's layers, tile by tile when ``tile_size`` asks."""
@@ -196,7 +196,7 @@ class DreamModule(pl.LightningModule):
             loss = -(images * gradient).sum()  # its gradient is exactly −gradient, rolled back by autograd
         else:
             per_layer = self.layer_objectives(images)
-            objective = sum(per_layer.values())
+            objective = torch.stack(list(per_layer.values())).sum(dim=0)
             loss = -objective.sum()  # summed: each image's gradient is exactly its own
         self.last_objective = objective.detach()
         if self._logging_step():
@@ -249,7 +249,7 @@ class DreamModule(pl.LightningModule):
         # Data that carries one dream into the next (frames of a video) brings its own callbacks; they
         # run first, so OctaveSchedule sees each frame's start.
         data = getattr(self.trainer, "datamodule", None)
-        callbacks = list(data.dream_callbacks()) if hasattr(data, "dream_callbacks") else []
+        callbacks = list(data.dream_callbacks()) if data is not None and hasattr(data, "dream_callbacks") else []
         callbacks += [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
         if self.trainer.loggers:  # metrics cost an extra forward pass and SSIM: only when someone logs them
             callbacks.append(DreamMetrics())

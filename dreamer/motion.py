@@ -72,6 +72,7 @@ class FrameSpan:
 
 @dataclass
 class MotionPlan(DreamPlan):
+    jobs: list[MotionJob] = field(default_factory=list)  # type: ignore[assignment]  # videos, not photos
     spans: list[FrameSpan] = field(default_factory=list)
 
 
@@ -125,7 +126,8 @@ def split(job: int, frames: int, done: set[int], chunk: Optional[int], overlap: 
 def share(costs: Sequence[int], processes: int) -> list[list[int]]:
     """Indices of ``costs`` per process: each next-costliest item to the least-loaded process (ties by
     rank), every process's items kept in their original order."""
-    loads, shares = [0] * processes, [[] for _ in range(processes)]
+    loads = [0] * processes
+    shares: list[list[int]] = [[] for _ in range(processes)]
     for index in sorted(range(len(costs)), key=lambda i: -costs[i]):
         rank = min(range(processes), key=lambda r: loads[r])
         loads[rank] += costs[index]
@@ -133,7 +135,7 @@ def share(costs: Sequence[int], processes: int) -> list[list[int]]:
     return [sorted(indices) for indices in shares]
 
 
-def _as_is(item: dict[str, Any]) -> dict[str, Any]:
+def _as_is(item: Any) -> Any:
     return item
 
 
@@ -259,7 +261,7 @@ class MotionDataModule(pl.LightningDataModule):
                 frame_path(job.frames_dir, frame) if frame >= span.write_from else warmup_path(job.frames_dir, frame)
             ),
             **({"init": "photo"} if carried else {}),
-            **self.steps.of(carried),
+            **self.current_steps.of(carried),
         }
 
     def setup(self, stage: str) -> None:
@@ -281,20 +283,33 @@ class MotionDataModule(pl.LightningDataModule):
             self.plan = self.make_plan(min_side)
         # Videos are few and their spans are balanced by cost over all processes: rank 0 plans them all.
         self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
-        self.summary = RunSummary.of(self.plan, batches=0, keep=len(self.plan.skipped))
+        self.summary = RunSummary.of(self.current_plan, batches=0, keep=len(self.current_plan.skipped))
 
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
     ) -> dict[str, Any]:
         return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
 
+    @property
+    def current_plan(self) -> MotionPlan:
+        if self.plan is None:
+            raise RuntimeError("the plan is made in setup()")
+        return self.plan
+
+    @property
+    def current_steps(self) -> Steps:
+        if self.steps is None:
+            raise RuntimeError("the step counts are set in setup()")
+        return self.steps
+
     def train_dataloader(self) -> DreamSteps:
         shards = self.trainer.distributed_sampler_kwargs or {"num_replicas": 1, "rank": 0}
-        costs = [self.steps.span(span, self.carries) for span in self.plan.spans]
+        plan = self.current_plan
+        costs = [self.current_steps.span(span, self.carries) for span in plan.spans]
         shares = share(costs, shards["num_replicas"])
-        mine = [self.plan.spans[index] for index in shares[shards["rank"]]]
+        mine = [plan.spans[index] for index in shares[shards["rank"]]]
         loader = DataLoader(
-            FrameStream(self, self.plan.jobs, mine), batch_size=None, num_workers=self.num_workers, collate_fn=_as_is
+            FrameStream(self, plan.jobs, mine), batch_size=None, num_workers=self.num_workers, collate_fn=_as_is
         )
         busiest = max(sum(costs[index] for index in indices) for indices in shares)
         return DreamSteps(loader, 1, total=busiest)
@@ -353,7 +368,8 @@ class ZoomDataModule(MotionDataModule):
         return self.make_gif
 
     def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
-        jobs, taken = [], {}
+        jobs: list[MotionJob] = []
+        taken: dict[Path, Path] = {}
         for source, name in find_images(self.images, self.recursive):
             target, frames_dir = self.job_paths(name, taken, source)
             if target.exists() and not self.overwrite:
@@ -461,7 +477,8 @@ class VideoDataModule(MotionDataModule):
         return self.blend > 0
 
     def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
-        jobs, taken = [], {}
+        jobs: list[MotionJob] = []
+        taken: dict[Path, Path] = {}
         for source, name in find_videos(self.video, self.recursive):
             target, frames_dir = self.job_paths(name, taken, source)
             if target.resolve() == source.resolve():
@@ -504,6 +521,7 @@ class VideoDataModule(MotionDataModule):
                     item = self.frame_item(job, span, frame)
                     item["pixels"] = torch.from_numpy(picture).permute(2, 0, 1)[None].float().div_(255)
                     if item["continues"]:
+                        assert earlier is not None  # a continued frame follows one read before it
                         item["backward"] = flow(picture, earlier)
                         item["valid"] = consistent(item["backward"], flow(earlier, picture))
                     yield item

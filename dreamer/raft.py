@@ -15,7 +15,9 @@ def build_raft(name: str) -> nn.Module:
     clear message as a backbone's missing weights."""
     spec = backbone_spec(name)
     model = spec.builder(weights=None)
-    model.load_state_dict(resolve_state_dict(name, "imagenet"))
+    state_dict = resolve_state_dict(name, "imagenet")
+    assert state_dict is not None  # "imagenet" always resolves to weights or raises
+    model.load_state_dict(state_dict)
     return model.eval().requires_grad_(False)
 
 

@@ -28,9 +28,11 @@ def tiles(height: int, width: int, tile: int) -> list[tuple[slice, slice, float]
 @torch.no_grad()
 def tiled_objective(objective: Callable[[Tensor], Tensor], images: Tensor, tile: int) -> Tensor:
     """The area-weighted mean of per-tile objectives ``[B]``, without gradients: one tile in memory."""
-    return sum(
-        objective(images[..., rows, cols]).float() * weight for rows, cols, weight in tiles(*images.shape[-2:], tile)
-    )
+    height, width = images.shape[-2:]
+    total = images.new_zeros(images.shape[0], dtype=torch.float32)
+    for rows, cols, weight in tiles(height, width, tile):
+        total += objective(images[..., rows, cols]).float() * weight
+    return total
 
 
 def tiled_gradient(objective: Callable[[Tensor], Tensor], images: Tensor, tile: int) -> tuple[Tensor, Tensor]:
@@ -42,7 +44,8 @@ def tiled_gradient(objective: Callable[[Tensor], Tensor], images: Tensor, tile: 
     """
     gradient = torch.zeros_like(images)
     total = images.new_zeros(images.shape[0], dtype=torch.float32)
-    for rows, cols, weight in tiles(*images.shape[-2:], tile):
+    height, width = images.shape[-2:]
+    for rows, cols, weight in tiles(height, width, tile):
         piece = images[..., rows, cols].detach().requires_grad_(True)
         with torch.enable_grad():
             value = objective(piece) * weight

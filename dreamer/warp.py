@@ -28,7 +28,7 @@ def _grey(frame: np.ndarray) -> np.ndarray:
 def dis_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Dense flow ``[H, W, 2]`` from ``source`` to ``target`` (RGB frames of one size) with OpenCV's
     DIS optical flow (medium preset): no weights, about 2 ms for a 256² pair on a CPU core."""
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
     return dis.calc(_grey(source), _grey(target), None)
 
 
