@@ -18,7 +18,7 @@ from dreamer.errors import ConfigError
 from dreamer.extractor import LayerExtractor
 from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
-from dreamer.pyramid import Blend, blur
+from dreamer.pyramid import Blend, blur, laplacian_normalize
 from dreamer.strategy import IndependentDDPStrategy
 from dreamer.tiling import tiled_gradient, tiled_objective
 
@@ -70,6 +70,9 @@ class DreamModule(pl.LightningModule):
         init: Start from the ``photo`` or from ``noise`` (shows what the layer/channel wants).
         jitter: Roll the image by up to this many pixels each step (rolled back after).
         grad_blur: Gaussian blur σ (px) of the gradient each step; 0 turns it off.
+        laplacian_levels: Normalise the gradient band by band over a Laplacian pyramid of this many
+            levels each step (TensorFlow's DeepDream ``lap_normalize``, 4 there), so that no scale of
+            detail drowns the others at high resolutions; 0 turns it off.
         image_blur: Gaussian blur σ (px) of the image after each step; 0 turns it off.
         tile_size: Compute gradients tile by tile (tiles of at most this many px, randomly rolled
             each step so seams never stay put): peak memory is set by the tile, not the image.
@@ -98,6 +101,7 @@ class DreamModule(pl.LightningModule):
         init: Literal["photo", "noise"] = "photo",
         jitter: int = 0,
         grad_blur: float = 0.0,
+        laplacian_levels: int = 0,
         image_blur: float = 0.0,
         tile_size: Optional[int] = None,
         channels_last: Union[bool, Literal["auto"]] = "auto",
@@ -106,6 +110,8 @@ class DreamModule(pl.LightningModule):
         super().__init__()
         if iterations < 1:
             raise ConfigError(f"model.iterations must be >= 1, got {iterations}")
+        if laplacian_levels < 0:
+            raise ConfigError(f"model.laplacian_levels must be >= 0, got {laplacian_levels}")
         if jitter < 0:
             raise ConfigError(f"model.jitter must be >= 0, got {jitter}")
         if tile_size is not None and tile_size < 16:
@@ -226,6 +232,8 @@ class DreamModule(pl.LightningModule):
             return
         if self.hparams.grad_blur > 0:
             self.image.grad.copy_(blur(self.image.grad, self.hparams.grad_blur))
+        if self.hparams.laplacian_levels > 0:
+            self.image.grad.copy_(laplacian_normalize(self.image.grad, self.hparams.laplacian_levels))
         if self._logging_step():
             grad_norm = self.image.grad.detach().flatten(1).norm(dim=1).mean()
             self.log_dict(

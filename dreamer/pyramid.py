@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.v2.functional import gaussian_blur
@@ -89,3 +90,51 @@ def blend_octave(
         detail = F.interpolate(dream - original_before, size=size, mode="bilinear", align_corners=False)
         return (original_next + detail).clamp(0, 1)
     raise ConfigError(f"Unknown blend {blend!r}; use 'alpha' or 'detail'")
+
+
+def _binomial_kernel(channels: int, like: Tensor) -> Tensor:
+    """The 5×5 binomial low-pass ``[1, 4, 6, 4, 1]ᵀ[1, 4, 6, 4, 1] / 256``, one per channel."""
+    row = like.new_tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+    kernel = torch.outer(row, row) / 256
+    return kernel.expand(channels, 1, 5, 5)
+
+
+def laplacian_split(images: Tensor, levels: int) -> list[Tensor]:
+    """A Laplacian pyramid of ``[B, C, H, W]``: ``levels`` bands, finest first, the last the low-pass
+    rest; ``laplacian_merge`` adds them back to ``images`` exactly. Levels stop early once a band
+    would be smaller than 2 px."""
+    if levels < 1:
+        raise ConfigError(f"laplacian levels must be >= 1, got {levels}")
+    bands, current = [], images
+    for _ in range(levels - 1):
+        if min(current.shape[-2:]) < 4:
+            break
+        channels = current.shape[1]
+        padded = F.pad(current, (2, 2, 2, 2), mode="reflect")
+        low = F.conv2d(padded, _binomial_kernel(channels, current), stride=2, groups=channels)
+        bands.append(current - _upsample(low, current.shape[-2:]))
+        current = low
+    return [*bands, current]
+
+
+def _upsample(images: Tensor, size: torch.Size) -> Tensor:
+    return F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def laplacian_merge(bands: list[Tensor]) -> Tensor:
+    """The image whose ``laplacian_split`` is ``bands``."""
+    image = bands[-1]
+    for band in reversed(bands[:-1]):
+        image = band + _upsample(image, band.shape[-2:])
+    return image
+
+
+def normalized_bands(gradient: Tensor, levels: int, eps: float = 1e-12) -> list[Tensor]:
+    """The Laplacian bands of ``gradient``, each divided by its own standard deviation, per image."""
+    return [band / band.std(dim=(1, 2, 3), keepdim=True).clamp_min(eps) for band in laplacian_split(gradient, levels)]
+
+
+def laplacian_normalize(gradient: Tensor, levels: int) -> Tensor:
+    """TensorFlow's DeepDream ``lap_normalize``: every scale of the gradient gets an equal say, so fine
+    detail cannot drown the large forms at high resolutions (and vice versa)."""
+    return laplacian_merge(normalized_bands(gradient, levels))

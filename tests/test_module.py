@@ -89,8 +89,8 @@ def test_channel_objective_restricts(tmp_path):
     assert torch.allclose(restricted, act[:, 3].square().mean(dim=(1, 2)))
 
 
-@pytest.mark.parametrize("blur", [{"grad_blur": 1.5}, {"image_blur": 1.0}])
-def test_blur_options_smooth_the_dream(tmp_path, photo, blur):
+@pytest.mark.parametrize("blur", [{"grad_blur": 1.5}, {"image_blur": 1.0}, {"laplacian_levels": 4}])
+def test_gradient_and_image_filters_smooth_the_dream(tmp_path, photo, blur):
     plain = dream_of(tmp_path, tiny_model(), photo, "plain.png")
     blurred = dream_of(tmp_path, tiny_model(**blur), photo, "blurred.png")
     roughness = lambda img: np.abs(np.diff(img, axis=1)).mean()  # noqa: E731

@@ -1,7 +1,17 @@
 import pytest
 import torch
 
-from dreamer.pyramid import blend_octave, blur, gaussian_pyramid, gaussian_resize, octave_sizes
+from dreamer.pyramid import (
+    blend_octave,
+    blur,
+    gaussian_pyramid,
+    gaussian_resize,
+    laplacian_merge,
+    laplacian_normalize,
+    laplacian_split,
+    normalized_bands,
+    octave_sizes,
+)
 
 
 def test_octave_sizes_smallest_first_ending_at_input():
@@ -57,3 +67,22 @@ def test_blur_smooths_and_zero_sigma_is_identity():
     noise = torch.rand(1, 3, 32, 32)
     assert torch.equal(blur(noise, 0.0), noise)
     assert blur(noise, 2.0).std() < 0.5 * noise.std()
+
+
+def test_laplacian_split_and_merge_reconstruct_exactly():
+    images = torch.rand(2, 3, 57, 83)
+    bands = laplacian_split(images, 4)
+    assert [tuple(b.shape[-2:]) for b in bands] == [(57, 83), (29, 42), (15, 21), (8, 11)]
+    assert torch.allclose(laplacian_merge(bands), images, atol=1e-6)
+    assert len(laplacian_split(torch.rand(1, 3, 8, 8), 6)) == 3  # 8², 4², then a 2² rest: no tinier bands
+
+
+def test_laplacian_normalisation_gives_unit_std_per_band_and_keeps_the_shape():
+    gradient = torch.randn(2, 3, 64, 96) * torch.tensor([1e-9, 5.0]).view(2, 1, 1, 1)  # wildly different scales
+    gradient += blur(torch.randn(2, 3, 64, 96), 6.0) * 100  # a strong coarse component
+    for band in normalized_bands(gradient, 4):
+        assert torch.allclose(band.std(dim=(1, 2, 3)), torch.ones(2), atol=1e-5)
+    normalised = laplacian_normalize(gradient, 4)
+    assert normalised.shape == gradient.shape and torch.isfinite(normalised).all()
+    # each image on its own: the result for image 0 does not depend on image 1
+    assert torch.allclose(laplacian_normalize(gradient[:1], 4), normalised[:1], atol=1e-5)
