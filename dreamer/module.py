@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from dreamer.backbones import IMAGENET, backbone_spec, build_backbone, node_name
 from dreamer.errors import ConfigError
 from dreamer.extractor import LayerExtractor
+from dreamer.jitter import random_affine
 from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
 from dreamer.pyramid import Blend, blur, laplacian_normalize
@@ -69,6 +70,10 @@ class DreamModule(pl.LightningModule):
         blend: ``alpha``, or ``detail`` to carry only the detail the dream added (Google's notebook).
         init: Start from the ``photo`` or from ``noise`` (shows what the layer/channel wants).
         jitter: Roll the image by up to this many pixels each step (rolled back after).
+        jitter_rotate: Also turn each image by up to this many degrees each step (0: off).
+        jitter_scale: Also scale each image by up to ``1 ± jitter_scale`` each step (0: off).
+        jitter_flip: Also mirror each image left-right half of the steps. Like the roll, these
+            transforms are undone on the gradient (autograd carries it back through them).
         grad_blur: Gaussian blur σ (px) of the gradient each step; 0 turns it off.
         laplacian_levels: Normalise the gradient band by band over a Laplacian pyramid of this many
             levels each step (TensorFlow's DeepDream ``lap_normalize``, 4 there), so that no scale of
@@ -100,6 +105,9 @@ class DreamModule(pl.LightningModule):
         blend: Blend = "alpha",
         init: Literal["photo", "noise"] = "photo",
         jitter: int = 0,
+        jitter_rotate: float = 0.0,
+        jitter_scale: float = 0.0,
+        jitter_flip: bool = False,
         grad_blur: float = 0.0,
         laplacian_levels: int = 0,
         image_blur: float = 0.0,
@@ -114,6 +122,11 @@ class DreamModule(pl.LightningModule):
             raise ConfigError(f"model.laplacian_levels must be >= 0, got {laplacian_levels}")
         if jitter < 0:
             raise ConfigError(f"model.jitter must be >= 0, got {jitter}")
+        if jitter_rotate < 0 or not 0 <= jitter_scale < 1:
+            raise ConfigError(
+                "model.jitter_rotate must be >= 0 and model.jitter_scale within [0, 1), "
+                f"got {jitter_rotate} and {jitter_scale}"
+            )
         if tile_size is not None and tile_size < 16:
             raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
         self.save_hyperparameters(ignore=["optimizer"])
@@ -182,9 +195,11 @@ class DreamModule(pl.LightningModule):
         return tile is not None and max(self.image.shape[-2:]) > tile
 
     def _jittered(self, images: Tensor) -> Tensor:
-        jitter = self.hparams.jitter
+        hp = self.hparams
+        images = random_affine(images, self._jitter_rngs, hp.jitter_rotate, hp.jitter_scale, hp.jitter_flip)
+        jitter = hp.jitter
         if self._tiled():  # roll by up to half a tile so that seams land somewhere new every step
-            jitter = max(jitter, self.hparams.tile_size // 2)
+            jitter = max(jitter, hp.tile_size // 2)
         if jitter == 0:
             return images
         shifts = [tuple(torch.randint(-jitter, jitter + 1, (2,), generator=rng).tolist()) for rng in self._jitter_rngs]
