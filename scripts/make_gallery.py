@@ -2,7 +2,8 @@
 
     python scripts/make_gallery.py            # writes docs/gallery_*.jpg (about a minute on 2 CPU cores)
 
-Every panel is ``dreamer fit --config configs/quickstart.yaml`` plus the options in its label.
+Every panel is ``dreamer fit --config quickstart`` plus the options in its label;
+``--only gradients`` renders one comparison.
 """
 
 from __future__ import annotations
@@ -37,12 +38,17 @@ COMPARISONS: dict[str, list[tuple[str, dict]]] = {
         ("5 iterations", {"iterations": 5}),
         ("20 iterations", {"iterations": 20}),
     ],
+    "gradients": [
+        ("today's default", {}),
+        ("Laplacian, 4 levels", {"laplacian_levels": 4}),
+        ("turn ±8°, scale ±5 %, flip", {"jitter_rotate": 8, "jitter_scale": 0.05, "jitter_flip": True}),
+    ],
 }
 
 
 def command(overrides: dict) -> str:
     options = " ".join(f"--model.{key} {shlex.quote(str(value))}" for key, value in overrides.items())
-    return f"dreamer fit --config configs/quickstart.yaml {options}".strip()
+    return f"dreamer fit --config quickstart {options}".strip()
 
 
 def labelled_row(panels: list[tuple[str, Image.Image]], width: int) -> Image.Image:
@@ -65,9 +71,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--width", type=int, default=300, help="width of each panel in pixels")
+    parser.add_argument("--only", nargs="*", choices=list(COMPARISONS), help="render only these comparisons")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for name, variants in COMPARISONS.items():
+        if args.only and name not in args.only:
+            continue
         panels = []
         for label, overrides in variants:
             print(command(overrides))
