@@ -22,9 +22,10 @@ def test_a_flip_is_undone_on_the_gradient():
         weights = torch.rand(1, 3, 16, 24)
         flipped = random_affine(images, generators(seed), flip=True)
         (flipped * weights).sum().backward()
-        mirrored = torch.allclose(flipped.detach(), images.detach().flip(-1), atol=1e-6)
-        assert mirrored or torch.allclose(flipped, images, atol=1e-6)
-        assert torch.allclose(images.grad, weights.flip(-1) if mirrored else weights, atol=1e-5)
+        # grid_sample's pixel centres carry float rounding (~1e-6); a wrong transform is off by ~0.3
+        mirrored = torch.allclose(flipped.detach(), images.detach().flip(-1), atol=1e-4)
+        assert mirrored or torch.allclose(flipped, images, atol=1e-4)
+        assert torch.allclose(images.grad, weights.flip(-1) if mirrored else weights, atol=1e-4)
 
 
 def test_rotations_are_small_and_each_image_has_its_own():
