@@ -62,29 +62,32 @@ def test_resize_sets_the_long_side(tmp_path):
     assert data.make_plan().jobs[0].size == (32, 64)
 
 
+def quickstart_args(images: Path, output: Path, *extra: str, iterations: int = 1) -> list[str]:
+    """``dreamer fit`` arguments: the quickstart preset cut to 1 octave, no logger or bar, then ``extra``."""
+    quiet = (
+        f"--model.octaves 1 --model.iterations {iterations} --trainer.logger false --trainer.enable_progress_bar false"
+    )
+    config = str(REPO / "configs" / "quickstart.yaml")
+    return [
+        "fit",
+        "--config",
+        config,
+        *quiet.split(),
+        "--data.images",
+        str(images),
+        "--data.output",
+        str(output),
+        *extra,
+    ]
+
+
 def test_photos_that_share_a_stem_each_get_their_own_dream_and_resume_finds_them(tmp_path, capsys):
     folder = tmp_path / "p"
     for name in ("beach.jpg", "beach.png", "beach.webp", "dune.png"):
         make_photo(folder / name)
     (folder / "sub").mkdir()
     make_photo(folder / "sub" / "beach.png")  # another folder: no clash
-    args = [
-        "fit",
-        "--config",
-        str(REPO / "configs" / "quickstart.yaml"),
-        "--model.octaves",
-        "1",
-        "--model.iterations",
-        "1",
-        "--data.images",
-        str(folder),
-        "--data.output",
-        str(tmp_path / "out"),
-        "--trainer.logger",
-        "false",
-        "--trainer.enable_progress_bar",
-        "false",
-    ]
+    args = quickstart_args(folder, tmp_path / "out")
     assert main(args) == 0
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
     assert written == ["beach.jpg.png", "beach.png.png", "beach.webp.png", "dune.png", "sub/beach.png"]
@@ -96,25 +99,7 @@ def test_photos_that_share_a_stem_each_get_their_own_dream_and_resume_finds_them
 def test_dreams_written_inside_the_photo_folder_are_not_dreamed_again(tmp_path, capsys):
     folder = tmp_path / "p"
     make_photo(folder / "a.png")
-    args = [
-        "fit",
-        "--config",
-        str(REPO / "configs" / "quickstart.yaml"),
-        "--model.octaves",
-        "1",
-        "--model.iterations",
-        "1",
-        "--data.images",
-        str(folder),
-        "--data.output",
-        str(folder / "dreams"),
-        "--data.overwrite",
-        "true",
-        "--trainer.logger",
-        "false",
-        "--trainer.enable_progress_bar",
-        "false",
-    ]
+    args = quickstart_args(folder, folder / "dreams", "--data.overwrite", "true")
     for _ in range(2):
         assert main(args) == 0
         assert "1 dreamed, 0 skipped, 0 failed" in capsys.readouterr().out
@@ -265,31 +250,10 @@ def test_two_nodes_dream_every_photo_exactly_once(tmp_path, launcher):
     ``torchrun`` on each node. Every node exits cleanly and rank 0 reports the whole run."""
     photos = folder_of(tmp_path, 5)
     port = free_port()
-    args = [
-        "fit",
-        "--config",
-        str(REPO / "configs" / "quickstart.yaml"),
-        "--model.octaves",
-        "1",
-        "--model.iterations",
-        "2",
-        "--data.images",
-        str(photos),
-        "--data.output",
-        str(tmp_path / "out"),
-        "--trainer.accelerator",
-        "cpu",
-        "--trainer.devices",
-        "1",
-        "--trainer.num_nodes",
-        "2",
-        "--trainer.strategy",
-        "ddp_independent",
-        "--trainer.logger",
-        "false",
-        "--trainer.enable_progress_bar",
-        "false",
-    ]
+    nodes_and_processes = "--trainer.accelerator cpu --trainer.devices 1 --trainer.num_nodes 2"
+    args = quickstart_args(
+        photos, tmp_path / "out", *nodes_and_processes.split(), "--trainer.strategy", "ddp_independent", iterations=2
+    )
     nodes = []
     for node in (0, 1):
         env = {
