@@ -434,12 +434,13 @@ def flops(side: int) -> str:
     )
 
 
-# Dense peak TFLOP/s (no sparsity) of the cards a user may run on, from their vendors' data sheets.
+# Dense peak TFLOP/s (no sparsity) of the cards a user may run on, from their vendors' data sheets. "fp32"
+# convolutions run as TF32 on these cards unless torch.backends.cudnn.allow_tf32 is turned off.
 PEAK_TFLOPS = {
-    "H100": {"fp32": 67.0, "bf16": 989.0},
-    "H200": {"fp32": 67.0, "bf16": 989.0},
-    "A100": {"fp32": 19.5, "bf16": 312.0},
-    "L4": {"fp32": 30.3, "bf16": 121.0},
+    "H100": {"tf32": 494.7, "bf16": 989.4},
+    "H200": {"tf32": 494.7, "bf16": 989.4},
+    "A100": {"tf32": 156.0, "bf16": 312.0},
+    "L4": {"tf32": 60.0, "bf16": 121.0},
 }
 
 
@@ -474,8 +475,9 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
                 torch.cuda.reset_peak_memory_stats()
                 seconds = median_seconds(step, reps)
                 achieved = counter.get_total_flops() / seconds / 1e12
-                peak = card_peak(precision)
+                peak = card_peak("tf32" if precision == "fp32" else precision)
                 share = f"{100 * achieved / peak:.0f} % of {peak:.0f}" if peak else "card's peak unknown"
+                print("gpu step:", side, batch, precision, layout, f"{seconds * 1000:.1f} ms", flush=True)
                 rows.append(
                     [
                         f"{side}²",
@@ -499,13 +501,16 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
         dream_model = model_for("vgg16", 29, octaves=1, iterations=2 if smoke else 10)
         seconds = median_seconds(lambda: dreamer_run(dream_model, folder, work / "gout", batch_size=batch_size), reps)
         throughput.append([batch_size, f"{count / seconds:.2f}"])
+        print("gpu throughput:", throughput[-1], flush=True)
     base = float(throughput[0][1])
     for row in throughput:
         row.append(f"{float(row[1]) / base:.2f}x")
+    whole_rows = gpu_whole_commands(work, smoke, reps)
     return (
         f"## GPU\n\n{torch.cuda.get_device_name(0)}. VGG-16 up to `features.29`, one forward + backward of the "
         "objective (a dream step without the optimiser's few element-wise operations); median after a warm-up; "
-        "bf16 under `torch.autocast`.\n\n"
+        "bf16 under `torch.autocast`; fp32 with PyTorch's defaults, so its convolutions run as TF32 and its share "
+        "is of the card's TF32 peak.\n\n"
         + table(
             rows,
             [
@@ -520,8 +525,45 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
             ],
         )
         + f"\n\nWhole runs through the Trainer ({count} photos of {side}², 1 octave × {2 if smoke else 10} steps, "
-        "fp32, decode and write included):\n\n" + table(throughput, ["batch size", "images / s", "vs batch 1"])
+        "fp32, decode and write included):\n\n"
+        + table(throughput, ["batch size", "images / s", "vs batch 1"])
+        + "\n\nWhole commands on the GPU, start-up included: `scripts/plain_deepdream.py --device cuda` against "
+        "`dreamer fit --trainer.accelerator gpu` (VGG-16 `features.22`, random weights, scale 1.8, jitter 32, fp32; "
+        "fresh processes, alternated after a warm-up round; ratio paired within each round; *lean*: no "
+        "TensorBoard logger, metrics or progress bar):\n\n"
+        + table(
+            whole_rows,
+            ["workload", "plain s", "dreamer s", "dreamer lean s", "dreamer ÷ plain", "lean ÷ plain"],
+        )
     )
+
+
+def gpu_whole_commands(work: Path, smoke: bool, reps: int) -> list[list]:
+    """The plain script and ``dreamer fit`` as whole processes on the GPU, at a size the GPU is for."""
+    side = 128 if smoke else 1024
+    square = work / f"gpu-photo{side}.png"
+    sample = Image.open(ROOT / "assets" / "chelsea.jpg").convert("RGB")
+    sample.crop((60, 0, 360, 300)).resize((side, side), Image.Resampling.LANCZOS).save(square)
+    settings = dict(octaves=4, scale=1.8, iterations=10, lr=0.2, alpha=0.2, jitter=32)
+    rows = []
+    for name, changes in [("4 octaves × 10 steps", {}), ("1 octave × 100 steps", dict(octaves=1, iterations=100))]:
+        chosen = {**settings, **changes}
+        if smoke:
+            chosen.update(iterations=min(chosen["iterations"], 5))
+        plain = [sys.executable, str(ROOT / "scripts" / "plain_deepdream.py"), str(square), str(work / "p.png")]
+        plain += ["--device=cuda", "--layer=22", *(f"--{key}={value}" for key, value in chosen.items())]
+        dreamer = [sys.executable, "-m", "dreamer.cli", "fit", "--data.overwrite", "true"]
+        dreamer += ["--trainer.default_root_dir", str(work / "logs"), "--trainer.accelerator", "gpu"]
+        dreamer += ["--data.images", str(square), "--data.output", str(work / "d.png"), "--model.weights", "null"]
+        dreamer += ["--model.backbone", "vgg16", "--model.layers", "22"]
+        dreamer += [f"--model.{key}={value}" for key, value in chosen.items()]
+        lean = [*dreamer, "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+        runs = alternated({"plain": plain, "dreamer": dreamer, "lean": lean}, reps, warm_up=not smoke)
+        a, b, c = (statistics.median(r[0] for r in runs[k]) for k in ("plain", "dreamer", "lean"))
+        ratios = [f"{paired_ratio(runs, k, 'plain'):.3f}" for k in ("dreamer", "lean")]
+        rows.append([f"{side}², {name}", f"{a:.2f}", f"{b:.2f}", f"{c:.2f}", *ratios])
+        print("gpu whole:", rows[-1], flush=True)
+    return rows
 
 
 def planning(work: Path, smoke: bool, reps: int) -> str:

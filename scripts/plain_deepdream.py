@@ -63,11 +63,15 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.2)
     parser.add_argument("--jitter", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
-    net = network(args.backbone, args.layer, args.weights)
-    photo = torch.from_numpy(np.array(Image.open(args.photo).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+    device = torch.device(args.device)
+    net = network(args.backbone, args.layer, args.weights).to(device)
+    mean, std = MEAN.to(device), STD.to(device)
+    pixels = torch.from_numpy(np.array(Image.open(args.photo).convert("RGB"))).permute(2, 0, 1)[None]
+    photo = pixels.to(device).float() / 255
     height, width = photo.shape[-2:]
     sizes = [(round(height / args.scale**k), round(width / args.scale**k)) for k in reversed(range(args.octaves))]
     dream = None
@@ -80,14 +84,14 @@ def main() -> None:
         for _ in range(args.iterations):
             dy, dx = torch.randint(-args.jitter, args.jitter + 1, (2,)).tolist()
             rolled = torch.roll(dream, (dy, dx), dims=(-2, -1))
-            loss = -net((rolled - MEAN) / STD).square().mean()
+            loss = -net((rolled - mean) / std).square().mean()
             loss.backward()
             with torch.no_grad():
                 dream -= args.lr * dream.grad / dream.grad.abs().mean().clamp_min(1e-30)
                 dream.clamp_(0, 1)
                 dream.grad = None
         dream = dream.detach()
-    pixels = dream[0].mul(255).round().byte().permute(1, 2, 0).numpy()
+    pixels = dream[0].mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     Image.fromarray(pixels).save(args.output)
 
 

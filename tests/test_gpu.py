@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from dreamer.data import DreamDataModule
+from dreamer.module import DreamModule
 from tests.conftest import make_photo, run_dream, tiny_model
 from tests.test_many import dream_with_processes, float_dreams, folder_of
 
@@ -34,10 +35,36 @@ def exact_fp32():
 
 def dream(tmp_path, photo, name: str, model_kwargs: dict | None = None, **trainer_kwargs) -> np.ndarray:
     target = tmp_path / "out" / name
-    model = tiny_model(octaves=2, iterations=5, **(model_kwargs or {}))
+    model = tiny_model(**{"octaves": 2, "iterations": 5, **(model_kwargs or {})})
     run_dream(model, DreamDataModule(images=str(photo), output=str(target)), **{**GPU, **trainer_kwargs})
     assert torch.isfinite(model.image).all()
     return np.asarray(Image.open(target), dtype=np.float32) / 255
+
+
+def pixels_of(photo) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(Image.open(photo), dtype=np.float32) / 255).permute(2, 0, 1)[None].cuda()
+
+
+def gradient(model: DreamModule, image: torch.Tensor, autocast: torch.dtype | None = None) -> torch.Tensor:
+    """The objective's gradient on ``image``: one dream step's direction."""
+    image = image.clone().requires_grad_(True)
+    with torch.autocast("cuda", dtype=autocast or torch.float32, enabled=autocast is not None):
+        model.objective(image, 0).sum().backward()
+    return image.grad.float()
+
+
+def gain(photo, precision: str) -> float:
+    """How much a whole dream at ``precision`` raises its last layer's objective, measured in fp32."""
+    model = tiny_model(octaves=2, iterations=5)
+    run_dream(
+        model,
+        DreamDataModule(images=str(photo), output=str(photo.parent / f"{precision}.png")),
+        **GPU,
+        precision=precision,
+    )
+    judge = tiny_model(octaves=2).cuda()
+    with torch.no_grad():
+        return (judge.objective(model.image.detach().float(), 1) / judge.objective(pixels_of(photo), 1)).item()
 
 
 @pytest.fixture
@@ -45,21 +72,27 @@ def gpu_photo(tmp_path):
     return make_photo(tmp_path / "in" / "photo.png", size=(160, 128))
 
 
-@pytest.mark.parametrize("precision", ["bf16-mixed", "16-mixed"])
-def test_mixed_precision_dreams_are_finite_and_close_to_fp32(tmp_path, gpu_photo, precision):
-    reference = dream(tmp_path, gpu_photo, "fp32.png")
-    mixed = dream(tmp_path, gpu_photo, f"{precision}.png", precision=precision)
-    difference = np.abs(mixed - reference).mean()
-    print(f"{precision} vs fp32: mean abs difference {difference:.4f}")
-    assert difference < 0.03
+# Whole dreams are not compared pixel by pixel: ascent amplifies rounding. Two identical fp32 runs on an
+# H200 (cuDNN's non-deterministic kernels) ended 0.027 apart (mean abs, 2 octaves × 5 steps), as far
+# as bf16 ends from fp32 on a CPU (0.043, with the dream 0.051 from its photo). What precision must
+# keep is the step's direction and the dream's strength.
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16-mixed", torch.bfloat16), ("16-mixed", torch.float16)])
+def test_mixed_precision_steps_point_where_fp32_does_and_dream_as_strongly(tmp_path, gpu_photo, precision, dtype):
+    model = tiny_model(octaves=2).cuda()
+    exact, mixed = gradient(model, pixels_of(gpu_photo)), gradient(model, pixels_of(gpu_photo), dtype)
+    cosine = torch.nn.functional.cosine_similarity(exact.flatten(), mixed.flatten(), dim=0).item()
+    reference, lowered = gain(gpu_photo, "32-true"), gain(gpu_photo, precision)
+    print(f"{precision}: gradient cosine to fp32 {cosine:.4f}; dream gain {lowered:.2f}x vs fp32 {reference:.2f}x")
+    assert cosine > 0.9  # bf16 on a CPU: 0.96
+    assert lowered > 0.85 * reference  # bf16 on a CPU: 0.96 of fp32's gain
 
 
-def test_channels_last_gives_the_same_dream_on_gpu(tmp_path, gpu_photo):
-    reference = dream(tmp_path, gpu_photo, "a.png")
-    last = dream(tmp_path, gpu_photo, "b.png", {"channels_last": True})
-    difference = np.abs(last - reference).mean()
-    print(f"channels_last vs contiguous: mean abs difference {difference:.5f}")
-    assert difference < 0.01
+def test_channels_last_changes_no_math_on_gpu(gpu_photo):
+    contiguous, last = tiny_model(channels_last=False).cuda(), tiny_model(channels_last=True).cuda()
+    a, b = gradient(contiguous, pixels_of(gpu_photo)), gradient(last, pixels_of(gpu_photo))
+    relative = ((a - b).abs().max() / a.abs().max()).item()
+    print(f"channels_last vs contiguous, one step's gradient: max relative difference {relative:.2e}")
+    assert relative < 1e-4  # on a CPU: 7e-7
 
 
 def test_compiled_backbone_is_not_recompiled_every_step_on_gpu(tmp_path, gpu_photo):
