@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import sys
 from typing import Any, Optional
 
@@ -11,6 +12,7 @@ import torch.distributed as dist
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from dreamer import __version__
+from dreamer.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (data modules by short name)
 from dreamer.bundled import PRESETS, preset_names, preset_summary, with_resolved_configs
 from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
 from dreamer.callbacks.frames import SequenceWriter
@@ -98,16 +100,21 @@ def report(cli: DreamerCLI) -> int:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
     if summary.skipped_count > 10:
         print(f"… and {summary.skipped_count - 10} more skipped")
-    for path in (written + [path for writer in writers for path in getattr(writer, "also_written", [])])[:10]:
+    sheets = [
+        path
+        for callback in cli.trainer.callbacks
+        if isinstance(callback, ContactSheets)
+        for path in callback.also_written
+    ]
+    also = [path for writer in writers for path in getattr(writer, "also_written", [])]
+    for path in sheets + (written + also)[:10]:
         print(f"written: {path}")
     if len(written) > 10:
         print(f"… and {len(written) - 10} more in {cli.datamodule.output}")
     metrics = next((c.results for c in cli.trainer.callbacks if isinstance(c, DreamMetrics)), {})
     if metrics:
-        print(
-            f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}; "
-            f"activation gain {metrics['gain']:.1f}x"
-        )
+        gain = f"; activation gain {metrics['gain']:.1f}x" if math.isfinite(metrics["gain"]) else ""
+        print(f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}{gain}")
     print(f"{len(written)} dreamed, {summary.skipped_count} skipped, {len(failed)} failed")
     return 1 if failed else 0
 

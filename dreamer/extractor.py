@@ -108,6 +108,16 @@ class LayerExtractor(nn.Module):
                 low = middle + 1
         return low
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019
+    def widths(self, layers: tuple[str, ...]) -> dict[str, int]:
+        """Channels of each of ``layers``' activations, found on the ``meta`` device (no arithmetic)."""
+        graph = self._graph(layers)
+        shapes = {name: torch.empty_like(value, device="meta") for name, value in _tensors(graph)}
+        probe = torch.empty(1, 3, 512, 512, device="meta")
+        with torch.no_grad():
+            outputs = functional_call(graph, shapes, (probe,))
+        return {name: out.shape[1] for name, out in outputs.items()}
+
 
 def check_layers(layers: Sequence[str], known: set[str]) -> None:
     """A layer is a traced node (``features.29``) or a module whose last node is used (``layer3``)."""

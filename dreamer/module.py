@@ -147,6 +147,7 @@ class DreamModule(pl.LightningModule):
         self.octave = 0
         self.octave_active = True
         self._jitter_rngs: list[torch.Generator] = []
+        self.image_channels: Optional[list[int]] = None  # per image of the batch, when each has its own
         self.last_objective: Optional[Tensor] = None  # per image, at the latest step (for metrics)
 
     def setup(self, stage: str) -> None:
@@ -166,16 +167,25 @@ class DreamModule(pl.LightningModule):
         """The smallest image side the layers of ``octave`` can work on."""
         return self.extractor.min_input_size(self.layer_schedule[octave])
 
-    def start_dream(self, seeds: Sequence[int]) -> None:
-        """Seed each image's own jitter stream, so a dream never depends on its batch mates."""
+    def start_dream(self, seeds: Sequence[int], channels: Optional[Sequence[int]] = None) -> None:
+        """Seed each image's own jitter stream, so a dream never depends on its batch mates; ``channels``
+        gives each image its own target channel (a channel atlas), else ``model.channels`` holds."""
         self._jitter_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.image_channels = list(channels) if channels is not None else None
+
+    def layer_widths(self, octave: int) -> dict[str, int]:
+        """Channels of each layer scheduled for ``octave``."""
+        return self.extractor.widths(self.layer_schedule[octave])
 
     def layer_objectives(self, images: Tensor, octave: Optional[int] = None) -> dict[str, Tensor]:
         """Per-image objective ``[B]`` of each layer (and channels) scheduled for ``octave``."""
         octave = self.octave if octave is None else octave
         activations = self.extractor(images, self.layer_schedule[octave])
         channels, kind = self.channel_schedule[octave], self.hparams.objective
-        return {layer: activation_objective(value, channels, kind) for layer, value in activations.items()}
+        return {
+            layer: activation_objective(value, channels, kind, self.image_channels)
+            for layer, value in activations.items()
+        }
 
     def objective(self, images: Tensor, octave: Optional[int] = None) -> Tensor:
         """The per-image objective ``[B]`` of ``octave``: its layers' objectives summed."""

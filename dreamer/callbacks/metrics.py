@@ -86,7 +86,10 @@ class DreamMetrics(pl.Callback):
             self.psnr.update(psnr)
             if ssim is not None:
                 self.ssim.update(ssim)
-            self.gain.update(end / pl_module.measure(original))
+            base = pl_module.measure(original)
+            rising = base > 0  # a ratio to a non-positive start (noise under the ``mean`` objective) says nothing
+            if rising.any():
+                self.gain.update((end / base)[rising])
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = {"psnr": self.psnr, "ssim": self.ssim, "gain": self.gain}

@@ -1,0 +1,229 @@
+"""A channel atlas: what every channel of a layer wants to see, one dreamed image per channel, and
+labelled contact sheets of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+import torch.distributed as dist
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from dreamer.data import DreamSteps, RunSummary, check_writable, gather_summaries, image_seed
+from dreamer.errors import ConfigError, ImageError
+from dreamer.imageio import open_photo, save_image, to_tensor
+from dreamer.sheet import contact_sheet
+
+
+def parse_channels(text: str, width: int, setting: str = "data.channels") -> list[int]:
+    """``all``, or comma-separated channels and inclusive ranges (``0-31``, ``3,7,12``, ``0-15,40``),
+    checked against the layer's ``width``; sorted, without repeats."""
+    if text.strip() == "all":
+        return list(range(width))
+    chosen: set[int] = set()
+    for part in (part.strip() for part in text.split(",")):
+        try:
+            first, _, last = part.partition("-")
+            low, high = int(first), int(last or first)
+        except ValueError:
+            raise ConfigError(f"{setting}: {part!r} is not a channel or a range like 0-31 (or 'all')") from None
+        if low > high:
+            raise ConfigError(f"{setting}: the range {part!r} runs backwards")
+        chosen.update(range(low, high + 1))
+    past = [channel for channel in sorted(chosen) if channel >= width]
+    if past:
+        raise ConfigError(f"{setting}: channel {past[0]} is past the layer's width ({width} channels: 0-{width - 1})")
+    return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class ChannelJob:
+    channel: int
+    name: str  # ``<layer>/c0007``: identity and seed
+    target: Path
+
+
+class ChannelBatches(Dataset):
+    """Item ``i``: a batch of channels to dream, each image starting from the photo or from noise."""
+
+    def __init__(self, batches: list[list[ChannelJob]], start: Optional[torch.Tensor], side: int, seed: int) -> None:
+        self.batches, self.start, self.side, self.seed = batches, start, side, seed
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        jobs = self.batches[index]
+        start = self.start if self.start is not None else torch.full((3, self.side, self.side), 0.5)
+        return {
+            "pixels": start.expand(len(jobs), -1, -1, -1).clone(),
+            "names": [job.name for job in jobs],
+            "seeds": [image_seed(self.seed, job.name) for job in jobs],
+            "targets": [str(job.target) for job in jobs],
+            "channels": [job.channel for job in jobs],
+            "alphas": [None] * len(jobs),
+            "failed": [],
+            **({} if self.start is not None else {"init": "noise"}),
+        }
+
+
+class ContactSheets(pl.Callback):
+    """After the run, rank 0 lays every requested channel's image (this run's and earlier runs') on
+    labelled sheets of ``per_sheet`` tiles: ``<output>/<layer>-sheet<k>.png``."""
+
+    def __init__(self, atlas: AtlasDataModule) -> None:
+        self.atlas = atlas
+        self.also_written: list[Path] = []
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
+            dist.barrier()  # every process has written its channels
+        if trainer.is_global_zero:
+            self.also_written = self.atlas.write_sheets()
+
+
+class AtlasDataModule(pl.LightningDataModule):
+    """Every channel (or some) of the model's layer, one image each: ``model.layers`` names one layer
+    (for all octaves), and image ``b`` of a batch dreams of its own channel alone. Batches are shared
+    out over processes like photos (``--trainer.strategy ddp_independent``).
+
+    Args:
+        channels: ``all``, or channels and inclusive ranges: ``0-31``, ``3,7,12``, ``0-15,40``.
+        output: Folder: ``<layer>/<layer>-c0007.png`` per channel and ``<layer>-sheet1.png`` … sheets.
+        size: Side of each (square) channel image, in pixels.
+        photo: Start every channel's dream from this photo (resized to ``size``) instead of noise.
+        batch_size: Channels dreamed together, one per image.
+        overwrite: Replace channel images that exist; otherwise they are skipped (resume) and still
+            shown on the sheets.
+        seed: Seeds each channel's noise and jitter together with its name.
+        sheet_columns: Tiles per row of a contact sheet.
+        sheet_tiles: Tiles per sheet; more channels make more sheets.
+        tile_side: Side of a tile on the sheets, in pixels.
+    """
+
+    def __init__(
+        self,
+        channels: str = "all",
+        output: str = "dreams/atlas",
+        size: int = 160,
+        photo: Optional[str] = None,
+        batch_size: int = 16,
+        overwrite: bool = False,
+        seed: int = 0,
+        sheet_columns: int = 12,
+        sheet_tiles: int = 96,
+        tile_side: int = 112,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or size < 8 or sheet_columns < 1 or sheet_tiles < 1 or tile_side < 16:
+            raise ConfigError("data.batch_size, sheet_columns and sheet_tiles must be >= 1, size >= 8, tile_side >= 16")
+        self.channel_text, self.output, self.size = channels, Path(output).expanduser(), size
+        self.photo = Path(photo).expanduser() if photo else None
+        self.batch_size, self.overwrite, self.seed = batch_size, overwrite, seed
+        self.sheet_columns, self.sheet_tiles, self.tile_side = sheet_columns, sheet_tiles, tile_side
+        self.layer = ""
+        self.channels: list[int] = []
+        self.jobs: list[ChannelJob] = []
+        self.start: Optional[torch.Tensor] = None
+        self.summary: Optional[RunSummary] = None
+
+    def target(self, channel: int) -> Path:
+        return self.output / self.layer / f"{self.layer}-c{channel:04d}.png"
+
+    def choose_layer(self, model: pl.LightningModule) -> tuple[str, int]:
+        """The one layer every octave dreams, and its width."""
+        schedule = set(model.layer_schedule)
+        if len(schedule) != 1 or len(next(iter(schedule))) != 1:
+            raise ConfigError(
+                "model.layers: an atlas dreams the channels of one layer; give a single layer for all octaves"
+            )
+        if model.hparams.channels is not None:
+            raise ConfigError("model.channels: the atlas chooses each image's channel (data.channels); leave it unset")
+        ((layer, width),) = model.layer_widths(0).items()
+        return layer, width
+
+    def setup(self, stage: str) -> None:
+        if self.summary is not None:
+            return
+        model = self.trainer.lightning_module
+        rank, world_size = self.trainer.global_rank, self.trainer.world_size
+        self.layer, width = self.choose_layer(model)
+        self.channels = parse_channels(self.channel_text, width)
+        if self.size < model.min_input_size(model.hparams.octaves - 1):
+            raise ConfigError(
+                f"data.size: {self.size} px is smaller than the "
+                f"{model.min_input_size(model.hparams.octaves - 1)} px that {self.layer} needs"
+            )
+        if self.photo is not None:
+            try:
+                image, _ = open_photo(self.photo)
+            except ImageError as error:
+                raise ConfigError(f"data.photo: {error}") from None
+            self.start = to_tensor(image.resize((self.size, self.size), Image.Resampling.LANCZOS))
+        skipped: list[Path] = []
+        for channel in self.channels[rank::world_size]:
+            job = ChannelJob(channel, f"{self.layer}/c{channel:04d}", self.target(channel))
+            if job.target.exists() and not self.overwrite:
+                skipped.append(job.target)
+            else:
+                self.jobs.append(job)
+        check_writable(self.output / self.layer, needed_bytes=3 * self.size**2 * len(self.jobs))
+        mine = RunSummary([], [], skipped[:10], len(skipped), len(self.batches()))
+        self.summary = gather_summaries(mine, world_size)
+
+    def batches(self) -> list[list[ChannelJob]]:
+        return [self.jobs[start : start + self.batch_size] for start in range(0, len(self.jobs), self.batch_size)]
+
+    def transfer_batch_to_device(
+        self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
+    ) -> dict[str, Any]:
+        return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
+
+    def train_dataloader(self) -> DreamSteps:
+        dataset = ChannelBatches(self.batches(), self.start, self.size, self.seed)
+        loader = DataLoader(dataset, batch_size=None, shuffle=False)
+        steps = self.trainer.lightning_module.steps_per_dream
+        busiest = max(self.summary.busiest, len(dataset)) if self.summary else len(dataset)
+        return DreamSteps(loader, steps, total=busiest * steps)
+
+    def dream_callbacks(self) -> list[pl.Callback]:
+        return [ContactSheets(self)]
+
+    def write_sheets(self) -> list[Path]:
+        """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet."""
+        done = [channel for channel in self.channels if self.target(channel).is_file()]
+        written = []
+        for number, first in enumerate(range(0, len(done), self.sheet_tiles), start=1):
+            chosen = done[first : first + self.sheet_tiles]
+            images = []
+            for channel in chosen:
+                with Image.open(self.target(channel)) as image:
+                    images.append(image.convert("RGB"))
+            title = f"{self.layer}: channels {chosen[0]}-{chosen[-1]}"
+            sheet = contact_sheet(images, [str(c) for c in chosen], self.sheet_columns, self.tile_side, title)
+            path = self.output / f"{self.layer}-sheet{number}.png"
+            save_image(sheet, path)
+            written.append(path)
+        return written
+
+
+def channel_means(model: pl.LightningModule, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
+    """Mean activation of every channel of the model's (one) layer for each image: ``[N, C]``."""
+    layers = model.layer_schedule[-1]
+    rows = []
+    with torch.no_grad():
+        for first in range(0, len(images), batch_size):
+            (activation,) = model.extractor(images[first : first + batch_size], layers).values()
+            rows.append(activation.float().mean(dim=(2, 3)))
+    return torch.cat(rows)
+
+
+def self_excitation_share(means: torch.Tensor, channels: list[int]) -> float:
+    """Share of the channels ``c`` whose own atlas image excites ``c`` most among all atlas images:
+    ``means[i, c]`` is channel ``c``'s mean activation on the image dreamed for ``channels[i]``."""
+    winners = means[:, channels].argmax(dim=0)  # per channel: the image that excites it most
+    return (winners == torch.arange(len(channels))).float().mean().item()

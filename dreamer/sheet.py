@@ -1,0 +1,47 @@
+"""Contact sheets: images in a grid (``torchvision.utils.make_grid``), each with a label row under it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torchvision.utils import make_grid
+
+from dreamer.imageio import to_image, to_tensor
+
+
+def labelled(image: Image.Image, label: str, side: int) -> torch.Tensor:
+    """``image`` fitted into a ``side``-px square on white, with ``label`` written in a row below: ``[3, H, W]``."""
+    font = ImageFont.load_default(size=max(10, side // 11))
+    row = max(12, round(font.size * 1.4)) if hasattr(font, "size") else 14
+    cell = Image.new("RGB", (side, side + row), "white")
+    thumb = image.convert("RGB")
+    thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
+    cell.paste(thumb, ((side - thumb.width) // 2, (side - thumb.height) // 2))
+    draw = ImageDraw.Draw(cell)
+    width = draw.textlength(label, font=font)
+    draw.text(
+        ((side - width) / 2, side + (row - font.size) / 2 if hasattr(font, "size") else side),
+        label,
+        fill="black",
+        font=font,
+    )
+    return to_tensor(cell)
+
+
+def contact_sheet(
+    images: Sequence[Image.Image], labels: Sequence[str], columns: int, side: int = 128, title: Optional[str] = None
+) -> Image.Image:
+    """One sheet: ``images`` in rows of ``columns``, each labelled, optionally under a ``title`` row."""
+    cells = torch.stack([labelled(image, label, side) for image, label in zip(images, labels)])
+    grid = to_image(make_grid(cells, nrow=columns, padding=4, pad_value=1.0))
+    if not title:
+        return grid
+    font = ImageFont.load_default(size=max(12, side // 8))
+    height = round(font.size * 1.8) if hasattr(font, "size") else 20
+    sheet = Image.new("RGB", (grid.width, grid.height + height), "white")
+    sheet.paste(grid, (0, height))
+    ImageDraw.Draw(sheet).text((6, height * 0.2), title, fill="black", font=font)
+    return sheet
