@@ -132,6 +132,11 @@ def main(args: Optional[list[str]] = None) -> int:
     if given[:1] == ["presets"]:
         list_presets()
         return 0
+    if given[:1] == ["sweep"]:
+        from dreamer.sweep import main as sweep
+
+        silence_known_noise()
+        return sweep(given[1:])
     if given[:1] in (["--version"], ["-V"]):
         print(f"dreamer {__version__}")
         return 0

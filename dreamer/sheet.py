@@ -13,21 +13,16 @@ from dreamer.imageio import to_image, to_tensor
 
 
 def labelled(image: Image.Image, label: str, side: int) -> torch.Tensor:
-    """``image`` fitted into a ``side``-px square on white, with ``label`` written in a row below: ``[3, H, W]``."""
+    """``image`` shrunk to fit a ``side``-px square, with ``label`` written in a row below: ``[3, H, W]``."""
     font = ImageFont.load_default(size=max(10, side // 11))
-    row = max(12, round(font.size * 1.4)) if hasattr(font, "size") else 14
-    cell = Image.new("RGB", (side, side + row), "white")
+    text_height = getattr(font, "size", 10)
+    row = round(text_height * 1.5)
     thumb = image.convert("RGB")
     thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
-    cell.paste(thumb, ((side - thumb.width) // 2, (side - thumb.height) // 2))
+    cell = Image.new("RGB", (side, thumb.height + row), "white")
+    cell.paste(thumb, ((side - thumb.width) // 2, 0))
     draw = ImageDraw.Draw(cell)
-    width = draw.textlength(label, font=font)
-    draw.text(
-        ((side - width) / 2, side + (row - font.size) / 2 if hasattr(font, "size") else side),
-        label,
-        fill="black",
-        font=font,
-    )
+    draw.text(((side - draw.textlength(label, font=font)) / 2, thumb.height + row * 0.15), label, "black", font)
     return to_tensor(cell)
 
 
@@ -40,7 +35,7 @@ def contact_sheet(
     if not title:
         return grid
     font = ImageFont.load_default(size=max(12, side // 8))
-    height = round(font.size * 1.8) if hasattr(font, "size") else 20
+    height = round(getattr(font, "size", 12) * 1.8)
     sheet = Image.new("RGB", (grid.width, grid.height + height), "white")
     sheet.paste(grid, (0, height))
     ImageDraw.Draw(sheet).text((6, height * 0.2), title, fill="black", font=font)

@@ -1,0 +1,171 @@
+"""Parameter sweeps: the same photos dreamed under every combination of some model settings.
+
+    dreamer sweep --config sweep_seed [--processes 2] [--data.images my.jpg] [--data.output sweeps/mine]
+
+A sweep config is a dreamer config with a ``sweep:`` mapping of ``model.*`` keys to lists of values.
+Every grid point is an ordinary ``dreamer fit`` run (same module, callbacks and Trainer) with those
+values, writing to ``<data.output>/<point>/``; points are shared out over ``--processes`` worker
+processes (one GPU each where there are enough). Then each photo gets a labelled sheet,
+``<data.output>/<photo>-sweep.png``: rows are the first key's values, columns the other keys'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+import yaml
+from PIL import Image
+
+from dreamer.bundled import resolved_config
+from dreamer.errors import ConfigError, DreamerError
+from dreamer.imageio import save_image
+from dreamer.sheet import contact_sheet
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    settings: dict[str, Any]  # {"model.scale": 1.4, "model.alpha": 0.2}
+
+    @property
+    def name(self) -> str:
+        """The point's folder name: ``scale=1.4,alpha=0.2``."""
+        return ",".join(f"{key.split('.', 1)[1]}={_text(value)}" for key, value in self.settings.items())
+
+    @property
+    def label(self) -> str:
+        return " · ".join(f"{key.split('.', 1)[1]} {_text(value)}" for key, value in self.settings.items())
+
+    def arguments(self) -> list[str]:
+        return [f"--{key}={json.dumps(value)}" for key, value in self.settings.items()]
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":")).strip('"')
+
+
+def read_sweep(config: str) -> tuple[str, dict[str, list[Any]], Path]:
+    """The config's YAML without its ``sweep`` (input paths resolved), the sweep, and its output folder."""
+    content = yaml.safe_load(resolved_config(config))
+    sweep = content.pop("sweep", None)
+    if not isinstance(sweep, dict) or not sweep:
+        raise ConfigError(f"--config {config}: no 'sweep:' mapping of model.* keys to lists of values")
+    check_sweep(sweep)
+    data = content.get("data") or {}
+    output = (data.get("init_args", data) if isinstance(data, dict) else {}).get("output", "dreams/sweep")
+    return yaml.safe_dump(content, sort_keys=False), sweep, Path(output)
+
+
+def check_sweep(sweep: dict[str, Any]) -> None:
+    """Every key a ``model.*`` setting of DreamModule, every value a non-empty list."""
+    from dreamer.module import DreamModule
+
+    known = [name for name in inspect.signature(DreamModule.__init__).parameters if name != "self"]
+    for key, values in sweep.items():
+        if not key.startswith("model.") or key.split(".", 1)[1] not in known:
+            raise ConfigError(
+                f"sweep: unknown key {key!r}; sweep model settings, e.g. model.{', model.'.join(known[:8])}"
+            )
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep: {key} needs a non-empty list of values, got {values!r}")
+
+
+def grid(sweep: dict[str, list[Any]]) -> list[GridPoint]:
+    keys = list(sweep)
+    return [GridPoint(dict(zip(keys, values))) for values in itertools.product(*(sweep[key] for key in keys))]
+
+
+def run_points(base: str, points: list[GridPoint], output: Path, extra: list[str]) -> list[str]:
+    """Dream each point as a ``dreamer fit`` run in this process; the failures, one line each."""
+    from dreamer.cli import DreamerCLI, report
+
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="dreamer-sweep-") as folder:
+        config = Path(folder) / "base.yaml"  # input paths in it are absolute already
+        config.write_text(base)
+        for point in points:
+            print(f"sweep: {point.label}", flush=True)
+            args = ["fit", "--config", str(config), *extra, *point.arguments()]
+            try:
+                if report(DreamerCLI(args=[*args, "--data.output", str(output / point.name)])) != 0:
+                    failed.append(f"{point.name}: some images failed")
+            except DreamerError as error:
+                failed.append(f"{point.name}: {error}")
+                print(f"failed: {point.name}: {error}", file=sys.stderr)
+    return failed
+
+
+def run_workers(config: str, processes: int, extra: list[str]) -> int:
+    """``processes`` workers, each dreaming every ``processes``-th point (one GPU each where there are enough)."""
+    gpus = torch.cuda.device_count()
+    workers = []
+    for index in range(processes):
+        env = dict(os.environ)
+        if gpus >= processes:
+            env["CUDA_VISIBLE_DEVICES"] = str(index)
+        else:  # share the cores: threads that outnumber them spin against each other (10x slower here)
+            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+        command = [sys.executable, "-m", "dreamer.cli", "sweep", "--config", config, "--share", f"{index}/{processes}"]
+        workers.append(subprocess.Popen([*command, *extra], env=env))
+    return max(worker.wait() for worker in workers)
+
+
+def write_sheets(sweep: dict[str, list[Any]], points: list[GridPoint], output: Path, side: int) -> list[Path]:
+    """One sheet per dreamed photo: the first key's values down, the others' across."""
+    names = sorted({path.name for point in points for path in (output / point.name).glob("*.png")})
+    columns = len(points) // len(next(iter(sweep.values())))
+    keys = [key.split(".", 1)[1] for key in sweep]
+    title_keys = f"{keys[0]} (rows)" + (f" x {', '.join(keys[1:])} (columns)" if len(keys) > 1 else "")
+    written = []
+    for name in names:
+        paths = [output / point.name / name for point in points]
+        size = Image.open(next(path for path in paths if path.is_file())).size
+        images = [Image.open(p).convert("RGB") if p.is_file() else Image.new("RGB", size, "grey") for p in paths]
+        sheet = contact_sheet(images, [point.label for point in points], columns, side, f"{name}: {title_keys}")
+        target = output / f"{Path(name).stem}-sweep.png"
+        save_image(sheet, target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dreamer sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", required=True, help="a sweep preset's name or a config file with a 'sweep:' key")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes sharing the points (default 1)")
+    parser.add_argument("--tile-side", type=int, default=200, help="side of a tile on the sheets, in pixels")
+    parser.add_argument("--share", help=argparse.SUPPRESS)  # "i/n": a worker's share of the points
+    args, extra = parser.parse_known_args(argv)
+    try:
+        base, sweep, output = read_sweep(args.config)
+        if "--data.output" in extra:
+            output = Path(extra[extra.index("--data.output") + 1])
+            extra = [a for i, a in enumerate(extra) if a != "--data.output" and extra[i - 1 : i] != ["--data.output"]]
+        points = grid(sweep)
+        if args.processes < 1:
+            raise ConfigError(f"--processes must be >= 1, got {args.processes}")
+    except DreamerError as error:
+        print(f"dreamer: error: {error}", file=sys.stderr)
+        return 2
+    share: Optional[tuple[int, int]] = tuple(map(int, args.share.split("/"))) if args.share else None  # type: ignore[assignment]
+    if share is not None:
+        return 1 if run_points(base, points[share[0] :: share[1]], output, extra) else 0
+    if args.processes > 1:
+        status = run_workers(args.config, args.processes, [*extra, "--data.output", str(output)])
+    else:
+        status = 1 if run_points(base, points, output, extra) else 0
+    for sheet in write_sheets(sweep, points, output, args.tile_side):
+        print(f"written: {sheet}")
+    print(f"{len(points)} settings swept; dreams in {output}/<setting>/")
+    return status
