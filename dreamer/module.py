@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 from dreamer.backbones import IMAGENET, backbone_spec, build_backbone, node_name
 from dreamer.errors import ConfigError
 from dreamer.extractor import LayerExtractor
+from dreamer.guide import Guides, guided_objectives
 from dreamer.jitter import random_affine
 from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
@@ -85,6 +87,9 @@ class DreamModule(pl.LightningModule):
         channels_last: Run the backbone in channels-last memory format: ``auto`` (default) does where it
             measured faster for this backbone (all six on a CPU; on GPUs it is cuDNN's preferred layout for
             convolutions), ``true``/``false`` force it.
+        guide: A guide image (or a folder with one per photo, ``<photo stem>.<suffix>``): each position
+            then excites the guide's best-matching feature instead of the layer as a whole.
+        guide_side: The guide's long side in pixels when its features are taken.
         compile: ``torch.compile`` the backbone with dynamic shapes: octave sizes share compiled code
             (a recompile only when a size crosses a compiler shape guard, never per step).
     """
@@ -113,6 +118,8 @@ class DreamModule(pl.LightningModule):
         image_blur: float = 0.0,
         tile_size: Optional[int] = None,
         channels_last: Union[bool, Literal["auto"]] = "auto",
+        guide: Optional[str] = None,
+        guide_side: int = 320,
         compile: bool = False,
     ) -> None:
         super().__init__()
@@ -129,7 +136,10 @@ class DreamModule(pl.LightningModule):
             )
         if tile_size is not None and tile_size < 16:
             raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
+        if guide is not None and channels is not None:
+            raise ConfigError("model.guide and model.channels both choose what to excite; set one of them")
         self.save_hyperparameters(ignore=["optimizer"])
+        self.guides = Guides(guide, guide_side) if guide is not None else None
         self.optimizer_factory = optimizer
         self.layer_schedule: list[tuple[str, ...]] = [
             tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
@@ -148,6 +158,7 @@ class DreamModule(pl.LightningModule):
         self.octave_active = True
         self._jitter_rngs: list[torch.Generator] = []
         self.image_channels: Optional[list[int]] = None  # per image of the batch, when each has its own
+        self._guide_sources: list[Path] = []  # per image of the batch, with model.guide
         self.last_objective: Optional[Tensor] = None  # per image, at the latest step (for metrics)
 
     def setup(self, stage: str) -> None:
@@ -158,6 +169,9 @@ class DreamModule(pl.LightningModule):
                 f"trainer.strategy: {type(strategy).__name__} would synchronise the images of all processes "
                 "(one averaged dream, and a resized parameter it rejects); use --trainer.strategy ddp_independent"
             )
+        plan = getattr(getattr(self.trainer, "datamodule", None), "plan", None)
+        if self.guides is not None and plan is not None:
+            self.guides.check([job.name for job in plan.jobs])  # a missing or unreadable guide: before dreaming
 
     @property
     def steps_per_dream(self) -> int:
@@ -167,11 +181,16 @@ class DreamModule(pl.LightningModule):
         """The smallest image side the layers of ``octave`` can work on."""
         return self.extractor.min_input_size(self.layer_schedule[octave])
 
-    def start_dream(self, seeds: Sequence[int], channels: Optional[Sequence[int]] = None) -> None:
+    def start_dream(
+        self, seeds: Sequence[int], channels: Optional[Sequence[int]] = None, names: Sequence[str] = ()
+    ) -> None:
         """Seed each image's own jitter stream, so a dream never depends on its batch mates; ``channels``
-        gives each image its own target channel (a channel atlas), else ``model.channels`` holds."""
+        gives each image its own target channel (a channel atlas), else ``model.channels`` holds;
+        ``names`` pick each image's guide (``model.guide``)."""
         self._jitter_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
         self.image_channels = list(channels) if channels is not None else None
+        if self.guides is not None:
+            self._guide_sources = [self.guides.source(name) for name in names]
 
     def layer_widths(self, octave: int) -> dict[str, int]:
         """Channels of each layer scheduled for ``octave``."""
@@ -180,7 +199,18 @@ class DreamModule(pl.LightningModule):
     def layer_objectives(self, images: Tensor, octave: Optional[int] = None) -> dict[str, Tensor]:
         """Per-image objective ``[B]`` of each layer (and channels) scheduled for ``octave``."""
         octave = self.octave if octave is None else octave
-        activations = self.extractor(images, self.layer_schedule[octave])
+        layers = self.layer_schedule[octave]
+        activations = self.extractor(images, layers)
+        if self.guides is not None:
+            sources = self._guide_sources or [self.guides.source("")] * images.shape[0]
+
+            def extract(layer: str) -> Callable[[Tensor], Tensor]:
+                return lambda pixels: self.extractor(pixels.to(images.device), layers)[layer]
+
+            return {
+                layer: guided_objectives(value, self.guides.features(sources, layer, extract(layer)))
+                for layer, value in activations.items()
+            }
         channels, kind = self.channel_schedule[octave], self.hparams.objective
         return {
             layer: activation_objective(value, channels, kind, self.image_channels)

@@ -108,7 +108,7 @@ class OctaveSchedule(pl.Callback):
             )
         self.originals = gaussian_pyramid(pixels, sizes)
         self._dreamed = None
-        pl_module.start_dream(batch["seeds"], batch.get("channels"))
+        pl_module.start_dream(batch["seeds"], batch.get("channels"), batch["names"])
 
     def _enter_octave(self, trainer: pl.Trainer, pl_module: pl.LightningModule, octave: int) -> None:
         pl_module.octave, pl_module.octave_active = octave, self.active[octave]

@@ -1,0 +1,84 @@
+"""Guided dreams: excite the features a guide image has, not whatever the layer likes best.
+
+For every position of the dream's activation the objective takes the guide's feature vector that it
+matches best (largest dot product) and rewards the dot product with it: the dream grows the guide's
+patterns where it already leans towards them (Google's DeepDream notebook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from dreamer.errors import ConfigError, ImageError
+from dreamer.imageio import open_photo, to_tensor
+
+
+def guided_objective(activation: Tensor, guide: Tensor) -> Tensor:
+    """Per-image objective ``[B]``: the mean over positions of ``x · g*`` where ``x`` is the dream's
+    feature vector there and ``g*`` the guide feature (``guide``: ``[C, M]``) that matches it best."""
+    features = activation.float().flatten(2)  # [B, C, N]
+    scores = torch.einsum("bcn,cm->bnm", features, guide)
+    best = guide.t()[scores.argmax(dim=2)]  # [B, N, C]
+    return torch.einsum("bcn,bnc->bn", features, best).mean(dim=1)
+
+
+class Guides:
+    """One guide image for every photo (``path`` is a file), or one per photo by name (``path`` is a
+    folder holding ``<photo stem>.<any image suffix>``); each shrunk to at most ``side`` px."""
+
+    def __init__(self, path: str, side: int) -> None:
+        self.path, self.side = Path(path).expanduser(), side
+        if not self.path.exists():
+            raise ConfigError(f"model.guide: {self.path} does not exist")
+        if self.path.is_file():
+            self._load(self.path)  # an unreadable guide fails here, before any dreaming
+        self._pixels: dict[Path, Tensor] = {}
+        self._features: dict[tuple[Path, str], Tensor] = {}
+
+    def _load(self, path: Path) -> Tensor:
+        try:
+            image, _ = open_photo(path)
+        except ImageError as error:
+            raise ConfigError(f"model.guide: {error}") from None
+        image.thumbnail((self.side, self.side), Image.Resampling.LANCZOS)
+        return to_tensor(image)
+
+    def source(self, name: str) -> Path:
+        """The guide of the photo called ``name``."""
+        if self.path.is_file():
+            return self.path
+        stem = Path(name).with_suffix("").name
+        found = sorted(p for p in self.path.glob(f"{stem}.*") if p.suffix.lower() in Image.registered_extensions())
+        if not found:
+            raise ConfigError(f"model.guide: no guide for {name} in {self.path} (expected {stem}.<jpg|png|…>)")
+        return found[0]
+
+    def check(self, names: Sequence[str]) -> None:
+        """Every photo has a guide that can be read."""
+        for path in dict.fromkeys(self.source(name) for name in names):
+            self._load(path)
+
+    def features(self, sources: Sequence[Path], layer: str, extract: Callable[[Tensor], Tensor]) -> list[Tensor]:
+        """Each guide's ``[C, M]`` features at ``layer`` (``extract`` maps ``[1, 3, H, W]`` to them), cached."""
+        out = []
+        for source in sources:
+            key = (source, layer)
+            if key not in self._features:
+                if source not in self._pixels:
+                    self._pixels[source] = self._load(source)
+                with torch.no_grad():
+                    self._features[key] = extract(self._pixels[source][None]).float().flatten(2)[0]
+            out.append(self._features[key])
+        return out
+
+
+def guided_objectives(activation: Tensor, guides: Sequence[Tensor]) -> Tensor:
+    """``guided_objective`` of each image against its own guide (``guides``: one ``[C, M]`` per image)."""
+    if all(guide is guides[0] for guide in guides):
+        return guided_objective(activation, guides[0])
+    return torch.cat([guided_objective(activation[i : i + 1], guide) for i, guide in enumerate(guides)])
