@@ -3,18 +3,22 @@
     python scripts/make_gallery.py            # writes docs/gallery_*.jpg (about a minute on 2 CPU cores)
 
 Every panel is ``dreamer fit --config quickstart`` plus the options in its label;
-``--only gradients`` renders one comparison.
+``--only gradients`` renders one comparison. ``atlas``, ``sweep`` and ``guided`` render the atlas
+sheet (``dreamer fit --config atlas``), the seed's scale × alpha sheet (``dreamer sweep --config
+sweep_seed``) and a guided dream beside its guide and the unguided one.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from dreamer import dream
+from dreamer.cli import main as dreamer_main
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "assets" / "chelsea.jpg"
@@ -67,13 +71,49 @@ def labelled_row(panels: list[tuple[str, Image.Image]], width: int) -> Image.Ima
     return row
 
 
+def atlas_sheet(work: Path) -> Image.Image:
+    """The first 48 channels of the atlas preset (MobileNetV2 features.11), as its sheet shows them."""
+    command = ["fit", "--config", "atlas", "--data.channels", "0-47", "--data.output", str(work / "atlas")]
+    print("dreamer " + " ".join(command[:5]))
+    assert dreamer_main([*command, "--data.sheet_columns", "12", "--trainer.enable_progress_bar", "false"]) == 0
+    return Image.open(work / "atlas" / "features.11-sheet1.png")
+
+
+def sweep_sheet(work: Path) -> Image.Image:
+    print("dreamer sweep --config sweep_seed")
+    assert dreamer_main(["sweep", "--config", "sweep_seed", "--data.output", str(work / "sweep")]) == 0
+    return Image.open(work / "sweep" / "chelsea-sweep.png")
+
+
+def guided_row(work: Path, width: int) -> Image.Image:
+    """The guide (channel 40's atlas image), the quickstart unguided, and guided by it."""
+    command = ["fit", "--config", "atlas", "--data.channels", "40", "--data.output", str(work / "guide")]
+    assert dreamer_main([*command, "--data.size", "224", "--trainer.enable_progress_bar", "false"]) == 0
+    guide = work / "guide" / "features.11" / "features.11-c0040.png"
+    print("dreamer fit --config quickstart --model.guide features.11-c0040.png")
+    panels = [
+        ("guide: atlas image of channel 40", Image.open(guide)),
+        ("quickstart", dream(PHOTO, "quickstart", enable_progress_bar=False)),
+        ("quickstart, guided by it", dream(PHOTO, "quickstart", enable_progress_bar=False, guide=str(guide))),
+    ]
+    return labelled_row(panels, width)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--width", type=int, default=300, help="width of each panel in pixels")
-    parser.add_argument("--only", nargs="*", choices=list(COMPARISONS), help="render only these comparisons")
+    sheets = {"atlas": atlas_sheet, "sweep": sweep_sheet, "guided": lambda work: guided_row(work, args.width)}
+    parser.add_argument("--only", nargs="*", choices=[*COMPARISONS, *sheets], help="render only these comparisons")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    for name, render in sheets.items():
+        if args.only and name not in args.only:
+            continue
+        with tempfile.TemporaryDirectory(prefix="dreamer-gallery-") as work:
+            path = args.out / f"gallery_{name}.jpg"
+            render(Path(work)).convert("RGB").save(path, quality=85)
+        print(f"  -> {path} ({path.stat().st_size // 1024} KiB)")
     for name, variants in COMPARISONS.items():
         if args.only and name not in args.only:
             continue
