@@ -6,19 +6,18 @@ from collections.abc import Sequence
 from typing import Optional
 
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
 
 from dreamer.imageio import to_image, to_tensor
 
 
 def labelled(image: Image.Image, label: str, side: int) -> torch.Tensor:
-    """``image`` shrunk to fit a ``side``-px square, with ``label`` written in a row below: ``[3, H, W]``."""
+    """``image`` scaled to fit a ``side``-px square, with ``label`` written in a row below: ``[3, H, W]``."""
     font = ImageFont.load_default(size=max(10, side // 11))
     text_height = getattr(font, "size", 10)
     row = round(text_height * 1.5)
-    thumb = image.convert("RGB")
-    thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
+    thumb = ImageOps.contain(image.convert("RGB"), (side, side), Image.Resampling.LANCZOS)
     cell = Image.new("RGB", (side, thumb.height + row), "white")
     cell.paste(thumb, ((side - thumb.width) // 2, 0))
     draw = ImageDraw.Draw(cell)

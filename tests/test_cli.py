@@ -8,6 +8,7 @@ from dreamer.cli import main
 from dreamer.data import DreamDataModule
 from dreamer.imageio import open_photo, to_tensor
 from dreamer.module import DreamModule
+from dreamer.sweep import grid, read_sweep
 from tests.conftest import REPO, SAMPLE, run_dream
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
@@ -33,13 +34,18 @@ def test_there_are_presets():
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
-def test_every_preset_parses(config, capsys):
+def test_every_preset_parses(config, capsys, tmp_path):
+    if "sweep" in yaml.safe_load(config.read_text()):  # a sweep preset: its grid, and the config every point runs
+        base, sweep, _ = read_sweep(str(config))
+        assert len(grid(sweep)) > 1
+        config = tmp_path / "base.yaml"
+        config.write_text(base)
     with pytest.raises(SystemExit) as done:
         main(["fit", "--config", str(config), "--print_config"])
     assert done.value.code == 0
     resolved = yaml.safe_load(capsys.readouterr().out)
     data = resolved["data"]["init_args"]
-    assert resolved["model"]["iterations"] >= 1 and (data.get("images") or data.get("video"))
+    assert resolved["model"]["iterations"] >= 1 and (data.get("images") or data.get("video") or data.get("channels"))
 
 
 @pytest.mark.parametrize(
