@@ -153,10 +153,9 @@ class AtlasDataModule(pl.LightningDataModule):
         rank, world_size = self.trainer.global_rank, self.trainer.world_size
         self.layer, width = self.choose_layer(model)
         self.channels = parse_channels(self.channel_text, width)
-        if self.size < model.min_input_size(model.hparams.octaves - 1):
+        if self.size < model.min_input_size(-1):
             raise ConfigError(
-                f"data.size: {self.size} px is smaller than the "
-                f"{model.min_input_size(model.hparams.octaves - 1)} px that {self.layer} needs"
+                f"data.size: {self.size} px is smaller than the {model.min_input_size(-1)} px that {self.layer} needs"
             )
         if self.photo is not None:
             try:
@@ -172,7 +171,8 @@ class AtlasDataModule(pl.LightningDataModule):
             else:
                 self.jobs.append(job)
         check_writable(self.output / self.layer, needed_bytes=3 * self.size**2 * len(self.jobs))
-        mine = RunSummary([], [], skipped[:10], len(skipped), len(self.batches()))
+        steps = model.steps_for((self.size, self.size)) * len(self.batches())
+        mine = RunSummary([], [], skipped[:10], len(skipped), steps)
         self.summary = gather_summaries(mine, world_size)
 
     def batches(self) -> list[list[ChannelJob]]:
@@ -186,9 +186,9 @@ class AtlasDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DreamSteps:
         dataset = ChannelBatches(self.batches(), self.start, self.size, self.seed)
         loader = DataLoader(dataset, batch_size=None, shuffle=False)
-        steps = self.trainer.lightning_module.steps_per_dream
-        busiest = max(self.summary.busiest, len(dataset)) if self.summary else len(dataset)
-        return DreamSteps(loader, steps, total=busiest * steps)
+        steps = self.trainer.lightning_module.steps_for((self.size, self.size))
+        mine = steps * len(dataset)
+        return DreamSteps(loader, steps, total=max(self.summary.busiest, mine) if self.summary else mine)
 
     def dream_callbacks(self) -> list[pl.Callback]:
         return [ContactSheets(self)]

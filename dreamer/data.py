@@ -126,8 +126,8 @@ class DreamBatches(Dataset):
     A file that fails to decode drops out of its batch and is reported in ``failed``.
     """
 
-    def __init__(self, batches: list[list[DreamJob]]) -> None:
-        self.batches = batches
+    def __init__(self, batches: list[list[DreamJob]], steps_for: Callable[[tuple[int, int]], int]) -> None:
+        self.batches, self.steps_for = batches, steps_for
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -151,6 +151,7 @@ class DreamBatches(Dataset):
             "targets": [str(job.target) for job in jobs],
             "alphas": alphas,
             "failed": failed,
+            "steps": self.steps_for((height, width)),
         }
 
 
@@ -207,7 +208,7 @@ class DreamPlan:
 @dataclass
 class RunSummary:
     """What every process planned, as rank 0 reports it: the failures and notes, the number of skipped
-    outputs with the first few of them, and the most batches any one process has to dream."""
+    outputs with the first few of them, and the most gradient steps any one process has to take."""
 
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -216,8 +217,8 @@ class RunSummary:
     busiest: int = 0
 
     @classmethod
-    def of(cls, plan: DreamPlan, batches: int, keep: int = 10) -> RunSummary:
-        return cls(plan.failed, plan.notes, plan.skipped[:keep], len(plan.skipped), batches)
+    def of(cls, plan: DreamPlan, steps: int, keep: int = 10) -> RunSummary:
+        return cls(plan.failed, plan.notes, plan.skipped[:keep], len(plan.skipped), steps)
 
     @classmethod
     def merge(cls, parts: Sequence[RunSummary], keep: int = 10) -> RunSummary:
@@ -374,12 +375,13 @@ class DreamDataModule(pl.LightningDataModule):
         if self.plan is not None:
             return
         model = self.trainer.lightning_module if self.trainer else None
-        min_side = model.min_input_size(model.hparams.octaves - 1) if model is not None else 1
+        min_side = model.min_input_size(-1) if model is not None else 1
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         self.plan = self.make_plan(min_side, rank, world_size)
-        # One small exchange: the busiest process's batch count (every process takes as many steps) and
+        # One small exchange: the busiest process's step count (every process takes as many steps) and
         # what rank 0 reports for the whole run.
-        self.summary = gather_summaries(RunSummary.of(self.plan, len(self.batches())), world_size)
+        steps = sum(model.steps_for(batch[0].size) for batch in self.batches()) if model is not None else 0
+        self.summary = gather_summaries(RunSummary.of(self.plan, steps), world_size)
 
     def batches(self) -> list[list[DreamJob]]:
         """Jobs grouped by size (first appearance order), cut into batches of at most ``batch_size``."""
@@ -402,8 +404,10 @@ class DreamDataModule(pl.LightningDataModule):
         # The plan holds this process's share already, so no sampler shards it again. (Lightning's
         # UnrepeatedDistributedSampler refuses a process without a batch, as when 3 photos meet 4 GPUs;
         # torch's DistributedSampler repeats photos.)
-        dataset = DreamBatches(self.batches())
-        loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=self.num_workers)
-        steps = self.trainer.lightning_module.steps_per_dream
-        busiest = max(self.summary.busiest, len(dataset)) if self.summary else len(dataset)
-        return DreamSteps(loader, steps, total=busiest * steps)
+        steps_for = self.trainer.lightning_module.steps_for
+        batches = self.batches()
+        loader = DataLoader(
+            DreamBatches(batches, steps_for), batch_size=None, shuffle=False, num_workers=self.num_workers
+        )
+        mine = sum(steps_for(batch[0].size) for batch in batches)
+        return DreamSteps(loader, 1, total=max(self.summary.busiest, mine) if self.summary else mine)

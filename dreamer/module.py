@@ -21,7 +21,7 @@ from dreamer.guide import Guides, guided_objectives
 from dreamer.jitter import random_affine
 from dreamer.objectives import Objective, activation_objective
 from dreamer.optim import NormalizedGD
-from dreamer.pyramid import Blend, blur, laplacian_normalize
+from dreamer.pyramid import Blend, auto_octaves, blur, laplacian_normalize, stretched
 from dreamer.strategy import IndependentDDPStrategy
 from dreamer.tiling import tiled_gradient, tiled_objective
 
@@ -62,7 +62,11 @@ class DreamModule(pl.LightningModule):
             (``6`` is ``vgg16.features[6]``); names are module paths (``features.29``, ``inception4c``).
         channels: Restrict the objective to these channels: one list for all octaves or one per octave.
         objective: ``mean_square`` (mean of squared activations) or ``mean`` (mean activation).
-        octaves: Pyramid levels, smallest first, the last at full size (the seed's ``times``).
+        octaves: Pyramid levels, smallest first, the last at full size (the seed's ``times``); ``auto``:
+            per photo, as many as make the smallest level's long side about ``smallest_octave`` px, so
+            the dreamed forms have the same size on any photo; per-octave ``layers`` and ``channels``
+            then stretch over the levels (first entry on the smallest, last on the full size).
+        smallest_octave: With ``octaves: auto``, the long side of the smallest level, in pixels.
         scale: Size ratio between neighbouring levels (seed 1.8, Google 1.4).
         iterations: Gradient steps per octave (the seed's ``epochs``).
         lr: Step size. For the default naive GD, the step moves each pixel by ``lr`` on average
@@ -101,7 +105,8 @@ class DreamModule(pl.LightningModule):
         layers: LayerSchedule = 30,
         channels: ChannelSchedule = None,
         objective: Objective = "mean_square",
-        octaves: int = 8,
+        octaves: Union[int, Literal["auto"]] = 8,
+        smallest_octave: int = 160,
         scale: float = 1.8,
         iterations: int = 20,
         lr: float = 0.2,
@@ -125,6 +130,10 @@ class DreamModule(pl.LightningModule):
         super().__init__()
         if iterations < 1:
             raise ConfigError(f"model.iterations must be >= 1, got {iterations}")
+        if octaves != "auto" and (not isinstance(octaves, int) or octaves < 1):
+            raise ConfigError(f"model.octaves must be a number >= 1 or 'auto', got {octaves!r}")
+        if smallest_octave < 8:
+            raise ConfigError(f"model.smallest_octave must be at least 8 px, got {smallest_octave}")
         if laplacian_levels < 0:
             raise ConfigError(f"model.laplacian_levels must be >= 0, got {laplacian_levels}")
         if jitter < 0:
@@ -141,9 +150,11 @@ class DreamModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["optimizer"])
         self.guides = Guides(guide, guide_side) if guide is not None else None
         self.optimizer_factory = optimizer
+        # Schedule entries: one per octave, or with ``auto`` as many as given, stretched over each photo's levels.
+        entries = octaves if isinstance(octaves, int) else len(layers) if isinstance(layers, list) else 1
         self.layer_schedule: list[tuple[str, ...]] = [
             tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
-            for entry in per_octave(layers, octaves, "layers")
+            for entry in per_octave(layers, entries, "layers")
         ]
         if channels_last == "auto":
             channels_last = backbone_spec(backbone).channels_last_faster
@@ -151,7 +162,8 @@ class DreamModule(pl.LightningModule):
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
         per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
         channel_schedule = channels if per_octave_lists else [channels]
-        self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, octaves, "channels")
+        self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, entries, "channels")
+        self.levels = entries  # pyramid levels of the dream under way (``auto``: set per photo)
         # The dream itself. Its shape changes with every batch and octave (set by OctaveSchedule).
         self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))
         self.octave = 0
@@ -173,20 +185,35 @@ class DreamModule(pl.LightningModule):
         if self.guides is not None and plan is not None:
             self.guides.check([job.name for job in plan.jobs])  # a missing or unreadable guide: before dreaming
 
-    @property
-    def steps_per_dream(self) -> int:
-        return self.hparams.octaves * self.hparams.iterations
+    def levels_for(self, size: tuple[int, int]) -> int:
+        """Pyramid levels of a dream of ``(height, width)``: ``model.octaves``, or with ``auto`` as many as
+        make the smallest level about ``smallest_octave`` px."""
+        hp = self.hparams
+        return hp.octaves if hp.octaves != "auto" else auto_octaves(*size, hp.scale, hp.smallest_octave)
+
+    def steps_for(self, size: tuple[int, int]) -> int:
+        """Gradient steps of a whole dream of ``(height, width)``."""
+        return self.levels_for(size) * self.hparams.iterations
+
+    def entry(self, octave: int) -> int:
+        """The layer/channel schedule entry of pyramid level ``octave`` of the dream under way (-1: the last)."""
+        return stretched(octave, self.levels, len(self.layer_schedule))
 
     def min_input_size(self, octave: int) -> int:
-        """The smallest image side the layers of ``octave`` can work on."""
-        return self.extractor.min_input_size(self.layer_schedule[octave])
+        """The smallest image side the layers of ``octave`` can work on (-1: the full-size level's)."""
+        return self.extractor.min_input_size(self.layer_schedule[self.entry(octave)])
 
     def start_dream(
-        self, seeds: Sequence[int], channels: Optional[Sequence[int]] = None, names: Sequence[str] = ()
+        self,
+        seeds: Sequence[int],
+        channels: Optional[Sequence[int]] = None,
+        names: Sequence[str] = (),
+        levels: Optional[int] = None,
     ) -> None:
         """Seed each image's own jitter stream, so a dream never depends on its batch mates; ``channels``
         gives each image its own target channel (a channel atlas), else ``model.channels`` holds;
-        ``names`` pick each image's guide (``model.guide``)."""
+        ``names`` pick each image's guide (``model.guide``); ``levels`` is the dream's pyramid height."""
+        self.levels = levels or self.levels
         self._jitter_rngs = [torch.Generator().manual_seed(seed) for seed in seeds]
         self.image_channels = list(channels) if channels is not None else None
         if self.guides is not None:
@@ -199,7 +226,7 @@ class DreamModule(pl.LightningModule):
     def layer_objectives(self, images: Tensor, octave: Optional[int] = None) -> dict[str, Tensor]:
         """Per-image objective ``[B]`` of each layer (and channels) scheduled for ``octave``."""
         octave = self.octave if octave is None else octave
-        layers = self.layer_schedule[octave]
+        layers = self.layer_schedule[self.entry(octave)]
         activations = self.extractor(images, layers)
         if self.guides is not None:
             sources = self._guide_sources or [self.guides.source("")] * images.shape[0]
@@ -211,7 +238,7 @@ class DreamModule(pl.LightningModule):
                 layer: guided_objectives(value, self.guides.features(sources, layer, extract(layer)))
                 for layer, value in activations.items()
             }
-        channels, kind = self.channel_schedule[octave], self.hparams.objective
+        channels, kind = self.channel_schedule[self.entry(octave)], self.hparams.objective
         return {
             layer: activation_objective(value, channels, kind, self.image_channels)
             for layer, value in activations.items()
@@ -223,7 +250,7 @@ class DreamModule(pl.LightningModule):
 
     def measure(self, images: Tensor) -> Tensor:
         """The objective ``[B]`` of the last octave's layers, tile by tile when ``tile_size`` asks."""
-        octave = self.hparams.octaves - 1
+        octave = self.levels - 1
         tile = self.hparams.tile_size
         if tile is not None and max(images.shape[-2:]) > tile:
             return tiled_objective(lambda piece: self.objective(piece, octave), images, tile)
@@ -313,7 +340,7 @@ class DreamModule(pl.LightningModule):
         # run first, so OctaveSchedule sees each frame's start.
         data = getattr(self.trainer, "datamodule", None)
         callbacks = list(data.dream_callbacks()) if data is not None and hasattr(data, "dream_callbacks") else []
-        callbacks += [OctaveSchedule(hp.octaves, hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
+        callbacks += [OctaveSchedule(hp.scale, hp.iterations, hp.alpha, hp.blend, hp.init), DreamWriter()]
         if self.trainer.loggers:  # metrics cost an extra forward pass and SSIM: only when someone logs them
             callbacks.append(DreamMetrics())
         if type(self.trainer.progress_bar_callback) is TQDMProgressBar:  # extend the default bar, keep a chosen one

@@ -267,6 +267,8 @@ class MotionDataModule(pl.LightningDataModule):
     def setup(self, stage: str) -> None:
         model = self.trainer.lightning_module if self.trainer else None
         if model is not None:
+            if model.hparams.octaves == "auto":
+                raise ConfigError("model.octaves: 'auto' is for photos and atlases; give videos and zooms a number")
             if self.frame_octaves > model.hparams.octaves:
                 raise ConfigError(
                     f"data.frame_octaves ({self.frame_octaves}) exceeds model.octaves ({model.hparams.octaves})"
@@ -277,13 +279,13 @@ class MotionDataModule(pl.LightningDataModule):
             )
         if self.plan is not None:
             return
-        min_side = model.min_input_size(model.hparams.octaves - 1) if model is not None else 1
+        min_side = model.min_input_size(-1) if model is not None else 1
         strategy = self.trainer.strategy if self.trainer else None
         if strategy is None or strategy.is_global_zero:
             self.plan = self.make_plan(min_side)
         # Videos are few and their spans are balanced by cost over all processes: rank 0 plans them all.
         self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
-        self.summary = RunSummary.of(self.current_plan, batches=0, keep=len(self.current_plan.skipped))
+        self.summary = RunSummary.of(self.current_plan, steps=0, keep=len(self.current_plan.skipped))
 
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int

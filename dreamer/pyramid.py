@@ -31,6 +31,21 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tu
     ]
 
 
+def auto_octaves(height: int, width: int, scale: float, smallest: int) -> int:
+    """As many levels as make the smallest one's long side about ``smallest`` px (at least one): the
+    size of the dreamed forms is set by the smallest level, so they then look alike at any photo size."""
+    side = max(height, width)
+    return 1 if side <= smallest else 1 + round(math.log(side / smallest) / math.log(scale))
+
+
+def stretched(octave: int, octaves: int, entries: int) -> int:
+    """The schedule entry (of ``entries``) for pyramid level ``octave`` of ``octaves``: the first level
+    takes the first entry, the last the last, the others spread evenly in between."""
+    if octave < 0:
+        octave += octaves
+    return entries - 1 if octaves == 1 else int(octave * (entries - 1) / (octaves - 1) + 0.5)
+
+
 def blur(images: Tensor, sigma: float) -> Tensor:
     """Gaussian blur of ``[B, C, H, W]`` with standard deviation ``sigma`` px (kernel ±3σ, reflect
     padding, shrunk to fit small images); ``sigma <= 0`` returns the input."""

@@ -5,7 +5,8 @@
 Every panel is ``dreamer fit --config quickstart`` plus the options in its label;
 ``--only gradients`` renders one comparison. ``atlas``, ``sweep`` and ``guided`` render the atlas
 sheet (``dreamer fit --config atlas``), the seed's scale × alpha sheet (``dreamer sweep --config
-sweep_seed``) and a guided dream beside its guide and the unguided one.
+sweep_seed``), a guided dream beside its guide and the unguided one, and ``octaves: auto`` on a
+photo three times the bundled one's size.
 """
 
 from __future__ import annotations
@@ -99,11 +100,30 @@ def guided_row(work: Path, width: int) -> Image.Image:
     return labelled_row(panels, width)
 
 
+def octaves_row(work: Path, width: int) -> Image.Image:
+    """Pattern scale that follows the photo: the bundled photo, and it at 3× size with 4 fixed levels and with auto."""
+    big = work / "chelsea_x3.png"
+    photo = Image.open(PHOTO).convert("RGB")
+    photo.resize((photo.width * 3, photo.height * 3), Image.Resampling.LANCZOS).save(big)
+    print("dreamer fit --config quickstart --data.images chelsea_x3.png [--model.octaves 4]")
+    panels = [
+        ("451 px photo (auto: 4 levels)", dream(PHOTO, "quickstart", enable_progress_bar=False)),
+        ("1353 px, 4 levels", dream(big, "quickstart", octaves=4, enable_progress_bar=False)),
+        ("1353 px, auto (7 levels)", dream(big, "quickstart", enable_progress_bar=False)),
+    ]
+    return labelled_row(panels, width)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--width", type=int, default=300, help="width of each panel in pixels")
-    sheets = {"atlas": atlas_sheet, "sweep": sweep_sheet, "guided": lambda work: guided_row(work, args.width)}
+    sheets = {
+        "atlas": atlas_sheet,
+        "sweep": sweep_sheet,
+        "guided": lambda work: guided_row(work, args.width),
+        "octaves": lambda work: octaves_row(work, args.width),
+    }
     parser.add_argument("--only", nargs="*", choices=[*COMPARISONS, *sheets], help="render only these comparisons")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def test_equal_sizes_are_batched_and_other_sizes_kept_apart(tmp_path):
     data.plan = data.make_plan()
     sizes = [[job.size for job in batch] for batch in data.batches()]
     assert sizes == [[(30, 40)] * 2, [(30, 40)] * 2, [(30, 40)], [(40, 30)]]
-    item = DreamBatches(data.batches())[0]
+    item = DreamBatches(data.batches(), lambda size: 1)[0]
     assert item["pixels"].shape == (2, 3, 30, 40) and item["names"] == ["a0.png", "a1.png"]
 
 
@@ -112,16 +112,16 @@ def test_sharding_is_exact_with_an_odd_count(tmp_path):
     photos = folder_of(tmp_path, 7)
     data = DreamDataModule(images=str(photos), output=str(tmp_path / "o"), batch_size=2)
     shares = [data.make_plan(rank=rank, world_size=3) for rank in range(3)]
-    summary = RunSummary.merge([RunSummary.of(plan, len(data_with(plan, data).batches())) for plan in shares])
-    assert summary.busiest == 2  # shares of 3, 2, 2 photos: 2, 1, 1 batches of at most 2
+    summary = RunSummary.merge([RunSummary.of(plan, 5 * len(data_with(plan, data).batches())) for plan in shares])
+    assert summary.busiest == 10  # shares of 3, 2, 2 photos: 2, 1, 1 batches of at most 2, of 5 steps each
     loaders = []
     for plan in shares:
         share = data_with(plan, data)
         share.summary = summary
-        share.trainer = SimpleNamespace(lightning_module=SimpleNamespace(steps_per_dream=1))
+        share.trainer = SimpleNamespace(lightning_module=SimpleNamespace(steps_for=lambda size: 5))
         loaders.append(share.train_dataloader())
-    assert [len(steps) for steps in loaders] == [2, 2, 2]
-    names = [name for steps in loaders for batch in steps for name in batch["names"]]
+    assert [len(steps) for steps in loaders] == [10, 10, 10]
+    names = [name for steps in loaders for batch in steps if batch["step"] == 0 for name in batch["names"]]
     assert sorted(names) == [f"img{i:02d}.png" for i in range(7)]
 
 
@@ -223,7 +223,8 @@ def test_one_and_two_processes_give_identical_dreams_each_exactly_once(tmp_path)
     photos = folder_of(tmp_path, 5, size=(96, 80))  # 3 batches of 2, 2, 1 over 2 processes
     results, metrics = {}, {}
     for devices in (1, 2):
-        done = dream_with_processes(tmp_path, photos, devices, str(devices), length=[], OMP_NUM_THREADS="1")
+        length = ["--model.octaves", "4"]  # the quickstart's 4 levels on its own photo; auto would give 96 px 1
+        done = dream_with_processes(tmp_path, photos, devices, str(devices), length=length, OMP_NUM_THREADS="1")
         assert done.stdout.count("5 dreamed, 0 skipped, 0 failed") == 1  # one summary, from rank 0
         metrics[devices] = [line for line in done.stdout.splitlines() if line.startswith("dreams vs originals")]
         results[devices] = float_dreams(tmp_path / f"floats-{devices}")

@@ -42,8 +42,10 @@ class OctaveSchedule(pl.Callback):
     parameter keeps its identity, so the optimizer needs no rebuilding, but moments such as Adam's
     belong to the old size and would be wrong (or fail) at the new one.
 
+    The number of levels is the model's for the batch's size (``levels_for``: ``model.octaves``, or
+    with ``auto`` as many as the photo's size asks).
+
     Args:
-        octaves: Number of pyramid levels.
         scale: Size ratio between neighbouring levels.
         iterations: Steps per octave.
         alpha: Weight of the dream when blending into the next level (``blend='alpha'``).
@@ -53,14 +55,13 @@ class OctaveSchedule(pl.Callback):
 
     def __init__(
         self,
-        octaves: int,
         scale: float,
         iterations: int,
         alpha: float = 0.2,
         blend: Blend = "alpha",
         init: Literal["photo", "noise"] = "photo",
     ) -> None:
-        octave_sizes(64, 64, octaves, scale)  # validates octaves and scale
+        octave_sizes(64, 64, 1, scale)  # validates scale
         if iterations < 1:
             raise ConfigError(f"iterations must be >= 1, got {iterations}")
         if blend not in ("alpha", "detail"):
@@ -69,7 +70,7 @@ class OctaveSchedule(pl.Callback):
             raise ConfigError(f"alpha must be within [0, 1], got {alpha}")
         if init not in ("photo", "noise"):
             raise ConfigError(f"init must be 'photo' or 'noise', got {init!r}")
-        self.octaves, self.scale, self.iterations = octaves, scale, iterations
+        self.octaves, self.scale, self.iterations = 1, scale, iterations  # octaves: of the dream under way
         self.alpha, self.blend, self.init = alpha, blend, init
         self.originals: list[Tensor] = []
         self.active: list[bool] = []
@@ -86,13 +87,15 @@ class OctaveSchedule(pl.Callback):
 
     def _start_dream(self, pl_module: pl.LightningModule, batch: dict[str, Any]) -> None:
         pixels = batch["pixels"]
+        height, width = pixels.shape[-2:]
+        self.octaves = pl_module.levels_for((height, width))
+        pl_module.levels = self.octaves  # before asking which levels the layers can work on
         if pixels.shape[0] == 0:  # every file of this batch failed to decode
             self.active = [False] * self.octaves
             pl_module.image.data = pixels.new_empty(0, 3, 1, 1)
             return
         if batch.get("init", self.init) == "noise":
             pixels = noise_like(pixels, batch["seeds"])
-        height, width = pixels.shape[-2:]
         sizes = octave_sizes(height, width, self.octaves, self.scale)
         self.active = [min(size) >= pl_module.min_input_size(octave) for octave, size in enumerate(sizes)]
         if not self.active[-1]:
@@ -108,7 +111,7 @@ class OctaveSchedule(pl.Callback):
             )
         self.originals = gaussian_pyramid(pixels, sizes)
         self._dreamed = None
-        pl_module.start_dream(batch["seeds"], batch.get("channels"), batch["names"])
+        pl_module.start_dream(batch["seeds"], batch.get("channels"), batch["names"], self.octaves)
 
     def _enter_octave(self, trainer: pl.Trainer, pl_module: pl.LightningModule, octave: int) -> None:
         pl_module.octave, pl_module.octave_active = octave, self.active[octave]

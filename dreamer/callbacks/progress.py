@@ -27,7 +27,7 @@ class DreamProgressBar(TQDMProgressBar):
         )
         if names and "frame" in batch:
             label += f" · frame {batch['frame'] + 1}/{batch['frames']}"
-        self.train_progress_bar.set_description(f"{label} · octave {octave + 1}/{pl_module.hparams.octaves}")
+        self.train_progress_bar.set_description(f"{label} · octave {octave + 1}/{pl_module.levels}")
 
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, pl_module)
