@@ -23,7 +23,7 @@ SAMPLE_PHOTO = HERE / "assets" / "chelsea.jpg"
 SAMPLE_CLIP = HERE / "assets" / "chelsea_pan.mp4"
 
 # Settings that name files to read: relative values in a config file are relative to the file.
-INPUT_KEYS = {("data", "images"), ("data", "video"), ("model", "weights")}
+INPUT_KEYS = {("data", "images"), ("data", "video"), ("data", "photo"), ("model", "weights"), ("model", "guide")}
 _NOT_PATHS = {"imagenet"}
 
 
@@ -62,8 +62,9 @@ def _anchored(value: Any, folder: Path) -> Any:
     return str(path if path.is_absolute() else folder / path)
 
 
-def resolved_config(config: str) -> str:
-    """The YAML text of a config with its relative input paths made absolute against its folder."""
+def resolved_config(config: str, sweep: bool = False) -> str:
+    """The YAML text of a config with its relative input paths made absolute against its folder; a
+    sweep config (a ``sweep:`` key) only where ``sweep`` allows it."""
     path = config_path(config)
     try:
         content = yaml.safe_load(path.read_text())
@@ -71,6 +72,10 @@ def resolved_config(config: str) -> str:
         raise ConfigError(f"--config {config}: cannot read it ({error})") from None
     if not isinstance(content, dict):
         raise ConfigError(f"--config {config}: expected a mapping of model/data/trainer settings")
+    if "sweep" in content and not sweep:
+        raise ConfigError(
+            f"--config {config} is a sweep (it has 'sweep:'); run it with: dreamer sweep --config {config}"
+        )
     folder = path.resolve().parent
     for section, key in INPUT_KEYS:
         part = content.get(section)

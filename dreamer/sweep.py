@@ -56,7 +56,7 @@ def _text(value: Any) -> str:
 
 def read_sweep(config: str) -> tuple[str, dict[str, list[Any]], Path]:
     """The config's YAML without its ``sweep`` (input paths resolved), the sweep, and its output folder."""
-    content = yaml.safe_load(resolved_config(config))
+    content = yaml.safe_load(resolved_config(config, sweep=True))
     sweep = content.pop("sweep", None)
     if not isinstance(sweep, dict) or not sweep:
         raise ConfigError(f"--config {config}: no 'sweep:' mapping of model.* keys to lists of values")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from dreamer.atlas import channel_means
@@ -91,3 +92,17 @@ def test_a_guide_that_cannot_be_used_stops_the_run_in_one_line(tmp_path, monkeyp
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(f"dreamer: error: {message}")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_guide_named_in_a_config_file_is_found_beside_it(tmp_path):
+    from dreamer.bundled import resolved_config
+
+    config = tmp_path / "mine" / "guided.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "model:\n  guide: guides/sky.jpg\n"
+        "data:\n  class_path: dreamer.atlas.AtlasDataModule\n  init_args:\n    photo: p.png\n"
+    )
+    resolved = yaml.safe_load(resolved_config(str(config)))
+    assert resolved["model"]["guide"] == str(config.parent / "guides" / "sky.jpg")
+    assert resolved["data"]["init_args"]["photo"] == str(config.parent / "p.png")

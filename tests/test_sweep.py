@@ -96,3 +96,11 @@ def test_a_bad_point_fails_alone_and_a_bad_key_stops_before_dreaming(tmp_path, c
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("dreamer: error: sweep: unknown key 'model.alpah'")
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_sweep_config_given_to_fit_says_how_to_run_it(capsys):
+    assert main(["fit", "--config", "sweep_seed"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "dreamer: error: --config sweep_seed is a sweep (it has 'sweep:'); " + (
+        "run it with: dreamer sweep --config sweep_seed"
+    )
