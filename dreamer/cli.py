@@ -12,7 +12,7 @@ import torch.distributed as dist
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from dreamer import __version__
-from dreamer.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (data modules by short name)
+from dreamer.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (AtlasDataModule: by short name)
 from dreamer.bundled import PRESETS, preset_names, preset_summary, with_resolved_configs
 from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
 from dreamer.callbacks.frames import SequenceWriter

@@ -380,8 +380,12 @@ class DreamDataModule(pl.LightningDataModule):
         self.plan = self.make_plan(min_side, rank, world_size)
         # One small exchange: the busiest process's step count (every process takes as many steps) and
         # what rank 0 reports for the whole run.
-        steps = sum(model.steps_for(batch[0].size) for batch in self.batches()) if model is not None else 0
+        steps = self.planned_steps(model.steps_for) if model is not None else 0
         self.summary = gather_summaries(RunSummary.of(self.plan, steps), world_size)
+
+    def planned_steps(self, steps_for: Callable[[tuple[int, int]], int]) -> int:
+        """Gradient steps this process's batches take."""
+        return sum(steps_for(batch[0].size) for batch in self.batches())
 
     def batches(self) -> list[list[DreamJob]]:
         """Jobs grouped by size (first appearance order), cut into batches of at most ``batch_size``."""
@@ -409,5 +413,5 @@ class DreamDataModule(pl.LightningDataModule):
         loader = DataLoader(
             DreamBatches(batches, steps_for), batch_size=None, shuffle=False, num_workers=self.num_workers
         )
-        mine = sum(steps_for(batch[0].size) for batch in batches)
+        mine = self.planned_steps(steps_for)
         return DreamSteps(loader, 1, total=max(self.summary.busiest, mine) if self.summary else mine)

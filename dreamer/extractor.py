@@ -80,14 +80,10 @@ class LayerExtractor(nn.Module):
         (unpadded convolutions and pools, as in Inception v3). Shapes are propagated on the ``meta``
         device: no arithmetic runs and no memory is taken, so asking costs about a millisecond per layer.
         """
-        graph = self._graph(layers)
-        shapes = {name: torch.empty_like(value, device="meta") for name, value in _tensors(graph)}
 
         def output_side(side: int) -> int:
-            probe = torch.empty(1, 3, side, side, device="meta")
             try:
-                with torch.no_grad():
-                    outputs = [out for out in functional_call(graph, shapes, (probe,)).values() if out.dim() == 4]
+                outputs = [out for out in self._meta_outputs(layers, side).values() if out.dim() == 4]
             except (RuntimeError, ValueError):
                 return 0
             return min((min(out.shape[-2:]) for out in outputs), default=side)
@@ -108,15 +104,16 @@ class LayerExtractor(nn.Module):
                 low = middle + 1
         return low
 
-    @functools.lru_cache(maxsize=64)  # noqa: B019
     def widths(self, layers: tuple[str, ...]) -> dict[str, int]:
         """Channels of each of ``layers``' activations, found on the ``meta`` device (no arithmetic)."""
+        return {name: out.shape[1] for name, out in self._meta_outputs(layers, 512).items()}
+
+    def _meta_outputs(self, layers: tuple[str, ...], side: int) -> dict[str, Tensor]:
+        """The activations of ``layers`` for a ``side``² image as shapes only, on the ``meta`` device."""
         graph = self._graph(layers)
         shapes = {name: torch.empty_like(value, device="meta") for name, value in _tensors(graph)}
-        probe = torch.empty(1, 3, 512, 512, device="meta")
         with torch.no_grad():
-            outputs = functional_call(graph, shapes, (probe,))
-        return {name: out.shape[1] for name, out in outputs.items()}
+            return functional_call(graph, shapes, (torch.empty(1, 3, side, side, device="meta"),))
 
 
 def check_layers(layers: Sequence[str], known: set[str]) -> None:

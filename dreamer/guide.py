@@ -38,7 +38,7 @@ class Guides:
         if self.path.is_file():
             self._load(self.path)  # an unreadable guide fails here, before any dreaming
         self._pixels: dict[Path, Tensor] = {}
-        self._features: dict[tuple[Path, str], Tensor] = {}
+        self._features: dict[tuple[Path, tuple[str, ...]], dict[str, Tensor]] = {}
 
     def _load(self, path: Path) -> Tensor:
         try:
@@ -63,16 +63,20 @@ class Guides:
         for path in dict.fromkeys(self.source(name) for name in names):
             self._load(path)
 
-    def features(self, sources: Sequence[Path], layer: str, extract: Callable[[Tensor], Tensor]) -> list[Tensor]:
-        """Each guide's ``[C, M]`` features at ``layer`` (``extract`` maps ``[1, 3, H, W]`` to them), cached."""
+    def features(
+        self, sources: Sequence[Path], layers: tuple[str, ...], extract: Callable[[Tensor], dict[str, Tensor]]
+    ) -> list[dict[str, Tensor]]:
+        """Each guide's ``{layer: [C, M]}`` features (``extract`` maps ``[1, 3, H, W]`` to the layers'
+        activations), taken once per guide and layer set."""
         out = []
         for source in sources:
-            key = (source, layer)
+            key = (source, layers)
             if key not in self._features:
                 if source not in self._pixels:
                     self._pixels[source] = self._load(source)
                 with torch.no_grad():
-                    self._features[key] = extract(self._pixels[source][None]).float().flatten(2)[0]
+                    found = extract(self._pixels[source][None])
+                self._features[key] = {layer: value.float().flatten(2)[0] for layer, value in found.items()}
             out.append(self._features[key])
         return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -221,7 +221,7 @@ class DreamModule(pl.LightningModule):
 
     def layer_widths(self, octave: int) -> dict[str, int]:
         """Channels of each layer scheduled for ``octave``."""
-        return self.extractor.widths(self.layer_schedule[octave])
+        return self.extractor.widths(self.layer_schedule[self.entry(octave)])
 
     def layer_objectives(self, images: Tensor, octave: Optional[int] = None) -> dict[str, Tensor]:
         """Per-image objective ``[B]`` of each layer (and channels) scheduled for ``octave``."""
@@ -230,12 +230,11 @@ class DreamModule(pl.LightningModule):
         activations = self.extractor(images, layers)
         if self.guides is not None:
             sources = self._guide_sources or [self.guides.source("")] * images.shape[0]
-
-            def extract(layer: str) -> Callable[[Tensor], Tensor]:
-                return lambda pixels: self.extractor(pixels.to(images.device), layers)[layer]
-
+            guides = self.guides.features(
+                sources, layers, lambda pixels: self.extractor(pixels.to(images.device), layers)
+            )
             return {
-                layer: guided_objectives(value, self.guides.features(sources, layer, extract(layer)))
+                layer: guided_objectives(value, [guide[layer] for guide in guides])
                 for layer, value in activations.items()
             }
         channels, kind = self.channel_schedule[self.entry(octave)], self.hparams.objective

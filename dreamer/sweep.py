@@ -145,13 +145,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", required=True, help="a sweep preset's name or a config file with a 'sweep:' key")
     parser.add_argument("--processes", type=int, default=1, help="worker processes sharing the points (default 1)")
     parser.add_argument("--tile-side", type=int, default=200, help="side of a tile on the sheets, in pixels")
+    parser.add_argument("--data.output", dest="output", type=Path, help="the sweep's folder (default: the config's)")
     parser.add_argument("--share", help=argparse.SUPPRESS)  # "i/n": a worker's share of the points
     args, extra = parser.parse_known_args(argv)
     try:
         base, sweep, output = read_sweep(args.config)
-        if "--data.output" in extra:
-            output = Path(extra[extra.index("--data.output") + 1])
-            extra = [a for i, a in enumerate(extra) if a != "--data.output" and extra[i - 1 : i] != ["--data.output"]]
+        output = args.output or output
         points = grid(sweep)
         if args.processes < 1:
             raise ConfigError(f"--processes must be >= 1, got {args.processes}")

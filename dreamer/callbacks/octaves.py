@@ -89,7 +89,8 @@ class OctaveSchedule(pl.Callback):
         pixels = batch["pixels"]
         height, width = pixels.shape[-2:]
         self.octaves = pl_module.levels_for((height, width))
-        pl_module.levels = self.octaves  # before asking which levels the layers can work on
+        # First: the dream's levels decide which layers (and so which minimum size) each level has.
+        pl_module.start_dream(batch["seeds"], batch.get("channels"), batch["names"], self.octaves)
         if pixels.shape[0] == 0:  # every file of this batch failed to decode
             self.active = [False] * self.octaves
             pl_module.image.data = pixels.new_empty(0, 3, 1, 1)
@@ -111,7 +112,6 @@ class OctaveSchedule(pl.Callback):
             )
         self.originals = gaussian_pyramid(pixels, sizes)
         self._dreamed = None
-        pl_module.start_dream(batch["seeds"], batch.get("channels"), batch["names"], self.octaves)
 
     def _enter_octave(self, trainer: pl.Trainer, pl_module: pl.LightningModule, octave: int) -> None:
         pl_module.octave, pl_module.octave_active = octave, self.active[octave]
