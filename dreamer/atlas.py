@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from dreamer.data import DreamSteps, RunSummary, check_writable, gather_summaries, image_seed
 from dreamer.errors import ConfigError, ImageError
 from dreamer.imageio import open_photo, save_image, to_tensor
+from dreamer.outputs import OutputRules, remove_leftovers
 from dreamer.sheet import contact_sheet
 
 
@@ -130,6 +131,8 @@ class AtlasDataModule(pl.LightningDataModule):
         self.jobs: list[ChannelJob] = []
         self.start: Optional[torch.Tensor] = None
         self.summary: Optional[RunSummary] = None
+        self.protected: list[Path] = []  # inputs beyond the photo (configs, weights): set by the CLI
+        self.rules = OutputRules(self.output, overwrite)
 
     def target(self, channel: int) -> Path:
         return self.output / self.layer / f"{self.layer}-c{channel:04d}.png"
@@ -164,15 +167,21 @@ class AtlasDataModule(pl.LightningDataModule):
                 raise ConfigError(f"data.photo: {error}") from None
             self.start = to_tensor(image.resize((self.size, self.size), Image.Resampling.LANCZOS))
         skipped: list[Path] = []
+        failed: list[str] = []
+        self.rules.protect([*([self.photo] if self.photo else []), *self.protected])
         for channel in self.channels[rank::world_size]:
             job = ChannelJob(channel, f"{self.layer}/c{channel:04d}", self.target(channel))
-            if job.target.exists() and not self.overwrite:
+            reason = self.rules.refusal(job.target)
+            if reason is not None:
+                failed.append(f"channel {channel}: not dreamed: its output {reason}; choose another data.output")
+            elif self.rules.kept(job.target):
                 skipped.append(job.target)
             else:
                 self.jobs.append(job)
         check_writable(self.output / self.layer, needed_bytes=3 * self.size**2 * len(self.jobs))
+        remove_leftovers([self.output, self.output / self.layer])
         steps = model.steps_for((self.size, self.size)) * len(self.batches())
-        mine = RunSummary([], [], skipped[:10], len(skipped), steps)
+        mine = RunSummary(failed, [], skipped[:10], len(skipped), steps, planned=len(self.jobs))
         self.summary = gather_summaries(mine, world_size)
 
     def batches(self) -> list[list[ChannelJob]]:
@@ -206,6 +215,8 @@ class AtlasDataModule(pl.LightningDataModule):
             title = f"{self.layer}: channels {chosen[0]}-{chosen[-1]}"
             sheet = contact_sheet(images, [str(c) for c in chosen], self.sheet_columns, self.tile_side, title)
             path = self.output / f"{self.layer}-sheet{number}.png"
+            if self.rules.refusal(path) is not None:
+                continue
             save_image(sheet, path)
             written.append(path)
         return written

@@ -85,6 +85,13 @@ def resolved_config(config: str, sweep: bool = False) -> str:
     return yaml.safe_dump(content, sort_keys=False)
 
 
+def config_files(args: Sequence[str]) -> list[Path]:
+    """The config files ``args`` name (``--config``/``-c``), presets found by name."""
+    values = [arg.split("=", 1)[1] for arg in args if arg.startswith("--config=")]
+    values += [value for flag, value in zip(args, args[1:]) if flag in ("--config", "-c")]
+    return [config_path(value) for value in values]
+
+
 def with_resolved_configs(args: Sequence[str]) -> list[str]:
     """``args`` with every ``--config``/``-c`` value replaced by its resolved YAML text."""
     out: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import tempfile
@@ -23,6 +22,8 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 from dreamer.bundled import SAMPLE_PHOTO
 from dreamer.errors import ConfigError, ImageError
 from dreamer.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
+from dreamer.listing import find_files
+from dreamer.outputs import OutputRules, remove_leftovers
 
 _ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _EXIF_ORIENTATION = 0x0112
@@ -37,6 +38,7 @@ class DreamJob:
     target: Path
     size: tuple[int, int]  # (height, width) the dream will have
     seed: int
+    sidecar: Optional[Path] = None  # where the config beside the dream goes (None: nowhere)
 
 
 def find_images(
@@ -44,42 +46,16 @@ def find_images(
     recursive: bool = True,
     accept: Optional[Callable[[Path], bool]] = None,
     setting: str = "data.images",
+    notes: Optional[list[str]] = None,
 ) -> list[tuple[Path, str]]:
-    """Expand files, folders and globs into ``(path, name)`` pairs, sorted, without repeats.
-
-    A folder gives every file that ``accept`` takes (default: an image suffix, any case) in it, and
-    in its sub-folders when ``recursive``; hidden files are ignored. ``name`` is the path relative to
-    the folder or glob root. ``setting`` names the option in error messages.
-    """
-    accept = accept or _looks_like_image
-    found: dict[Path, tuple[Path, str]] = {}
-    for entry in [images] if isinstance(images, str) else list(images):
-        path = Path(entry).expanduser()
-        if path.is_dir():
-            files = sorted(path.rglob("*") if recursive else path.glob("*"))
-            hits = [(p, p.relative_to(path).as_posix()) for p in files if accept(p)]
-            base = path.resolve()  # once per folder: resolving 20,000 files one by one takes a second
-            keys = [base / name for _, name in hits]
-        elif path.is_file():
-            hits = [(path, path.name)]
-            keys = [path.resolve()]
-        elif glob.has_magic(entry):
-            root = Path(entry.split("*")[0].split("?")[0].split("[")[0])
-            root = root if root.is_dir() else root.parent
-            matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-            hits = [(p, p.relative_to(root).as_posix()) for p in matches if p.is_file()]
-            keys = [source.resolve() for source, _ in hits]
-        else:
-            raise ConfigError(f"{setting}: {entry!r} is not a file, folder or matching glob")
-        if not hits:
-            raise ConfigError(f"{setting}: nothing to dream found in {entry!r}")
-        for key, hit in zip(keys, hits):
-            found.setdefault(key, hit)
-    return list(found.values())
+    """Expand files, folders and globs into ``(path, name)`` pairs, sorted, without repeats
+    (``listing.find_files``); a folder gives the files ``accept`` takes (default: an image suffix,
+    any case). ``setting`` names the option in error messages; ``notes`` collects unreadable folders."""
+    return find_files(images, accept or _looks_like_image, recursive, setting, notes)
 
 
 def _looks_like_image(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in Image.registered_extensions()
+    return not path.name.startswith(".") and path.suffix.lower() in Image.registered_extensions()
 
 
 def read_header(source: Path, resize: Optional[int]) -> tuple[tuple[int, int], int]:
@@ -93,6 +69,8 @@ def read_header(source: Path, resize: Optional[int]) -> tuple[tuple[int, int], i
                 width, height = height, width
     except Image.DecompressionBombError as error:
         raise ImageError(f"{source}: refused, too many pixels ({error})") from None
+    except PermissionError:
+        raise ImageError(f"{source}: permission denied") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageError(f"{source}: not an image Pillow can read ({type(error).__name__}: {error})") from None
     return resized((height, width), resize), frames
@@ -149,6 +127,7 @@ class DreamBatches(Dataset):
             "names": [job.name for job in jobs],
             "seeds": [job.seed for job in jobs],
             "targets": [str(job.target) for job in jobs],
+            "sidecars": [job.sidecar for job in jobs],
             "alphas": alphas,
             "failed": failed,
             "steps": self.steps_for((height, width)),
@@ -208,17 +187,19 @@ class DreamPlan:
 @dataclass
 class RunSummary:
     """What every process planned, as rank 0 reports it: the failures and notes, the number of skipped
-    outputs with the first few of them, and the most gradient steps any one process has to take."""
+    outputs with the first few of them, the most gradient steps any one process has to take, and how
+    many outputs were planned (what the writers must account for)."""
 
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     skipped_count: int = 0
     busiest: int = 0
+    planned: int = 0
 
     @classmethod
     def of(cls, plan: DreamPlan, steps: int, keep: int = 10) -> RunSummary:
-        return cls(plan.failed, plan.notes, plan.skipped[:keep], len(plan.skipped), steps)
+        return cls(plan.failed, plan.notes, plan.skipped[:keep], len(plan.skipped), steps, len(plan.jobs))
 
     @classmethod
     def merge(cls, parts: Sequence[RunSummary], keep: int = 10) -> RunSummary:
@@ -228,6 +209,7 @@ class RunSummary:
             skipped=[path for part in parts for path in part.skipped][:keep],
             skipped_count=sum(part.skipped_count for part in parts),
             busiest=max((part.busiest for part in parts), default=0),
+            planned=sum(part.planned for part in parts),
         )
 
 
@@ -309,6 +291,7 @@ class DreamDataModule(pl.LightningDataModule):
         self.images, self.output, self.overwrite = images, Path(output).expanduser(), overwrite
         self.recursive, self.batch_size, self.resize = recursive, batch_size, resize
         self.seed, self.num_workers = seed, num_workers
+        self.protected: list[Path] = []  # inputs beyond the photos (configs, guides, weights): set by the CLI
         self.plan: Optional[DreamPlan] = None
         self.summary: Optional[RunSummary] = None
 
@@ -336,12 +319,18 @@ class DreamDataModule(pl.LightningDataModule):
 
         Every process lists the same files in the same sorted order and takes every ``world_size``-th
         one from ``rank`` on: the shares are disjoint and cover every file, and no process waits for
-        another to read headers (20,000 photos: each of 4 processes reads 5,000).
+        another to read headers (20,000 photos: each of 4 processes reads 5,000). No output may lie
+        outside ``output`` or replace any input (``OutputRules``), whatever ``overwrite`` says.
         """
         plan = DreamPlan()
-        sources = find_images(self.images, self.recursive)
-        if self.output.suffix.lower() not in IMAGE_SUFFIXES:
+        listing_notes: list[str] = []
+        sources = find_images(self.images, self.recursive, notes=listing_notes)
+        plan.notes.extend(listing_notes if rank == 0 else [])
+        single_file = self.output.suffix.lower() in IMAGE_SUFFIXES
+        if not single_file:
             sources = [(source, name) for source, name in sources if not self._earlier_dream(source, name)]
+        rules = OutputRules(self.output.parent if single_file else self.output, self.overwrite)
+        rules.protect([*(source for source, _ in sources), *self.protected])
         stems = Counter(Path(name).with_suffix("").as_posix() for _, name in sources)
         taken: dict[Path, Path] = {}
         candidates = []
@@ -354,10 +343,11 @@ class DreamDataModule(pl.LightningDataModule):
             candidates.append((source, name, target))
         plan.failed = plan.failed[rank::world_size]
         for source, name, target in candidates[rank::world_size]:
-            if target.resolve() == source.resolve():
-                plan.failed.append(f"{source}: its output would replace the photo itself; choose another data.output")
+            reason = rules.refusal(target)
+            if reason is not None:
+                plan.failed.append(f"{source}: not dreamed: its output {reason}; choose another data.output")
                 continue
-            if target.exists() and not self.overwrite:
+            if rules.kept(target):
                 plan.skipped.append(target)
                 continue
             header = plan_header(source, self.resize, min_side, plan)
@@ -366,9 +356,10 @@ class DreamDataModule(pl.LightningDataModule):
             size, frames = header
             if frames > 1:
                 plan.notes.append(f"{source}: animated ({frames} frames); dreaming its first frame")
-            plan.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name)))
-        folder = self.output.parent if self.output.suffix.lower() in IMAGE_SUFFIXES else self.output
-        check_writable(folder, needed_bytes=sum(3 * h * w for job in plan.jobs for h, w in [job.size]))
+            sidecar = rules.sidecar(target, plan.notes)
+            plan.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name), sidecar))
+        check_writable(rules.folder, needed_bytes=sum(3 * h * w for job in plan.jobs for h, w in [job.size]))
+        remove_leftovers({job.target.parent for job in plan.jobs})
         return plan
 
     def setup(self, stage: str) -> None:

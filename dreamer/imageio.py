@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Optional
 
 import torch
 from PIL import Image, ImageOps
@@ -13,9 +12,7 @@ from torch import Tensor
 from torchvision.transforms.v2.functional import pil_to_tensor, to_pil_image
 
 from dreamer.errors import ConfigError, ImageError
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+from dreamer.outputs import atomic_path
 
 IMAGE_SUFFIXES = {suffix for suffix, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
 
@@ -23,6 +20,8 @@ IMAGE_SUFFIXES = {suffix for suffix, fmt in Image.registered_extensions().items(
 def _decode_error(path: Path, error: Exception) -> ImageError:
     if isinstance(error, FileNotFoundError):
         return ImageError(f"{path}: file not found")
+    if isinstance(error, PermissionError):
+        return ImageError(f"{path}: permission denied")
     if isinstance(error, Image.DecompressionBombError):
         return ImageError(f"{path}: refused, too many pixels ({error})")
     if isinstance(error, OSError) and "truncated" in str(error):
@@ -61,21 +60,11 @@ def to_image(pixels: Tensor) -> Image.Image:
     return to_pil_image(pixels.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu())
 
 
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
-
-    A killed process leaves either the old state or the whole new file, never a partial one. (No
-    fsync: it would cost milliseconds per image for protection against power loss only.)"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def atomic_write_bytes(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place:
+    a killed process leaves either the old state or the whole new file, never a partial one."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        write(handle)
 
 
 def save_image(image: Image.Image, path: Path, png_level: int = 6) -> None:

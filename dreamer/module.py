@@ -147,6 +147,12 @@ class DreamModule(pl.LightningModule):
             raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
         if guide is not None and channels is not None:
             raise ConfigError("model.guide and model.channels both choose what to excite; set one of them")
+        if not lr > 0:
+            raise ConfigError(f"model.lr must be > 0 (a step up the gradient), got {lr}")
+        try:
+            optimizer([nn.Parameter(torch.zeros(1))], lr=lr)  # its own checks of its settings, before any work
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model.optimizer: {error}") from None
         self.save_hyperparameters(ignore=["optimizer"])
         self.guides = Guides(guide, guide_side) if guide is not None else None
         self.optimizer_factory = optimizer

@@ -9,8 +9,9 @@ writes frames and videos.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -36,6 +37,7 @@ from dreamer.data import (
 )
 from dreamer.errors import ConfigError
 from dreamer.imageio import open_photo, to_tensor
+from dreamer.outputs import OutputRules, remove_leftovers
 from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
 from dreamer.warp import carry_over, consistent, dis_flow, zoom_step
 
@@ -53,6 +55,8 @@ class MotionJob:
     fps: Fraction
     seed: int
     audio: bool = False
+    sidecar: Optional[Path] = None  # where its config goes (None: nowhere)
+    gif: Optional[Path] = None  # where its GIF goes (None: no GIF)
 
 
 @dataclass(frozen=True)
@@ -189,12 +193,18 @@ class MotionDataModule(pl.LightningDataModule):
         self.output, self.overwrite = Path(output).expanduser(), overwrite
         self.frame_octaves, self.frame_iterations = frame_octaves, frame_iterations
         self.keep_frames, self.seed, self.num_workers = keep_frames, seed, num_workers
+        self.protected: list[Path] = []  # inputs beyond the sources (configs, weights): set by the CLI
         self.plan: Optional[MotionPlan] = None
         self.steps: Optional[Steps] = None
 
     # What a kind of sequence must say -------------------------------------------------------------
 
-    def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
+    def find_sources(self, notes: list[str]) -> list[tuple[Path, str]]:
+        """The inputs, as ``(path, name)`` (``listing.find_files``)."""
+        raise NotImplementedError
+
+    def make_job(self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int) -> Optional[MotionJob]:
+        """The job of one input going to ``paths`` (video, frame folder), or ``None`` once ``plan.failed`` says why not."""
         raise NotImplementedError
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
@@ -220,18 +230,33 @@ class MotionDataModule(pl.LightningDataModule):
 
     def dream_callbacks(self) -> list[pl.Callback]:
         """Callbacks the frames need, run before OctaveSchedule: the LightningModule asks for them."""
-        return [FrameSchedule(self.next_start), SequenceWriter(keep_frames=self.keep_frames, gif=self.gif())]
-
-    def job_paths(self, name: str, taken: dict[Path, Path], source: Path) -> tuple[Path, Path]:
-        target = self.output / Path(name).with_suffix(".mp4")
-        if target in taken:  # clip.mov beside clip.mp4: the second keeps its suffix in its name
-            target = self.output / f"{name}.mp4"
-        taken[target] = source
-        return target, target.with_name(target.stem + ".frames")
+        return [FrameSchedule(self.next_start), SequenceWriter(keep_frames=self.keep_frames)]
 
     def make_plan(self, min_side: int = 1) -> MotionPlan:
+        """Every input's job and the spans of frames still to dream. Inputs that share a stem
+        (``clip.mov``, ``clip.mp4``) keep their whole names (``clip.mov.mp4``, ``clip.mp4.mp4``), so
+        each has its own video, frames and config; no output lies outside ``output`` or replaces any
+        input (``OutputRules``), whatever ``overwrite`` says."""
         plan = MotionPlan()
-        plan.jobs = self.find_jobs(plan, min_side)
+        sources = self.find_sources(plan.notes)
+        rules = OutputRules(self.output, self.overwrite)
+        rules.protect([*(source for source, _ in sources), *self.protected])
+        stems = Counter(Path(name).with_suffix("").as_posix() for _, name in sources)
+        for source, name in sources:
+            shared = stems[Path(name).with_suffix("").as_posix()] > 1
+            target = self.output / (f"{name}.mp4" if shared else Path(name).with_suffix(".mp4"))
+            frames_dir = target.with_name(target.stem + ".frames")
+            reason = rules.refusal(target) or rules.refusal(frame_path(frames_dir, 0))
+            if reason is not None:
+                plan.failed.append(f"{source}: not dreamed: its output {reason}; choose another data.output")
+                continue
+            if rules.kept(target):
+                plan.skipped.append(target)
+                continue
+            job = self.make_job(source, name, (target, frames_dir), plan, min_side)
+            if job is not None:
+                gif = self._gif_path(target, rules, plan.notes) if self.gif() else None
+                plan.jobs.append(replace(job, sidecar=rules.sidecar(target, plan.notes), gif=gif))
         for index, job in enumerate(plan.jobs):
             done = (
                 set() if self.overwrite else {f for f in range(job.frames) if frame_path(job.frames_dir, f).is_file()}
@@ -241,7 +266,20 @@ class MotionDataModule(pl.LightningDataModule):
         check_writable(
             self.output, needed_bytes=sum(2 * 3 * h * w * job.frames for job in plan.jobs for h, w in [job.size])
         )
+        folders = [folder for job in plan.jobs for folder in (job.target.parent, job.frames_dir, job.frames_dir / "warmup")]
+        remove_leftovers(folders)
         return plan
+
+    @staticmethod
+    def _gif_path(target: Path, rules: OutputRules, notes: list[str]) -> Optional[Path]:
+        path = target.with_suffix(".gif")
+        reason = rules.refusal(path)
+        if reason is None and rules.kept(path):
+            reason = f"{path} exists (set --data.overwrite true to replace it)"
+        if reason is not None:
+            notes.append(f"GIF not written beside {target.name}: {reason}")
+            return None
+        return path
 
     def frame_item(self, job: MotionJob, span: FrameSpan, frame: int) -> dict[str, Any]:
         """The batch of one frame, without its pixels."""
@@ -369,23 +407,17 @@ class ZoomDataModule(MotionDataModule):
     def gif(self) -> bool:
         return self.make_gif
 
-    def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
-        jobs: list[MotionJob] = []
-        taken: dict[Path, Path] = {}
-        for source, name in find_images(self.images, self.recursive):
-            target, frames_dir = self.job_paths(name, taken, source)
-            if target.exists() and not self.overwrite:
-                plan.skipped.append(target)
-                continue
-            header = plan_header(source, self.resize, min_side, plan)
-            if header is not None:
-                size = header[0]
-                jobs.append(
-                    MotionJob(
-                        source, name, target, frames_dir, size, self.frame_count, self.fps, image_seed(self.seed, name)
-                    )
-                )
-        return jobs
+    def find_sources(self, notes: list[str]) -> list[tuple[Path, str]]:
+        return find_images(self.images, self.recursive, notes=notes)
+
+    def make_job(
+        self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int
+    ) -> Optional[MotionJob]:
+        header = plan_header(source, self.resize, min_side, plan)
+        if header is None:
+            return None
+        seed = image_seed(self.seed, name)
+        return MotionJob(source, name, *paths, header[0], self.frame_count, self.fps, seed)
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
         for frame in range(span.start, span.stop):
@@ -478,47 +510,38 @@ class VideoDataModule(MotionDataModule):
     def carries(self) -> bool:
         return self.blend > 0
 
-    def find_jobs(self, plan: MotionPlan, min_side: int) -> list[MotionJob]:
-        jobs: list[MotionJob] = []
-        taken: dict[Path, Path] = {}
-        for source, name in find_videos(self.video, self.recursive):
-            target, frames_dir = self.job_paths(name, taken, source)
-            if target.resolve() == source.resolve():
-                plan.failed.append(f"{source}: its output would replace the video itself; choose another data.output")
-                continue
-            if target.exists() and not self.overwrite:
-                plan.skipped.append(target)
-                continue
-            try:
-                info = probe(source)
-            except VideoError as error:
-                plan.failed.append(str(error))
-                continue
-            height, width = resized(info.size, self.resize)
-            if min(height, width) < min_side:
-                plan.failed.append(
-                    f"{source}: {height}x{width} px is too small; the layers need at least {min_side} px"
-                )
-                continue
-            if info.expected > info.frames + 1:
-                plan.failed.append(
-                    f"{source}: truncated or damaged stream: {info.frames} of {info.expected} frames readable; "
-                    "dreaming those"
-                )
-            seed = image_seed(self.seed, name)
-            jobs.append(
-                MotionJob(source, name, target, frames_dir, (height, width), info.frames, info.fps, seed, info.audio)
+    def find_sources(self, notes: list[str]) -> list[tuple[Path, str]]:
+        return find_videos(self.video, self.recursive, notes)
+
+    def make_job(
+        self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int
+    ) -> Optional[MotionJob]:
+        try:
+            info = probe(source)
+        except VideoError as error:
+            plan.failed.append(str(error))
+            return None
+        height, width = resized(info.size, self.resize)
+        if min(height, width) < min_side:
+            plan.failed.append(f"{source}: {height}x{width} px is too small; the layers need at least {min_side} px")
+            return None
+        if info.damaged:
+            plan.failed.append(
+                f"{source}: truncated or damaged stream: {info.frames} of {info.expected} frames readable; "
+                "dreaming those"
             )
-        return jobs
+        seed = image_seed(self.seed, name)
+        return MotionJob(source, name, *paths, (height, width), info.frames, info.fps, seed, info.audio)
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
         earlier: Optional[np.ndarray] = None  # the source frame before the current one
         flow = self.flow_estimator()
-        frame = 0
+        decoded = 0
         try:
             for frame, picture in enumerate(read_frames(job.source, job.size)):
                 if frame >= span.stop:
                     return
+                decoded = frame + 1
                 if frame >= span.start:
                     item = self.frame_item(job, span, frame)
                     item["pixels"] = torch.from_numpy(picture).permute(2, 0, 1)[None].float().div_(255)
@@ -528,17 +551,20 @@ class VideoDataModule(MotionDataModule):
                         item["valid"] = consistent(item["backward"], flow(earlier, picture))
                     yield item
                 earlier = picture
+            problem = f"{job.source}: the stream ends after {decoded} of {job.frames} frames"
         except VideoError as error:
-            if frame < span.stop:
-                yield {
-                    "names": [],
-                    "seeds": [],
-                    "targets": [],
-                    "alphas": [],
-                    "steps": 1,
-                    "damaged": (span.job, frame),
-                    "failed": [f"{error}; the {frame} frames before it were dreamed"],
-                }
+            problem = str(error)
+        if decoded >= span.stop:
+            return
+        yield {
+            "names": [],
+            "seeds": [],
+            "targets": [],
+            "alphas": [],
+            "steps": 1,
+            "damaged": (span.job, decoded),
+            "failed": [f"{problem}; the {decoded} frames before it were dreamed"],
+        }
 
     def next_start(self, previous: np.ndarray, batch: dict[str, Any]) -> np.ndarray:
         frame = batch["pixels"][0].permute(1, 2, 0).cpu().numpy()
@@ -546,9 +572,11 @@ class VideoDataModule(MotionDataModule):
 
 
 def is_video(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES
+    return not path.name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def find_videos(video: Union[str, Sequence[str]], recursive: bool = True) -> list[tuple[Path, str]]:
+def find_videos(
+    video: Union[str, Sequence[str]], recursive: bool = True, notes: Optional[list[str]] = None
+) -> list[tuple[Path, str]]:
     """Files, folders (videos by suffix) and globs → ``(path, name)`` pairs, like ``find_images``."""
-    return find_images(video, recursive, accept=is_video, setting="data.video")
+    return find_images(video, recursive, accept=is_video, setting="data.video", notes=notes)

@@ -16,7 +16,6 @@ import inspect
 import itertools
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch
 import yaml
 from PIL import Image
 
+from dreamer import children
 from dreamer.bundled import resolved_config
 from dreamer.errors import ConfigError, DreamerError
 from dreamer.imageio import save_image
@@ -115,8 +115,8 @@ def run_workers(config: str, processes: int, extra: list[str]) -> int:
             env["CUDA_VISIBLE_DEVICES"] = str(index)
         else:  # share the cores: threads that outnumber them spin against each other (10x slower here)
             env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
-        command = [sys.executable, "-m", "dreamer.cli", "sweep", "--config", config, "--share", f"{index}/{processes}"]
-        workers.append(subprocess.Popen([*command, *extra], env=env))
+        share = ["--config", config, "--share", f"{index}/{processes}"]
+        workers.append(children.popen("dreamer.cli:main", "sweep", *share, *extra, env=env))
     return max(worker.wait() for worker in workers)
 
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +17,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from dreamer import children
 from dreamer.errors import ImageError
+from dreamer.outputs import atomic_path
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -58,6 +57,11 @@ class VideoInfo:
     rotation: int  # counter-clockwise degrees a player turns the stored picture by (0, 90, 180, 270)
     audio: bool
 
+    @property
+    def damaged(self) -> bool:
+        """Whether fewer frames can be read than the header promises."""
+        return self.expected > self.frames + 1
+
 
 def _error(path: Path, error: Exception) -> VideoError:
     return VideoError(f"{path}: {type(error).__name__}: {error}".replace(f": '{path}'", ""))
@@ -83,6 +87,8 @@ def probe(path: Path) -> VideoInfo:
             first = next(container.decode(video=0), None)
         if first is None:
             raise VideoError(f"{path}: no frame could be decoded")
+        if expected > frames + 1:  # damaged: the frames to dream are those that decode, not the packets
+            frames = decodable_frames(path)
     except VideoError:
         raise
     except av.error.FileNotFoundError:
@@ -96,6 +102,18 @@ def probe(path: Path) -> VideoInfo:
     rotation = round(first.rotation or 0) % 360
     height, width = (first.width, first.height) if rotation in (90, 270) else (first.height, first.width)
     return VideoInfo(frames, expected, Fraction(fps), (height, width), rotation, audio)
+
+
+def decodable_frames(path: Path) -> int:
+    """How many frames of ``path`` decode, up to the first damage."""
+    count = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                count += 1
+    except av.error.FFmpegError:
+        pass
+    return count
 
 
 def upright(frame: np.ndarray, rotation: int) -> np.ndarray:
@@ -129,24 +147,6 @@ def even(frame: np.ndarray) -> np.ndarray:
     picture is never scaled, so nothing is distorted)."""
     height, width = frame.shape[:2]
     return np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge") if height % 2 or width % 2 else frame
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target`` to write to; renamed to ``target`` (with the usual file
-    permissions) if the block succeeds, deleted if it fails, so ``target`` is never half-written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(descriptor)
-    temporary = Path(name)
-    try:
-        yield temporary
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def encode_video(
@@ -247,7 +247,12 @@ def video_pictures(folder: Path, frames: int) -> Iterator[np.ndarray]:
 
 
 def encode_frames(
-    folder: Path, frames: int, target: Path, fps: Fraction, audio_from: Optional[Path] = None, gif: bool = False
+    folder: Path,
+    frames: int,
+    target: Path,
+    fps: Fraction,
+    audio_from: Optional[Path] = None,
+    gif: Optional[Path] = None,
 ) -> None:
     """``encode_video`` (and ``encode_gif`` beside it) of the ``video_pictures`` of ``folder``, in a
     process of its own: x264's output depends on the state of the process it runs in, so a fresh
@@ -259,22 +264,24 @@ def encode_frames(
         "target": str(target),
         "fps": str(fps),
         "audio_from": str(audio_from) if audio_from else None,
-        "gif": gif,
+        "gif": str(gif) if gif else None,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "dreamer.videoio"], input=json.dumps(job), capture_output=True, text=True
-    )
+    done = children.run("dreamer.videoio:encode_job", input=json.dumps(job), capture_output=True, text=True)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"the encoder exited with status {done.returncode}"]
         raise VideoError(f"{target}: {lines[-1]}")
+    for path in [target, *([gif] if gif else [])]:
+        if not path.is_file():
+            raise VideoError(f"{path}: the encoder ended without writing it")
 
 
-def _encode_job() -> None:
+def encode_job(args: list[str]) -> None:
+    """A child's side of ``encode_frames``: the job comes as JSON on standard input."""
     job = json.loads(sys.stdin.read())
     folder, frames, target, fps = Path(job["folder"]), job["frames"], Path(job["target"]), Fraction(job["fps"])
     encode_video(video_pictures(folder, frames), target, fps, Path(job["audio_from"]) if job["audio_from"] else None)
     if job["gif"]:
-        encode_gif(video_pictures(folder, frames), target.with_suffix(".gif"), fps)
+        encode_gif(video_pictures(folder, frames), Path(job["gif"]), fps)
 
 
 def encode_gif(frames: Iterable[np.ndarray], target: Path, fps: Fraction) -> None:
@@ -284,6 +291,3 @@ def encode_gif(frames: Iterable[np.ndarray], target: Path, fps: Fraction) -> Non
     with atomic_path(target) as temporary:
         first.save(temporary, format="GIF", save_all=True, append_images=pictures, duration=round(1000 / fps), loop=0)
 
-
-if __name__ == "__main__":
-    _encode_job()

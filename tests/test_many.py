@@ -493,4 +493,4 @@ def test_an_output_never_replaces_its_own_photo(tmp_path):
     photo = make_photo(tmp_path / "holiday" / "beach.png")
     data = DreamDataModule(images=str(photo), output=str(tmp_path / "holiday"), overwrite=True)
     plan = data.make_plan()
-    assert not plan.jobs and "would replace the photo itself" in plan.failed[0]
+    assert not plan.jobs and "is one of this run's inputs" in plan.failed[0]

@@ -308,7 +308,7 @@ def test_existing_frames_and_video_are_not_overwritten_without_asking(tmp_path, 
     assert main(args) == 0 and video.stat().st_mtime_ns == before and "1 skipped" in capsys.readouterr().out
     assert main([*args, "--data.overwrite", "true"]) == 0 and video.stat().st_mtime_ns != before
     assert main([*args[:4], str(tmp_path / "out" / "clip.mp4"), *args[5:6], str(tmp_path / "out")]) == 1
-    assert "would replace the video itself" in capsys.readouterr().err
+    assert "is one of this run's inputs" in capsys.readouterr().err
 
 
 def test_decoding_is_streamed_memory_does_not_grow_with_length(tmp_path):

@@ -70,16 +70,17 @@ class SequenceWriter(pl.Callback):
 
     Args:
         keep_frames: Keep the PNG frames after the video is written.
-        gif: Also write ``<name>.gif``.
     """
 
-    def __init__(self, keep_frames: bool = True, gif: bool = False) -> None:
-        self.keep_frames, self.gif = keep_frames, gif
+    def __init__(self, keep_frames: bool = True) -> None:
+        self.keep_frames = keep_frames
         self.config_text: Optional[str] = None
         self.written: list[Path] = []  # the videos
         self.also_written: list[Path] = []  # GIFs beside them
         self.failed: list[str] = []
         self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
+        self.failed_sequences: set[int] = set()  # a frame diverged or could not be written
+        self.accounted = 0  # sequences written or failed, over all processes once the run ends
         self._finished = False
 
     def on_train_batch_start(
@@ -87,18 +88,26 @@ class SequenceWriter(pl.Callback):
     ) -> None:
         if batch["step"] == 0 and "damaged" in batch:
             sequence, frames = batch["damaged"]
-            self.damaged[sequence] = frames
+            self.damaged[sequence] = min(frames, self.damaged.get(sequence, frames))
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         if "frame" not in batch or not batch["names"] or batch["step"] != batch["steps"] - 1 or not batch["target"]:
             return
+        sequence = batch["sequence"]
+        if sequence in self.failed_sequences:
+            return
         dream = pl_module.image.detach()[0]
         if not torch.isfinite(dream).all():
             self.failed.append(f"{batch['names'][0]}: frame {batch['frame'] + 1} diverged (NaN or inf); not written")
+            self.failed_sequences.add(sequence)
             return
-        save_image(to_image(dream), Path(batch["target"]), png_level=1)  # a working file: speed over size
+        try:
+            save_image(to_image(dream), Path(batch["target"]), png_level=1)  # a working file: speed over size
+        except OSError as error:  # a full disk, a read-only folder: this video fails, the others go on
+            self.failed.append(f"{batch['target']}: not written ({error.strerror or error}); the video is not made")
+            self.failed_sequences.add(sequence)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._finish_all(trainer, spread=True)
@@ -116,37 +125,49 @@ class SequenceWriter(pl.Callback):
         distributed = spread and dist.is_available() and dist.is_initialized() and trainer.world_size > 1
         if distributed:
             gathered: list[Any] = [None] * trainer.world_size
-            dist.all_gather_object(gathered, (self.failed, self.damaged))
-            self.failed = [message for failed, _ in gathered for message in failed]
-            self.damaged = {k: v for _, damaged in gathered for k, v in damaged.items()}
+            dist.all_gather_object(gathered, (self.failed, self.damaged, self.failed_sequences))
+            self.failed = [message for failed, _, _ in gathered for message in failed]
+            self.damaged = {}
+            for _, damaged, _ in gathered:
+                for key, frames in damaged.items():
+                    self.damaged[key] = min(frames, self.damaged.get(key, frames))
+            self.failed_sequences = {index for _, _, indices in gathered for index in indices}
         world, rank = (trainer.world_size, trainer.global_rank) if distributed else (1, 0)
-        written, failed = [], []
+        written: list[Path] = []
+        failed: list[str] = []
+        accounted = set(self.failed_sequences)
         for index, job in enumerate(plan.jobs):
-            if index % world == rank:
-                try:
-                    written.extend(self._finish(job, self.damaged.get(index, job.frames)))
-                except (DreamerError, OSError, ValueError) as error:
-                    failed.append(f"{job.source}: the video could not be written ({error})")
+            if index % world != rank or index in self.failed_sequences:
+                continue
+            try:
+                paths = self._finish(job, self.damaged.get(index, job.frames))
+            except (DreamerError, OSError, ValueError) as error:
+                failed.append(f"{job.source}: the video could not be written ({error})")
+                accounted.add(index)
+                continue
+            if paths:
+                written.extend(paths)
+                accounted.add(index)
         if distributed:
             gathered = [None] * trainer.world_size
-            dist.all_gather_object(gathered, (written, failed, self.also_written))
-            written = [path for paths, _, _ in gathered for path in paths]
-            failed = [message for _, messages, _ in gathered for message in messages]
-            self.also_written = [path for _, _, paths in gathered for path in paths]
-        self.written, self.failed = written, self.failed + failed
+            dist.all_gather_object(gathered, (written, failed, self.also_written, accounted))
+            written = [path for paths, _, _, _ in gathered for path in paths]
+            failed = [message for _, messages, _, _ in gathered for message in messages]
+            self.also_written = [path for _, _, paths, _ in gathered for path in paths]
+            accounted = {index for _, _, _, indices in gathered for index in indices}
+        self.written, self.failed, self.accounted = written, self.failed + failed, len(accounted)
 
     def _finish(self, job: Any, frames: int) -> list[Path]:
-        """Encode ``job``'s first ``frames`` frames, if all are written; the files written."""
+        """Encode ``job``'s first ``frames`` frames, if all are written; the files written (none: the
+        run stopped before its frames were dreamed)."""
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        encode_frames(
-            job.frames_dir, frames, job.target, job.fps, audio_from=job.source if job.audio else None, gif=self.gif
-        )
-        if self.gif:
-            self.also_written.append(job.target.with_suffix(".gif"))
-        if self.config_text is not None:
-            save_text(self.config_text, job.target.with_suffix(".yaml"))
+        encode_frames(job.frames_dir, frames, job.target, job.fps, job.source if job.audio else None, job.gif)
+        if job.gif is not None:
+            self.also_written.append(job.gif)
+        if self.config_text is not None and job.sidecar is not None:
+            save_text(self.config_text, job.sidecar)
         if not self.keep_frames:
             shutil.rmtree(job.frames_dir, ignore_errors=True)
         return [job.target]

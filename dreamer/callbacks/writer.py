@@ -18,7 +18,8 @@ class DreamWriter(pl.Callback):
     Files are written under a temporary name and renamed, so a killed run leaves no partial file.
     An alpha channel read with the photo is re-attached. A dream holding NaN or inf is never written;
     it is reported in ``failed``, as are files that failed to decode. The resolved config
-    (``config_text``, set by the CLI) is saved beside each dream as ``<name>.yaml``. At the end the
+    (``config_text``, set by the CLI) is saved beside each dream where the plan says (``sidecars``).
+    A file that cannot be written (full disk, read-only folder) is a failure of that image alone. At the end the
     lists of all processes are gathered, so rank 0 can report the whole run.
     """
 
@@ -26,12 +27,15 @@ class DreamWriter(pl.Callback):
         self.config_text: Optional[str] = None
         self.written: list[Path] = []
         self.failed: list[str] = []
+        self.accounted = 0  # images written or failed (over all processes once the run ends)
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         if batch["step"] == 0:
             self.failed.extend(batch.get("failed", []))
+            if "damaged" not in batch:  # a damaged video is its SequenceWriter's to account for
+                self.accounted += len(batch.get("failed", []))
 
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -41,13 +45,20 @@ class DreamWriter(pl.Callback):
         dreams = pl_module.image.detach()
         finite = torch.isfinite(dreams).flatten(1).all(dim=1).tolist()
         alphas = batch.get("alphas") or [None] * len(finite)
-        for dream, alpha, target, ok, name in zip(dreams, alphas, batch["targets"], finite, batch["names"]):
+        sidecars = batch.get("sidecars") or [None] * len(finite)
+        self.accounted += len(finite)
+        for dream, alpha, target, sidecar, ok, name in zip(
+            dreams, alphas, batch["targets"], sidecars, finite, batch["names"]
+        ):
             if not ok:
                 self.failed.append(f"{name}: the dream diverged (NaN or inf); nothing written")
                 continue
-            self._save(dream, alpha, Path(target))
+            try:
+                self._save(dream, alpha, Path(target), sidecar)
+            except OSError as error:  # a full disk, a read-only folder: this dream fails, the others go on
+                self.failed.append(f"{target}: not written ({error.strerror or error})")
 
-    def _save(self, dream: torch.Tensor, alpha: Optional[torch.Tensor], target: Path) -> None:
+    def _save(self, dream: torch.Tensor, alpha: Optional[torch.Tensor], target: Path, sidecar: Optional[Path]) -> None:
         image = to_image(dream)
         if alpha is not None:
             image.putalpha(to_image(alpha.cpu().unsqueeze(0).float() / 255).convert("L"))
@@ -56,13 +67,14 @@ class DreamWriter(pl.Callback):
                 flat.paste(image, mask=image.getchannel("A"))
                 image = flat
         save_image(image, target)
-        if self.config_text is not None:
-            save_text(self.config_text, target.with_suffix(".yaml"))
         self.written.append(target)
+        if self.config_text is not None and sidecar is not None:
+            save_text(self.config_text, sidecar)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             gathered: list[Any] = [None] * trainer.world_size
-            dist.all_gather_object(gathered, (self.written, self.failed))
-            self.written = [path for written, _ in gathered for path in written]
-            self.failed = [message for _, failed in gathered for message in failed]
+            dist.all_gather_object(gathered, (self.written, self.failed, self.accounted))
+            self.written = [path for written, _, _ in gathered for path in written]
+            self.failed = [message for _, failed, _ in gathered for message in failed]
+            self.accounted = sum(accounted for _, _, accounted in gathered)
