@@ -203,8 +203,11 @@ class MotionDataModule(pl.LightningDataModule):
         """The inputs, as ``(path, name)`` (``listing.find_files``)."""
         raise NotImplementedError
 
-    def make_job(self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int) -> Optional[MotionJob]:
-        """The job of one input going to ``paths`` (video, frame folder), or ``None`` once ``plan.failed`` says why not."""
+    def make_job(
+        self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int
+    ) -> Optional[MotionJob]:
+        """The job of one input going to ``paths`` (video, frame folder), or ``None`` once
+        ``plan.failed`` says why not."""
         raise NotImplementedError
 
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
@@ -266,7 +269,9 @@ class MotionDataModule(pl.LightningDataModule):
         check_writable(
             self.output, needed_bytes=sum(2 * 3 * h * w * job.frames for job in plan.jobs for h, w in [job.size])
         )
-        folders = [folder for job in plan.jobs for folder in (job.target.parent, job.frames_dir, job.frames_dir / "warmup")]
+        folders = [
+            folder for job in plan.jobs for folder in (job.target.parent, job.frames_dir, job.frames_dir / "warmup")
+        ]
         remove_leftovers(folders)
         return plan
 
@@ -527,7 +532,8 @@ class VideoDataModule(MotionDataModule):
             return None
         if info.damaged:
             plan.failed.append(
-                f"{source}: truncated or damaged stream: {info.frames} of {info.expected} frames readable; "
+                f"{source}: truncated or damaged stream: "
+                f"{info.frames} {f'of {info.expected} ' if info.expected > info.frames else ''}frames readable; "
                 "dreaming those"
             )
         seed = image_seed(self.seed, name)

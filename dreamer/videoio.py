@@ -56,11 +56,7 @@ class VideoInfo:
     size: tuple[int, int]  # (height, width) as displayed, after the rotation
     rotation: int  # counter-clockwise degrees a player turns the stored picture by (0, 90, 180, 270)
     audio: bool
-
-    @property
-    def damaged(self) -> bool:
-        """Whether fewer frames can be read than the header promises."""
-        return self.expected > self.frames + 1
+    damaged: bool = False  # fewer frames decode than the header promises, or the stream breaks off
 
 
 def _error(path: Path, error: Exception) -> VideoError:
@@ -80,14 +76,20 @@ def probe(path: Path) -> VideoInfo:
                 raise VideoError(f"{path}: its video stream has no frame rate")
             expected = stream.frames or (round(container.duration * fps / av.time_base) if container.duration else 0)
             audio = bool(container.streams.audio)
-            frames = sum(1 for packet in container.demux(stream) if packet.size)
+            frames, cut = 0, False
+            try:
+                for packet in container.demux(stream):
+                    frames += bool(packet.size)
+            except av.error.FFmpegError:
+                cut = True  # damaged after some packets: what decodes before it is counted below
         if frames == 0:
             raise VideoError(f"{path}: has no frames")
         with av.open(str(path)) as container:
             first = next(container.decode(video=0), None)
         if first is None:
             raise VideoError(f"{path}: no frame could be decoded")
-        if expected > frames + 1:  # damaged: the frames to dream are those that decode, not the packets
+        damaged = cut or expected > frames + 1
+        if damaged:  # the frames to dream are those that decode, not the packets
             frames = decodable_frames(path)
     except VideoError:
         raise
@@ -101,7 +103,7 @@ def probe(path: Path) -> VideoInfo:
         raise _error(path, error) from None
     rotation = round(first.rotation or 0) % 360
     height, width = (first.width, first.height) if rotation in (90, 270) else (first.height, first.width)
-    return VideoInfo(frames, expected, Fraction(fps), (height, width), rotation, audio)
+    return VideoInfo(frames, expected, Fraction(fps), (height, width), rotation, audio, damaged)
 
 
 def decodable_frames(path: Path) -> int:
@@ -290,4 +292,3 @@ def encode_gif(frames: Iterable[np.ndarray], target: Path, fps: Fraction) -> Non
     first = next(pictures)
     with atomic_path(target) as temporary:
         first.save(temporary, format="GIF", save_all=True, append_images=pictures, duration=round(1000 / fps), loop=0)
-

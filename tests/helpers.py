@@ -18,3 +18,12 @@ class FloatDreams(pl.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, image in zip(batch["names"], pl_module.image.detach().cpu()):
             torch.save(image.clone(), self.folder / (name.replace("/", "__") + ".pt"))
+
+
+def sleep_writing_pid(args: list[str]) -> None:
+    """A child process's entry (``dreamer.children``): write this process's id to ``args[0]``, then wait."""
+    import os
+    import time
+
+    Path(args[0]).write_text(str(os.getpid()))
+    time.sleep(120)
