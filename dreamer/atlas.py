@@ -79,12 +79,13 @@ class ContactSheets(pl.Callback):
     def __init__(self, atlas: AtlasDataModule) -> None:
         self.atlas = atlas
         self.also_written: list[Path] = []
+        self.failed: list[str] = []
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             dist.barrier()  # every process has written its channels
         if trainer.is_global_zero:
-            self.also_written = self.atlas.write_sheets()
+            self.also_written, self.failed = self.atlas.write_sheets()
 
 
 class AtlasDataModule(pl.LightningDataModule):
@@ -202,10 +203,11 @@ class AtlasDataModule(pl.LightningDataModule):
     def dream_callbacks(self) -> list[pl.Callback]:
         return [ContactSheets(self)]
 
-    def write_sheets(self) -> list[Path]:
-        """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet."""
+    def write_sheets(self) -> tuple[list[Path], list[str]]:
+        """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet: the
+        sheets written, and a line for each that could not be."""
         done = [channel for channel in self.channels if self.target(channel).is_file()]
-        written = []
+        written, failed = [], []
         for number, first in enumerate(range(0, len(done), self.sheet_tiles), start=1):
             chosen = done[first : first + self.sheet_tiles]
             images = []
@@ -215,11 +217,17 @@ class AtlasDataModule(pl.LightningDataModule):
             title = f"{self.layer}: channels {chosen[0]}-{chosen[-1]}"
             sheet = contact_sheet(images, [str(c) for c in chosen], self.sheet_columns, self.tile_side, title)
             path = self.output / f"{self.layer}-sheet{number}.png"
-            if self.rules.refusal(path) is not None:
+            reason = self.rules.refusal(path)
+            if reason is not None:
+                failed.append(f"sheet {number}: not written: {reason}")
                 continue
-            save_image(sheet, path)
+            try:
+                save_image(sheet, path)
+            except OSError as error:
+                failed.append(f"{path}: not written ({error.strerror or error})")
+                continue
             written.append(path)
-        return written
+        return written, failed
 
 
 def channel_means(model: pl.LightningModule, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:

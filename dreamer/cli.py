@@ -120,7 +120,8 @@ def report(cli: DreamerCLI) -> int:
     summary = cli.datamodule.summary
     writers = [c for c in cli.trainer.callbacks if isinstance(c, (DreamWriter, SequenceWriter))]
     written = [path for writer in writers for path in writer.written]
-    failed = summary.failed + [message for writer in writers for message in writer.failed]
+    sheet_makers = [c for c in cli.trainer.callbacks if isinstance(c, ContactSheets)]
+    failed = summary.failed + [message for writer in [*writers, *sheet_makers] for message in writer.failed]
     if not cli.trainer.is_global_zero:
         return 1 if failed else 0  # rank 0 speaks for the run
     for message in summary.notes:
@@ -131,12 +132,7 @@ def report(cli: DreamerCLI) -> int:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
     if summary.skipped_count > 10:
         print(f"… and {summary.skipped_count - 10} more skipped")
-    sheets = [
-        path
-        for callback in cli.trainer.callbacks
-        if isinstance(callback, ContactSheets)
-        for path in callback.also_written
-    ]
+    sheets = [path for callback in sheet_makers for path in callback.also_written]
     also = [path for writer in writers for path in getattr(writer, "also_written", [])]
     for path in sheets + (written + also)[:10]:
         print(f"written: {path}")

@@ -343,12 +343,7 @@ class DreamDataModule(pl.LightningDataModule):
             candidates.append((source, name, target))
         plan.failed = plan.failed[rank::world_size]
         for source, name, target in candidates[rank::world_size]:
-            reason = rules.refusal(target)
-            if reason is not None:
-                plan.failed.append(f"{source}: not dreamed: its output {reason}; choose another data.output")
-                continue
-            if rules.kept(target):
-                plan.skipped.append(target)
+            if not rules.admit(source, target, plan.failed, plan.skipped):
                 continue
             header = plan_header(source, self.resize, min_side, plan)
             if header is None:
@@ -356,7 +351,7 @@ class DreamDataModule(pl.LightningDataModule):
             size, frames = header
             if frames > 1:
                 plan.notes.append(f"{source}: animated ({frames} frames); dreaming its first frame")
-            sidecar = rules.sidecar(target, plan.notes)
+            sidecar = rules.companion(target, ".yaml", "config", plan.notes)
             plan.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name), sidecar))
         check_writable(rules.folder, needed_bytes=sum(3 * h * w for job in plan.jobs for h, w in [job.size]))
         remove_leftovers({job.target.parent for job in plan.jobs})

@@ -249,17 +249,17 @@ class MotionDataModule(pl.LightningDataModule):
             shared = stems[Path(name).with_suffix("").as_posix()] > 1
             target = self.output / (f"{name}.mp4" if shared else Path(name).with_suffix(".mp4"))
             frames_dir = target.with_name(target.stem + ".frames")
-            reason = rules.refusal(target) or rules.refusal(frame_path(frames_dir, 0))
-            if reason is not None:
-                plan.failed.append(f"{source}: not dreamed: its output {reason}; choose another data.output")
+            frames_reason = rules.refusal(frame_path(frames_dir, 0))
+            if frames_reason is not None:
+                plan.failed.append(f"{source}: not dreamed: its frames {frames_reason}; choose another data.output")
                 continue
-            if rules.kept(target):
-                plan.skipped.append(target)
+            if not rules.admit(source, target, plan.failed, plan.skipped):
                 continue
             job = self.make_job(source, name, (target, frames_dir), plan, min_side)
             if job is not None:
-                gif = self._gif_path(target, rules, plan.notes) if self.gif() else None
-                plan.jobs.append(replace(job, sidecar=rules.sidecar(target, plan.notes), gif=gif))
+                gif = rules.companion(target, ".gif", "GIF", plan.notes) if self.gif() else None
+                sidecar = rules.companion(target, ".yaml", "config", plan.notes)
+                plan.jobs.append(replace(job, sidecar=sidecar, gif=gif))
         for index, job in enumerate(plan.jobs):
             done = (
                 set() if self.overwrite else {f for f in range(job.frames) if frame_path(job.frames_dir, f).is_file()}
@@ -274,17 +274,6 @@ class MotionDataModule(pl.LightningDataModule):
         ]
         remove_leftovers(folders)
         return plan
-
-    @staticmethod
-    def _gif_path(target: Path, rules: OutputRules, notes: list[str]) -> Optional[Path]:
-        path = target.with_suffix(".gif")
-        reason = rules.refusal(path)
-        if reason is None and rules.kept(path):
-            reason = f"{path} exists (set --data.overwrite true to replace it)"
-        if reason is not None:
-            notes.append(f"GIF not written beside {target.name}: {reason}")
-            return None
-        return path
 
     def frame_item(self, job: MotionJob, span: FrameSpan, frame: int) -> dict[str, Any]:
         """The batch of one frame, without its pixels."""

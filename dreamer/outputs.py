@@ -121,15 +121,28 @@ class OutputRules:
         """Whether ``path`` exists and stays as it is (no ``overwrite``)."""
         return not self.overwrite and os.path.lexists(path)
 
-    def sidecar(self, target: Path, notes: list[str]) -> Optional[Path]:
-        """Where the config beside ``target`` goes (``<name>.yaml``), or ``None`` with a note in ``notes``
-        when it must not be written: an input, outside the folder, or an existing file without ``overwrite``."""
-        path = target.with_suffix(".yaml")
+    def admit(self, source: Path, target: Path, failed: list[str], skipped: list[Path]) -> bool:
+        """Whether ``source`` may be dreamed into ``target`` now; if not, ``failed`` (refused) or
+        ``skipped`` (exists, no ``overwrite``) says so."""
+        reason = self.refusal(target)
+        if reason is not None:
+            failed.append(f"{source}: not dreamed: its output {reason}; choose another data.output")
+            return False
+        if self.kept(target):
+            skipped.append(target)
+            return False
+        return True
+
+    def companion(self, target: Path, suffix: str, what: str, notes: list[str]) -> Optional[Path]:
+        """Where a file that goes beside ``target`` goes (``<name><suffix>``: its config, its GIF), or
+        ``None`` with a note in ``notes`` when it must not be written: an input, outside the folder,
+        or an existing file without ``overwrite``."""
+        path = target.with_suffix(suffix)
         reason = self.refusal(path)
         if reason is None and self.kept(path):
             reason = f"{path} exists (set --data.overwrite true to replace it)"
         if reason is not None:
-            notes.append(f"config not saved beside {target.name}: {reason}")
+            notes.append(f"{what} not saved beside {target.name}: {reason}")
             return None
         return path
 
