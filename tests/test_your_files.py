@@ -189,6 +189,16 @@ def test_a_video_dreamed_from_a_folder_holding_dreamer_is_encoded_by_the_real_en
     assert probe(out / "clip.mp4").frames == 4 and f"written: {out / 'clip.mp4'}" in done.stdout
 
 
+def test_a_video_is_never_reported_written_when_the_encoder_left_nothing_on_disk(tmp_path, monkeypatch):
+    from fractions import Fraction
+
+    from dreamer import videoio
+
+    monkeypatch.setattr(videoio.children, "run", lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, "", ""))
+    with pytest.raises(videoio.VideoError, match="the encoder ended without writing it"):
+        videoio.encode_frames(tmp_path, 1, tmp_path / "clip.mp4", Fraction(12))
+
+
 def test_a_child_ends_when_its_parent_is_killed(tmp_path):
     pid_file = tmp_path / "child.pid"
     parent = subprocess.Popen(
