@@ -1,0 +1,155 @@
+"""Golden outputs: one short run of every kind of dream, fingerprinted file by file.
+
+    OMP_NUM_THREADS=1 python -m tests.golden --record     # after a change meant to alter dreams
+    OMP_NUM_THREADS=1 python -m tests.golden WORK OUT.json  # what ``test_golden.py`` runs
+
+Every kind runs in this one process through ``dreamer.cli.main``, as the command line would, with
+one thread (CPU kernels round differently with the thread count). A fingerprint is the SHA-256 of
+every file the run wrote; in a config beside a dream, the run's folders are replaced by placeholders
+first, so it does not depend on where the run happened. Fingerprints are only comparable on the same
+machine and libraries (``machine()``): the test skips elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "tests" / "golden.json"
+QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+SHORT = ["--model.octaves", "2", "--model.iterations", "3"]
+
+
+def quickstart(work: Path) -> list[str]:
+    return ["fit", "--config", "quickstart", "--data.output", str(work / "out"), *QUIET]
+
+
+def batch(work: Path) -> list[str]:
+    from tests.conftest import make_photo
+
+    for seed in range(2):
+        make_photo(work / "photos" / f"p{seed}.png", size=(64, 48), seed=seed)
+    photos = ["--data.images", str(work / "photos"), "--data.batch_size", "2"]
+    return ["fit", "--config", "quickstart", *photos, "--data.output", str(work / "out"), *SHORT, *QUIET]
+
+
+def video(work: Path) -> list[str]:
+    from tests.videos import make_video
+
+    clip = make_video(work / "clip.mp4", frames=12, size=(48, 64))
+    settings = ["--data.resize", "null", "--data.frame_iterations", "1", "--model.layers", "7"]
+    output = ["--data.output", str(work / "out")]
+    return ["fit", "--config", "video", "--data.video", str(clip), *output, *settings, *SHORT, *QUIET]
+
+
+def zoom(work: Path) -> list[str]:
+    settings = ["--data.frames", "6", "--data.resize", "96", "--data.gif", "false", "--data.frame_iterations", "1"]
+    return ["fit", "--config", "zoom", "--data.output", str(work / "out"), *settings, *SHORT, *QUIET]
+
+
+def atlas(work: Path) -> list[str]:
+    settings = ["--data.channels", "0-7", "--data.size", "64", "--data.batch_size", "4"]
+    return ["fit", "--config", "atlas", "--data.output", str(work / "out"), *settings, *SHORT, *QUIET]
+
+
+def sweep(work: Path) -> list[str]:
+    from tests.conftest import make_photo
+
+    photo = make_photo(work / "photo.png", size=(64, 48))
+    config = work / "sweep.yaml"
+    config.write_text(
+        (REPO / "configs" / "sweep_seed.yaml")
+        .read_text()
+        .replace("model.scale: [1.4, 1.6, 1.8]", "model.scale: [1.4, 1.8]")
+        .replace("model.alpha: [0.2, 0.5, 0.8]", "model.alpha: [0.2, 0.8]")
+    )
+    return ["sweep", "--config", str(config), "--data.images", str(photo), "--data.output", str(work / "out"), *SHORT]
+
+
+KINDS: dict[str, Callable[[Path], list[str]]] = {
+    "quickstart": quickstart,
+    "batch": batch,
+    "video": video,
+    "zoom": zoom,
+    "atlas": atlas,
+    "sweep": sweep,
+}
+
+
+def fingerprint(folder: Path, work: Path) -> dict[str, str]:
+    """Every file under ``folder`` → SHA-256 (configs with the run's folders replaced by placeholders)."""
+    found = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.suffix == ".yaml":
+            text = data.decode().replace(str(work), "<work>").replace(str(REPO), "<repo>")
+            data = text.replace(str(REPO.resolve()), "<repo>").encode()
+        found[path.relative_to(folder).as_posix()] = hashlib.sha256(data).hexdigest()
+    return found
+
+
+SIMD = {"sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16"}
+
+
+def machine() -> dict[str, str]:
+    """What the fingerprints depend on besides dreamer: the CPU and the numeric and codec libraries."""
+    import av
+    import cv2
+    import PIL
+    import torch
+
+    cpu, flags = platform.processor(), set()
+    if Path("/proc/cpuinfo").is_file():
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
+        flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+    return {
+        "cpu": cpu,
+        "simd": " ".join(sorted(flags & SIMD)),  # which kernels oneDNN and x264 may pick
+        "torch": torch.__version__,
+        "pillow": PIL.__version__,
+        "av": av.__version__,
+        "opencv": cv2.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def run_all(work: Path) -> dict[str, dict[str, str]]:
+    """Run every kind in ``work/<kind>`` and fingerprint its outputs."""
+    from dreamer.cli import main
+
+    results = {}
+    for kind, arguments in KINDS.items():
+        folder = work / kind
+        folder.mkdir(parents=True)
+        previous = os.getcwd()
+        os.chdir(folder)  # relative outputs and logs stay in the run's folder
+        try:
+            status = main(arguments(folder))
+        finally:
+            os.chdir(previous)
+        if status != 0:
+            raise SystemExit(f"golden: {kind} exited with status {status}")
+        results[kind] = fingerprint(folder / "out", folder)
+    return results
+
+
+if __name__ == "__main__":
+    if os.environ.get("OMP_NUM_THREADS") != "1":
+        raise SystemExit("golden: run with OMP_NUM_THREADS=1")
+    import tempfile
+
+    if sys.argv[1:] == ["--record"]:
+        with tempfile.TemporaryDirectory() as folder:
+            outputs = run_all(Path(folder))
+        GOLDEN.write_text(json.dumps({"machine": machine(), "outputs": outputs}, indent=1, sort_keys=True) + "\n")
+        print(f"recorded {sum(map(len, outputs.values()))} files of {len(outputs)} kinds in {GOLDEN}")
+    else:
+        work, target = Path(sys.argv[1]), Path(sys.argv[2])
+        target.write_text(json.dumps({"machine": machine(), "outputs": run_all(work)}, indent=1, sort_keys=True))
