@@ -86,6 +86,15 @@ class DreamerCLI(LightningCLI):
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
         keep_freed_memory()  # the network is built: from here on every step reuses the same blocks
 
+    def fit(self, model: pl.LightningModule, **kwargs: Any) -> None:
+        """``trainer.fit``; on Ctrl-C Lightning shuts the Trainer down and exits, and dreamer still
+        reports what was done and what was not (``report``)."""
+        try:
+            self.trainer.fit(model, **kwargs)
+        except SystemExit:
+            if not self.trainer.interrupted:
+                raise
+
     def after_fit(self) -> None:
         release_freed_memory()
 

@@ -355,6 +355,24 @@ def test_a_run_stopped_early_accounts_for_every_photo_and_does_not_claim_success
     assert "2 dreamed, 0 skipped, 0 failed" in captured.out
 
 
+def test_ctrl_c_reports_what_was_dreamed_and_what_was_not(tmp_path):
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    for index in range(20):
+        make_photo(photos / f"p{index:02d}.png", size=(320, 240), seed=index)
+    args = ["fit", *QUICK[:2], *QUIET, "--data.images", str(photos), "--data.output", str(out)]
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen([str(DREAMER), *args], cwd=tmp_path, **pipes)
+    deadline = time.monotonic() + 300
+    while not (out / "p00.png").exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=120)
+    dreamed = int(stdout.strip().splitlines()[-1].split()[0])
+    assert run.returncode == 1 and 0 < dreamed < 20, (stdout, stderr)
+    assert f"{20 - dreamed} not dreamed: the run was interrupted after" in stderr
+    assert len(list(out.glob("*.png"))) == dreamed and not [p for p in files_under(out) if p.name.endswith(".part")]
+
+
 def test_a_later_run_removes_what_a_killed_one_left_and_nothing_of_a_live_one(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
