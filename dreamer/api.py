@@ -37,7 +37,7 @@ def dream(
     CLI's: the same LightningCLI parser, LightningModule, Callbacks and Trainer. ``image`` is a path,
     a PIL image or a ``[3, H, W]`` tensor in [0, 1]. No logs are written unless ``logger=True``.
     """
-    from dreamer.cli import DreamerCLI  # the CLI module imports this one's siblings; keep it lazy
+    from dreamer.runner import DreamerCLI  # torch and Lightning: only when a dream is asked for
 
     silence_known_noise()
     with tempfile.TemporaryDirectory(prefix="dreamer-") as folder:

@@ -1,163 +1,13 @@
-"""``dreamer``: the LightningCLI entry point (``dreamer fit --config configs/quickstart.yaml``)."""
+"""``dreamer``: the command line (``dreamer fit --config quickstart``, ``dreamer sweep …``, ``dreamer presets``)."""
 
 from __future__ import annotations
 
-import gc
-import math
-import re
 import sys
-from pathlib import Path
-from typing import Any, NoReturn, Optional
-
-import lightning.pytorch as pl
-import torch.distributed as dist
-from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from typing import Optional
 
 from dreamer import __version__
-from dreamer.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (AtlasDataModule: by short name)
-from dreamer.bundled import PRESETS, config_files, preset_names, preset_summary, with_resolved_configs
-from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
-from dreamer.callbacks.frames import SequenceWriter
-from dreamer.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
-from dreamer.errors import DreamerError
-from dreamer.memory import keep_freed_memory, release_freed_memory
-from dreamer.module import DreamModule
-from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
+from dreamer.bundled import PRESETS, preset_names, preset_summary
 from dreamer.quiet import silence_known_noise
-
-
-class ConfigBesideDreams(SaveConfigCallback):
-    """Hands the resolved config to the writers, which save it beside every dream and video they write."""
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        text = self.parser.dump(self.config, skip_none=False)
-        for callback in trainer.callbacks:
-            if hasattr(callback, "config_text"):
-                callback.config_text = text
-
-
-class DreamerArgumentParser(LightningArgumentParser):
-    """A bad option is one line, last and alone, and exit status 2 (the usage only with ``--help``)."""
-
-    def error(self, message: str, ex: Optional[Exception] = None) -> NoReturn:
-        if not self.exit_on_error:
-            super().error(message, ex)
-        print(f"dreamer: error: {one_line(message)}", file=sys.stderr)
-        sys.exit(2)
-
-
-def one_line(message: str) -> str:
-    """jsonargparse's many-line message as one line: a union's first reason, whitespace collapsed."""
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    if "Errors:" in lines:
-        reasons = [line[2:] for line in lines[lines.index("Errors:") + 1 :] if line.startswith("- ")]
-        lines = reasons[:1] or lines[:1]
-    text = " ".join(" ".join(lines).split())
-    text = re.sub(r'^Parser key "([^"]+)": ', r"\1: ", text)
-    return re.sub(r"<class '([\w.]+)'>", r"\1", text)
-
-
-class DreamerCLI(LightningCLI):
-    """LightningCLI with dreamer's defaults: one pass over the images, no checkpoints, no weight summary."""
-
-    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """``--config`` takes a preset's name as well as a path, and a config file's relative input
-        paths are relative to the file. Arguments come from ``args`` or else the command line, never
-        both (so a notebook's own ``sys.argv`` is not mistaken for dreamer's)."""
-        given = sys.argv[1:] if args is None else args
-        self.config_files = config_files(given)
-        self.config = parser.parse_args(with_resolved_configs(given))
-
-    @staticmethod
-    def subcommands() -> dict[str, set[str]]:
-        """``fit`` only: a dream is a fit of the image; validate/test/predict have nothing to do, and
-        each would cost the parser another full copy of the Trainer's, model's and data's options."""
-        return {"fit": LightningCLI.subcommands()["fit"]}
-
-    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(DreamImageLogger, "image_logger")
-        # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
-        parser.set_defaults({"data": {"class_path": "dreamer.data.DreamDataModule"}})
-
-    def before_fit(self) -> None:
-        # Nothing the run reads may be written to: the data module knows its own inputs, these besides.
-        model_files = [self.model.hparams.get(key) for key in ("weights", "guide")]
-        self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
-        keep_freed_memory()  # the network is built: from here on every step reuses the same blocks
-
-    def fit(self, model: pl.LightningModule, **kwargs: Any) -> None:
-        """``trainer.fit``; on Ctrl-C Lightning shuts the Trainer down and exits, and dreamer still
-        reports what was done and what was not (``report``)."""
-        try:
-            self.trainer.fit(model, **kwargs)
-        except SystemExit:
-            if not self.trainer.interrupted:
-                raise
-
-    def after_fit(self) -> None:
-        release_freed_memory()
-
-    def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
-        super().__init__(
-            DreamModule,
-            pl.LightningDataModule,
-            subclass_mode_data=True,
-            save_config_callback=ConfigBesideDreams,
-            parser_class=DreamerArgumentParser,
-            seed_everything_default=False,  # all randomness is seeded per image by data.seed
-            auto_configure_optimizers=False,  # the optimizer is model.optimizer, over the image only
-            trainer_defaults={
-                "max_epochs": 1,  # one epoch = every image dreamed through all its octaves
-                "enable_checkpointing": False,
-                "enable_model_summary": False,
-                "num_sanity_val_steps": 0,
-                "log_every_n_steps": 10,
-            },
-            parser_kwargs={
-                "description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
-                "the bundled presets; `dreamer fit --config quickstart` runs one."
-            },
-            args=args,
-            run=run,
-        )
-
-
-def report(cli: DreamerCLI) -> int:
-    """Print, on rank 0, what happened to every input; the exit status is 1 when any input failed or
-    was not dreamed (the run stopped early)."""
-    summary = cli.datamodule.summary
-    writers = [c for c in cli.trainer.callbacks if isinstance(c, (DreamWriter, SequenceWriter))]
-    written = [path for writer in writers for path in writer.written]
-    sheet_makers = [c for c in cli.trainer.callbacks if isinstance(c, ContactSheets)]
-    failed = summary.failed + [message for writer in [*writers, *sheet_makers] for message in writer.failed]
-    if not cli.trainer.is_global_zero:
-        return 1 if failed else 0  # rank 0 speaks for the run
-    for message in summary.notes:
-        print(f"note: {message}")
-    for message in failed:
-        print(f"failed: {message}", file=sys.stderr)
-    for path in summary.skipped[:10]:
-        print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
-    if summary.skipped_count > 10:
-        print(f"… and {summary.skipped_count - 10} more skipped")
-    sheets = [path for callback in sheet_makers for path in callback.also_written]
-    also = [path for writer in writers for path in getattr(writer, "also_written", [])]
-    for path in sheets + (written + also)[:10]:
-        print(f"written: {path}")
-    if len(written) > 10:
-        print(f"… and {len(written) - 10} more in {cli.datamodule.output}")
-    metrics = next((c.results for c in cli.trainer.callbacks if isinstance(c, DreamMetrics)), {})
-    if metrics:
-        gain = f"; activation gain {metrics['gain']:.1f}x" if math.isfinite(metrics["gain"]) else ""
-        print(f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}{gain}")
-    accounted = sum(writer.accounted for writer in writers)
-    missing = summary.planned - accounted
-    if missing > 0:
-        why = "was interrupted" if cli.trainer.interrupted else "stopped"
-        print(f"{missing} not dreamed: the run {why} after {cli.trainer.global_step} steps", file=sys.stderr)
-    print(f"{len(written)} dreamed, {summary.skipped_count} skipped, {len(failed)} failed")
-    return 1 if failed or missing > 0 else 0
 
 
 def list_presets() -> None:
@@ -168,7 +18,8 @@ def list_presets() -> None:
 
 
 def main(args: Optional[list[str]] = None) -> int:
-    """Run the CLI; errors caused by the user's input print one clear message, no traceback."""
+    """Run the CLI; errors caused by the user's input print one clear message, no traceback.
+    torch and Lightning are imported only for the commands that dream."""
     given = sys.argv[1:] if args is None else args
     if given[:1] == ["presets"]:
         list_presets()
@@ -181,48 +32,10 @@ def main(args: Optional[list[str]] = None) -> int:
     if given[:1] in (["--version"], ["-V"]):
         print(f"dreamer {__version__}")
         return 0
+    from dreamer.runner import run
+
     silence_known_noise()
-    # Everything imported so far lives as long as the process: keep garbage collections from walking it.
-    gc.freeze()
-    try:
-        cli = DreamerCLI(args=args)
-    except Exception as error:
-        reason = user_error(error)
-        if reason is None:
-            raise
-        print(f"dreamer: error: {reason}", file=sys.stderr)
-        return 2
-    status = report(cli)
-    leave_process_group()
-    return status
-
-
-def user_error(error: BaseException) -> Optional[str]:
-    """The one line to print for an error the user's settings caused, else ``None`` (a bug: traceback).
-
-    dreamer's own errors may arrive wrapped by jsonargparse (a constructor's check, made while the
-    config is turned into objects); Lightning's ``MisconfigurationException`` is a bad trainer option."""
-    seen: set[int] = set()
-    cause: Optional[BaseException] = error
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, DreamerError):
-            return str(cause)
-        if isinstance(cause, MisconfigurationException):
-            if "No supported gpu backend" in str(cause):
-                return "trainer.accelerator: gpu was asked for, but this machine has no GPU that torch can use"
-            return f"trainer: {one_line(str(cause))}"
-        cause = cause.__cause__ or cause.__context__
-    return None
-
-
-def leave_process_group() -> None:
-    """Wait for every process, then close the process group: under ``torchrun`` the first node's
-    agent hosts the rendezvous store and leaves with its process, so an earlier exit would abort the
-    others mid-teardown."""
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    return run(args)
 
 
 if __name__ == "__main__":

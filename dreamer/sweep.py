@@ -87,7 +87,7 @@ def grid(sweep: dict[str, list[Any]]) -> list[GridPoint]:
 
 def run_points(base: str, points: list[GridPoint], output: Path, extra: list[str]) -> list[str]:
     """Dream each point as a ``dreamer fit`` run in this process; the failures, one line each."""
-    from dreamer.cli import DreamerCLI, report
+    from dreamer.runner import DreamerCLI, report
 
     failed = []
     with tempfile.TemporaryDirectory(prefix="dreamer-sweep-") as folder:
