@@ -16,8 +16,10 @@ def test_nothing_to_do_returns_the_images_themselves():
 
 
 def test_a_flip_is_undone_on_the_gradient():
-    """With flips only, the transform is an exact mirror, and autograd mirrors the gradient back."""
-    for seed in range(8):
+    """With flips only, the transform is an exact mirror half of the time (else the identity), and
+    autograd mirrors the gradient back."""
+    outcomes = []
+    for seed in range(16):
         images = torch.rand(1, 3, 16, 24, requires_grad=True)
         weights = torch.rand(1, 3, 16, 24)
         flipped = random_affine(images, generators(seed), flip=True)
@@ -26,6 +28,8 @@ def test_a_flip_is_undone_on_the_gradient():
         mirrored = torch.allclose(flipped.detach(), images.detach().flip(-1), atol=1e-4)
         assert mirrored or torch.allclose(flipped, images, atol=1e-4)
         assert torch.allclose(images.grad, weights.flip(-1) if mirrored else weights, atol=1e-4)
+        outcomes.append(mirrored)
+    assert 4 <= sum(outcomes) <= 12, outcomes  # flips happen, and not always
 
 
 def test_rotations_are_small_and_each_image_has_its_own():
