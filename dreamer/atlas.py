@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+from typing_extensions import override
 
 from dreamer.data import DreamSteps, RunSummary, check_writable, gather_summaries, image_seed
 from dreamer.errors import ConfigError, ImageError
@@ -81,6 +82,7 @@ class ContactSheets(pl.Callback):
         self.also_written: list[Path] = []
         self.failed: list[str] = []
 
+    @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             dist.barrier()  # every process has written its channels
@@ -150,6 +152,7 @@ class AtlasDataModule(pl.LightningDataModule):
         ((layer, width),) = model.layer_widths(0).items()
         return layer, width
 
+    @override
     def setup(self, stage: str) -> None:
         if self.summary is not None:
             return
@@ -188,11 +191,13 @@ class AtlasDataModule(pl.LightningDataModule):
     def batches(self) -> list[list[ChannelJob]]:
         return [self.jobs[start : start + self.batch_size] for start in range(0, len(self.jobs), self.batch_size)]
 
+    @override
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
     ) -> dict[str, Any]:
         return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
 
+    @override
     def train_dataloader(self) -> DreamSteps:
         dataset = ChannelBatches(self.batches(), self.start, self.size, self.seed)
         loader = DataLoader(dataset, batch_size=None, shuffle=False)

@@ -18,6 +18,7 @@ import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
+from typing_extensions import override
 
 from dreamer.bundled import SAMPLE_PHOTO
 from dreamer.errors import ConfigError, ImageError
@@ -357,6 +358,7 @@ class DreamDataModule(pl.LightningDataModule):
         remove_leftovers({job.target.parent for job in plan.jobs})
         return plan
 
+    @override
     def setup(self, stage: str) -> None:
         if self.plan is not None:
             return
@@ -384,12 +386,14 @@ class DreamDataModule(pl.LightningDataModule):
             for start in range(0, len(group), self.batch_size)
         ]
 
+    @override
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
     ) -> dict[str, Any]:
         # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
         return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
 
+    @override
     def train_dataloader(self) -> DreamSteps:
         # The plan holds this process's share already, so no sampler shards it again. (Lightning's
         # UnrepeatedDistributedSampler refuses a process without a batch, as when 3 photos meet 4 GPUs;

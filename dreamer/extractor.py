@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 from torchvision.models.feature_extraction import create_feature_extractor
+from typing_extensions import override
 
 from dreamer.backbones import layer_names
 from dreamer.errors import ConfigError
@@ -49,6 +50,7 @@ class LayerExtractor(nn.Module):
         self.graphs.requires_grad_(False).to(memory_format=self.memory_format)
         self._compiled: dict[tuple[str, ...], Callable[..., dict[str, Tensor]]] = {}
 
+    @override
     def train(self, mode: bool = True) -> LayerExtractor:
         return super().train(False)
 
@@ -66,6 +68,7 @@ class LayerExtractor(nn.Module):
             self._compiled[layers] = torch.compile(self._graph(layers), dynamic=True)
         return self._compiled[layers]
 
+    @override
     def forward(self, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         mean, std = cast(Tensor, self.mean), cast(Tensor, self.std)
         normalised = ((images - mean) / std).contiguous(memory_format=self.memory_format)

@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
+from typing_extensions import override
 
 from dreamer.backbones import IMAGENET, backbone_spec, build_backbone, node_name
 from dreamer.errors import ConfigError
@@ -179,6 +180,7 @@ class DreamModule(pl.LightningModule):
         self._guide_sources: list[Path] = []  # per image of the batch, with model.guide
         self.last_objective: Optional[Tensor] = None  # per image, at the latest step (for metrics)
 
+    @override
     def setup(self, stage: str) -> None:
         strategy = self.trainer.strategy
         synchronising = isinstance(strategy, DDPStrategy) or self.trainer.world_size > 1
@@ -277,6 +279,7 @@ class DreamModule(pl.LightningModule):
         shifts = [tuple(torch.randint(-jitter, jitter + 1, (2,), generator=rng).tolist()) for rng in self._jitter_rngs]
         return roll_each(images, shifts)
 
+    @override
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         if not self.octave_active or self.image.shape[0] == 0:
             # A level too small for its layer, or an idle/empty batch: a zero loss leaves the image as
@@ -314,6 +317,7 @@ class DreamModule(pl.LightningModule):
             return False
         return (trainer.global_step + 1) % trainer.log_every_n_steps == 0
 
+    @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.image.grad is None or self.image.shape[0] == 0 or not self.octave_active:
             return
@@ -327,6 +331,7 @@ class DreamModule(pl.LightningModule):
                 {"grad_norm": grad_norm, "lr": float(optimizer.param_groups[0]["lr"])}, batch_size=self.image.shape[0]
             )
 
+    @override
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
         with torch.no_grad():
@@ -334,9 +339,11 @@ class DreamModule(pl.LightningModule):
                 self.image.copy_(blur(self.image, self.hparams.image_blur))
             self.image.clamp_(0, 1)
 
+    @override
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory([self.image], lr=self.hparams.lr)
 
+    @override
     def configure_callbacks(self) -> list[pl.Callback]:
         from dreamer.callbacks import DreamMetrics, DreamProgressBar, DreamWriter, OctaveSchedule
 
@@ -352,6 +359,7 @@ class DreamModule(pl.LightningModule):
             callbacks.append(DreamProgressBar())
         return callbacks
 
+    @override
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The image only: the frozen backbone is rebuilt from its weights, never checkpointed."""
         state = super().state_dict(*args, **kwargs)
@@ -360,6 +368,7 @@ class DreamModule(pl.LightningModule):
             del state[key]
         return state
 
+    @override
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
         """Load a checkpoint's image; the frozen backbone keeps the weights it was built with."""
         frozen = {key: value for key, value in nn.Module.state_dict(self).items() if key.startswith("extractor.")}

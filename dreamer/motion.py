@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset
+from typing_extensions import override
 
 from dreamer.backbones import resolve_state_dict
 from dreamer.bundled import SAMPLE_CLIP, SAMPLE_PHOTO
@@ -296,6 +297,7 @@ class MotionDataModule(pl.LightningDataModule):
             **self.current_steps.of(carried),
         }
 
+    @override
     def setup(self, stage: str) -> None:
         model = self.trainer.lightning_module if self.trainer else None
         if model is not None:
@@ -319,6 +321,7 @@ class MotionDataModule(pl.LightningDataModule):
         self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
         self.summary = RunSummary.of(self.current_plan, steps=0, keep=len(self.current_plan.skipped))
 
+    @override
     def transfer_batch_to_device(
         self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
     ) -> dict[str, Any]:
@@ -336,6 +339,7 @@ class MotionDataModule(pl.LightningDataModule):
             raise RuntimeError("the step counts are set in setup()")
         return self.steps
 
+    @override
     def train_dataloader(self) -> DreamSteps:
         shards = self.trainer.distributed_sampler_kwargs or {"num_replicas": 1, "rank": 0}
         plan = self.current_plan
@@ -398,12 +402,15 @@ class ZoomDataModule(MotionDataModule):
         self.frame_count, self.fps, self.zoom, self.rotate = frames, Fraction(fps).limit_denominator(1001), zoom, rotate
         self.translate, self.make_gif = tuple(translate), gif
 
+    @override
     def gif(self) -> bool:
         return self.make_gif
 
+    @override
     def find_sources(self, notes: list[str]) -> list[tuple[Path, str]]:
         return find_images(self.images, self.recursive, notes=notes)
 
+    @override
     def make_job(
         self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int
     ) -> Optional[MotionJob]:
@@ -413,6 +420,7 @@ class ZoomDataModule(MotionDataModule):
         seed = image_seed(self.seed, name)
         return MotionJob(source, name, *paths, header[0], self.frame_count, self.fps, seed)
 
+    @override
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
         for frame in range(span.start, span.stop):
             item = self.frame_item(job, span, frame)
@@ -423,6 +431,7 @@ class ZoomDataModule(MotionDataModule):
                 item["pixels"] = to_tensor(photo)[None]
             yield item
 
+    @override
     def next_start(self, previous: np.ndarray, batch: dict[str, Any]) -> np.ndarray:
         return zoom_step(previous.astype(np.float32) / 255, self.zoom, self.rotate, self.translate)
 
@@ -482,9 +491,11 @@ class VideoDataModule(MotionDataModule):
         self.chunk_frames, self.overlap = chunk_frames, overlap
         self._raft: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
+    @override
     def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:
         return self.chunk_frames, self.overlap
 
+    @override
     def setup(self, stage: str) -> None:
         if self.flow != "dis":
             resolve_state_dict(self.flow, "imagenet")  # missing weights: one clear message before any work
@@ -501,12 +512,15 @@ class VideoDataModule(MotionDataModule):
         return self._raft
 
     @property
+    @override
     def carries(self) -> bool:
         return self.blend > 0
 
+    @override
     def find_sources(self, notes: list[str]) -> list[tuple[Path, str]]:
         return find_videos(self.video, self.recursive, notes)
 
+    @override
     def make_job(
         self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int
     ) -> Optional[MotionJob]:
@@ -528,6 +542,7 @@ class VideoDataModule(MotionDataModule):
         seed = image_seed(self.seed, name)
         return MotionJob(source, name, *paths, (height, width), info.frames, info.fps, seed, info.audio)
 
+    @override
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[dict[str, Any]]:
         earlier: Optional[np.ndarray] = None  # the source frame before the current one
         flow = self.flow_estimator()
@@ -561,6 +576,7 @@ class VideoDataModule(MotionDataModule):
             "failed": [f"{problem}; the {decoded} frames before it were dreamed"],
         }
 
+    @override
     def next_start(self, previous: np.ndarray, batch: dict[str, Any]) -> np.ndarray:
         frame = batch["pixels"][0].permute(1, 2, 0).cpu().numpy()
         return carry_over(previous.astype(np.float32) / 255, frame, batch["backward"], batch["valid"], self.blend)

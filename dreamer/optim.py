@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
+from typing_extensions import override
 
 from dreamer.errors import ConfigError
 
@@ -26,6 +27,7 @@ class NormalizedGD(Optimizer):
         super().__init__(params, {"lr": lr})
 
     @torch.no_grad()
+    @override
     def step(self, closure=None):
         loss = None
         if closure is not None:

@@ -7,9 +7,11 @@ import sys
 import warnings
 
 from lightning.pytorch.utilities import rank_zero_only
+from typing_extensions import override
 
 
 class _DropTips(logging.Filter):
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.getMessage())
         # Tips advertise services; the override note fires because dreamer extends the default progress bar.

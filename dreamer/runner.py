@@ -13,6 +13,7 @@ import lightning.pytorch as pl
 import torch.distributed as dist
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from typing_extensions import override
 
 from dreamer.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (AtlasDataModule: by short name)
 from dreamer.bundled import config_files, with_resolved_configs
@@ -28,6 +29,7 @@ from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data 
 class ConfigBesideDreams(SaveConfigCallback):
     """Hands the resolved config to the writers, which save it beside every dream and video they write."""
 
+    @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         text = self.parser.dump(self.config, skip_none=False)
         for callback in trainer.callbacks:
@@ -38,6 +40,7 @@ class ConfigBesideDreams(SaveConfigCallback):
 class DreamerArgumentParser(LightningArgumentParser):
     """A bad option is one line, last and alone, and exit status 2 (the usage only with ``--help``)."""
 
+    @override
     def error(self, message: str, ex: Optional[Exception] = None) -> NoReturn:
         if not self.exit_on_error:
             super().error(message, ex)
@@ -59,6 +62,7 @@ def one_line(message: str) -> str:
 class DreamerCLI(LightningCLI):
     """LightningCLI with dreamer's defaults: one pass over the images, no checkpoints, no weight summary."""
 
+    @override
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
         """``--config`` takes a preset's name as well as a path, and a config file's relative input
         paths are relative to the file. Arguments come from ``args`` or else the command line, never
@@ -68,11 +72,13 @@ class DreamerCLI(LightningCLI):
         self.config = parser.parse_args(with_resolved_configs(given))
 
     @staticmethod
+    @override
     def subcommands() -> dict[str, set[str]]:
         """``fit`` only: a dream is a fit of the image; validate/test/predict have nothing to do, and
         each would cost the parser another full copy of the Trainer's, model's and data's options."""
         return {"fit": LightningCLI.subcommands()["fit"]}
 
+    @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
         # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lightning.pytorch.strategies import DDPStrategy, StrategyRegistry
+from typing_extensions import override
 
 
 class IndependentDDPStrategy(DDPStrategy):
@@ -16,6 +17,7 @@ class IndependentDDPStrategy(DDPStrategy):
 
     strategy_name = "ddp_independent"
 
+    @override
     def configure_ddp(self) -> None:
         # Deliberately no DistributedDataParallel wrapper: there is nothing to synchronise.
         pass

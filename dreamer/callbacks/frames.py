@@ -11,6 +11,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 import torch.distributed as dist
+from typing_extensions import override
 
 from dreamer.errors import DreamerError
 from dreamer.imageio import save_image, save_text, to_image
@@ -38,6 +39,7 @@ class FrameSchedule(pl.Callback):
         self.transition = transition
         self._previous: Optional[tuple[tuple[int, int], np.ndarray]] = None  # ((sequence, frame), picture)
 
+    @override
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
@@ -51,6 +53,7 @@ class FrameSchedule(pl.Callback):
         start = self.transition(previous, batch)
         batch["pixels"] = torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(pl_module.device)
 
+    @override
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -83,6 +86,7 @@ class SequenceWriter(pl.Callback):
         self.accounted = 0  # sequences written or failed, over all processes once the run ends
         self._finished = False
 
+    @override
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
@@ -90,6 +94,7 @@ class SequenceWriter(pl.Callback):
             sequence, frames = batch["damaged"]
             self.damaged[sequence] = min(frames, self.damaged.get(sequence, frames))
 
+    @override
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -109,9 +114,11 @@ class SequenceWriter(pl.Callback):
             self.failed.append(f"{batch['target']}: not written ({error.strerror or error}); the video is not made")
             self.failed_sequences.add(sequence)
 
+    @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._finish_all(trainer, spread=True)
 
+    @override
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # No steps at all (every frame was already there): on_train_end never ran. The processes are
         # torn down by now, so no collectives: rank 0 encodes everything alone.

@@ -8,6 +8,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from torchvision.utils import make_grid
+from typing_extensions import override
 
 from dreamer.callbacks.octaves import dream_position
 from dreamer.pyramid import fit_within
@@ -51,6 +52,7 @@ class DreamImageLogger(pl.Callback):
         return experiment if hasattr(experiment, "add_image") else None
 
     @rank_zero_only
+    @override
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
@@ -58,6 +60,7 @@ class DreamImageLogger(pl.Callback):
             self._originals = [fit_within(p, self.max_side).cpu() for p in batch["pixels"][: self.max_images]]
 
     @rank_zero_only
+    @override
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:

@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 from torch import Tensor
 from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+from typing_extensions import override
 
 from dreamer.callbacks.octaves import OctaveSchedule, dream_position
 from dreamer.pyramid import fit_within
@@ -50,10 +51,12 @@ class DreamMetrics(pl.Callback):
         self.results: dict[str, float] = {}
         self._start: Optional[Tensor] = None  # the octave's objective at its first step, per image
 
+    @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         for metric in (self.psnr, self.ssim, self.gain):
             metric.to(pl_module.device)
 
+    @override
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -91,6 +94,7 @@ class DreamMetrics(pl.Callback):
             if rising.any():
                 self.gain.update((end / base)[rising])
 
+    @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         metrics = {"psnr": self.psnr, "ssim": self.ssim, "gain": self.gain}
         # Every process calls compute(), even one without images: torchmetrics gathers all their states.

@@ -7,6 +7,7 @@ from typing import Any, Literal, Optional
 import lightning.pytorch as pl
 import torch
 from torch import Tensor
+from typing_extensions import override
 
 from dreamer.errors import ConfigError
 from dreamer.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
@@ -76,6 +77,7 @@ class OctaveSchedule(pl.Callback):
         self.active: list[bool] = []
         self._dreamed: Optional[int] = None  # the last octave that was dreamed
 
+    @override
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:

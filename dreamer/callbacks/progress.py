@@ -6,6 +6,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
+from typing_extensions import override
 
 from dreamer.callbacks.octaves import dream_position
 
@@ -14,6 +15,7 @@ class DreamProgressBar(TQDMProgressBar):
     """``chelsea.jpg · octave 3/8`` (``clip.mp4 · frame 12/240 · octave 4/4``) as the bar's
     description; the rest is Lightning's bar."""
 
+    @override
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
@@ -29,6 +31,7 @@ class DreamProgressBar(TQDMProgressBar):
             label += f" · frame {batch['frame'] + 1}/{batch['frames']}"
         self.train_progress_bar.set_description(f"{label} · octave {octave + 1}/{pl_module.levels}")
 
+    @override
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)  # the log version means nothing next to a dream

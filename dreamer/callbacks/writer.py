@@ -8,6 +8,7 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
+from typing_extensions import override
 
 from dreamer.imageio import save_image, save_text, to_image
 
@@ -29,6 +30,7 @@ class DreamWriter(pl.Callback):
         self.failed: list[str] = []
         self.accounted = 0  # images written or failed (over all processes once the run ends)
 
+    @override
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
@@ -37,6 +39,7 @@ class DreamWriter(pl.Callback):
             if "damaged" not in batch:  # a damaged video is its SequenceWriter's to account for
                 self.accounted += len(batch.get("failed", []))
 
+    @override
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
@@ -71,6 +74,7 @@ class DreamWriter(pl.Callback):
         if self.config_text is not None and sidecar is not None:
             save_text(self.config_text, sidecar)
 
+    @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             gathered: list[Any] = [None] * trainer.world_size
