@@ -107,6 +107,9 @@ class AtlasDataModule(pl.LightningDataModule):
         sheet_columns: Tiles per row of a contact sheet.
         sheet_tiles: Tiles per sheet; more channels make more sheets.
         tile_side: Side of a tile on the sheets, in pixels.
+
+    Raises:
+        ConfigError: a setting out of range.
     """
 
     def __init__(

@@ -270,6 +270,9 @@ class DreamDataModule(pl.LightningDataModule):
             images of different sizes are then dreamed in separate batches, never cropped).
         seed: Seeds each image's jitter and noise together with the image's name.
         num_workers: DataLoader worker processes decoding images.
+
+    Raises:
+        ConfigError: a setting out of range (batch size, resize).
     """
 
     def __init__(

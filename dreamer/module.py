@@ -97,6 +97,10 @@ class DreamModule(pl.LightningModule):
         guide_side: The guide's long side in pixels when its features are taken.
         compile: ``torch.compile`` the backbone with dynamic shapes: octave sizes share compiled code
             (a recompile only when a size crosses a compiler shape guard, never per step).
+
+    Raises:
+        ConfigError: a setting out of range, settings that contradict each other, or an optimizer
+            that refuses its settings (``WeightsNotFoundError``: pretrained weights that are not here).
     """
 
     def __init__(

@@ -169,6 +169,9 @@ class MotionDataModule(pl.LightningDataModule):
         keep_frames: Keep the PNG frames once the video is written.
         seed: Seeds each frame's jitter and noise together with its name and number.
         num_workers: DataLoader worker processes preparing frames (decoding, optical flow).
+
+    Raises:
+        ConfigError: a setting out of range (resize, frame octaves, frame iterations).
     """
 
     def __init__(
@@ -368,6 +371,9 @@ class ZoomDataModule(MotionDataModule):
         gif: Also write a looping GIF.
         resize: Scale every photo so its long side has this many pixels (``null``: keep).
         recursive: Also take photos from sub-folders of a folder.
+
+    Raises:
+        ConfigError: a setting out of range (frames, fps, zoom, and the shared ones).
     """
 
     def __init__(
@@ -455,6 +461,9 @@ class VideoDataModule(MotionDataModule):
             from the earlier chunk's dream to the later one's.
         resize: Scale every frame so its long side has this many pixels (``null``: keep).
         recursive: Also take videos from sub-folders of a folder.
+
+    Raises:
+        ConfigError: a setting out of range (blend, flow, chunk frames, overlap, and the shared ones).
     """
 
     def __init__(
