@@ -29,6 +29,12 @@ def make_photo(path: Path, size: tuple[int, int] = (80, 64), seed: int = 0, mode
     return path
 
 
+@pytest.fixture(autouse=True)
+def plain_argv(monkeypatch):
+    """The CLI reads ``sys.argv`` when given no arguments: never pytest's own."""
+    monkeypatch.setattr("sys.argv", ["dreamer"])
+
+
 @pytest.fixture
 def photo(tmp_path: Path) -> Path:
     return make_photo(tmp_path / "in" / "photo.png")

@@ -20,10 +20,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.cli_args import QUIET, flags
+
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden.json"
-QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
-SHORT = ["--model.octaves", "2", "--model.iterations", "3"]
+SHORT = flags(model_octaves=2, model_iterations=3)
 
 
 def quickstart(work: Path) -> list[str]:

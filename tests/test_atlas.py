@@ -18,18 +18,10 @@ from dreamer.cli import main
 from dreamer.errors import ConfigError
 from dreamer.imageio import open_photo, to_tensor
 from dreamer.objectives import activation_objective
+from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, tiny_model
 
-SHORT = [
-    "--model.octaves",
-    "2",
-    "--model.iterations",
-    "3",
-    "--data.size",
-    "64",
-    "--trainer.enable_progress_bar",
-    "false",
-]
+SHORT = [*flags(model_octaves=2, model_iterations=3, data_size=64), *QUIET[2:]]
 
 
 def atlas(tmp_path, *extra: str) -> list[str]:

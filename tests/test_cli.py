@@ -9,24 +9,11 @@ from dreamer.data import DreamDataModule
 from dreamer.imageio import open_photo, to_tensor
 from dreamer.module import DreamModule
 from dreamer.sweep import grid, read_sweep
+from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, SAMPLE, run_dream
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
-FAST = [
-    "--model.octaves",
-    "2",
-    "--model.iterations",
-    "2",
-    "--trainer.logger",
-    "false",
-    "--trainer.enable_progress_bar",
-    "false",
-]
-
-
-@pytest.fixture(autouse=True)
-def plain_argv(monkeypatch):
-    monkeypatch.setattr("sys.argv", ["dreamer"])
+FAST = [*flags(model_octaves=2, model_iterations=2), *QUIET]
 
 
 def test_there_are_presets():

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import yaml
 from PIL import Image
 
@@ -18,28 +17,11 @@ from dreamer.module import DreamModule
 from dreamer.motion import FrameSpan, Steps, VideoDataModule, ZoomDataModule, share, split
 from dreamer.videoio import probe, read_frames, video_pictures
 from dreamer.warp import mean_warping_error
+from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.videos import make_video
 
-FAST = [
-    "--model.octaves",
-    "2",
-    "--model.scale",
-    "1.5",
-    "--model.iterations",
-    "2",
-    "--model.layers",
-    "7",
-    "--trainer.logger",
-    "false",
-    "--trainer.enable_progress_bar",
-    "false",
-]
-
-
-@pytest.fixture(autouse=True)
-def plain_argv(monkeypatch):
-    monkeypatch.setattr("sys.argv", ["dreamer"])
+FAST = [*flags(model_octaves=2, model_scale=1.5, model_iterations=2, model_layers=7), *QUIET]
 
 
 def decoded(path: Path) -> list[np.ndarray]:

@@ -24,19 +24,14 @@ from dreamer.cli import main
 from dreamer.data import DreamDataModule
 from dreamer.listing import find_files
 from dreamer.videoio import probe
+from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, make_photo
 from tests.videos import scene, texture
 
 DREAMER = Path(sys.executable).with_name("dreamer")
-TINY = ["--model.octaves", "1", "--model.iterations", "1", "--model.layers", "4"]
-QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+TINY = flags(model_octaves=1, model_iterations=1, model_layers=4)
 QUICK = ["--config", "quickstart", *TINY, *QUIET]
 VIDEO = ["--config", "video", *TINY, "--data.resize", "null", *QUIET]
-
-
-@pytest.fixture(autouse=True)
-def plain_argv(monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["dreamer"])
 
 
 def fingerprints(folder: Path) -> dict[str, str]:
