@@ -7,7 +7,6 @@ from typing import Optional
 
 from dreamer import __version__
 from dreamer.bundled import PRESETS, preset_names, preset_summary
-from dreamer.quiet import silence_known_noise
 
 
 def list_presets() -> None:
@@ -24,17 +23,18 @@ def main(args: Optional[list[str]] = None) -> int:
     if given[:1] == ["presets"]:
         list_presets()
         return 0
-    if given[:1] == ["sweep"]:
-        from dreamer.sweep import main as sweep
-
-        silence_known_noise()
-        return sweep(given[1:])
     if given[:1] in (["--version"], ["-V"]):
         print(f"dreamer {__version__}")
         return 0
-    from dreamer.runner import run
+    from dreamer.quiet import silence_known_noise
 
     silence_known_noise()
+    if given[:1] == ["sweep"]:
+        from dreamer.sweep import main as sweep
+
+        return sweep(given[1:])
+    from dreamer.runner import run
+
     return run(args)
 
 
