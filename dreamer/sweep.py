@@ -120,22 +120,30 @@ def run_workers(config: str, processes: int, extra: list[str]) -> int:
     return max(worker.wait() for worker in workers)
 
 
-def write_sheets(sweep: dict[str, list[Any]], points: list[GridPoint], output: Path, side: int) -> list[Path]:
-    """One sheet per dreamed photo: the first key's values down, the others' across."""
+def write_sheets(
+    sweep: dict[str, list[Any]], points: list[GridPoint], output: Path, side: int
+) -> tuple[list[Path], list[str]]:
+    """One sheet per dreamed photo: the first key's values down, the others' across. The sheets
+    written, and a line for each that could not be (a full disk, a read-only folder)."""
     names = sorted({path.name for point in points for path in (output / point.name).glob("*.png")})
     columns = len(points) // len(next(iter(sweep.values())))
     keys = [key.split(".", 1)[1] for key in sweep]
     title_keys = f"{keys[0]} (rows)" + (f" x {', '.join(keys[1:])} (columns)" if len(keys) > 1 else "")
-    written = []
+    written: list[Path] = []
+    failed: list[str] = []
     for name in names:
         paths = [output / point.name / name for point in points]
         size = Image.open(next(path for path in paths if path.is_file())).size
         images = [Image.open(p).convert("RGB") if p.is_file() else Image.new("RGB", size, "grey") for p in paths]
         sheet = contact_sheet(images, [point.label for point in points], columns, side, f"{name}: {title_keys}")
         target = output / f"{Path(name).stem}-sweep.png"
-        save_image(sheet, target)
+        try:
+            save_image(sheet, target)
+        except OSError as error:
+            failed.append(f"{target}: not written ({error.strerror or error})")
+            continue
         written.append(target)
-    return written
+    return written, failed
 
 
 def main(argv: list[str]) -> int:
@@ -164,7 +172,10 @@ def main(argv: list[str]) -> int:
         status = run_workers(args.config, args.processes, [*extra, "--data.output", str(output)])
     else:
         status = 1 if run_points(base, points, output, extra) else 0
-    for sheet in write_sheets(sweep, points, output, args.tile_side):
+    sheets, failed = write_sheets(sweep, points, output, args.tile_side)
+    for sheet in sheets:
         print(f"written: {sheet}")
+    for message in failed:
+        print(f"failed: {message}", file=sys.stderr)
     print(f"{len(points)} settings swept; dreams in {output}/<setting>/")
-    return status
+    return 1 if failed else status
