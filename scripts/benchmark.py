@@ -37,12 +37,11 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from dreamer.data import DreamDataModule
+from dreamer.extractor import IMAGENET_MEAN, IMAGENET_STD
 from dreamer.module import DreamModule
 from dreamer.quiet import silence_known_noise
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
 # ---------------------------------------------------------------- helpers
@@ -126,7 +125,8 @@ def handwritten_run(
     """The same dream as a plain PyTorch loop: same frozen graph, pyramid, jitter, naive GD, blend, clamp."""
     device = model.device
     extract = model.extractor._graph(model.layer_schedule[-1])
-    mean, std = IMAGENET_MEAN.to(device), IMAGENET_STD.to(device)
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     original = torch.from_numpy(np.asarray(Image.open(image).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
     original = original.to(device)
     height, width = original.shape[-2:]
