@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -84,6 +85,7 @@ def test_channels_last_auto_follows_the_backbone(monkeypatch):
     assert tiny_model().extractor.memory_format == torch.contiguous_format
 
 
+@pytest.mark.slow  # about 16 whole processes: 2.5 min of the default suite's 10 on two cores
 def test_benchmark_smoke_mode_prints_a_table(tmp_path):
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "benchmark.py"), "--smoke", "--output", str(tmp_path / "B.md")],
