@@ -6,7 +6,6 @@ import os
 import shutil
 import tempfile
 import zlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from dreamer.bundled import SAMPLE_PHOTO
 from dreamer.errors import ConfigError, ImageError
 from dreamer.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
 from dreamer.listing import find_files
-from dreamer.outputs import OutputRules, remove_leftovers
+from dreamer.outputs import OutputRules, output_names, remove_leftovers
 
 _ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _EXIF_ORIENTATION = 0x0112
@@ -299,17 +298,16 @@ class DreamDataModule(pl.LightningDataModule):
         self.plan: Optional[DreamPlan] = None
         self.summary: Optional[RunSummary] = None
 
-    def _target(self, name: str, count: int, shared_stem: bool = False) -> Path:
-        """``<output>/<name without suffix>.png``; photos that share a stem (``beach.jpg``, ``beach.png``)
-        keep their whole name instead (``beach.jpg.png``, ``beach.png.png``), so each has its own dream."""
+    def _targets(self, names: list[str]) -> list[Path]:
+        """``<output>/<name without suffix>.png`` each (``outputs.output_names``), or the one file
+        ``output`` names when it has an image suffix."""
         if self.output.suffix.lower() in IMAGE_SUFFIXES:
-            if count != 1:
+            if len(names) != 1:
                 raise ConfigError(
-                    f"data.output {self.output} is a file name but {count} images were given; use a folder"
+                    f"data.output {self.output} is a file name but {len(names)} images were given; use a folder"
                 )
-            return self.output
-        path = Path(name)
-        return self.output / (path.with_name(path.name + ".png") if shared_stem else path.with_suffix(".png"))
+            return [self.output]
+        return [self.output / name for name in output_names(names, ".png")]
 
     def _earlier_dream(self, source: Path, name: str) -> bool:
         """Whether ``source`` lies in an output folder made inside the folder it was found in
@@ -335,11 +333,9 @@ class DreamDataModule(pl.LightningDataModule):
             sources = [(source, name) for source, name in sources if not self._earlier_dream(source, name)]
         rules = OutputRules(self.output.parent if single_file else self.output, self.overwrite)
         rules.protect([*(source for source, _ in sources), *self.protected])
-        stems = Counter(Path(name).with_suffix("").as_posix() for _, name in sources)
         taken: dict[Path, Path] = {}
         candidates = []
-        for source, name in sources:
-            target = self._target(name, len(sources), stems[Path(name).with_suffix("").as_posix()] > 1)
+        for (source, name), target in zip(sources, self._targets([name for _, name in sources])):
             if target in taken:
                 plan.failed.append(f"{source}: its output {target} is already the output of {taken[target]}")
                 continue

@@ -9,7 +9,6 @@ writes frames and videos.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -38,7 +37,7 @@ from dreamer.data import (
 )
 from dreamer.errors import ConfigError
 from dreamer.imageio import open_photo, to_tensor
-from dreamer.outputs import OutputRules, remove_leftovers
+from dreamer.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
 from dreamer.warp import carry_over, consistent, dis_flow, zoom_step
 
@@ -248,10 +247,8 @@ class MotionDataModule(pl.LightningDataModule):
         sources = self.find_sources(plan.notes)
         rules = OutputRules(self.output, self.overwrite)
         rules.protect([*(source for source, _ in sources), *self.protected])
-        stems = Counter(Path(name).with_suffix("").as_posix() for _, name in sources)
-        for source, name in sources:
-            shared = stems[Path(name).with_suffix("").as_posix()] > 1
-            target = self.output / (f"{name}.mp4" if shared else Path(name).with_suffix(".mp4"))
+        for (source, name), output_name in zip(sources, output_names([name for _, name in sources], ".mp4")):
+            target = self.output / output_name
             frames_dir = target.with_name(target.stem + ".frames")
             frames_reason = rules.refusal(frame_path(frames_dir, 0))
             if frames_reason is not None:

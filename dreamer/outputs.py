@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,16 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def output_names(names: list[str], suffix: str) -> list[str]:
+    """Each input name's output name with ``suffix`` (``a/b.jpg`` → ``a/b.png``); names that share a
+    stem (``beach.jpg``, ``beach.png``) keep their whole name instead (``beach.jpg.png``,
+    ``beach.png.png``), so no two inputs share an output."""
+    stems = Counter(os.path.splitext(name)[0] for name in names)
+    return [
+        name + suffix if stems[os.path.splitext(name)[0]] > 1 else os.path.splitext(name)[0] + suffix for name in names
+    ]
 
 
 def _alive(pid: int) -> bool:
