@@ -9,16 +9,16 @@ __all__ = ["DreamDataModule", "DreamModule", "IndependentDDPStrategy", "dream", 
 __version__ = "0.1.0"
 
 _HOMES = {
-    "dream": "dreamer.api",
-    "DreamDataModule": "dreamer.data",
-    "DreamModule": "dreamer.module",
+    "dream": "dreamer.command.api",
+    "DreamDataModule": "dreamer.photos",
+    "DreamModule": "dreamer.dream.module",
     "silence_known_noise": "dreamer.quiet",
-    "IndependentDDPStrategy": "dreamer.strategy",
+    "IndependentDDPStrategy": "dreamer.dream.strategy",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Import on first use: ``import dreamer.videoio`` (say, in a video encoding process) must not
+    """Import on first use: ``import dreamer.motion.videoio`` (say, in a video encoding process) must not
     pay for torch and Lightning."""
     if name not in _HOMES:
         raise AttributeError(f"module 'dreamer' has no attribute {name!r}")

@@ -6,7 +6,7 @@ import sys
 from typing import Optional
 
 from dreamer import __version__
-from dreamer.bundled import PRESETS, preset_names, preset_summary
+from dreamer.files.bundled import PRESETS, preset_names, preset_summary
 
 
 def list_presets() -> None:
@@ -30,10 +30,10 @@ def main(args: Optional[list[str]] = None) -> int:
 
     silence_known_noise()
     if given[:1] == ["sweep"]:
-        from dreamer.sweep import main as sweep
+        from dreamer.command.sweep import main as sweep
 
         return sweep(given[1:])
-    from dreamer.runner import run
+    from dreamer.command.runner import run
 
     return run(args)
 

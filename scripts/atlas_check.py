@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from dreamer.atlas import channel_means, self_excitation_share
-from dreamer.bundled import config_path
-from dreamer.imageio import open_photo, to_tensor
-from dreamer.module import DreamModule
+from dreamer.dream.module import DreamModule
+from dreamer.explore.atlas import channel_means, self_excitation_share
+from dreamer.files.bundled import config_path
+from dreamer.files.imageio import open_photo, to_tensor
 
 
 def main() -> None:

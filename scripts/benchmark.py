@@ -36,9 +36,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from dreamer.data import DreamDataModule
-from dreamer.extractor import IMAGENET_MEAN, IMAGENET_STD
-from dreamer.module import DreamModule
+from dreamer.dream.extractor import IMAGENET_MEAN, IMAGENET_STD
+from dreamer.dream.module import DreamModule
+from dreamer.photos import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -570,7 +570,7 @@ def planning(work: Path, smoke: bool, reps: int) -> str:
     """Planning a big folder: every process lists the files and reads the headers of its share only."""
     import pickle
 
-    from dreamer.data import RunSummary
+    from dreamer.photos import RunSummary
 
     count = 200 if smoke else 20_000
     folder = work / "many"
@@ -763,9 +763,9 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
     sys.path.insert(0, str(ROOT / "scripts"))
     from coherence import camera_clip
 
-    from dreamer.imageio import save_image, to_image
-    from dreamer.videoio import encode_frames, frame_path, read_frames
-    from dreamer.warp import carry_over, consistent, dis_flow
+    from dreamer.files.imageio import save_image, to_image
+    from dreamer.motion.videoio import encode_frames, frame_path, read_frames
+    from dreamer.motion.warp import carry_over, consistent, dis_flow
 
     frames, short, long = (4, 4, 8) if smoke else (24, 24, 240)
     clip = camera_clip(work / "clip.mp4", frames)

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dreamer.videoio import encode_video, read_frames, video_pictures
-from dreamer.warp import mean_warping_error
+from dreamer.motion.videoio import encode_video, read_frames, video_pictures
+from dreamer.motion.warp import mean_warping_error
 
 ROOT = Path(__file__).resolve().parents[1]
 

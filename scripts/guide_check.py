@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from dreamer.atlas import channel_means
-from dreamer.bundled import SAMPLE_PHOTO
 from dreamer.cli import main as dreamer_main
-from dreamer.imageio import open_photo, to_tensor
-from dreamer.module import DreamModule
+from dreamer.dream.module import DreamModule
+from dreamer.explore.atlas import channel_means
+from dreamer.files.bundled import SAMPLE_PHOTO
+from dreamer.files.imageio import open_photo, to_tensor
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamer.data import DreamDataModule
-from dreamer.module import DreamModule
+from dreamer.dream.module import DreamModule
+from dreamer.photos import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
 REPO = Path(__file__).resolve().parents[1]

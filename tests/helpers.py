@@ -21,7 +21,7 @@ class FloatDreams(pl.Callback):
 
 
 def sleep_writing_pid(args: list[str]) -> None:
-    """A child process's entry (``dreamer.children``): write this process's id to ``args[0]``, then wait."""
+    """A child process's entry (``dreamer.files.children``): write this process's id to ``args[0]``, then wait."""
     import os
     import time
 

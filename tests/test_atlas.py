@@ -13,11 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.atlas import channel_means, parse_channels, self_excitation_share
 from dreamer.cli import main
+from dreamer.dream.objectives import activation_objective
 from dreamer.errors import ConfigError
-from dreamer.imageio import open_photo, to_tensor
-from dreamer.objectives import activation_objective
+from dreamer.explore.atlas import channel_means, parse_channels, self_excitation_share
+from dreamer.files.imageio import open_photo, to_tensor
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, tiny_model
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision
 
-from dreamer.backbones import (
+from dreamer.dream.backbones import (
     BACKBONES,
     build_backbone,
     hub_checkpoint_path,
@@ -12,8 +12,8 @@ from dreamer.backbones import (
     resolve_state_dict,
     shipped_checkpoint_path,
 )
+from dreamer.dream.extractor import IMAGENET_MEAN, IMAGENET_STD, LayerExtractor
 from dreamer.errors import WeightsNotFoundError
-from dreamer.extractor import IMAGENET_MEAN, IMAGENET_STD, LayerExtractor
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ import yaml
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.data import DreamDataModule
-from dreamer.imageio import open_photo, to_tensor
-from dreamer.module import DreamModule
-from dreamer.sweep import grid, read_sweep
+from dreamer.command.sweep import grid, read_sweep
+from dreamer.dream.module import DreamModule
+from dreamer.files.imageio import open_photo, to_tensor
+from dreamer.photos import DreamDataModule
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, SAMPLE, run_dream
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.data import DreamDataModule
-from dreamer.module import DreamModule
+from dreamer.dream.module import DreamModule
+from dreamer.photos import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 from tests.test_many import dream_with_processes, float_dreams, folder_of
 
@@ -98,17 +98,17 @@ def test_channels_last_changes_no_math_on_gpu(gpu_photo):
 def test_compiled_backbone_is_not_recompiled_every_step_on_gpu(tmp_path, gpu_photo):
     from torch._dynamo.testing import CompileCounterWithBackend
 
-    import dreamer.extractor
+    import dreamer.dream.extractor
 
     counter = CompileCounterWithBackend("inductor")
     real_compile = torch.compile
     torch._dynamo.reset()
-    dreamer.extractor.torch.compile = lambda module, **kwargs: real_compile(module, backend=counter, **kwargs)
+    dreamer.dream.extractor.torch.compile = lambda module, **kwargs: real_compile(module, backend=counter, **kwargs)
     try:
         model = tiny_model(compile=True, octaves=3, scale=1.3, iterations=4)
         run_dream(model, DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "c.png")), **GPU)
     finally:
-        dreamer.extractor.torch.compile = real_compile
+        dreamer.dream.extractor.torch.compile = real_compile
     print(f"compiled frames: {counter.frame_count} for 3 octaves × 4 steps")
     assert 1 <= counter.frame_count <= 3 and torch.isfinite(model.image).all()
 

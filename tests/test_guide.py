@@ -8,11 +8,11 @@ import torch
 import yaml
 from PIL import Image
 
-from dreamer.atlas import channel_means
 from dreamer.cli import main
-from dreamer.data import DreamDataModule
-from dreamer.guide import guided_objective
-from dreamer.imageio import open_photo, to_tensor
+from dreamer.dream.guide import guided_objective
+from dreamer.explore.atlas import channel_means
+from dreamer.files.imageio import open_photo, to_tensor
+from dreamer.photos import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 
 SETTINGS = dict(layers=11, octaves=2, iterations=8, lr=0.03, jitter=4)
@@ -95,13 +95,13 @@ def test_a_guide_that_cannot_be_used_stops_the_run_in_one_line(tmp_path, monkeyp
 
 
 def test_a_guide_named_in_a_config_file_is_found_beside_it(tmp_path):
-    from dreamer.bundled import resolved_config
+    from dreamer.files.bundled import resolved_config
 
     config = tmp_path / "mine" / "guided.yaml"
     config.parent.mkdir()
     config.write_text(
         "model:\n  guide: guides/sky.jpg\n"
-        "data:\n  class_path: dreamer.atlas.AtlasDataModule\n  init_args:\n    photo: p.png\n"
+        "data:\n  class_path: dreamer.explore.atlas.AtlasDataModule\n  init_args:\n    photo: p.png\n"
     )
     resolved = yaml.safe_load(resolved_config(str(config)))
     assert resolved["model"]["guide"] == str(config.parent / "guides" / "sky.jpg")

@@ -2,7 +2,7 @@
 
 import torch
 
-from dreamer.jitter import random_affine
+from dreamer.dream.jitter import random_affine
 from tests.conftest import tiny_model
 
 

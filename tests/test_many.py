@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.callbacks import DreamWriter
 from dreamer.cli import main
-from dreamer.data import DreamBatches, DreamDataModule, RunSummary, find_images
-from dreamer.imageio import save_image
+from dreamer.files.imageio import save_image
+from dreamer.files.writer import DreamWriter
+from dreamer.photos import DreamBatches, DreamDataModule, RunSummary, find_images
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.helpers import FloatDreams
 

@@ -9,7 +9,7 @@ from tests.conftest import REPO
 
 CHURN = """
 import resource, sys, torch
-from dreamer.memory import keep_freed_memory, release_freed_memory
+from dreamer.command.memory import keep_freed_memory, release_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else False
 for _ in range(5):  # warm-up: glibc's own threshold adapts after the first frees
     torch.ones(8 * 2**20).sum()

@@ -3,9 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.data import DreamDataModule
-from dreamer.module import DreamModule, roll_each
-from dreamer.optim import NormalizedGD
+from dreamer.dream.module import DreamModule, roll_each
+from dreamer.dream.optim import NormalizedGD
+from dreamer.photos import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 
 

@@ -13,10 +13,10 @@ import yaml
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.module import DreamModule
-from dreamer.motion import FrameSpan, Steps, VideoDataModule, ZoomDataModule, share, split
-from dreamer.videoio import probe, read_frames, video_pictures
-from dreamer.warp import mean_warping_error
+from dreamer.dream.module import DreamModule
+from dreamer.motion.data import FrameSpan, Steps, VideoDataModule, ZoomDataModule, share, split
+from dreamer.motion.videoio import probe, read_frames, video_pictures
+from dreamer.motion.warp import mean_warping_error
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.videos import make_video
@@ -396,10 +396,10 @@ def test_raft_flow_is_optional_and_its_missing_weights_are_one_clear_message(tmp
 def test_raft_flow_gives_a_dense_flow_of_the_frame_size(tmp_path, monkeypatch):
     import torchvision.models as tvm
 
-    from dreamer.raft import RaftFlow
+    from dreamer.motion.raft import RaftFlow
 
     random = tvm.optical_flow.raft_small(weights=None).state_dict()
-    monkeypatch.setattr("dreamer.raft.resolve_state_dict", lambda name, weights: random)
+    monkeypatch.setattr("dreamer.motion.raft.resolve_state_dict", lambda name, weights: random)
     frames = list(read_frames(make_video(tmp_path / "c.mp4", frames=2, size=(36, 50))))
     flow = RaftFlow("raft_small", updates=2)(frames[0], frames[1])
     assert flow.shape == (36, 50, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()

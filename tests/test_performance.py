@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.backbones import BACKBONES
-from dreamer.data import DreamDataModule
-from dreamer.tiling import tile_bounds, tiled_gradient
+from dreamer.dream.backbones import BACKBONES
+from dreamer.dream.tiling import tile_bounds, tiled_gradient
+from dreamer.photos import DreamDataModule
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 
 
@@ -106,11 +106,13 @@ def test_compiled_backbone_is_not_recompiled_every_step(tmp_path, monkeypatch):
     shape guards, never one per step, and a second photo of the same size costs none."""
     from torch._dynamo.testing import CompileCounter
 
-    import dreamer.extractor
+    import dreamer.dream.extractor
 
     counter = CompileCounter()
     real_compile = torch.compile
-    monkeypatch.setattr(dreamer.extractor.torch, "compile", lambda m, **kw: real_compile(m, backend=counter, **kw))
+    monkeypatch.setattr(
+        dreamer.dream.extractor.torch, "compile", lambda m, **kw: real_compile(m, backend=counter, **kw)
+    )
     torch._dynamo.reset()
     model = tiny_model(compile=True, octaves=3, scale=1.3, iterations=4)
     first, second = make_photo(tmp_path / "a.png", seed=1), make_photo(tmp_path / "b.png", seed=2)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dreamer.pyramid import (
+from dreamer.dream.pyramid import (
     blend_octave,
     blur,
     gaussian_pyramid,

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from dreamer.callbacks.octaves import OctaveSchedule, dream_position
-from dreamer.data import DreamSteps
-from dreamer.pyramid import octave_sizes
+from dreamer.dream.octaves import OctaveSchedule, dream_position
+from dreamer.dream.pyramid import octave_sizes
+from dreamer.photos import DreamSteps
 
 
 def test_every_batch_repeats_for_its_steps_and_only_the_first_carries_pixels():

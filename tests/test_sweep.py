@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from dreamer.cli import main
+from dreamer.command.sweep import check_sweep, grid
 from dreamer.errors import ConfigError
-from dreamer.sweep import check_sweep, grid
 from tests.conftest import make_photo
 
 BASE = """

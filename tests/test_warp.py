@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dreamer.warp import carry_over, consistent, dis_flow, warp, warping_error, zoom_step
+from dreamer.motion.warp import carry_over, consistent, dis_flow, warp, warping_error, zoom_step
 from tests.videos import texture
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import av
 import pytest
 
-from dreamer import children
 from dreamer.cli import main
-from dreamer.data import DreamDataModule
-from dreamer.listing import find_files
-from dreamer.videoio import probe
+from dreamer.files import children
+from dreamer.files.listing import find_files
+from dreamer.motion.videoio import probe
+from dreamer.photos import DreamDataModule
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, make_photo
 from tests.videos import scene, texture
@@ -187,7 +187,7 @@ def test_a_video_dreamed_from_a_folder_holding_dreamer_is_encoded_by_the_real_en
 def test_a_video_is_never_reported_written_when_the_encoder_left_nothing_on_disk(tmp_path, monkeypatch):
     from fractions import Fraction
 
-    from dreamer import videoio
+    from dreamer.motion import videoio
 
     monkeypatch.setattr(videoio.children, "run", lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, "", ""))
     with pytest.raises(videoio.VideoError, match="the encoder ended without writing it"):
@@ -200,7 +200,7 @@ def test_a_child_ends_when_its_parent_is_killed(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys; from dreamer import children; "
+            "import sys; from dreamer.files import children; "
             "p = children.popen('tests.helpers:sleep_writing_pid', sys.argv[1]); p.wait()",
             str(pid_file),
         ],

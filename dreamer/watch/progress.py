@@ -8,7 +8,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
 from typing_extensions import override
 
-from dreamer.callbacks.octaves import dream_position
+from dreamer.dream.octaves import dream_position
 
 
 class DreamProgressBar(TQDMProgressBar):

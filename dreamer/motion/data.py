@@ -22,10 +22,15 @@ from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset
 from typing_extensions import override
 
-from dreamer.backbones import resolve_state_dict
-from dreamer.bundled import SAMPLE_CLIP, SAMPLE_PHOTO
-from dreamer.callbacks.frames import FrameSchedule, SequenceWriter
-from dreamer.data import (
+from dreamer.dream.backbones import resolve_state_dict
+from dreamer.errors import ConfigError
+from dreamer.files.bundled import SAMPLE_CLIP, SAMPLE_PHOTO
+from dreamer.files.imageio import open_photo, to_tensor
+from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
+from dreamer.motion.frames import FrameSchedule, SequenceWriter
+from dreamer.motion.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
+from dreamer.motion.warp import carry_over, consistent, dis_flow, zoom_step
+from dreamer.photos import (
     DreamPlan,
     DreamSteps,
     RunSummary,
@@ -35,11 +40,6 @@ from dreamer.data import (
     plan_header,
     resized,
 )
-from dreamer.errors import ConfigError
-from dreamer.imageio import open_photo, to_tensor
-from dreamer.outputs import OutputRules, output_names, remove_leftovers
-from dreamer.videoio import VIDEO_SUFFIXES, VideoError, frame_path, probe, read_frames, warmup_path
-from dreamer.warp import carry_over, consistent, dis_flow, zoom_step
 
 
 @dataclass(frozen=True)
@@ -512,7 +512,7 @@ class VideoDataModule(MotionDataModule):
         if self.flow == "dis":
             return dis_flow
         if self._raft is None:
-            from dreamer.raft import RaftFlow
+            from dreamer.motion.raft import RaftFlow
 
             self._raft = RaftFlow(self.flow)
         return self._raft

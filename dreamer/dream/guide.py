@@ -15,7 +15,7 @@ from PIL import Image
 from torch import Tensor
 
 from dreamer.errors import ConfigError, ImageError
-from dreamer.imageio import open_photo, to_tensor
+from dreamer.files.imageio import open_photo, to_tensor
 
 
 def guided_objective(activation: Tensor, guide: Tensor) -> Tensor:

@@ -10,8 +10,8 @@ from torch import Tensor
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer.callbacks.octaves import dream_position
-from dreamer.pyramid import fit_within
+from dreamer.dream.octaves import dream_position
+from dreamer.dream.pyramid import fit_within
 
 
 class DreamImageLogger(pl.Callback):

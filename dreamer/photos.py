@@ -19,11 +19,11 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 from typing_extensions import override
 
-from dreamer.bundled import SAMPLE_PHOTO
 from dreamer.errors import ConfigError, ImageError
-from dreamer.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
-from dreamer.listing import find_files
-from dreamer.outputs import OutputRules, output_names, remove_leftovers
+from dreamer.files.bundled import SAMPLE_PHOTO
+from dreamer.files.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
+from dreamer.files.listing import find_files
+from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 
 _ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _EXIF_ORIENTATION = 0x0112

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dreamer import children
 from dreamer.errors import ImageError
-from dreamer.outputs import atomic_path
+from dreamer.files import children
+from dreamer.files.outputs import atomic_path
 
 VIDEO_SUFFIXES = {
     ".mp4",
@@ -268,7 +268,7 @@ def encode_frames(
         "audio_from": str(audio_from) if audio_from else None,
         "gif": str(gif) if gif else None,
     }
-    done = children.run("dreamer.videoio:encode_job", input=json.dumps(job), capture_output=True, text=True)
+    done = children.run("dreamer.motion.videoio:encode_job", input=json.dumps(job), capture_output=True, text=True)
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"the encoder exited with status {done.returncode}"]
         raise VideoError(f"{target}: {lines[-1]}")

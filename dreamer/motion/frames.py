@@ -14,8 +14,8 @@ import torch.distributed as dist
 from typing_extensions import override
 
 from dreamer.errors import DreamerError
-from dreamer.imageio import save_image, save_text, to_image
-from dreamer.videoio import encode_frames, frame_path, read_picture
+from dreamer.files.imageio import save_image, save_text, to_image
+from dreamer.motion.videoio import encode_frames, frame_path, read_picture
 
 Transition = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 

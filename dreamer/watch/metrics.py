@@ -11,8 +11,8 @@ from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 from typing_extensions import override
 
-from dreamer.callbacks.octaves import OctaveSchedule, dream_position
-from dreamer.pyramid import fit_within
+from dreamer.dream.octaves import OctaveSchedule, dream_position
+from dreamer.dream.pyramid import fit_within
 
 SSIM_KERNEL = 7
 METRIC_SIDE = 1024  # PSNR and SSIM are measured on views at most this long: SSIM of a 12 MP photo costs GiBs

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
+from dreamer.dream.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
 from dreamer.errors import ConfigError
-from dreamer.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
 from dreamer.quiet import warn
 
 

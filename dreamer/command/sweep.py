@@ -26,11 +26,11 @@ import torch
 import yaml
 from PIL import Image
 
-from dreamer import children
-from dreamer.bundled import resolved_config
 from dreamer.errors import ConfigError, DreamerError
-from dreamer.imageio import save_image
-from dreamer.sheet import contact_sheet
+from dreamer.explore.sheets import contact_sheet
+from dreamer.files import children
+from dreamer.files.bundled import resolved_config
+from dreamer.files.imageio import save_image
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def read_sweep(config: str) -> tuple[str, dict[str, list[Any]], Path]:
 
 def check_sweep(sweep: dict[str, Any]) -> None:
     """Every key a ``model.*`` setting of DreamModule, every value a non-empty list."""
-    from dreamer.module import DreamModule
+    from dreamer.dream.module import DreamModule
 
     known = [name for name in inspect.signature(DreamModule.__init__).parameters if name != "self"]
     for key, values in sweep.items():
@@ -87,7 +87,7 @@ def grid(sweep: dict[str, list[Any]]) -> list[GridPoint]:
 
 def run_points(base: str, points: list[GridPoint], output: Path, extra: list[str]) -> list[str]:
     """Dream each point as a ``dreamer fit`` run in this process; the failures, one line each."""
-    from dreamer.runner import DreamerCLI, report
+    from dreamer.command.runner import DreamerCLI, report
 
     failed = []
     with tempfile.TemporaryDirectory(prefix="dreamer-sweep-") as folder:

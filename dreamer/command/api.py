@@ -10,10 +10,10 @@ from typing import Any, Union
 from PIL import Image
 from torch import Tensor
 
-from dreamer.data import DreamDataModule
+from dreamer.dream.module import DreamModule
 from dreamer.errors import ConfigError
-from dreamer.imageio import to_image
-from dreamer.module import DreamModule
+from dreamer.files.imageio import to_image
+from dreamer.photos import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
 _MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}
@@ -37,7 +37,7 @@ def dream(
     CLI's: the same LightningCLI parser, LightningModule, Callbacks and Trainer. ``image`` is a path,
     a PIL image or a ``[3, H, W]`` tensor in [0, 1]. No logs are written unless ``logger=True``.
     """
-    from dreamer.runner import DreamerCLI  # torch and Lightning: only when a dream is asked for
+    from dreamer.command.runner import DreamerCLI  # torch and Lightning: only when a dream is asked for
 
     silence_known_noise()
     with tempfile.TemporaryDirectory(prefix="dreamer-") as folder:

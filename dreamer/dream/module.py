@@ -15,16 +15,16 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 from typing_extensions import override
 
-from dreamer.backbones import IMAGENET, backbone_spec, build_backbone, node_name
+from dreamer.dream.backbones import IMAGENET, backbone_spec, build_backbone, node_name
+from dreamer.dream.extractor import LayerExtractor
+from dreamer.dream.guide import Guides, guided_objectives
+from dreamer.dream.jitter import random_affine
+from dreamer.dream.objectives import Objective, activation_objective
+from dreamer.dream.optim import NormalizedGD
+from dreamer.dream.pyramid import Blend, auto_octaves, blur, laplacian_normalize, stretched
+from dreamer.dream.strategy import IndependentDDPStrategy
+from dreamer.dream.tiling import tiled_gradient, tiled_objective
 from dreamer.errors import ConfigError
-from dreamer.extractor import LayerExtractor
-from dreamer.guide import Guides, guided_objectives
-from dreamer.jitter import random_affine
-from dreamer.objectives import Objective, activation_objective
-from dreamer.optim import NormalizedGD
-from dreamer.pyramid import Blend, auto_octaves, blur, laplacian_normalize, stretched
-from dreamer.strategy import IndependentDDPStrategy
-from dreamer.tiling import tiled_gradient, tiled_objective
 
 Layer = Union[int, str]
 LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
@@ -72,7 +72,7 @@ class DreamModule(pl.LightningModule):
         iterations: Gradient steps per octave (the seed's ``epochs``).
         lr: Step size. For the default naive GD, the step moves each pixel by ``lr`` on average
             (in [0, 1] units); for other optimisers it is their learning rate.
-        optimizer: ``dreamer.optim.NormalizedGD`` (original DeepDream) or any ``torch.optim`` class.
+        optimizer: ``dreamer.dream.optim.NormalizedGD`` (original DeepDream) or any ``torch.optim`` class.
         alpha: At each new octave start from ``(1 - alpha) * photo + alpha * dream`` (``blend: alpha``).
         blend: ``alpha``, or ``detail`` to carry only the detail the dream added (Google's notebook).
         init: Start from the ``photo`` or from ``noise`` (shows what the layer/channel wants).
@@ -349,7 +349,10 @@ class DreamModule(pl.LightningModule):
 
     @override
     def configure_callbacks(self) -> list[pl.Callback]:
-        from dreamer.callbacks import DreamMetrics, DreamProgressBar, DreamWriter, OctaveSchedule
+        from dreamer.dream.octaves import OctaveSchedule
+        from dreamer.files.writer import DreamWriter
+        from dreamer.watch.metrics import DreamMetrics
+        from dreamer.watch.progress import DreamProgressBar
 
         hp = self.hparams
         # Data that carries one dream into the next (frames of a video) brings its own callbacks; they

@@ -12,7 +12,7 @@ from torch import Tensor
 from torchvision.transforms.v2.functional import pil_to_tensor, to_pil_image
 
 from dreamer.errors import ConfigError, ImageError
-from dreamer.outputs import atomic_path
+from dreamer.files.outputs import atomic_path
 
 IMAGE_SUFFIXES = {suffix for suffix, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
 

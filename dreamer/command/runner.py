@@ -15,15 +15,17 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from typing_extensions import override
 
-from dreamer.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (AtlasDataModule: by short name)
-from dreamer.bundled import config_files, with_resolved_configs
-from dreamer.callbacks import DreamImageLogger, DreamMetrics, DreamWriter
-from dreamer.callbacks.frames import SequenceWriter
-from dreamer.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
+from dreamer.command.memory import keep_freed_memory, release_freed_memory
+from dreamer.dream.module import DreamModule
 from dreamer.errors import DreamerError
-from dreamer.memory import keep_freed_memory, release_freed_memory
-from dreamer.module import DreamModule
-from dreamer.motion import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
+from dreamer.explore.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (AtlasDataModule: by short name)
+from dreamer.files.bundled import config_files, with_resolved_configs
+from dreamer.files.writer import DreamWriter
+from dreamer.motion.data import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
+from dreamer.motion.frames import SequenceWriter
+from dreamer.photos import DreamDataModule  # noqa: F401  (the default data module, by class path)
+from dreamer.watch.image_logger import DreamImageLogger
+from dreamer.watch.metrics import DreamMetrics
 
 
 class ConfigBesideDreams(SaveConfigCallback):
@@ -82,7 +84,7 @@ class DreamerCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
         # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
-        parser.set_defaults({"data": {"class_path": "dreamer.data.DreamDataModule"}})
+        parser.set_defaults({"data": {"class_path": "dreamer.photos.DreamDataModule"}})
 
     def before_fit(self) -> None:
         # Nothing the run reads may be written to: the data module knows its own inputs, these besides.

@@ -14,11 +14,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
-from dreamer.data import DreamSteps, RunSummary, check_writable, gather_summaries, image_seed
 from dreamer.errors import ConfigError, ImageError
-from dreamer.imageio import open_photo, save_image, to_tensor
-from dreamer.outputs import OutputRules, remove_leftovers
-from dreamer.sheet import contact_sheet
+from dreamer.explore.sheets import contact_sheet
+from dreamer.files.imageio import open_photo, save_image, to_tensor
+from dreamer.files.outputs import OutputRules, remove_leftovers
+from dreamer.photos import DreamSteps, RunSummary, check_writable, gather_summaries, image_seed
 
 
 def parse_channels(text: str, width: int, setting: str = "data.channels") -> list[int]:

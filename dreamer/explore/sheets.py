@@ -9,7 +9,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
 
-from dreamer.imageio import to_image, to_tensor
+from dreamer.files.imageio import to_image, to_tensor
 
 
 def labelled(image: Image.Image, label: str, side: int) -> torch.Tensor:

@@ -17,7 +17,7 @@ import yaml
 
 from dreamer.errors import ConfigError
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the package folder
 PRESETS = HERE / "presets"
 SAMPLE_PHOTO = HERE / "assets" / "chelsea.jpg"
 SAMPLE_CLIP = HERE / "assets" / "chelsea_pan.mp4"

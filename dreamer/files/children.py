@@ -22,7 +22,7 @@ import dreamer
 
 PACKAGE_HOME = str(Path(dreamer.__file__).resolve().parent.parent)
 
-_BOOT = "import sys; sys.path.append(sys.argv[1]); from dreamer.children import child_main; child_main()"
+_BOOT = "import sys; sys.path.append(sys.argv[1]); from dreamer.files.children import child_main; child_main()"
 
 
 def command(entry: str, *args: str) -> list[str]:
