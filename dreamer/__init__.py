@@ -5,15 +5,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["DreamDataModule", "DreamModule", "IndependentDDPStrategy", "dream", "silence_known_noise"]
+__all__ = ["DreamDataModule", "DreamModule", "IndependentDDPStrategy", "dream", "silence_known_noise", "wire"]
 __version__ = "0.1.0"
 
 _HOMES = {
     "dream": "dreamer.command.api",
-    "DreamDataModule": "dreamer.photos",
+    "DreamDataModule": "dreamer.photos.data",
     "DreamModule": "dreamer.dream.module",
     "silence_known_noise": "dreamer.quiet",
     "IndependentDDPStrategy": "dreamer.dream.strategy",
+    "wire": "dreamer.command.wiring",
 }
 
 

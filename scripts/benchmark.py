@@ -38,7 +38,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from dreamer.dream.extractor import IMAGENET_MEAN, IMAGENET_STD
 from dreamer.dream.module import DreamModule
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -570,7 +570,7 @@ def planning(work: Path, smoke: bool, reps: int) -> str:
     """Planning a big folder: every process lists the files and reads the headers of its share only."""
     import pickle
 
-    from dreamer.photos import RunSummary
+    from dreamer.photos.data import RunSummary
 
     count = 200 if smoke else 20_000
     folder = work / "many"

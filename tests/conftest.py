@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from dreamer.dream.module import DreamModule
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
 REPO = Path(__file__).resolve().parents[1]

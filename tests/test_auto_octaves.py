@@ -11,7 +11,7 @@ from PIL import Image
 from dreamer import dream
 from dreamer.dream.pyramid import auto_octaves, stretched
 from dreamer.errors import ConfigError
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from tests.conftest import SAMPLE, make_photo, run_dream, tiny_model
 
 
@@ -93,7 +93,7 @@ def test_on_a_larger_photo_auto_keeps_the_forms_large(tmp_path):
 
 
 def test_videos_ask_for_a_number_of_octaves(tmp_path):
-    from dreamer.motion.data import ZoomDataModule
+    from dreamer.motion.zoom import ZoomDataModule
 
     model = tiny_model(octaves="auto")
     with pytest.raises(ConfigError, match="model.octaves: 'auto' is for photos and atlases"):

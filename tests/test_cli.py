@@ -8,7 +8,7 @@ from dreamer.cli import main
 from dreamer.command.sweep import grid, read_sweep
 from dreamer.dream.module import DreamModule
 from dreamer.files.imageio import open_photo, to_tensor
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, SAMPLE, run_dream
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from dreamer.dream.module import DreamModule
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 from tests.test_many import dream_with_processes, float_dreams, folder_of
 

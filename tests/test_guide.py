@@ -12,7 +12,7 @@ from dreamer.cli import main
 from dreamer.dream.guide import guided_objective
 from dreamer.explore.atlas import channel_means
 from dreamer.files.imageio import open_photo, to_tensor
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 
 SETTINGS = dict(layers=11, octaves=2, iterations=8, lr=0.03, jitter=4)

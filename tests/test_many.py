@@ -13,8 +13,8 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.files.imageio import save_image
-from dreamer.files.writer import DreamWriter
-from dreamer.photos import DreamBatches, DreamDataModule, RunSummary, find_images
+from dreamer.photos.writer import DreamWriter
+from dreamer.photos.data import DreamBatches, DreamDataModule, RunSummary, find_images
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.helpers import FloatDreams
 

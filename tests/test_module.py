@@ -5,7 +5,7 @@ from PIL import Image
 
 from dreamer.dream.module import DreamModule, roll_each
 from dreamer.dream.optim import NormalizedGD
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 
 

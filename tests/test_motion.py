@@ -14,7 +14,9 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.dream.module import DreamModule
-from dreamer.motion.data import FrameSpan, Steps, VideoDataModule, ZoomDataModule, share, split
+from dreamer.motion.plan import FramePace, FrameSpan, share, split
+from dreamer.motion.video import VideoDataModule
+from dreamer.motion.zoom import ZoomDataModule
 from dreamer.motion.videoio import probe, read_frames, video_pictures
 from dreamer.motion.warp import mean_warping_error
 from tests.cli_args import QUIET, flags

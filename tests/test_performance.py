@@ -11,7 +11,7 @@ from PIL import Image
 
 from dreamer.dream.backbones import BACKBONES
 from dreamer.dream.tiling import tile_bounds, tiled_gradient
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 
 

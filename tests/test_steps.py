@@ -9,7 +9,7 @@ import torch
 
 from dreamer.dream.octaves import OctaveSchedule, dream_position
 from dreamer.dream.pyramid import octave_sizes
-from dreamer.photos import DreamSteps
+from dreamer.photos.data import DreamSteps
 
 
 def test_every_batch_repeats_for_its_steps_and_only_the_first_carries_pixels():

@@ -23,7 +23,7 @@ from dreamer.cli import main
 from dreamer.files import children
 from dreamer.files.listing import find_files
 from dreamer.motion.videoio import probe
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, make_photo
 from tests.videos import scene, texture

@@ -1,0 +1,1 @@
+"""The command line on top: the LightningCLI run and its report, wiring, sweeps, and ``dream()``."""

@@ -13,7 +13,7 @@ from torch import Tensor
 from dreamer.dream.module import DreamModule
 from dreamer.errors import ConfigError
 from dreamer.files.imageio import to_image
-from dreamer.photos import DreamDataModule
+from dreamer.photos.data import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
 _MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}

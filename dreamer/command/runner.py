@@ -16,16 +16,16 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from typing_extensions import override
 
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
+from dreamer.command.wiring import Wiring, wire
 from dreamer.dream.module import DreamModule
 from dreamer.errors import DreamerError
-from dreamer.explore.atlas import AtlasDataModule, ContactSheets  # noqa: F401  (AtlasDataModule: by short name)
+from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
+from dreamer.explore.sheets import ContactSheets
 from dreamer.files.bundled import config_files, with_resolved_configs
-from dreamer.files.writer import DreamWriter
-from dreamer.motion.data import VideoDataModule, ZoomDataModule  # noqa: F401  (data modules by short name)
-from dreamer.motion.frames import SequenceWriter
-from dreamer.photos import DreamDataModule  # noqa: F401  (the default data module, by class path)
+from dreamer.motion.video import VideoDataModule  # noqa: F401
+from dreamer.motion.zoom import ZoomDataModule  # noqa: F401
+from dreamer.photos.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
 from dreamer.watch.image_logger import DreamImageLogger
-from dreamer.watch.metrics import DreamMetrics
 
 
 class ConfigBesideDreams(SaveConfigCallback):
@@ -84,12 +84,18 @@ class DreamerCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
         # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
-        parser.set_defaults({"data": {"class_path": "dreamer.photos.DreamDataModule"}})
+        parser.set_defaults({"data": {"class_path": "dreamer.photos.data.DreamDataModule"}})
 
-    def before_fit(self) -> None:
-        # Nothing the run reads may be written to: the data module knows its own inputs, these besides.
+    @override
+    def instantiate_classes(self) -> None:
+        """The model, data and Trainer, then wired (``wire``): the data is handed the model's
+        schedule and the inputs it must never write to besides its own."""
+        super().instantiate_classes()
         model_files = [self.model.hparams.get(key) for key in ("weights", "guide")]
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
+        self.wiring: Wiring = wire(self.model, self.datamodule, self.trainer)
+
+    def before_fit(self) -> None:
         keep_freed_memory()  # the network is built: from here on every step reuses the same blocks
 
     def fit(self, model: pl.LightningModule, **kwargs: Any) -> None:
@@ -133,10 +139,10 @@ def report(cli: DreamerCLI) -> int:
     """Print, on rank 0, what happened to every input; the exit status is 1 when any input failed or
     was not dreamed (the run stopped early)."""
     summary = cli.datamodule.summary
-    writers = [c for c in cli.trainer.callbacks if isinstance(c, (DreamWriter, SequenceWriter))]
+    accounts = cli.wiring.declared  # the data's writers: what each wrote, failed and accounted for
+    writers = [c for c in accounts if not isinstance(c, ContactSheets)]
     written = [path for writer in writers for path in writer.written]
-    sheet_makers = [c for c in cli.trainer.callbacks if isinstance(c, ContactSheets)]
-    failed = summary.failed + [message for writer in [*writers, *sheet_makers] for message in writer.failed]
+    failed = summary.failed + [message for account in accounts for message in account.failed]
     if not cli.trainer.is_global_zero:
         return 1 if failed else 0  # rank 0 speaks for the run
     for message in summary.notes:
@@ -147,17 +153,17 @@ def report(cli: DreamerCLI) -> int:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
     if summary.skipped_count > 10:
         print(f"… and {summary.skipped_count - 10} more skipped")
-    sheets = [path for callback in sheet_makers for path in callback.also_written]
+    sheets = [path for account in accounts if isinstance(account, ContactSheets) for path in account.also_written]
     also = [path for writer in writers for path in getattr(writer, "also_written", [])]
     for path in sheets + (written + also)[:10]:
         print(f"written: {path}")
     if len(written) > 10:
         print(f"… and {len(written) - 10} more in {cli.datamodule.output}")
-    metrics = next((c.results for c in cli.trainer.callbacks if isinstance(c, DreamMetrics)), {})
+    metrics = cli.wiring.metrics.results if cli.wiring.metrics else {}
     if metrics:
         gain = f"; activation gain {metrics['gain']:.1f}x" if math.isfinite(metrics["gain"]) else ""
         print(f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}{gain}")
-    accounted = sum(writer.accounted for writer in writers)
+    accounted = sum(account.accounted for account in accounts)
     missing = summary.planned - accounted
     if missing > 0:
         why = "was interrupted" if cli.trainer.interrupted else "stopped"

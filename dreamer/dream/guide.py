@@ -37,6 +37,7 @@ class Guides:
             raise ConfigError(f"model.guide: {self.path} does not exist")
         if self.path.is_file():
             self._load(self.path)  # an unreadable guide fails here, before any dreaming
+        self._sources: dict[str, Path] = {}
         self._pixels: dict[Path, Tensor] = {}
         self._features: dict[tuple[Path, tuple[str, ...]], dict[str, Tensor]] = {}
 
@@ -52,6 +53,11 @@ class Guides:
         """The guide of the photo called ``name``."""
         if self.path.is_file():
             return self.path
+        if name not in self._sources:
+            self._sources[name] = self._find(name)
+        return self._sources[name]
+
+    def _find(self, name: str) -> Path:
         stem = Path(name).with_suffix("").name
         found = sorted(p for p in self.path.glob(f"{stem}.*") if p.suffix.lower() in Image.registered_extensions())
         if not found:

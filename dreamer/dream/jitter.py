@@ -1,4 +1,4 @@
-"""Jitter beyond rolls: small random rotations, scalings and mirror flips of each image per step.
+"""Jitter: random rolls, small rotations, scalings and mirror flips of each image per step.
 
 Each image draws its own transform from its own generator, so a dream never depends on its batch
 mates. The transform is differentiable (``grid_sample``), so autograd carries the gradient back
@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from dreamer.errors import ConfigError
 
 
 def random_affine(
@@ -36,3 +39,43 @@ def random_affine(
     theta = torch.tensor(rows, dtype=images.dtype, device=images.device)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def roll_each(images: Tensor, shifts: Sequence[tuple[int, int]]) -> Tensor:
+    """Roll every image of ``[B, C, H, W]`` by its own ``(dy, dx)``; autograd rolls gradients back."""
+    if all(shift == shifts[0] for shift in shifts):
+        return torch.roll(images, shifts=shifts[0], dims=(-2, -1))
+    return torch.stack([torch.roll(image, shifts=shift, dims=(-2, -1)) for image, shift in zip(images, shifts)])
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """The random transforms each image gets before the network at every step, undone on the
+    gradient by autograd: a roll of up to ``roll`` px, a turn of up to ``±rotate`` degrees, a scale of
+    up to ``1 ± scale``, and with ``flip`` a left-right mirror half of the time.
+
+    Raises:
+        ConfigError: a negative roll or turn, or a scale outside [0, 1).
+    """
+
+    roll: int = 0
+    rotate: float = 0.0
+    scale: float = 0.0
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if self.roll < 0:
+            raise ConfigError(f"model.jitter must be >= 0, got {self.roll}")
+        if self.rotate < 0 or not 0 <= self.scale < 1:
+            raise ConfigError(
+                f"model.jitter: rotate must be >= 0 and scale within [0, 1), got {self.rotate} and {self.scale}"
+            )
+
+    def __call__(self, images: Tensor, generators: Sequence[torch.Generator], roll_at_least: int = 0) -> Tensor:
+        """``images`` transformed, each by its own generator's draws."""
+        images = random_affine(images, generators, self.rotate, self.scale, self.flip)
+        roll = max(self.roll, roll_at_least)
+        if roll == 0:
+            return images
+        shifts = [tuple(torch.randint(-roll, roll + 1, (2,), generator=rng).tolist()) for rng in generators]
+        return roll_each(images, shifts)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
-"""The octave pyramid: which size the image has, and how it starts, at every step of a dream."""
+"""The octave pyramid and the one owner of the dream in progress."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Optional
 
 import lightning.pytorch as pl
@@ -9,122 +10,147 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
+from dreamer.dream.batch import DreamBatch
+from dreamer.dream.events import Dream, DreamListener
 from dreamer.dream.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
 from dreamer.errors import ConfigError
 from dreamer.quiet import warn
 
+Carry = Callable[[DreamBatch, torch.device], Tensor]  # a continued frame's start from the previous dream
 
-def noise_like(images: Tensor, seeds: list[int]) -> Tensor:
+
+def noise_like(images: Tensor, seeds: Sequence[int]) -> Tensor:
     """Grey-centred uniform noise in [0.4, 0.6], one seeded stream per image."""
     noise = [torch.rand(images.shape[1:], generator=torch.Generator().manual_seed(seed)) for seed in seeds]
     return (0.4 + 0.2 * torch.stack(noise)).to(images.device, images.dtype)
 
 
-def dream_position(batch: dict[str, Any], iterations: int) -> tuple[int, int, int]:
-    """``(octave, iteration, iterations)`` of a batch's step within its dream.
-
-    A dream walks all octaves with ``iterations`` steps each unless its batch says otherwise: a
-    frame that continues a video dreams only the top octaves from ``first_octave`` on, for its own
-    ``iterations``."""
-    iterations = batch.get("iterations", iterations)
-    octave, iteration = divmod(batch["step"], iterations)
-    return batch.get("first_octave", 0) + octave, iteration, iterations
-
-
 class OctaveSchedule(pl.Callback):
-    """Walks each batch through the Gaussian pyramid, smallest level first.
+    """Owns the dream in progress: walks each batch through its Gaussian pyramid, smallest level
+    first, and tells the ``listeners`` (writers, metrics, image logger, progress bar) what happens.
 
-    At a dream's first step it builds the pyramid of the original (the photo, or seeded noise)
-    and decides which levels are large enough for their layers; smaller ones are skipped with a
-    warning. A batch may start its dream above the smallest level (``first_octave``) and keep its
-    pixels although ``init`` is noise (``init: photo``): frames that continue a video do. At the
-    first step of every octave it sets the image parameter to the level's start
-    image (blended from the previous octave's dream) and **clears the optimizer state**: the
-    parameter keeps its identity, so the optimizer needs no rebuilding, but moments such as Adam's
-    belong to the old size and would be wrong (or fail) at the new one.
-
-    The number of levels is the model's for the batch's size (``levels_for``: ``model.octaves``, or
-    with ``auto`` as many as the photo's size asks).
+    At a dream's first step it builds the pyramid of the start image (the photo, seeded noise, or
+    for a frame that continues a sequence ``carry(batch)``) and decides which levels are large
+    enough for their layers; smaller ones are skipped with a warning. At the first step of every
+    octave it hands the module the level's start image (blended from the previous octave's dream)
+    and **clears the optimizer state**: the parameter keeps its identity, so the optimizer needs no
+    rebuilding, but moments such as Adam's belong to the old size and would be wrong at the new one.
 
     Args:
         scale: Size ratio between neighbouring levels.
-        iterations: Steps per octave.
         alpha: Weight of the dream when blending into the next level (``blend='alpha'``).
         blend: ``alpha`` or ``detail``.
-        init: ``photo`` or ``noise``.
+        init: ``photo`` or ``noise`` (a batch may say otherwise).
+        listeners: Told of every dream, octave and step, in this order.
+        carry: The start of a frame that continues the previous frame's dream.
+
+    Raises:
+        ConfigError: a setting out of range.
     """
 
     def __init__(
         self,
         scale: float,
-        iterations: int,
         alpha: float = 0.2,
         blend: Blend = "alpha",
         init: Literal["photo", "noise"] = "photo",
+        listeners: Sequence[DreamListener] = (),
+        carry: Optional[Carry] = None,
     ) -> None:
         octave_sizes(64, 64, 1, scale)  # validates scale
-        if iterations < 1:
-            raise ConfigError(f"iterations must be >= 1, got {iterations}")
         if blend not in ("alpha", "detail"):
             raise ConfigError(f"blend must be 'alpha' or 'detail', got {blend!r}")
         if not 0.0 <= alpha <= 1.0:
             raise ConfigError(f"alpha must be within [0, 1], got {alpha}")
         if init not in ("photo", "noise"):
             raise ConfigError(f"init must be 'photo' or 'noise', got {init!r}")
-        self.octaves, self.scale, self.iterations = 1, scale, iterations  # octaves: of the dream under way
-        self.alpha, self.blend, self.init = alpha, blend, init
-        self.originals: list[Tensor] = []
-        self.active: list[bool] = []
-        self._dreamed: Optional[int] = None  # the last octave that was dreamed
+        self.scale, self.alpha, self.blend, self.init = scale, alpha, blend, init
+        self.listeners, self.carry = list(listeners), carry
+        self.dream: Optional[Dream] = None
 
     @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        octave, iteration, _ = dream_position(batch, self.iterations)
-        if batch["step"] == 0:
-            self._start_dream(pl_module, batch)
-        if iteration == 0:
-            self._enter_octave(trainer, pl_module, octave)
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: DreamBatch, batch_idx: int) -> None:
+        if batch.position.dream_start:
+            self.dream = self._start_dream(pl_module, batch)
+            pl_module.follow(self.dream)
+            for listener in self.listeners:
+                listener.on_dream_start(trainer, self.dream)
+        dream = self._current()
+        dream.position = batch.position
+        if batch.position.octave_start:
+            self._enter_octave(trainer, pl_module, dream)
+            for listener in self.listeners:
+                listener.on_octave_start(trainer, dream)
 
-    def _start_dream(self, pl_module: pl.LightningModule, batch: dict[str, Any]) -> None:
-        pixels = batch["pixels"]
+    @override
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: DreamBatch, batch_idx: int
+    ) -> None:
+        dream, position = self._current(), batch.position
+        if dream.dreaming:
+            dream.objective = outputs["objective"]
+            if position.octave_start:
+                dream.first_objective = dream.objective
+            images = pl_module.image.detach()
+            for listener in self.listeners:
+                listener.on_step_end(trainer, dream, images)
+            if position.octave_end:
+                for listener in self.listeners:
+                    listener.on_octave_end(trainer, dream, images)
+        if position.dream_end:
+            images = pl_module.image.detach()
+            for listener in self.listeners:
+                listener.on_dream_end(trainer, dream, images)
+
+    def _current(self) -> Dream:
+        if self.dream is None:
+            raise RuntimeError("a step arrived before its dream's first step")
+        return self.dream
+
+    def _start_dream(self, pl_module: Any, batch: DreamBatch) -> Dream:
+        position = batch.position
+        jitter = [torch.Generator().manual_seed(seed) for seed in batch.seeds]
+        if batch.frame is not None and batch.frame.continues and self.carry is not None:
+            pixels = self.carry(batch, pl_module.device)
+        else:
+            assert batch.pixels is not None  # a dream's first step carries its pixels
+            pixels = batch.pixels
+        if pixels.shape[0] == 0:  # no images: every file of the batch failed, or an idle step
+            return Dream(batch, [], [False] * position.levels, jitter, position)
         height, width = pixels.shape[-2:]
-        self.octaves = pl_module.levels_for((height, width))
-        # First: the dream's levels decide which layers (and so which minimum size) each level has.
-        pl_module.start_dream(batch["seeds"], batch.get("channels"), batch["names"], self.octaves)
-        if pixels.shape[0] == 0:  # every file of this batch failed to decode
-            self.active = [False] * self.octaves
-            pl_module.image.data = pixels.new_empty(0, 3, 1, 1)
-            return
-        if batch.get("init", self.init) == "noise":
-            pixels = noise_like(pixels, batch["seeds"])
-        sizes = octave_sizes(height, width, self.octaves, self.scale)
-        self.active = [min(size) >= pl_module.min_input_size(octave) for octave, size in enumerate(sizes)]
-        if not self.active[-1]:
+        if (batch.init or self.init) == "noise":
+            pixels = noise_like(pixels, batch.seeds)
+        sizes = octave_sizes(height, width, position.levels, self.scale)
+        sides = [pl_module.min_side(octave, position.levels) for octave in range(position.levels)]
+        active = [min(size) >= side for size, side in zip(sizes, sides)]
+        if not active[-1]:
             raise ConfigError(
-                f"{', '.join(batch['names'])}: {height}x{width} px is smaller than the "
-                f"{pl_module.min_input_size(self.octaves - 1)} px that the last octave's layers need"
+                f"{', '.join(batch.names)}: {height}x{width} px is smaller than the "
+                f"{sides[-1]} px that the last octave's layers need"
             )
-        if not all(self.active):
-            skipped = sum(not active for active in self.active)
+        if not all(active):
+            skipped = sum(not level for level in active)
             warn(
-                f"{', '.join(batch['names'])} ({width}×{height}): {skipped} of {self.octaves} octaves skipped, "
+                f"{', '.join(batch.names)} ({width}×{height}): {skipped} of {position.levels} octaves skipped, "
                 "too small for their layers"
             )
-        self.originals = gaussian_pyramid(pixels, sizes)
-        self._dreamed = None
+        return Dream(batch, gaussian_pyramid(pixels, sizes), active, jitter, position)
 
-    def _enter_octave(self, trainer: pl.Trainer, pl_module: pl.LightningModule, octave: int) -> None:
-        pl_module.octave, pl_module.octave_active = octave, self.active[octave]
-        if not self.active[octave]:
+    def _enter_octave(self, trainer: pl.Trainer, pl_module: Any, dream: Dream) -> None:
+        if not dream.images:
+            pl_module.restart(torch.empty(0, 3, 1, 1, device=pl_module.device))
             return
-        if self._dreamed is None:
-            start = self.originals[octave]
+        octave = dream.octave
+        if not dream.active[octave]:
+            return
+        if dream.dreamed is None:
+            start = dream.originals[octave]
         else:
-            dream = pl_module.image.detach()
-            start = blend_octave(dream, self.originals[self._dreamed], self.originals[octave], self.alpha, self.blend)
-        pl_module.image.data = start.to(pl_module.image.dtype).contiguous().clone()
-        self._dreamed = octave
+            previous = pl_module.image.detach()
+            start = blend_octave(
+                previous, dream.originals[dream.dreamed], dream.originals[octave], self.alpha, self.blend
+            )
+        pl_module.restart(start)
+        dream.dreamed = octave
         for optimizer in trainer.optimizers:
             optimizer.state.clear()

@@ -1,0 +1,1 @@
+"""Exploring a network: the channel atlas, contact sheets, and measures of what a channel responds to."""

@@ -1,24 +1,27 @@
-"""A channel atlas: what every channel of a layer wants to see, one dreamed image per channel, and
-labelled contact sheets of them."""
+"""A channel atlas: what every channel of a layer wants to see, one dreamed image per channel, laid
+out on labelled contact sheets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import lightning.pytorch as pl
 import torch
-import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
+from dreamer.dream.batch import DreamBatch
+from dreamer.dream.schedule import DreamSchedule, DreamSteps
+from dreamer.dream.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
-from dreamer.explore.sheets import contact_sheet
+from dreamer.explore.sheets import ContactSheets, contact_sheet
 from dreamer.files.imageio import open_photo, save_image, to_tensor
 from dreamer.files.outputs import OutputRules, remove_leftovers
-from dreamer.photos import DreamSteps, RunSummary, check_writable, gather_summaries, image_seed
+from dreamer.files.plan import RunSummary, check_writable, gather_summaries, image_seed
+from dreamer.photos.writer import DreamWriter
 
 
 def parse_channels(text: str, width: int, setting: str = "data.channels") -> list[int]:
@@ -58,39 +61,21 @@ class ChannelBatches(Dataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, index: int) -> DreamBatch:
         jobs = self.batches[index]
         start = self.start if self.start is not None else torch.full((3, self.side, self.side), 0.5)
-        return {
-            "pixels": start.expand(len(jobs), -1, -1, -1).clone(),
-            "names": [job.name for job in jobs],
-            "seeds": [image_seed(self.seed, job.name) for job in jobs],
-            "targets": [str(job.target) for job in jobs],
-            "channels": [job.channel for job in jobs],
-            "alphas": [None] * len(jobs),
-            "failed": [],
-            **({} if self.start is not None else {"init": "noise"}),
-        }
+        return DreamBatch(
+            pixels=start.expand(len(jobs), -1, -1, -1).clone(),
+            names=[job.name for job in jobs],
+            seeds=[image_seed(self.seed, job.name) for job in jobs],
+            targets=[job.target for job in jobs],
+            channels=[job.channel for job in jobs],
+            alphas=[None] * len(jobs),
+            init=None if self.start is not None else "noise",
+        )
 
 
-class ContactSheets(pl.Callback):
-    """After the run, rank 0 lays every requested channel's image (this run's and earlier runs') on
-    labelled sheets of ``per_sheet`` tiles: ``<output>/<layer>-sheet<k>.png``."""
-
-    def __init__(self, atlas: AtlasDataModule) -> None:
-        self.atlas = atlas
-        self.also_written: list[Path] = []
-        self.failed: list[str] = []
-
-    @override
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
-            dist.barrier()  # every process has written its channels
-        if trainer.is_global_zero:
-            self.also_written, self.failed = self.atlas.write_sheets()
-
-
-class AtlasDataModule(pl.LightningDataModule):
+class AtlasDataModule(DreamSource):
     """Every channel (or some) of the model's layer, one image each: ``model.layers`` names one layer
     (for all octaves), and image ``b`` of a batch dreams of its own channel alone. Batches are shared
     out over processes like photos (``--trainer.strategy ddp_independent``).
@@ -136,36 +121,35 @@ class AtlasDataModule(pl.LightningDataModule):
         self.channels: list[int] = []
         self.jobs: list[ChannelJob] = []
         self.start: Optional[torch.Tensor] = None
-        self.summary: Optional[RunSummary] = None
-        self.protected: list[Path] = []  # inputs beyond the photo (configs, weights): set by the CLI
         self.rules = OutputRules(self.output, overwrite)
 
     def target(self, channel: int) -> Path:
         return self.output / self.layer / f"{self.layer}-c{channel:04d}.png"
 
-    def choose_layer(self, model: pl.LightningModule) -> tuple[str, int]:
+    @staticmethod
+    def choose_layer(schedule: DreamSchedule) -> tuple[str, int]:
         """The one layer every octave dreams, and its width."""
-        schedule = set(model.layer_schedule)
-        if len(schedule) != 1 or len(next(iter(schedule))) != 1:
+        layer_sets = set(schedule.layers)
+        if len(layer_sets) != 1 or len(next(iter(layer_sets))) != 1:
             raise ConfigError(
                 "model.layers: an atlas dreams the channels of one layer; give a single layer for all octaves"
             )
-        if model.hparams.channels is not None:
+        if schedule.channels_set:
             raise ConfigError("model.channels: the atlas chooses each image's channel (data.channels); leave it unset")
-        ((layer, width),) = model.layer_widths(0).items()
-        return layer, width
+        ((layer,),) = layer_sets
+        return layer, schedule.widths[layer]
 
     @override
     def setup(self, stage: str) -> None:
         if self.summary is not None:
             return
-        model = self.trainer.lightning_module
-        rank, world_size = self.trainer.global_rank, self.trainer.world_size
-        self.layer, width = self.choose_layer(model)
+        schedule = self.current_schedule
+        rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        self.layer, width = self.choose_layer(schedule)
         self.channels = parse_channels(self.channel_text, width)
-        if self.size < model.min_input_size(-1):
+        if self.size < schedule.min_side:
             raise ConfigError(
-                f"data.size: {self.size} px is smaller than the {model.min_input_size(-1)} px that {self.layer} needs"
+                f"data.size: {self.size} px is smaller than the {schedule.min_side} px that {self.layer} needs"
             )
         if self.photo is not None:
             try:
@@ -187,7 +171,7 @@ class AtlasDataModule(pl.LightningDataModule):
                 self.jobs.append(job)
         check_writable(self.output / self.layer, needed_bytes=3 * self.size**2 * len(self.jobs))
         remove_leftovers([self.output, self.output / self.layer])
-        steps = model.steps_for((self.size, self.size)) * len(self.batches())
+        steps = schedule.steps_for((self.size, self.size)) * len(self.batches())
         mine = RunSummary(failed, [], skipped[:10], len(skipped), steps, planned=len(self.jobs))
         self.summary = gather_summaries(mine, world_size)
 
@@ -195,21 +179,17 @@ class AtlasDataModule(pl.LightningDataModule):
         return [self.jobs[start : start + self.batch_size] for start in range(0, len(self.jobs), self.batch_size)]
 
     @override
-    def transfer_batch_to_device(
-        self, batch: dict[str, Any], device: torch.device, dataloader_idx: int
-    ) -> dict[str, Any]:
-        return {**batch, "pixels": batch["pixels"].to(device)} if "pixels" in batch else batch
-
-    @override
     def train_dataloader(self) -> DreamSteps:
         dataset = ChannelBatches(self.batches(), self.start, self.size, self.seed)
         loader = DataLoader(dataset, batch_size=None, shuffle=False)
-        steps = self.trainer.lightning_module.steps_for((self.size, self.size))
-        mine = steps * len(dataset)
-        return DreamSteps(loader, steps, total=max(self.summary.busiest, mine) if self.summary else mine)
+        mine = self.current_schedule.steps_for((self.size, self.size)) * len(dataset)
+        return DreamSteps(
+            loader, self.current_schedule, total=max(self.summary.busiest, mine) if self.summary else mine
+        )
 
+    @override
     def dream_callbacks(self) -> list[pl.Callback]:
-        return [ContactSheets(self)]
+        return [DreamWriter(), ContactSheets(self.write_sheets)]
 
     def write_sheets(self) -> tuple[list[Path], list[str]]:
         """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet: the
@@ -236,21 +216,3 @@ class AtlasDataModule(pl.LightningDataModule):
                 continue
             written.append(path)
         return written, failed
-
-
-def channel_means(model: pl.LightningModule, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
-    """Mean activation of every channel of the model's (one) layer for each image: ``[N, C]``."""
-    layers = model.layer_schedule[-1]
-    rows = []
-    with torch.no_grad():
-        for first in range(0, len(images), batch_size):
-            (activation,) = model.extractor(images[first : first + batch_size], layers).values()
-            rows.append(activation.float().mean(dim=(2, 3)))
-    return torch.cat(rows)
-
-
-def self_excitation_share(means: torch.Tensor, channels: list[int]) -> float:
-    """Share of the channels ``c`` whose own atlas image excites ``c`` most among all atlas images:
-    ``means[i, c]`` is channel ``c``'s mean activation on the image dreamed for ``channels[i]``."""
-    winners = means[:, channels].argmax(dim=0)  # per channel: the image that excites it most
-    return (winners == torch.arange(len(channels))).float().mean().item()

@@ -1,13 +1,18 @@
-"""Contact sheets: images in a grid (``torchvision.utils.make_grid``), each with a label row under it."""
+"""Contact sheets: images in a grid (``torchvision.utils.make_grid``), each with a label row under it,
+and the callback that makes an atlas's sheets when its run ends."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Optional
 
+import lightning.pytorch as pl
 import torch
+import torch.distributed as dist
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
+from typing_extensions import override
 
 from dreamer.files.imageio import to_image, to_tensor
 
@@ -39,3 +44,21 @@ def contact_sheet(
     sheet.paste(grid, (0, height))
     ImageDraw.Draw(sheet).text((6, height * 0.2), title, fill="black", font=font)
     return sheet
+
+
+class ContactSheets(pl.Callback):
+    """When the run ends, rank 0 calls ``write`` (which lays the images on their sheets) once every
+    process has written its images; it reports the sheets written and those that failed."""
+
+    def __init__(self, write: Callable[[], tuple[list[Path], list[str]]]) -> None:
+        self.write = write
+        self.also_written: list[Path] = []
+        self.failed: list[str] = []
+        self.accounted = 0  # sheets are no inputs: nothing to account for
+
+    @override
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
+            dist.barrier()  # every process has written its images
+        if trainer.is_global_zero:
+            self.also_written, self.failed = self.write()

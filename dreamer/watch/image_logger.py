@@ -10,11 +10,11 @@ from torch import Tensor
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer.dream.octaves import dream_position
+from dreamer.dream.events import Dream, DreamListener
 from dreamer.dream.pyramid import fit_within
 
 
-class DreamImageLogger(pl.Callback):
+class DreamImageLogger(pl.Callback, DreamListener):
     """Logs the dream at the end of every octave (and every ``every_n_steps``), tagged
     ``<image>/octaves`` (the slider walks the pyramid) and ``<image>/octave<k>`` (steps within it),
     and at the end a grid of original | dream pairs (``originals|dreams``). Frames of videos and
@@ -53,41 +53,44 @@ class DreamImageLogger(pl.Callback):
 
     @rank_zero_only
     @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        if batch["step"] == 0 and "frame" not in batch and self._experiment(trainer) is not None:
-            self._originals = [fit_within(p, self.max_side).cpu() for p in batch["pixels"][: self.max_images]]
+    def on_dream_start(self, trainer: pl.Trainer, dream: Dream) -> None:
+        pixels = dream.batch.pixels
+        if dream.batch.frame is None and pixels is not None and self._experiment(trainer) is not None:
+            self._originals = [fit_within(p, self.max_side).cpu() for p in pixels[: self.max_images]]
 
     @rank_zero_only
     @override
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
+    def on_step_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        position = dream.position
         experiment = self._experiment(trainer)
-        if experiment is None or not batch["names"] or not pl_module.octave_active:
+        if experiment is None or dream.batch.frame is not None or not self.every_n_steps:
             return
-        if "frame" in batch:  # a frame of a video or zoom: the finished frame, every n-th
-            if (
-                self.every_n_frames
-                and batch["step"] == batch["steps"] - 1
-                and batch["frame"] % self.every_n_frames == 0
-            ):
-                frame = fit_within(pl_module.image.detach()[0], self.max_side).float().cpu()
-                experiment.add_image(f"{batch['names'][0]}/frames", frame, batch["frame"])
+        if (position.iteration + 1) % self.every_n_steps == 0:
+            for name, picture in zip(dream.batch.names, self._view(images)):
+                experiment.add_image(f"{name}/octave{position.octave}", picture, position.iteration + 1)
+
+    @rank_zero_only
+    @override
+    def on_octave_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        experiment = self._experiment(trainer)
+        if experiment is None or dream.batch.frame is not None:
             return
-        octave, iteration, iterations = dream_position(batch, pl_module.hparams.iterations)
-        octave_end = iteration == iterations - 1
-        periodic = self.every_n_steps and (iteration + 1) % self.every_n_steps == 0
-        if not (octave_end or periodic):
-            return
-        dreams = [fit_within(d, self.max_side).float().cpu() for d in pl_module.image.detach()[: self.max_images]]
-        for name, dream in zip(batch["names"], dreams):
-            if periodic:
-                experiment.add_image(f"{name}/octave{octave}", dream, iteration + 1)
-            if octave_end:
-                experiment.add_image(f"{name}/octaves", dream, octave)
-        if octave_end and batch["step"] == batch["steps"] - 1:
+        dreams = self._view(images)
+        for name, picture in zip(dream.batch.names, dreams):
+            experiment.add_image(f"{name}/octaves", picture, dream.octave)
+        if dream.position.dream_end:
             pairs = [image for pair in zip(self._originals, dreams) for image in pair]
             grid = make_grid(pairs, nrow=2, padding=self.padding, pad_value=self.pad_value)
             experiment.add_image("originals|dreams", grid, trainer.global_step)
+
+    @rank_zero_only
+    @override
+    def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        experiment, frame = self._experiment(trainer), dream.batch.frame
+        if experiment is None or frame is None or not dream.batch.names or not self.every_n_frames:
+            return
+        if frame.number % self.every_n_frames == 0:  # a finished frame of a video or zoom, every n-th
+            experiment.add_image(f"{dream.batch.names[0]}/frames", self._view(images[:1])[0], frame.number)
+
+    def _view(self, images: Tensor) -> list[Tensor]:
+        return [fit_within(image, self.max_side).float().cpu() for image in images[: self.max_images]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional
+from collections.abc import Callable
 
 import lightning.pytorch as pl
 from torch import Tensor
@@ -11,7 +11,8 @@ from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 from typing_extensions import override
 
-from dreamer.dream.octaves import OctaveSchedule, dream_position
+from dreamer.dream.batch import DreamBatch
+from dreamer.dream.events import Dream, DreamListener
 from dreamer.dream.pyramid import fit_within
 
 SSIM_KERNEL = 7
@@ -29,7 +30,7 @@ def ssim_per_image(dream: Tensor, original: Tensor) -> Tensor:
     return metric.to(dream.device)(dream, original)
 
 
-class DreamMetrics(pl.Callback):
+class DreamMetrics(pl.Callback, DreamListener):
     """Dream metrics with ``torchmetrics``, per octave and for the whole run.
 
     * ``psnr``/``ssim``: the dream against the original at the same size (lower = moved further),
@@ -42,14 +43,17 @@ class DreamMetrics(pl.Callback):
     …); the run's values are kept in ``results`` (averaged over every image of every process:
     torchmetrics syncs its state
     across processes at ``compute()``) and logged at the end.
+
+    Args:
+        measure: The objective ``[B]`` of images at a dream's last octave (``DreamObjective.measure``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, measure: Callable[[Tensor, DreamBatch], Tensor]) -> None:
+        self.measure = measure
         # Means of per-image values: sum and count states sync across processes even when one of
         # them dreamed nothing (torchmetrics' list states would not).
         self.psnr, self.ssim, self.gain = MeanMetric(), MeanMetric(), MeanMetric()
         self.results: dict[str, float] = {}
-        self._start: Optional[Tensor] = None  # the octave's objective at its first step, per image
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -57,39 +61,27 @@ class DreamMetrics(pl.Callback):
             metric.to(pl_module.device)
 
     @override
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        octave, iteration, iterations = dream_position(batch, pl_module.hparams.iterations)
-        if not pl_module.octave_active or not batch["names"]:
-            return
-        if iteration == 0:
-            self._start = pl_module.last_objective
-        if iteration != iterations - 1:
-            return
-        schedule = next(c for c in trainer.callbacks if isinstance(c, OctaveSchedule))
-        original = schedule.originals[octave]
-        dream, view = (
-            fit_within(pl_module.image.detach().float(), METRIC_SIDE),
-            fit_within(original.float(), METRIC_SIDE),
-        )
-        end = pl_module.last_objective
-        psnr = psnr_per_image(dream, view)
-        ssim = ssim_per_image(dream, view) if min(dream.shape[-2:]) >= SSIM_KERNEL else None
+    def on_octave_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        octave, start, end = dream.octave, dream.first_objective, dream.objective
+        assert start is not None and end is not None  # a dreamed octave has taken its steps
+        original = dream.originals[octave]
+        view, dreamed = fit_within(original.float(), METRIC_SIDE), fit_within(images.float(), METRIC_SIDE)
+        psnr = psnr_per_image(dreamed, view)
+        ssim = ssim_per_image(dreamed, view) if min(dreamed.shape[-2:]) >= SSIM_KERNEL else None
         if trainer.logger is not None and trainer.is_global_zero:
             # Logged directly: an octave's end rarely falls on the Trainer's log_every_n_steps cadence.
             octave_metrics = {
                 f"metrics/psnr_octave{octave}": psnr.mean().item(),
-                f"metrics/gain_octave{octave}": (end / self._start).mean().item(),
+                f"metrics/gain_octave{octave}": (end / start).mean().item(),
             }
             if ssim is not None:
                 octave_metrics[f"metrics/ssim_octave{octave}"] = ssim.mean().item()
             trainer.logger.log_metrics(octave_metrics, step=trainer.global_step)
-        if batch["step"] == batch["steps"] - 1:  # the finished dream, at full size
+        if dream.position.dream_end:  # the finished dream, at full size
             self.psnr.update(psnr)
             if ssim is not None:
                 self.ssim.update(ssim)
-            base = pl_module.measure(original)
+            base = self.measure(original, dream.batch)
             rising = base > 0  # a ratio to a non-positive start (noise under the ``mean`` objective) says nothing
             if rising.any():
                 self.gain.update((end / base)[rising])

@@ -8,28 +8,24 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
 from typing_extensions import override
 
-from dreamer.dream.octaves import dream_position
+from dreamer.dream.events import Dream, DreamListener
 
 
-class DreamProgressBar(TQDMProgressBar):
+class DreamProgressBar(TQDMProgressBar, DreamListener):
     """``chelsea.jpg · octave 3/8`` (``clip.mp4 · frame 12/240 · octave 4/4``) as the bar's
     description; the rest is Lightning's bar."""
 
     @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
-        octave, iteration, _ = dream_position(batch, pl_module.hparams.iterations)
-        if iteration or self.train_progress_bar is None:
-            return  # the description changes only when the octave does
-        names = batch["names"]
+    def on_octave_start(self, trainer: pl.Trainer, dream: Dream) -> None:
+        if self.train_progress_bar is None:
+            return
+        names, frame = dream.batch.names, dream.batch.frame
         label = (
             (names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")) if names else "waiting for other processes"
         )
-        if names and "frame" in batch:
-            label += f" · frame {batch['frame'] + 1}/{batch['frames']}"
-        self.train_progress_bar.set_description(f"{label} · octave {octave + 1}/{pl_module.levels}")
+        if names and frame is not None:
+            label += f" · frame {frame.number + 1}/{frame.count}"
+        self.train_progress_bar.set_description(f"{label} · octave {dream.octave + 1}/{dream.levels}")
 
     @override
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:

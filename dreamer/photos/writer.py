@@ -10,11 +10,12 @@ import torch
 import torch.distributed as dist
 from typing_extensions import override
 
+from dreamer.dream.events import Dream, DreamListener
 from dreamer.files.imageio import save_image, save_text, to_image
 
 
-class DreamWriter(pl.Callback):
-    """At the last step of each dream, saves every image of the batch to its ``targets`` path.
+class DreamWriter(pl.Callback, DreamListener):
+    """At the end of each dream, saves every image of the batch to its ``targets`` path.
 
     Files are written under a temporary name and renamed, so a killed run leaves no partial file.
     An alpha channel read with the photo is re-attached. A dream holding NaN or inf is never written;
@@ -31,33 +32,27 @@ class DreamWriter(pl.Callback):
         self.accounted = 0  # images written or failed (over all processes once the run ends)
 
     @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        if batch["step"] == 0:
-            self.failed.extend(batch.get("failed", []))
-            if "damaged" not in batch:  # a damaged video is its SequenceWriter's to account for
-                self.accounted += len(batch.get("failed", []))
+    def on_dream_start(self, trainer: pl.Trainer, dream: Dream) -> None:
+        self.failed.extend(dream.batch.failed)
+        self.accounted += len(dream.batch.failed)
 
     @override
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        if batch["step"] != batch["steps"] - 1 or not batch.get("targets"):
+    def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: torch.Tensor) -> None:
+        batch = dream.batch
+        if not batch.targets:
             return
-        dreams = pl_module.image.detach()
-        finite = torch.isfinite(dreams).flatten(1).all(dim=1).tolist()
-        alphas = batch.get("alphas") or [None] * len(finite)
-        sidecars = batch.get("sidecars") or [None] * len(finite)
+        finite = torch.isfinite(images).flatten(1).all(dim=1).tolist()
+        alphas = batch.alphas or [None] * len(finite)
+        sidecars = batch.sidecars or [None] * len(finite)
         self.accounted += len(finite)
-        for dream, alpha, target, sidecar, ok, name in zip(
-            dreams, alphas, batch["targets"], sidecars, finite, batch["names"]
+        for dream_image, alpha, target, sidecar, ok, name in zip(
+            images, alphas, batch.targets, sidecars, finite, batch.names
         ):
             if not ok:
                 self.failed.append(f"{name}: the dream diverged (NaN or inf); nothing written")
                 continue
             try:
-                self._save(dream, alpha, Path(target), sidecar)
+                self._save(dream_image, alpha, target, sidecar)
             except OSError as error:  # a full disk, a read-only folder: this dream fails, the others go on
                 self.failed.append(f"{target}: not written ({error.strerror or error})")
 

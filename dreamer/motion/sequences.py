@@ -1,4 +1,4 @@
-"""Motion: each frame's dream starts from the last one's, and finished frames become a video."""
+"""Finished frames become PNGs, and finished sequences videos."""
 
 from __future__ import annotations
 
@@ -8,60 +8,18 @@ from pathlib import Path
 from typing import Any, Optional
 
 import lightning.pytorch as pl
-import numpy as np
 import torch
 import torch.distributed as dist
 from typing_extensions import override
 
+from dreamer.dream.events import Dream, DreamListener
 from dreamer.errors import DreamerError
 from dreamer.files.imageio import save_image, save_text, to_image
-from dreamer.motion.videoio import encode_frames, frame_path, read_picture
-
-Transition = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
-
-
-def quantised(image: torch.Tensor) -> np.ndarray:
-    """A dream ``[3, H, W]`` as the 8-bit ``[H, W, 3]`` picture its PNG holds."""
-    return np.asarray(to_image(image))
+from dreamer.motion.plan import MotionJob, MotionPlan
+from dreamer.motion.videoio import encode_frames, frame_path
 
 
-class FrameSchedule(pl.Callback):
-    """Hands each frame's finished dream to the next frame's start.
-
-    A frame batch that ``continues`` its sequence gets its ``pixels`` (the start of its dream, which
-    OctaveSchedule then takes as its photo) from ``transition(previous_dream, batch)``: a zoom step,
-    or the previous dream warped along the optical flow and blended with the new frame. The previous
-    dream is the 8-bit picture that was written, kept in memory, or read back from its PNG when a run
-    resumes, so a resumed video is the same as an uninterrupted one. Must run before OctaveSchedule.
-    """
-
-    def __init__(self, transition: Transition) -> None:
-        self.transition = transition
-        self._previous: Optional[tuple[tuple[int, int], np.ndarray]] = None  # ((sequence, frame), picture)
-
-    @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        if batch["step"] != 0 or "frame" not in batch or not batch["continues"]:
-            return
-        key = (batch["sequence"], batch["frame"] - 1)
-        if self._previous is not None and self._previous[0] == key:
-            previous = self._previous[1]
-        else:
-            previous = read_picture(Path(batch["previous"]))
-        start = self.transition(previous, batch)
-        batch["pixels"] = torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(pl_module.device)
-
-    @override
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        if "frame" in batch and batch["names"] and batch["step"] == batch["steps"] - 1:
-            self._previous = ((batch["sequence"], batch["frame"]), quantised(pl_module.image.detach()[0]))
-
-
-class SequenceWriter(pl.Callback):
+class SequenceWriter(pl.Callback, DreamListener):
     """Writes each finished frame as a PNG, and every finished sequence as an MP4 (and a GIF).
 
     Frames are written atomically as they finish (``<output>/<name>.frames/000000.png`` …), so a
@@ -72,11 +30,12 @@ class SequenceWriter(pl.Callback):
     written to ``warmup/`` and cross-faded into the video (``videoio.video_pictures``).
 
     Args:
+        plan: The run's plan (made at setup): every sequence to encode.
         keep_frames: Keep the PNG frames after the video is written.
     """
 
-    def __init__(self, keep_frames: bool = True) -> None:
-        self.keep_frames = keep_frames
+    def __init__(self, plan: Callable[[], MotionPlan], keep_frames: bool = True) -> None:
+        self.plan, self.keep_frames = plan, keep_frames
         self.config_text: Optional[str] = None
         self.written: list[Path] = []  # the videos
         self.also_written: list[Path] = []  # GIFs beside them
@@ -87,32 +46,28 @@ class SequenceWriter(pl.Callback):
         self._finished = False
 
     @override
-    def on_train_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        if batch["step"] == 0 and "damaged" in batch:
-            sequence, frames = batch["damaged"]
+    def on_dream_start(self, trainer: pl.Trainer, dream: Dream) -> None:
+        batch = dream.batch
+        self.failed.extend(batch.failed)
+        if batch.damaged is not None:
+            sequence, frames = batch.damaged
             self.damaged[sequence] = min(frames, self.damaged.get(sequence, frames))
 
     @override
-    def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
-        if "frame" not in batch or not batch["names"] or batch["step"] != batch["steps"] - 1 or not batch["target"]:
+    def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: torch.Tensor) -> None:
+        frame, names = dream.batch.frame, dream.batch.names
+        if frame is None or not names or frame.sequence in self.failed_sequences:
             return
-        sequence = batch["sequence"]
-        if sequence in self.failed_sequences:
-            return
-        dream = pl_module.image.detach()[0]
-        if not torch.isfinite(dream).all():
-            self.failed.append(f"{batch['names'][0]}: frame {batch['frame'] + 1} diverged (NaN or inf); not written")
-            self.failed_sequences.add(sequence)
+        picture = images[0]
+        if not torch.isfinite(picture).all():
+            self.failed.append(f"{names[0]}: frame {frame.number + 1} diverged (NaN or inf); not written")
+            self.failed_sequences.add(frame.sequence)
             return
         try:
-            save_image(to_image(dream), Path(batch["target"]), png_level=1)  # a working file: speed over size
+            save_image(to_image(picture), frame.target, png_level=1)  # a working file: speed over size
         except OSError as error:  # a full disk, a read-only folder: this video fails, the others go on
-            self.failed.append(f"{batch['target']}: not written ({error.strerror or error}); the video is not made")
-            self.failed_sequences.add(sequence)
+            self.failed.append(f"{frame.target}: not written ({error.strerror or error}); the video is not made")
+            self.failed_sequences.add(frame.sequence)
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -128,7 +83,7 @@ class SequenceWriter(pl.Callback):
     def _finish_all(self, trainer: pl.Trainer, spread: bool) -> None:
         """Encode every sequence whose frames are all there; ``spread`` them over the processes."""
         self._finished = True
-        plan = trainer.datamodule.plan
+        plan = self.plan()
         distributed = spread and dist.is_available() and dist.is_initialized() and trainer.world_size > 1
         if distributed:
             gathered: list[Any] = [None] * trainer.world_size
@@ -164,7 +119,7 @@ class SequenceWriter(pl.Callback):
             accounted = {index for _, _, _, indices in gathered for index in indices}
         self.written, self.failed, self.accounted = written, self.failed + failed, len(accounted)
 
-    def _finish(self, job: Any, frames: int) -> list[Path]:
+    def _finish(self, job: MotionJob, frames: int) -> list[Path]:
         """Encode ``job``'s first ``frames`` frames, if all are written; the files written (none: the
         run stopped before its frames were dreamed)."""
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]

@@ -1,0 +1,47 @@
+"""Putting a run together: the data is handed the model's schedule, and the Trainer the dream's
+callbacks that the data declares. The command line, ``dream()`` and scripts all wire through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import TQDMProgressBar
+
+from dreamer.dream.events import DreamListener
+from dreamer.dream.module import DreamModule
+from dreamer.dream.octaves import OctaveSchedule
+from dreamer.dream.source import DreamSource
+from dreamer.watch.metrics import DreamMetrics
+from dreamer.watch.progress import DreamProgressBar
+
+
+@dataclass
+class Wiring:
+    """What ``wire`` added: the data's own callbacks (writers: they account for every input) and the metrics."""
+
+    declared: list[pl.Callback]
+    metrics: Optional[DreamMetrics]
+
+
+def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer) -> Wiring:
+    """Hand ``data`` the model's schedule, and add to ``trainer`` the owner of the dream in progress
+    (``OctaveSchedule``) with its listeners: the data's writers (and, for sequences, the frame
+    carry), metrics when something logs, dreamer's progress bar in place of Lightning's default,
+    and any listener already among the Trainer's callbacks (the image logger)."""
+    data.schedule = model.schedule()
+    declared = data.dream_callbacks()
+    carry = data.carry()
+    metrics = DreamMetrics(model.objective.measure) if trainer.loggers else None
+    callbacks = trainer.callbacks
+    for index, callback in enumerate(callbacks):
+        if type(callback) is TQDMProgressBar:  # Lightning's default bar; a bar the user chose stays
+            callbacks[index] = DreamProgressBar()
+    listeners = [c for c in declared if isinstance(c, DreamListener)]
+    listeners += [c for c in [carry, metrics] if isinstance(c, DreamListener)]
+    listeners += [c for c in callbacks if isinstance(c, DreamListener)]
+    hp = model.hparams
+    owner = OctaveSchedule(hp.scale, hp.alpha, hp.blend, hp.init, listeners, carry)
+    callbacks.extend([owner, *declared, *([metrics] if metrics else [])])
+    return Wiring(declared, metrics)

@@ -1,0 +1,147 @@
+"""What a dream climbs: the scheduled layers' (or channels', or guides') activation, per image."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from dreamer.dream.backbones import backbone_spec, build_backbone, node_name
+from dreamer.dream.batch import DreamBatch
+from dreamer.dream.extractor import LayerExtractor
+from dreamer.dream.guide import Guides, guided_objectives
+from dreamer.dream.objectives import Objective, activation_objective
+from dreamer.dream.pyramid import stretched
+from dreamer.dream.tiling import tiled_gradient, tiled_objective
+from dreamer.errors import ConfigError
+
+Layer = Union[int, str]
+LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
+ChannelSchedule = Optional[Union[list[int], list[Optional[list[int]]]]]
+
+
+def per_octave(value: Any, entries: int, what: str) -> list[Any]:
+    """A setting given once or once per octave → one entry per octave (a 1-entry list applies to all)."""
+    if not isinstance(value, list):
+        return [value] * entries
+    if len(value) == 1:
+        return value * entries
+    if len(value) != entries:
+        raise ConfigError(
+            f"model.{what} has {len(value)} entries but there are {entries} octaves; give one per octave or one for all"
+        )
+    return list(value)
+
+
+class DreamObjective(nn.Module):
+    """Per-image objective ``[B]`` of images ``[B, 3, H, W]`` at a step of their dream.
+
+    The layer (and channel) schedule has ``entries`` entries, stretched over a dream's levels (one per
+    octave unless ``octaves: auto``). A batch may give each image its own channel (an atlas); with
+    ``guide`` each position excites the guide's best-matching feature instead. Images longer than
+    ``tile_size`` are measured tile by tile.
+
+    Raises:
+        ConfigError: layers or channels that do not fit the schedule or the network, or a guide
+            that does not exist (``WeightsNotFoundError``: pretrained weights that are not here).
+    """
+
+    def __init__(
+        self,
+        backbone: str,
+        weights: Optional[str],
+        layers: LayerSchedule,
+        channels: ChannelSchedule,
+        kind: Objective,
+        entries: int,
+        guide: Optional[str] = None,
+        guide_side: int = 320,
+        tile_size: Optional[int] = None,
+        channels_last: bool = False,
+        compile: bool = False,
+    ) -> None:
+        super().__init__()
+        if tile_size is not None and tile_size < 16:
+            raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
+        if guide is not None and channels is not None:
+            raise ConfigError("model.guide and model.channels both choose what to excite; set one of them")
+        self.kind, self.tile_size = kind, tile_size
+        self.guides = Guides(guide, guide_side) if guide is not None else None
+        self.layer_schedule: list[tuple[str, ...]] = [
+            tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
+            for entry in per_octave(layers, entries, "layers")
+        ]
+        self.extractor = LayerExtractor(build_backbone(backbone, weights), self.layer_schedule, channels_last, compile)
+        gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
+        per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
+        channel_schedule = channels if per_octave_lists else [channels]
+        self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, entries, "channels")
+
+    @staticmethod
+    def channels_last_for(backbone: str, channels_last: Union[bool, str]) -> bool:
+        """``auto``: channels-last where it measured faster for ``backbone``."""
+        return backbone_spec(backbone).channels_last_faster if channels_last == "auto" else bool(channels_last)
+
+    def entry(self, octave: int, levels: int) -> int:
+        """The schedule entry of level ``octave`` of a dream of ``levels`` levels (-1: the last)."""
+        return stretched(octave, levels, len(self.layer_schedule))
+
+    def min_side(self, octave: int, levels: int) -> int:
+        """The smallest image side the layers of ``octave`` can work on."""
+        return self.extractor.min_input_size(self.layer_schedule[self.entry(octave, levels)])
+
+    def widths(self) -> dict[str, int]:
+        """Channels of every scheduled layer."""
+        return {name: width for layers in self.layer_schedule for name, width in self.extractor.widths(layers).items()}
+
+    def check_names(self, names: list[str]) -> None:
+        """Every input has what the objective needs of it (its guide)."""
+        if self.guides is not None:
+            self.guides.check(names)
+
+    def per_layer(self, images: Tensor, batch: DreamBatch, octave: Optional[int] = None) -> dict[str, Tensor]:
+        """Per-image objective ``[B]`` of each layer scheduled for ``octave`` (default: the batch's)."""
+        position = batch.position
+        entry = self.entry(position.octave if octave is None else octave, position.levels)
+        layers = self.layer_schedule[entry]
+        activations = self.extractor(images, layers)
+        if self.guides is not None:
+            names = batch.names or [""] * images.shape[0]
+            guides = self.guides.features(
+                [self.guides.source(name) for name in names],
+                layers,
+                lambda pixels: self.extractor(pixels.to(images.device), layers),
+            )
+            return {
+                layer: guided_objectives(value, [guide[layer] for guide in guides])
+                for layer, value in activations.items()
+            }
+        channels = self.channel_schedule[entry]
+        return {
+            layer: activation_objective(value, channels, self.kind, batch.channels)
+            for layer, value in activations.items()
+        }
+
+    def forward(self, images: Tensor, batch: DreamBatch, octave: Optional[int] = None) -> Tensor:
+        """The per-image objective ``[B]``: the layers' objectives summed."""
+        return torch.stack(list(self.per_layer(images, batch, octave).values())).sum(dim=0)
+
+    def tiles(self, images: Tensor) -> bool:
+        """Whether ``images`` are measured tile by tile."""
+        return self.tile_size is not None and max(images.shape[-2:]) > self.tile_size
+
+    def gradient(self, images: Tensor, batch: DreamBatch) -> tuple[Tensor, Tensor]:
+        """The objective's gradient and value ``[B]``, tile by tile (memory bounded by the tile)."""
+        assert self.tile_size is not None
+        return tiled_gradient(lambda piece: self(piece, batch), images, self.tile_size)
+
+    def measure(self, images: Tensor, batch: DreamBatch) -> Tensor:
+        """The objective ``[B]`` of the last octave's layers, without gradients."""
+        octave = batch.position.levels - 1
+        if self.tiles(images):
+            assert self.tile_size is not None
+            return tiled_objective(lambda piece: self(piece, batch, octave), images, self.tile_size)
+        with torch.no_grad():
+            return self(images, batch, octave)

@@ -1,0 +1,97 @@
+"""How long dreams are: the model's settings as the data side needs them, and the stream of steps.
+
+The command line makes a ``DreamSchedule`` from the model (``DreamModule.schedule``) and hands it to
+the data module, so data never asks the running model; ``DreamSteps`` turns the data's batches into
+one batch per gradient step, each with its ``Position``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Union
+
+from dreamer.dream.batch import DreamBatch, Pace, Position
+from dreamer.dream.pyramid import auto_octaves
+
+
+def _accept(names: Sequence[str]) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DreamSchedule:
+    """What the model's settings say about any dream, before one starts.
+
+    Args:
+        octaves: Pyramid levels, or ``auto`` (as many as make the smallest level ``smallest_octave`` px).
+        scale: Size ratio between neighbouring levels.
+        iterations: Steps per octave.
+        smallest_octave: With ``auto``, the long side of the smallest level.
+        min_side: The smallest image side the full-size level's layers can work on.
+        layers: The layer schedule, one entry (a tuple of layer names) per octave.
+        widths: Channels of each scheduled layer.
+        channels_set: Whether ``model.channels`` chooses the channels.
+        check_names: Raises ``ConfigError`` for inputs the model cannot dream (a photo without its guide).
+    """
+
+    octaves: Union[int, Literal["auto"]]
+    scale: float
+    iterations: int
+    smallest_octave: int = 160
+    min_side: int = 1
+    layers: tuple[tuple[str, ...], ...] = ()
+    widths: dict[str, int] = field(default_factory=dict)
+    channels_set: bool = False
+    check_names: Callable[[Sequence[str]], None] = _accept
+
+    def levels_for(self, size: tuple[int, int]) -> int:
+        """Pyramid levels of a dream of ``(height, width)``."""
+        if self.octaves == "auto":
+            return auto_octaves(*size, self.scale, self.smallest_octave)
+        return self.octaves
+
+    def steps_for(self, size: tuple[int, int]) -> int:
+        """Gradient steps of a whole dream of ``(height, width)``."""
+        return self.levels_for(size) * self.iterations
+
+    def walk(self, batch: DreamBatch) -> tuple[int, int, int]:
+        """``(levels, first_octave, iterations)`` of ``batch``'s dream (at its first step)."""
+        pace = batch.pace or Pace()
+        levels = pace.levels if pace.levels is not None else self.levels_for(batch.size)
+        return levels, pace.first_octave, pace.iterations or self.iterations
+
+    def steps_of(self, batch: DreamBatch) -> int:
+        levels, first, iterations = self.walk(batch)
+        return (levels - first) * iterations
+
+
+class DreamSteps:
+    """Repeats every batch for each gradient step of its dream, in exactly ``total`` steps.
+
+    Step 0 carries the pixels; later steps carry only the bookkeeping, so nothing is copied to the
+    device again. Idle one-step batches fill the stream up to ``total``: Lightning synchronises
+    processes at every training step, so a process with less to dream must take as many steps as
+    the busiest.
+    """
+
+    def __init__(self, loader: Iterable[DreamBatch], schedule: DreamSchedule, total: int) -> None:
+        self.loader, self.schedule, self.total = loader, schedule, total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[DreamBatch]:
+        taken = 0
+        for batch in self.loader:
+            levels, first, iterations = self.schedule.walk(batch)
+            steps = (levels - first) * iterations
+            for step in range(steps):
+                if taken == self.total:
+                    return
+                octave, iteration = divmod(step, iterations)
+                position = Position(step, steps, first + octave, iteration, iterations, levels)
+                yield replace(batch, pixels=batch.pixels if step == 0 else None, position=position)
+                taken += 1
+        for _ in range(self.total - taken):
+            yield DreamBatch.idle()

@@ -1,0 +1,56 @@
+"""What every data module hands the dream, and what it is handed: the base of photos, motion and atlas."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import torch
+from typing_extensions import override
+
+from dreamer.dream.batch import DreamBatch
+from dreamer.dream.octaves import Carry
+from dreamer.dream.schedule import DreamSchedule
+from dreamer.files.plan import RunSummary
+
+
+class DreamSource(pl.LightningDataModule):
+    """A data module of dream batches (``DreamSteps`` of ``DreamBatch``).
+
+    It is handed, before the run, the model's ``schedule`` and the inputs it must never write to
+    besides its own (``protected``: config files, weights, guides); it declares the callbacks its
+    outputs need (``dream_callbacks``: writers, which report ``written``, ``failed`` and
+    ``accounted``) and, for sequences, how a frame continues the previous one (``carry``). After
+    ``setup`` its ``summary`` says what every process planned.
+    """
+
+    output: Path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.schedule: Optional[DreamSchedule] = None
+        self.protected: list[Path] = []
+        self.summary: Optional[RunSummary] = None
+
+    @property
+    def current_schedule(self) -> DreamSchedule:
+        if self.schedule is None:
+            raise RuntimeError("the model's schedule is handed to the data module before the run (dreamer.wire)")
+        return self.schedule
+
+    def dream_callbacks(self) -> list[pl.Callback]:
+        """The callbacks this data's outputs need; the command line adds them to the Trainer."""
+        return []
+
+    def carry(self) -> Optional[Carry]:
+        """A continued frame's start from the previous dream (``None``: every dream starts afresh)."""
+        return None
+
+    @override
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
+        if isinstance(batch, DreamBatch) and batch.pixels is not None:
+            return replace(batch, pixels=batch.pixels.to(device))
+        return batch

@@ -1,0 +1,55 @@
+"""Carrying one frame's dream into the next frame's start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import Tensor
+from typing_extensions import override
+
+from dreamer.dream.batch import DreamBatch
+from dreamer.dream.events import Dream, DreamListener
+from dreamer.files.imageio import to_image
+from dreamer.motion.videoio import read_picture
+
+Transition = Callable[[np.ndarray, DreamBatch], np.ndarray]
+
+
+def quantised(image: Tensor) -> np.ndarray:
+    """A dream ``[3, H, W]`` as the 8-bit ``[H, W, 3]`` picture its PNG holds."""
+    return np.asarray(to_image(image))
+
+
+class FrameCarry(DreamListener):
+    """The start of a frame that continues its sequence: ``transition(previous_dream, batch)``, a
+    zoom step, or the previous dream warped along the optical flow and blended with the new frame.
+
+    The previous dream is the 8-bit picture that was written, kept from its dream's end, or read
+    back from its PNG when a run resumes, so a resumed video is the same as an uninterrupted one.
+    ``OctaveSchedule`` calls it at a continued frame's first step.
+    """
+
+    def __init__(self, transition: Transition) -> None:
+        self.transition = transition
+        self._previous: Optional[tuple[tuple[int, int], np.ndarray]] = None  # ((sequence, frame), picture)
+
+    def __call__(self, batch: DreamBatch, device: torch.device) -> Tensor:
+        frame = batch.frame
+        assert frame is not None and frame.previous is not None  # only continued frames are carried
+        key = (frame.sequence, frame.number - 1)
+        if self._previous is not None and self._previous[0] == key:
+            previous = self._previous[1]
+        else:
+            previous = read_picture(frame.previous)
+        start = self.transition(previous, batch)
+        return torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(device)
+
+    @override
+    def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        frame = dream.batch.frame
+        if frame is not None and dream.batch.names:
+            self._previous = ((frame.sequence, frame.number), quantised(images[0]))

@@ -1,0 +1,180 @@
+"""Dreamed videos: every frame's dream starts from the previous dream carried along the optical flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import numpy as np
+import torch
+from typing_extensions import override
+
+from dreamer.dream.backbones import resolve_state_dict
+from dreamer.dream.batch import DreamBatch
+from dreamer.errors import ConfigError
+from dreamer.files.bundled import SAMPLE_CLIP
+from dreamer.files.plan import image_seed, resized
+from dreamer.motion.data import MotionDataModule
+from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan
+from dreamer.motion.videoio import VIDEO_SUFFIXES, VideoError, probe, read_frames
+from dreamer.motion.warp import carry_over, consistent, dis_flow
+from dreamer.photos.data import find_images
+
+
+class VideoDataModule(MotionDataModule):
+    """Dreamed videos: every frame's dream starts from the previous dream carried along the optical
+    flow, blended with the new frame; pixels that were hidden before start from the frame alone.
+
+    Args:
+        video: A video, a folder of videos, a glob or a list of these.
+        output: Folder for ``<video>.mp4`` (and ``.yaml``, ``.frames/``).
+        blend: Weight of the carried dream in each frame's start: ``(1 − blend)·frame + blend·warped
+            previous dream`` (0: every frame is a fresh dream of its own, in full; near 1: the dream sticks).
+        flow: Optical flow between source frames: ``dis`` (OpenCV DIS: no weights, fast on a CPU) or
+            torchvision's ``raft_small`` / ``raft_large`` (pretrained weights, found like a backbone's:
+            the hub cache, then download; better on large motion, slow on a CPU).
+        chunk_frames: Cut each video into chunks of this many frames, dreamed independently (by
+            several processes with ``ddp_independent``); ``null``: one chunk.
+        overlap: Frames each chunk (but the first) dreams before its first frame, so its dream is
+            already warm where the previous chunk ends; over those frames the video cross-fades
+            from the earlier chunk's dream to the later one's.
+        resize: Scale every frame so its long side has this many pixels (``null``: keep).
+        recursive: Also take videos from sub-folders of a folder.
+
+    Raises:
+        ConfigError: a setting out of range (blend, flow, chunk frames, overlap, and the shared ones).
+    """
+
+    def __init__(
+        self,
+        video: Union[str, list[str]] = str(SAMPLE_CLIP),
+        output: str = "dreams/video",
+        blend: float = 0.7,
+        flow: Literal["dis", "raft_small", "raft_large"] = "dis",
+        chunk_frames: Optional[int] = None,
+        overlap: int = 8,
+        resize: Optional[int] = None,
+        recursive: bool = True,
+        overwrite: bool = False,
+        frame_octaves: int = 1,
+        frame_iterations: Optional[int] = None,
+        keep_frames: bool = True,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__(
+            output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers
+        )
+        if not video:
+            raise ConfigError("data.video: give a video file, folder or glob")
+        if not 0.0 <= blend <= 1.0:
+            raise ConfigError(f"data.blend must be within [0, 1], got {blend}")
+        if flow not in ("dis", "raft_small", "raft_large"):
+            raise ConfigError(f"data.flow must be 'dis', 'raft_small' or 'raft_large', got {flow!r}")
+        if chunk_frames is not None and chunk_frames < 1:
+            raise ConfigError(f"data.chunk_frames must be >= 1, got {chunk_frames}")
+        if overlap < 0:
+            raise ConfigError(f"data.overlap must be >= 0, got {overlap}")
+        self.video, self.blend, self.flow = video, blend, flow
+        self.chunk_frames, self.overlap = chunk_frames, overlap
+        self._raft: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
+
+    @override
+    def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:
+        return self.chunk_frames, self.overlap
+
+    @override
+    def setup(self, stage: str) -> None:
+        if self.flow != "dis":
+            resolve_state_dict(self.flow, "imagenet")  # missing weights: one clear message before any work
+        super().setup(stage)
+
+    def flow_estimator(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The flow from one frame to another: DIS, or RAFT (built once per process that decodes)."""
+        if self.flow == "dis":
+            return dis_flow
+        if self._raft is None:
+            from dreamer.motion.raft import RaftFlow
+
+            self._raft = RaftFlow(self.flow)
+        return self._raft
+
+    @property
+    @override
+    def carries(self) -> bool:
+        return self.blend > 0
+
+    @override
+    def find_sources(self, notes: list[str]) -> list[tuple[Path, str]]:
+        return find_videos(self.video, self.recursive, notes)
+
+    @override
+    def make_job(
+        self, source: Path, name: str, paths: tuple[Path, Path], plan: MotionPlan, min_side: int
+    ) -> Optional[MotionJob]:
+        try:
+            info = probe(source)
+        except VideoError as error:
+            plan.failed.append(str(error))
+            return None
+        height, width = resized(info.size, self.resize)
+        if min(height, width) < min_side:
+            plan.failed.append(f"{source}: {height}x{width} px is too small; the layers need at least {min_side} px")
+            return None
+        if info.damaged:
+            plan.failed.append(
+                f"{source}: truncated or damaged stream: "
+                f"{info.frames} {f'of {info.expected} ' if info.expected > info.frames else ''}frames readable; "
+                "dreaming those"
+            )
+        seed = image_seed(self.seed, name)
+        return MotionJob(source, name, *paths, (height, width), info.frames, info.fps, seed, info.audio)
+
+    @override
+    def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[DreamBatch]:
+        earlier: Optional[np.ndarray] = None  # the source frame before the current one
+        flow = self.flow_estimator()
+        decoded = 0
+        try:
+            for number, picture in enumerate(read_frames(job.source, job.size)):
+                if number >= span.stop:
+                    return
+                decoded = number + 1
+                if number >= span.start:
+                    item = self.frame_item(job, span, number)
+                    item.pixels = torch.from_numpy(picture).permute(2, 0, 1)[None].float().div_(255)
+                    if item.frame is not None and item.frame.continues:
+                        assert earlier is not None  # a continued frame follows one read before it
+                        backward = flow(picture, earlier)
+                        valid = consistent(backward, flow(earlier, picture))
+                        item.frame = replace(item.frame, backward=backward, valid=valid)
+                    yield item
+                earlier = picture
+            problem = f"{job.source}: the stream ends after {decoded} of {job.frames} frames"
+        except VideoError as error:
+            problem = str(error)
+        if decoded >= span.stop:
+            return
+        yield DreamBatch.idle(
+            damaged=(span.job, decoded), failed=[f"{problem}; the {decoded} frames before it were dreamed"]
+        )
+
+    @override
+    def next_start(self, previous: np.ndarray, batch: DreamBatch) -> np.ndarray:
+        assert batch.pixels is not None and batch.frame is not None
+        assert batch.frame.backward is not None and batch.frame.valid is not None
+        frame = batch.pixels[0].permute(1, 2, 0).cpu().numpy()
+        return carry_over(previous.astype(np.float32) / 255, frame, batch.frame.backward, batch.frame.valid, self.blend)
+
+
+def is_video(path: Path) -> bool:
+    return not path.name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def find_videos(
+    video: Union[str, Sequence[str]], recursive: bool = True, notes: Optional[list[str]] = None
+) -> list[tuple[Path, str]]:
+    """Files, folders (videos by suffix) and globs → ``(path, name)`` pairs, like ``find_images``."""
+    return find_images(video, recursive, accept=is_video, setting="data.video", notes=notes)
