@@ -11,9 +11,9 @@ __version__ = "0.1.0"
 _HOMES = {
     "dream": "dreamer.command.api",
     "DreamDataModule": "dreamer.photos.data",
-    "DreamModule": "dreamer.dream.module",
+    "DreamModule": "dreamer.engine.module",
     "silence_known_noise": "dreamer.quiet",
-    "IndependentDDPStrategy": "dreamer.dream.strategy",
+    "IndependentDDPStrategy": "dreamer.engine.strategy",
     "wire": "dreamer.command.wiring",
 }
 

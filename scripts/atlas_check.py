@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from dreamer.dream.module import DreamModule
-from dreamer.explore.atlas import channel_means, self_excitation_share
+from dreamer.engine.module import DreamModule
+from dreamer.explore.probes import channel_means, self_excitation_share
 from dreamer.files.bundled import config_path
 from dreamer.files.imageio import open_photo, to_tensor
 
@@ -29,11 +29,11 @@ def main() -> None:
     args = parser.parse_args()
     settings = yaml.safe_load(config_path(args.config).read_text())["model"]
     model = DreamModule(**{k: settings[k] for k in ("backbone", "weights", "layers") if k in settings}, octaves=1)
-    (layer,) = model.layer_schedule[0]
+    (layer,) = model.objective.layer_schedule[0]
     files = sorted((args.folder / layer).glob(f"{layer}-c*.png"))
     channels = [int(re.search(r"-c(\d+)\.png$", f.name).group(1)) for f in files]
     images = torch.stack([to_tensor(open_photo(f)[0]) for f in files])
-    share = self_excitation_share(channel_means(model, images), channels)
+    share = self_excitation_share(channel_means(model.objective, images), channels)
     print(f"{layer}: {len(channels)} channels; own image excites the channel most for {100 * share:.1f} %")
 
 

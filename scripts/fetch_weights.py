@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from dreamer.dream.backbones import BACKBONES, FLOW_NETWORKS, hub_checkpoint_path
+from dreamer.engine.backbones import BACKBONES, FLOW_NETWORKS, hub_checkpoint_path
 
 NETWORKS = {**BACKBONES, **FLOW_NETWORKS}
 

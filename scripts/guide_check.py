@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from dreamer.cli import main as dreamer_main
-from dreamer.dream.module import DreamModule
-from dreamer.explore.atlas import channel_means
+from dreamer.engine.module import DreamModule
+from dreamer.explore.probes import channel_means
 from dreamer.files.bundled import SAMPLE_PHOTO
 from dreamer.files.imageio import open_photo, to_tensor
 
@@ -27,7 +27,7 @@ def main() -> None:
     judge = DreamModule(backbone="mobilenet_v2", weights="imagenet", layers=11, octaves=1)
 
     def means(path: Path) -> torch.Tensor:
-        return channel_means(judge, to_tensor(open_photo(path)[0])[None])[0]
+        return channel_means(judge.objective, to_tensor(open_photo(path)[0])[None])[0]
 
     target = means(args.guide)
     with tempfile.TemporaryDirectory() as folder:

@@ -46,7 +46,7 @@ COMPARISONS: dict[str, list[tuple[str, dict]]] = {
     "gradients": [
         ("today's default", {}),
         ("Laplacian, 4 levels", {"laplacian_levels": 4}),
-        ("turn ±8°, scale ±5 %, flip", {"jitter_rotate": 8, "jitter_scale": 0.05, "jitter_flip": True}),
+        ("turn ±8°, scale ±5 %, flip", {"jitter.rotate": 8, "jitter.scale": 0.05, "jitter.flip": True}),
     ],
 }
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -49,6 +51,42 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
 
 
+def deepdream(
+    objective: Callable[[torch.Tensor], torch.Tensor],
+    photo: torch.Tensor,
+    octaves: int,
+    scale: float,
+    iterations: int,
+    lr: float,
+    alpha: float,
+    jitter: int,
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """The dream of ``photo`` ``[1, 3, H, W]`` in [0, 1]: gradient ascent on ``objective`` (of the
+    rolled image) over a pyramid, smallest level first. The benchmark's one reference loop."""
+    height, width = photo.shape[-2:]
+    sizes = [(round(height / scale**k), round(width / scale**k)) for k in reversed(range(octaves))]
+    dream = None
+    for size in sizes:
+        start = resize(photo, size)
+        if dream is not None:
+            upscaled = F.interpolate(dream, size=size, mode="bilinear", align_corners=False)
+            start = ((1 - alpha) * start + alpha * upscaled).clamp(0, 1)
+        dream = start.clone().requires_grad_(True)
+        for _ in range(iterations):
+            dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
+            rolled = torch.roll(dream, (dy, dx), dims=(-2, -1))
+            loss = -objective(rolled)
+            loss.backward()
+            with torch.no_grad():
+                dream -= lr * dream.grad / dream.grad.abs().mean().clamp_min(1e-30)
+                dream.clamp_(0, 1)
+                dream.grad = None
+        dream = dream.detach()
+    assert dream is not None
+    return dream
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("photo", type=Path)
@@ -72,25 +110,16 @@ def main() -> None:
     mean, std = MEAN.to(device), STD.to(device)
     pixels = torch.from_numpy(np.array(Image.open(args.photo).convert("RGB"))).permute(2, 0, 1)[None]
     photo = pixels.to(device).float() / 255
-    height, width = photo.shape[-2:]
-    sizes = [(round(height / args.scale**k), round(width / args.scale**k)) for k in reversed(range(args.octaves))]
-    dream = None
-    for size in sizes:
-        start = resize(photo, size)
-        if dream is not None:
-            upscaled = F.interpolate(dream, size=size, mode="bilinear", align_corners=False)
-            start = ((1 - args.alpha) * start + args.alpha * upscaled).clamp(0, 1)
-        dream = start.clone().requires_grad_(True)
-        for _ in range(args.iterations):
-            dy, dx = torch.randint(-args.jitter, args.jitter + 1, (2,)).tolist()
-            rolled = torch.roll(dream, (dy, dx), dims=(-2, -1))
-            loss = -net((rolled - mean) / std).square().mean()
-            loss.backward()
-            with torch.no_grad():
-                dream -= args.lr * dream.grad / dream.grad.abs().mean().clamp_min(1e-30)
-                dream.clamp_(0, 1)
-                dream.grad = None
-        dream = dream.detach()
+    dream = deepdream(
+        lambda image: net((image - mean) / std).square().mean(),
+        photo,
+        args.octaves,
+        args.scale,
+        args.iterations,
+        args.lr,
+        args.alpha,
+        args.jitter,
+    )
     pixels = dream[0].mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     Image.fromarray(pixels).save(args.output)
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dreamer.dream.module import DreamModule
+from dreamer.command.wiring import wire
+from dreamer.engine.jitter import Jitter
+from dreamer.engine.module import DreamModule
 from dreamer.photos.data import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
@@ -44,6 +46,8 @@ def tiny_model(**overrides) -> DreamModule:
     """MobileNetV2 with its real ImageNet weights (shipped by a package): small, fast, meaningful."""
     settings = dict(backbone="mobilenet_v2", weights="imagenet", layers=7, octaves=2, scale=1.5, iterations=3, lr=0.02)
     settings.update(overrides)
+    if isinstance(settings.get("jitter"), int):  # a roll alone, as a number
+        settings["jitter"] = Jitter(roll=settings["jitter"])
     return DreamModule(**settings)
 
 
@@ -59,5 +63,6 @@ def run_dream(model: DreamModule, data: DreamDataModule, **trainer_kwargs) -> pl
     )
     settings.update(trainer_kwargs)
     trainer = pl.Trainer(**settings)
+    wire(model, data, trainer)
     trainer.fit(model, datamodule=data)
     return trainer

@@ -5,18 +5,19 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
+from dreamer.engine.events import DreamListener
 
-class FloatDreams(pl.Callback):
-    """Saves every finished dream as a float tensor ``<folder>/<name>.pt`` (no 8-bit rounding)."""
+
+class FloatDreams(pl.Callback, DreamListener):
+    """Saves every finished dream as a float tensor ``<folder>/<name>.pt`` (no 8-bit rounding): a
+    listener among the Trainer's callbacks, which ``wire`` subscribes to the dream's events."""
 
     def __init__(self, folder: str) -> None:
         self.folder = Path(folder)
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch["step"] != batch["steps"] - 1:
-            return
+    def on_dream_end(self, trainer, dream, images) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        for name, image in zip(batch["names"], pl_module.image.detach().cpu()):
+        for name, image in zip(dream.batch.names, images.cpu()):
             torch.save(image.clone(), self.folder / (name.replace("/", "__") + ".pt"))
 
 

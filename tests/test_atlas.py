@@ -14,9 +14,10 @@ import torch
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.dream.objectives import activation_objective
+from dreamer.engine.objectives import activation_objective
 from dreamer.errors import ConfigError
-from dreamer.explore.atlas import channel_means, parse_channels, self_excitation_share
+from dreamer.explore.atlas import parse_channels
+from dreamer.explore.probes import channel_means, self_excitation_share
 from dreamer.files.imageio import open_photo, to_tensor
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, tiny_model
@@ -98,7 +99,7 @@ def test_the_preset_atlas_shows_each_channel_what_excites_it_most(tmp_path, caps
     channels = [int(re.search(r"c(\d+)", f.name).group(1)) for f in files]
     assert channels == list(range(96))
     images = torch.stack([to_tensor(open_photo(f)[0]) for f in files])
-    share = self_excitation_share(channel_means(tiny_model(layers=11, octaves=1), images), channels)
+    share = self_excitation_share(channel_means(tiny_model(layers=11, octaves=1).objective, images), channels)
     print(f"self-excitation share: {share:.3f}")
     assert share >= 0.9
     # and the images differ from one another: not one pattern for all

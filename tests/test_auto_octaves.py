@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from dreamer import dream
-from dreamer.dream.pyramid import auto_octaves, stretched
+from dreamer.engine.pyramid import auto_octaves, stretched
 from dreamer.errors import ConfigError
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import SAMPLE, make_photo, run_dream, tiny_model
@@ -36,9 +36,10 @@ class LayersSeen(pl.Callback):
         self.seen: dict[str, list[tuple[str, ...]]] = {}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if batch["names"] and batch["step"] % pl_module.hparams.iterations == 0:
-            entry = pl_module.layer_schedule[pl_module.entry(pl_module.octave)]
-            self.seen.setdefault(batch["names"][0], []).append(entry)
+        position, objective = batch.position, pl_module.objective
+        if batch.names and position.octave_start:
+            entry = objective.layer_schedule[objective.entry(position.octave, position.levels)]
+            self.seen.setdefault(batch.names[0], []).append(entry)
 
 
 def test_each_photo_gets_its_own_number_of_levels_and_the_layers_stretch(tmp_path):

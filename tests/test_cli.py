@@ -6,7 +6,8 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.command.sweep import grid, read_sweep
-from dreamer.dream.module import DreamModule
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.module import DreamModule
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.photos.data import DreamDataModule
 from tests.cli_args import QUIET, flags
@@ -129,6 +130,31 @@ def test_real_weights_raise_the_target_activation_on_the_sample_photo(tmp_path):
     photo = to_tensor(open_photo(SAMPLE)[0]).unsqueeze(0)
     dream = to_tensor(open_photo(tmp_path / "d.png")[0]).unsqueeze(0)
     with torch.no_grad():
-        gain = (model.objective(dream, -1) / model.objective(photo, -1)).item()
-    print(f"activation gain of {model.layer_schedule[-1]} on the sample photo: {gain:.1f}x")
+        gain = (model.objective(dream, DreamBatch(None), -1) / model.objective(photo, DreamBatch(None), -1)).item()
+    print(f"activation gain of {model.objective.layer_schedule[-1]} on the sample photo: {gain:.1f}x")
     assert gain > 3.0
+
+
+def test_a_config_and_flags_written_for_dreamer_0_1_still_run(tmp_path, capsys):
+    """The config 0.1 saved beside a dream (old class paths, ``jitter: 16``, ``jitter_rotate``) and its
+    flags (``--model.jitter 8``) are read in today's names."""
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        "model:\n  backbone: mobilenet_v2\n  jitter: 16\n  jitter_rotate: 4.0\n  jitter_flip: true\n"
+        "  optimizer:\n    class_path: dreamer.optim.NormalizedGD\n"
+        "data:\n  class_path: dreamer.data.DreamDataModule\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(old), "--print_config"])
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["jitter"] == {"roll": 16, "rotate": 4.0, "scale": 0.0, "flip": True}
+    assert config["model"]["optimizer"]["class_path"] == "dreamer.engine.optim.NormalizedGD"
+    assert config["data"]["class_path"] == "dreamer.photos.data.DreamDataModule"
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(old), "--model.jitter", "8", "--model.jitter_scale", "0.1", "--print_config"])
+    assert yaml.safe_load(capsys.readouterr().out)["model"]["jitter"] == {
+        "roll": 8,
+        "rotate": 4.0,
+        "scale": 0.1,
+        "flip": True,
+    }

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.dream.module import DreamModule
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.module import DreamModule
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 from tests.test_many import dream_with_processes, float_dreams, folder_of
@@ -49,7 +50,7 @@ def gradient(model: DreamModule, image: torch.Tensor, autocast: torch.dtype | No
     """The objective's gradient on ``image``: one dream step's direction."""
     image = image.clone().requires_grad_(True)
     with torch.autocast("cuda", dtype=autocast or torch.float32, enabled=autocast is not None):
-        model.objective(image, 0).sum().backward()
+        model.objective(image, DreamBatch(None), 0).sum().backward()
     return image.grad.float()
 
 
@@ -64,7 +65,10 @@ def gain(photo, precision: str) -> float:
     )
     judge = tiny_model(octaves=2).cuda()
     with torch.no_grad():
-        return (judge.objective(model.image.detach().float(), 1) / judge.objective(pixels_of(photo), 1)).item()
+        return (
+            judge.objective(model.image.detach().float(), DreamBatch(None), 1)
+            / judge.objective(pixels_of(photo), DreamBatch(None), 1)
+        ).item()
 
 
 @pytest.fixture
@@ -98,17 +102,17 @@ def test_channels_last_changes_no_math_on_gpu(gpu_photo):
 def test_compiled_backbone_is_not_recompiled_every_step_on_gpu(tmp_path, gpu_photo):
     from torch._dynamo.testing import CompileCounterWithBackend
 
-    import dreamer.dream.extractor
+    import dreamer.engine.extractor
 
     counter = CompileCounterWithBackend("inductor")
     real_compile = torch.compile
     torch._dynamo.reset()
-    dreamer.dream.extractor.torch.compile = lambda module, **kwargs: real_compile(module, backend=counter, **kwargs)
+    dreamer.engine.extractor.torch.compile = lambda module, **kwargs: real_compile(module, backend=counter, **kwargs)
     try:
         model = tiny_model(compile=True, octaves=3, scale=1.3, iterations=4)
         run_dream(model, DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "c.png")), **GPU)
     finally:
-        dreamer.dream.extractor.torch.compile = real_compile
+        dreamer.engine.extractor.torch.compile = real_compile
     print(f"compiled frames: {counter.frame_count} for 3 octaves × 4 steps")
     assert 1 <= counter.frame_count <= 3 and torch.isfinite(model.image).all()
 

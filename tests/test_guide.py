@@ -9,8 +9,8 @@ import yaml
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.dream.guide import guided_objective
-from dreamer.explore.atlas import channel_means
+from dreamer.engine.guide import guided_objective
+from dreamer.explore.probes import channel_means
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
@@ -34,7 +34,7 @@ def cosine_to(guide_path, dream: torch.Tensor) -> float:
     judge = tiny_model(layers=11, octaves=1)
     guide = to_tensor(open_photo(guide_path)[0])[None]
     return torch.nn.functional.cosine_similarity(
-        channel_means(judge, dream)[0], channel_means(judge, guide)[0], dim=0
+        channel_means(judge.objective, dream)[0], channel_means(judge.objective, guide)[0], dim=0
     ).item()
 
 

@@ -1,8 +1,12 @@
 """Jitter beyond rolls: identity when off, exact adjoint on the gradient, per-image streams."""
 
+import pytest
 import torch
 
-from dreamer.dream.jitter import random_affine
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.jitter import Jitter, random_affine
+from dreamer.engine.optim import NormalizedGD
+from dreamer.errors import ConfigError
 from tests.conftest import tiny_model
 
 
@@ -44,16 +48,25 @@ def test_rotations_are_small_and_each_image_has_its_own():
 
 
 def test_dreams_with_rotation_and_flip_jitter_still_ascend():
-    model = tiny_model(jitter=4, jitter_rotate=8.0, jitter_scale=0.05, jitter_flip=True)
-    model.image = torch.nn.Parameter(torch.rand(1, 3, 64, 80))
-    model.start_dream([0])
-    optimizer = model.configure_optimizers()
+    jitter = Jitter(roll=4, rotate=8.0, scale=0.05, flip=True)
+    model = tiny_model(jitter=jitter)
+    image = torch.nn.Parameter(torch.rand(1, 3, 64, 80))
+    optimizer = NormalizedGD([image], lr=0.02)
+    batch = DreamBatch(None, names=["a"], seeds=[0])
+    generators = [torch.Generator().manual_seed(0)]
     first = None
     for _ in range(6):
-        objective = model.objective(model._jittered(model.image)).sum()
+        objective = model.objective(jitter(image, generators), batch).sum()
         first = first if first is not None else objective.item()
         optimizer.zero_grad()
         (-objective).backward()
         optimizer.step()
-        model.image.data.clamp_(0, 1)
-    assert model.objective(model.image).item() > first
+        image.data.clamp_(0, 1)
+    assert model.objective(image, batch).item() > first
+
+
+def test_jitter_settings_out_of_range_are_refused():
+    with pytest.raises(ConfigError, match="jitter.roll must be >= 0"):
+        Jitter(roll=-1)
+    with pytest.raises(ConfigError, match="scale within"):
+        Jitter(scale=1.0)

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,9 +11,12 @@ import torch
 from PIL import Image
 
 from dreamer.cli import main
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.schedule import DreamSchedule
 from dreamer.files.imageio import save_image
+from dreamer.files.plan import RunSummary
+from dreamer.photos.data import DreamBatches, DreamDataModule, find_images
 from dreamer.photos.writer import DreamWriter
-from dreamer.photos.data import DreamBatches, DreamDataModule, RunSummary, find_images
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.helpers import FloatDreams
 
@@ -52,8 +54,8 @@ def test_equal_sizes_are_batched_and_other_sizes_kept_apart(tmp_path):
     data.plan = data.make_plan()
     sizes = [[job.size for job in batch] for batch in data.batches()]
     assert sizes == [[(30, 40)] * 2, [(30, 40)] * 2, [(30, 40)], [(40, 30)]]
-    item = DreamBatches(data.batches(), lambda size: 1)[0]
-    assert item["pixels"].shape == (2, 3, 30, 40) and item["names"] == ["a0.png", "a1.png"]
+    item = DreamBatches(data.batches())[0]
+    assert item.pixels is not None and item.pixels.shape == (2, 3, 30, 40) and item.names == ["a0.png", "a1.png"]
 
 
 def test_resize_sets_the_long_side(tmp_path):
@@ -118,10 +120,10 @@ def test_sharding_is_exact_with_an_odd_count(tmp_path):
     for plan in shares:
         share = data_with(plan, data)
         share.summary = summary
-        share.trainer = SimpleNamespace(lightning_module=SimpleNamespace(steps_for=lambda size: 5))
+        share.schedule = DreamSchedule(octaves=5, scale=1.5, iterations=1)
         loaders.append(share.train_dataloader())
     assert [len(steps) for steps in loaders] == [10, 10, 10]
-    names = [name for steps in loaders for batch in steps if batch["step"] == 0 for name in batch["names"]]
+    names = [name for steps in loaders for batch in steps if batch.position.dream_start for name in batch.names]
     assert sorted(names) == [f"img{i:02d}.png" for i in range(7)]
 
 
@@ -159,10 +161,10 @@ def test_one_step_gradient_of_an_image_is_the_same_alone_or_in_a_batch():
     model = tiny_model()
     images = torch.rand(4, 3, 96, 80)
     batch = images.clone().requires_grad_(True)
-    model.objective(batch, 0).sum().backward()
+    model.objective(batch, DreamBatch(None), 0).sum().backward()
     for i in range(4):
         alone = images[i : i + 1].clone().requires_grad_(True)
-        model.objective(alone, 0).sum().backward()
+        model.objective(alone, DreamBatch(None), 0).sum().backward()
         assert torch.allclose(batch.grad[i : i + 1], alone.grad, rtol=1e-4, atol=1e-6 * alone.grad.abs().max())
 
 

@@ -3,8 +3,10 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.dream.module import DreamModule, roll_each
-from dreamer.dream.optim import NormalizedGD
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.jitter import roll_each
+from dreamer.engine.module import DreamModule
+from dreamer.engine.optim import NormalizedGD
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model
 
@@ -21,9 +23,9 @@ def test_gradient_ascent_raises_the_objective_and_only_the_image_is_optimized(tm
     original_step = model.training_step
 
     def spy(batch, batch_idx):
-        loss = original_step(batch, batch_idx)
-        seen.append(-loss.item())
-        return loss
+        output = original_step(batch, batch_idx)
+        seen.append(-output["loss"].item())
+        return output
 
     model.training_step = spy
     trainer = run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")))
@@ -38,14 +40,14 @@ def test_gradient_ascent_raises_the_objective_and_only_the_image_is_optimized(tm
 def test_layer_schedule_uses_each_octaves_layer(tmp_path, photo):
     model = tiny_model(layers=[3, [5, 7]], octaves=2, iterations=2)
     used = []
-    forward = model.extractor.forward
+    forward = model.objective.extractor.forward
 
     def spy(images, layers):
         if torch.is_grad_enabled():  # not the size probes
             used.append((tuple(images.shape[-2:]), tuple(layers)))
         return forward(images, layers)
 
-    model.extractor.forward = spy
+    model.objective.extractor.forward = spy
     run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")))
     assert used == [((43, 53), ("features.3",))] * 2 + [((64, 80), ("features.5", "features.7"))] * 2
 
@@ -62,9 +64,9 @@ def test_too_small_octaves_are_skipped_with_a_warning(tmp_path, capfd):
     original_step = model.training_step
 
     def spy(*args, **kwargs):
-        loss = original_step(*args, **kwargs)
-        steps.append(loss.requires_grad and loss.item() != 0.0)
-        return loss
+        output = original_step(*args, **kwargs)
+        steps.append("objective" in output)  # a step that dreams says what it climbed
+        return output
 
     model.training_step = spy
     run_dream(model, DreamDataModule(images=str(small), output=str(tmp_path / "o")))
@@ -82,10 +84,11 @@ def test_channels_change_the_dream(tmp_path, photo):
 def test_channel_objective_restricts(tmp_path):
     model = tiny_model()
     images = torch.rand(1, 3, 64, 64)
-    full = model.objective(images, octave=0)
-    restricted = tiny_model(channels=[3]).objective(images, octave=0)
+    batch = DreamBatch(None)
+    full = model.objective(images, batch, octave=0)
+    restricted = tiny_model(channels=[3]).objective(images, batch, octave=0)
     assert not torch.allclose(full, restricted)
-    act = model.extractor(images, ["features.7"])["features.7"]
+    act = model.objective.extractor(images, ["features.7"])["features.7"]
     assert torch.allclose(restricted, act[:, 3].square().mean(dim=(1, 2)))
 
 

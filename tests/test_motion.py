@@ -13,12 +13,12 @@ import yaml
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.dream.module import DreamModule
+from dreamer.engine.module import DreamModule
 from dreamer.motion.plan import FramePace, FrameSpan, share, split
 from dreamer.motion.video import VideoDataModule
-from dreamer.motion.zoom import ZoomDataModule
 from dreamer.motion.videoio import probe, read_frames, video_pictures
 from dreamer.motion.warp import mean_warping_error
+from dreamer.motion.zoom import ZoomDataModule
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.videos import make_video
@@ -59,10 +59,9 @@ def test_split_cuts_chunks_warms_them_up_and_resumes_after_what_is_on_disk():
 def test_share_balances_steps_and_keeps_order():
     assert share([10, 1, 1, 1, 8], 2) == [[0, 3], [1, 2, 4]]  # loads 11 and 10
     assert share([5, 5, 5], 4) == [[0], [1], [2], []]
-    steps = Steps(octaves=3, iterations=10, frame_octaves=1, frame_iterations=2)
-    assert steps.span(FrameSpan(0, 0, 0, 5, False)) == 30 + 4 * 2
-    assert steps.span(FrameSpan(0, 5, 5, 7, True)) == 2 * 2
-    assert steps.of(True) == {"steps": 2, "iterations": 2, "first_octave": 2}
+    pace = FramePace(octaves=3, iterations=10, frame_octaves=1, frame_iterations=2)
+    assert pace.span(FrameSpan(0, 0, 0, 5, False)) == 30 + 4 * 2
+    assert pace.span(FrameSpan(0, 5, 5, 7, True)) == 2 * 2
 
 
 # ---------------------------------------------------------------- zoom
@@ -299,7 +298,7 @@ def test_decoding_is_streamed_memory_does_not_grow_with_length(tmp_path):
     def peak(frames: int) -> int:
         source = make_video(tmp_path / f"{frames}.mp4", frames=frames, size=(96, 128))
         data = video_data(source, tmp_path / "out")
-        data.steps = Steps(2, 2, 1, 1)
+        data.pace = FramePace(2, 2, 1, 1)
         job = data.make_plan().jobs[0]
         tracemalloc.start()
         for item in data.frames(job, FrameSpan(0, 0, 0, frames, False)):

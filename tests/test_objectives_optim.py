@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from dreamer.dream.objectives import activation_objective
-from dreamer.dream.optim import NormalizedGD
+from dreamer.engine.objectives import activation_objective
+from dreamer.engine.optim import NormalizedGD
 
 
 def test_mean_square_and_mean_values():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dreamer.dream.pyramid import (
+from dreamer.engine.pyramid import (
     blend_octave,
     blur,
     gaussian_pyramid,

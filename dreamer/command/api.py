@@ -10,7 +10,7 @@ from typing import Any, Union
 from PIL import Image
 from torch import Tensor
 
-from dreamer.dream.module import DreamModule
+from dreamer.engine.module import DreamModule
 from dreamer.errors import ConfigError
 from dreamer.files.imageio import to_image
 from dreamer.photos.data import DreamDataModule

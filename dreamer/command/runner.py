@@ -17,7 +17,7 @@ from typing_extensions import override
 
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
 from dreamer.command.wiring import Wiring, wire
-from dreamer.dream.module import DreamModule
+from dreamer.engine.module import DreamModule
 from dreamer.errors import DreamerError
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
 from dreamer.explore.sheets import ContactSheets

@@ -68,11 +68,11 @@ def read_sweep(config: str) -> tuple[str, dict[str, list[Any]], Path]:
 
 def check_sweep(sweep: dict[str, Any]) -> None:
     """Every key a ``model.*`` setting of DreamModule, every value a non-empty list."""
-    from dreamer.dream.module import DreamModule
+    from dreamer.engine.module import DreamModule
 
     known = [name for name in inspect.signature(DreamModule.__init__).parameters if name != "self"]
     for key, values in sweep.items():
-        if not key.startswith("model.") or key.split(".", 1)[1] not in known:
+        if not key.startswith("model.") or key.split(".")[1] not in known:  # or a member of a group: model.jitter.roll
             raise ConfigError(
                 f"sweep: unknown key {key!r}; sweep model settings, e.g. model.{', model.'.join(known[:8])}"
             )

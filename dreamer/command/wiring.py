@@ -9,10 +9,10 @@ from typing import Optional
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
 
-from dreamer.dream.events import DreamListener
-from dreamer.dream.module import DreamModule
-from dreamer.dream.octaves import OctaveSchedule
-from dreamer.dream.source import DreamSource
+from dreamer.engine.events import DreamListener
+from dreamer.engine.module import DreamModule
+from dreamer.engine.octaves import OctaveSchedule
+from dreamer.engine.source import DreamSource
 from dreamer.watch.metrics import DreamMetrics
 from dreamer.watch.progress import DreamProgressBar
 

@@ -13,9 +13,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.schedule import DreamSchedule, DreamSteps
-from dreamer.dream.source import DreamSource
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.schedule import DreamSchedule, DreamSteps
+from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
 from dreamer.explore.sheets import ContactSheets, contact_sheet
 from dreamer.files.imageio import open_photo, save_image, to_tensor

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from dreamer.dream.module import DreamModule
+from dreamer.engine.objective import DreamObjective
 
 
-def channel_means(model: DreamModule, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
-    """Mean activation of every channel of the model's (one) layer for each image: ``[N, C]``."""
-    layers = model.objective.layer_schedule[-1]
+def channel_means(objective: DreamObjective, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
+    """Mean activation of every channel of the objective's (one) layer for each image: ``[N, C]``."""
+    layers = objective.layer_schedule[-1]
     rows = []
     with torch.no_grad():
         for first in range(0, len(images), batch_size):
-            (activation,) = model.objective.extractor(images[first : first + batch_size], layers).values()
+            (activation,) = objective.extractor(images[first : first + batch_size], layers).values()
             rows.append(activation.float().mean(dim=(2, 3)))
     return torch.cat(rows)
 

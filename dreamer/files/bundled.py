@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from dreamer.errors import ConfigError
+from dreamer.files.earlier import upgraded, upgraded_args
 
 HERE = Path(__file__).resolve().parents[1]  # the package folder
 PRESETS = HERE / "presets"
@@ -76,6 +77,7 @@ def resolved_config(config: str, sweep: bool = False) -> str:
         raise ConfigError(
             f"--config {config} is a sweep (it has 'sweep:'); run it with: dreamer sweep --config {config}"
         )
+    content = upgraded(content)  # a config written for dreamer 0.1 still runs
     folder = path.resolve().parent
     for section, key in INPUT_KEYS:
         part = content.get(section)
@@ -93,10 +95,11 @@ def config_files(args: Sequence[str]) -> list[Path]:
 
 
 def with_resolved_configs(args: Sequence[str]) -> list[str]:
-    """``args`` with every ``--config``/``-c`` value replaced by its resolved YAML text."""
+    """``args`` with every ``--config``/``-c`` value replaced by its resolved YAML text, and flags of
+    dreamer 0.1 in today's names."""
     out: list[str] = []
     pending = False
-    for arg in args:
+    for arg in upgraded_args(args):
         if pending:
             out.append(resolved_config(arg))
             pending = False

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.events import Dream, DreamListener
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.imageio import to_image
 from dreamer.motion.videoio import read_picture
 

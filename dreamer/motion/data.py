@@ -19,9 +19,9 @@ import numpy as np
 from torch.utils.data import DataLoader, IterableDataset
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch, Frame
-from dreamer.dream.schedule import DreamSteps
-from dreamer.dream.source import DreamSource
+from dreamer.engine.batch import DreamBatch, Frame
+from dreamer.engine.schedule import DreamSteps
+from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError
 from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, image_seed

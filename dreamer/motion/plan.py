@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
-from dreamer.dream.batch import Pace
+from dreamer.engine.batch import Pace
 from dreamer.files.plan import DreamPlan
 
 

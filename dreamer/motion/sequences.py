@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from typing_extensions import override
 
-from dreamer.dream.events import Dream, DreamListener
+from dreamer.engine.events import Dream, DreamListener
 from dreamer.errors import DreamerError
 from dreamer.files.imageio import save_image, save_text, to_image
 from dreamer.motion.plan import MotionJob, MotionPlan

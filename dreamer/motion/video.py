@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from typing_extensions import override
 
-from dreamer.dream.backbones import resolve_state_dict
-from dreamer.dream.batch import DreamBatch
+from dreamer.engine.backbones import resolve_state_dict
+from dreamer.engine.batch import DreamBatch
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_CLIP
 from dreamer.files.plan import image_seed, resized

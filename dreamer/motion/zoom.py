@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch
+from dreamer.engine.batch import DreamBatch
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
 from dreamer.files.imageio import open_photo, to_tensor

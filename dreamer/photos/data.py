@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.schedule import DreamSteps
-from dreamer.dream.source import DreamSource
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.schedule import DreamSteps
+from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
 from dreamer.files.bundled import SAMPLE_PHOTO
 from dreamer.files.imageio import IMAGE_SUFFIXES, open_photo, to_tensor

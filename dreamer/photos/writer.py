@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from typing_extensions import override
 
-from dreamer.dream.events import Dream, DreamListener
+from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.imageio import save_image, save_text, to_image
 
 

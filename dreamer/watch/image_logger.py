@@ -10,8 +10,8 @@ from torch import Tensor
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer.dream.events import Dream, DreamListener
-from dreamer.dream.pyramid import fit_within
+from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.pyramid import fit_within
 
 
 class DreamImageLogger(pl.Callback, DreamListener):

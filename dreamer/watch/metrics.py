@@ -11,9 +11,9 @@ from torchmetrics import MeanMetric
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.events import Dream, DreamListener
-from dreamer.dream.pyramid import fit_within
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.pyramid import fit_within
 
 SSIM_KERNEL = 7
 METRIC_SIDE = 1024  # PSNR and SSIM are measured on views at most this long: SSIM of a 12 MP photo costs GiBs

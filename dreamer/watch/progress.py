@@ -8,7 +8,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
 from typing_extensions import override
 
-from dreamer.dream.events import Dream, DreamListener
+from dreamer.engine.events import Dream, DreamListener
 
 
 class DreamProgressBar(TQDMProgressBar, DreamListener):

@@ -10,9 +10,9 @@ import lightning.pytorch as pl
 import torch
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.octaves import Carry
-from dreamer.dream.schedule import DreamSchedule
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.octaves import Carry
+from dreamer.engine.schedule import DreamSchedule
 from dreamer.files.plan import RunSummary
 
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Union
 
-from dreamer.dream.batch import DreamBatch, Pace, Position
-from dreamer.dream.pyramid import auto_octaves
+from dreamer.engine.batch import DreamBatch, Pace, Position
+from dreamer.engine.pyramid import auto_octaves
 
 
 def _accept(names: Sequence[str]) -> None:

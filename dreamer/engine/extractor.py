@@ -14,7 +14,7 @@ from torch.func import functional_call
 from torchvision.models.feature_extraction import create_feature_extractor
 from typing_extensions import override
 
-from dreamer.dream.backbones import layer_names
+from dreamer.engine.backbones import layer_names
 from dreamer.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
@@ -11,17 +12,17 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 from typing_extensions import override
 
-from dreamer.dream.backbones import IMAGENET
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.events import Dream
-from dreamer.dream.filters import StepFilters
-from dreamer.dream.jitter import Jitter
-from dreamer.dream.objective import ChannelSchedule, DreamObjective, LayerSchedule
-from dreamer.dream.objectives import Objective
-from dreamer.dream.optim import NormalizedGD
-from dreamer.dream.pyramid import Blend
-from dreamer.dream.schedule import DreamSchedule
-from dreamer.dream.strategy import IndependentDDPStrategy
+from dreamer.engine.backbones import IMAGENET
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.events import Dream
+from dreamer.engine.filters import StepFilters
+from dreamer.engine.jitter import NO_JITTER, Jitter
+from dreamer.engine.objective import ChannelSchedule, DreamObjective, LayerSchedule
+from dreamer.engine.objectives import Objective
+from dreamer.engine.optim import NormalizedGD
+from dreamer.engine.pyramid import Blend
+from dreamer.engine.schedule import DreamSchedule
+from dreamer.engine.strategy import IndependentDDPStrategy
 from dreamer.errors import ConfigError
 
 
@@ -46,14 +47,14 @@ class DreamModule(pl.LightningModule):
         iterations: Gradient steps per octave (the seed's ``epochs``).
         lr: Step size. For the default naive GD, the step moves each pixel by ``lr`` on average
             (in [0, 1] units); for other optimisers it is their learning rate.
-        optimizer: ``dreamer.dream.optim.NormalizedGD`` (original DeepDream) or any ``torch.optim`` class.
+        optimizer: ``dreamer.engine.optim.NormalizedGD`` (original DeepDream) or any ``torch.optim`` class.
         alpha: At each new octave start from ``(1 - alpha) * photo + alpha * dream`` (``blend: alpha``).
         blend: ``alpha``, or ``detail`` to carry only the detail the dream added (Google's notebook).
         init: Start from the ``photo`` or from ``noise`` (shows what the layer/channel wants).
-        jitter: Roll each image by up to this many pixels each step (rolled back after), or the
-            whole group: ``{roll: 16, rotate: 8, scale: 0.05, flip: true}`` also turns each image by
-            up to ± ``rotate`` degrees, scales it by up to 1 ± ``scale`` and mirrors it half of the
-            steps; autograd undoes every transform on the gradient.
+        jitter: What each image goes through before the network at every step, e.g. ``{roll: 16,
+            rotate: 8, scale: 0.05, flip: true}``: a roll by up to ``roll`` px, a turn by up to
+            ± ``rotate`` degrees, a scale by up to 1 ± ``scale``, a left-right mirror half of the
+            steps (``--model.jitter.roll 16``). Autograd undoes every transform on the gradient.
         grad_blur: Gaussian blur σ (px) of the gradient each step; 0 turns it off.
         laplacian_levels: Normalise the gradient band by band over a Laplacian pyramid of this many
             levels each step (TensorFlow's DeepDream ``lap_normalize``, 4 there), so that no scale of
@@ -92,7 +93,7 @@ class DreamModule(pl.LightningModule):
         alpha: float = 0.2,
         blend: Blend = "alpha",
         init: Literal["photo", "noise"] = "photo",
-        jitter: Union[int, Jitter] = 0,
+        jitter: Jitter = NO_JITTER,
         grad_blur: float = 0.0,
         laplacian_levels: int = 0,
         image_blur: float = 0.0,
@@ -115,9 +116,10 @@ class DreamModule(pl.LightningModule):
             optimizer([nn.Parameter(torch.zeros(1))], lr=lr)  # its own checks of its settings, before any work
         except (TypeError, ValueError) as error:
             raise ConfigError(f"model.optimizer: {error}") from None
+        self.jitter = jitter if isinstance(jitter, Jitter) else Jitter(**jitter)  # or the group's mapping
         self.save_hyperparameters(ignore=["optimizer"])
+        self.hparams["jitter"] = asdict(self.jitter)  # plain values: a checkpoint loads with weights_only
         self.optimizer_factory = optimizer
-        self.jitter = Jitter(roll=jitter) if isinstance(jitter, int) else jitter
         self.filters = StepFilters(grad_blur, laplacian_levels, image_blur)
         # Schedule entries: one per octave, or with ``auto`` as many as given, stretched over each photo's levels.
         entries = octaves if isinstance(octaves, int) else len(layers) if isinstance(layers, list) else 1

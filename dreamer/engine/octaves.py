@@ -10,9 +10,9 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.events import Dream, DreamListener
-from dreamer.dream.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
 from dreamer.errors import ConfigError
 from dreamer.quiet import warn
 

@@ -50,9 +50,14 @@ def roll_each(images: Tensor, shifts: Sequence[tuple[int, int]]) -> Tensor:
 
 @dataclass(frozen=True)
 class Jitter:
-    """The random transforms each image gets before the network at every step, undone on the
-    gradient by autograd: a roll of up to ``roll`` px, a turn of up to ``±rotate`` degrees, a scale of
-    up to ``1 ± scale``, and with ``flip`` a left-right mirror half of the time.
+    """The random transforms each image goes through before the network at every step; autograd
+    undoes them on the gradient, and each image draws from its own generator.
+
+    Args:
+        roll: Roll by up to this many pixels (rolled back after).
+        rotate: Turn by up to ± this many degrees (0: off).
+        scale: Scale by up to 1 ± this (0: off).
+        flip: Mirror left-right half of the steps.
 
     Raises:
         ConfigError: a negative roll or turn, or a scale outside [0, 1).
@@ -65,7 +70,7 @@ class Jitter:
 
     def __post_init__(self) -> None:
         if self.roll < 0:
-            raise ConfigError(f"model.jitter must be >= 0, got {self.roll}")
+            raise ConfigError(f"model.jitter.roll must be >= 0, got {self.roll}")
         if self.rotate < 0 or not 0 <= self.scale < 1:
             raise ConfigError(
                 f"model.jitter: rotate must be >= 0 and scale within [0, 1), got {self.rotate} and {self.scale}"
@@ -78,4 +83,7 @@ class Jitter:
         if roll == 0:
             return images
         shifts = [tuple(torch.randint(-roll, roll + 1, (2,), generator=rng).tolist()) for rng in generators]
-        return roll_each(images, shifts)  # type: ignore[arg-type]
+        return roll_each(images, shifts)
+
+
+NO_JITTER = Jitter()  # the default: nothing moves

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor, nn
 
-from dreamer.dream.backbones import backbone_spec, build_backbone, node_name
-from dreamer.dream.batch import DreamBatch
-from dreamer.dream.extractor import LayerExtractor
-from dreamer.dream.guide import Guides, guided_objectives
-from dreamer.dream.objectives import Objective, activation_objective
-from dreamer.dream.pyramid import stretched
-from dreamer.dream.tiling import tiled_gradient, tiled_objective
+from dreamer.engine.backbones import backbone_spec, build_backbone, node_name
+from dreamer.engine.batch import DreamBatch
+from dreamer.engine.extractor import LayerExtractor
+from dreamer.engine.guide import Guides, guided_objectives
+from dreamer.engine.objectives import Objective, activation_objective
+from dreamer.engine.pyramid import stretched
+from dreamer.engine.tiling import tiled_gradient, tiled_objective
 from dreamer.errors import ConfigError
 
 Layer = Union[int, str]
@@ -96,7 +97,7 @@ class DreamObjective(nn.Module):
         """Channels of every scheduled layer."""
         return {name: width for layers in self.layer_schedule for name, width in self.extractor.widths(layers).items()}
 
-    def check_names(self, names: list[str]) -> None:
+    def check_names(self, names: Sequence[str]) -> None:
         """Every input has what the objective needs of it (its guide)."""
         if self.guides is not None:
             self.guides.check(names)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from dreamer.dream.pyramid import blur, laplacian_normalize
+from dreamer.engine.pyramid import blur, laplacian_normalize
 from dreamer.errors import ConfigError
 
 

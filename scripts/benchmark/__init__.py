@@ -1,0 +1,1 @@
+"""dreamer's benchmark, one module per section: ``python -m scripts.benchmark --help``."""

@@ -1,0 +1,112 @@
+"""Dreamed video: frames per second, what a frame costs beyond its dream, memory against length."""
+
+from __future__ import annotations
+
+import fractions
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from scripts.benchmark.common import (
+    ROOT,
+    table,
+    whole_run,
+)
+
+
+def motion(work: Path, smoke: bool, reps: int) -> str:
+    """Dreamed video: frames per second, what the frames cost beyond dreaming, memory vs length."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from coherence import camera_clip
+
+    from dreamer.files.imageio import save_image, to_image
+    from dreamer.motion.videoio import encode_frames, frame_path, read_frames
+    from dreamer.motion.warp import carry_over, consistent, dis_flow
+
+    frames, short, long = (4, 4, 8) if smoke else (24, 24, 240)
+    clip = camera_clip(work / "clip.mp4", frames)
+    video = [
+        "fit",
+        "--config",
+        str(ROOT / "configs" / "video.yaml"),
+        "--data.video",
+        str(clip),
+        "--data.resize",
+        "null",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger",
+        "false",
+        "--data.overwrite",
+        "true",
+    ]
+    one = camera_clip(work / "one.mp4", 1)
+    walls, firsts = [], []
+    for rep in range(reps):  # alternated: the whole clip, then its first frame alone (start-up + frame 0)
+        walls.append(whole_run([*video, "--data.output", str(work / f"v{rep}")])[0])
+        firsts.append(whole_run([*video[:4], str(one), *video[5:], "--data.output", str(work / f"o{rep}")])[0])
+    wall, first = statistics.median(walls), statistics.median(firsts)
+    steady = (wall - first) / (frames - 1)  # a continued frame, everything included
+    # What a frame costs beyond its dream, each part timed alone over the same clip.
+    pictures = list(read_frames(clip))
+    parts = {}
+    started = time.perf_counter()
+    for _ in read_frames(clip):
+        pass
+    parts["decode"] = (time.perf_counter() - started) / frames
+    started = time.perf_counter()
+    flows = []
+    for before, after in zip(pictures, pictures[1:]):
+        backward = dis_flow(after, before)
+        flows.append((backward, consistent(backward, dis_flow(before, after))))
+    parts["optical flow + occlusion"] = (time.perf_counter() - started) / frames
+    started = time.perf_counter()
+    for (backward, valid), previous, picture in zip(flows, pictures, pictures[1:]):
+        carry_over(previous.astype(np.float32) / 255, picture.astype(np.float32) / 255, backward, valid, 0.7)
+    parts["warp + blend"] = (time.perf_counter() - started) / frames
+    folder = work / "frames"
+    started = time.perf_counter()
+    for index, picture in enumerate(pictures):
+        save_image(
+            to_image(torch.from_numpy(picture).permute(2, 0, 1).float() / 255), frame_path(folder, index), png_level=1
+        )
+    parts["write PNG"] = (time.perf_counter() - started) / frames
+    started = time.perf_counter()
+    encode_frames(folder, 1, work / "one.mp4", fractions.Fraction(24))
+    start_up = time.perf_counter() - started  # paid once per video: the encoding process's start
+    started = time.perf_counter()
+    encode_frames(folder, frames, work / "encoded.mp4", fractions.Fraction(24))
+    parts["encode MP4"] = (time.perf_counter() - started - start_up) / (frames - 1)
+    overhead = sum(parts.values())
+    dream = steady - overhead
+    rows = [[name, f"{seconds * 1000:.1f}", f"{100 * seconds / dream:.1f} %"] for name, seconds in parts.items()]
+    rows.append(["**all of the above**", f"**{overhead * 1000:.1f}**", f"**{100 * overhead / dream:.1f} %**"])
+    # Peak memory against length: light settings so that 240 frames take a minute.
+    light = ["--model.octaves", "1", "--model.iterations", "1", "--data.frame_iterations", "1"]
+    peaks = {}
+    for count in (short, long):
+        longer = camera_clip(work / f"clip{count}.mp4", count)
+        video_n = [*video[:4], str(longer), *video[5:], "--data.output", str(work / f"m{count}"), *light]
+        peaks[count] = whole_run(video_n)
+    return (
+        f"## Motion\n\n`dreamer fit --config configs/video.yaml` on a clip of {frames} frames of 256×170 (the "
+        f"bundled photo filmed by a panning, zooming virtual camera; `scripts/coherence.py` makes it), whole "
+        f"process, start-up included, median of {reps}: **{wall:.1f} s, {frames / wall:.2f} frames/s**. "
+        f"Frame 0 dreams 3 octaves × 8 steps, every later frame 1 × 4: the clip's first frame alone takes "
+        f"{first:.1f} s (start-up included), every later frame **{steady * 1000:.0f} ms ({1 / steady:.1f} frames/s)**, "
+        "everything included.\n\n"
+        "What a continued frame costs beyond its dream, each part timed alone on the same frames, as a share of "
+        f"its dream (the frame's time less these parts); the encoder's start, {start_up * 1000:.0f} ms, is paid once "
+        "per video and not counted here:\n\n"
+        + table(rows, ["part", "ms per frame", "share of the dream"])
+        + "\n\nPeak memory (RSS, whole process) against the length of the video, with 1 step per frame:\n\n"
+        + table(
+            [[f"{count} frames", f"{seconds:.1f}", f"{mib:.0f}"] for count, (seconds, mib) in peaks.items()],
+            ["video", "seconds", "peak MiB"],
+        )
+        + f"\n\n{long} frames take {peaks[long][1] / peaks[short][1]:.3f}× the memory of {short}: decoding is streamed."
+    )

@@ -1,0 +1,54 @@
+"""The Trainer's fast paths: mixed precision, channels-last memory, a compiled backbone."""
+
+import dataclasses
+
+import torch
+
+from dreamer.engine.backbones import BACKBONES
+from dreamer.photos.data import DreamDataModule
+from tests.conftest import make_photo, run_dream, tiny_model
+
+
+def test_bf16_mixed_precision_runs_on_cpu_without_nans(tmp_path, photo):
+    target = tmp_path / "bf16.png"
+    model = tiny_model()
+    run_dream(model, DreamDataModule(images=str(photo), output=str(target)), precision="bf16-mixed")
+    assert torch.isfinite(model.image).all() and target.is_file()
+    assert model.image.dtype == torch.float32  # the image and its normalised step stay fp32
+
+
+def test_channels_last_gives_the_same_dream(tmp_path, photo):
+    plain, last = tiny_model(channels_last=False), tiny_model(channels_last=True)
+    for model, name in ((plain, "a.png"), (last, "b.png")):
+        run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / name)))
+    assert (plain.image - last.image).abs().max() < 0.05
+
+
+def test_channels_last_auto_follows_the_backbone(monkeypatch):
+    assert tiny_model().objective.extractor.memory_format == torch.channels_last
+    monkeypatch.setitem(
+        BACKBONES, "mobilenet_v2", dataclasses.replace(BACKBONES["mobilenet_v2"], channels_last_faster=False)
+    )
+    assert tiny_model().objective.extractor.memory_format == torch.contiguous_format
+
+
+def test_compiled_backbone_is_not_recompiled_every_step(tmp_path, monkeypatch):
+    """dynamic=True: a size change may cost a recompile when it crosses one of the compiler's
+    shape guards, never one per step, and a second photo of the same size costs none."""
+    from torch._dynamo.testing import CompileCounter
+
+    import dreamer.engine.extractor
+
+    counter = CompileCounter()
+    real_compile = torch.compile
+    monkeypatch.setattr(
+        dreamer.engine.extractor.torch, "compile", lambda m, **kw: real_compile(m, backend=counter, **kw)
+    )
+    torch._dynamo.reset()
+    model = tiny_model(compile=True, octaves=3, scale=1.3, iterations=4)
+    first, second = make_photo(tmp_path / "a.png", seed=1), make_photo(tmp_path / "b.png", seed=2)
+    run_dream(model, DreamDataModule(images=str(first), output=str(tmp_path / "a-out.png")))
+    compiled = counter.frame_count
+    assert 1 <= compiled <= 3  # 12 steps over 3 sizes
+    run_dream(model, DreamDataModule(images=str(second), output=str(tmp_path / "b-out.png")))
+    assert counter.frame_count == compiled
