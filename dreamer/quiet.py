@@ -13,11 +13,7 @@ from typing_extensions import override
 class _DropTips(logging.Filter):
     @override
     def filter(self, record: logging.LogRecord) -> bool:
-        message = str(record.getMessage())
-        # Tips advertise services; the override note fires because dreamer extends the default progress bar.
-        return not message.startswith(
-            ("💡 Tip:", "The following callbacks returned in `LightningModule.configure_callbacks`")
-        )
+        return not str(record.getMessage()).startswith("💡 Tip:")  # tips advertise services
 
 
 def silence_known_noise() -> None:

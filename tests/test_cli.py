@@ -151,7 +151,7 @@ def test_a_config_and_flags_written_for_dreamer_0_1_still_run(tmp_path, capsys):
     assert config["model"]["optimizer"]["class_path"] == "dreamer.engine.optim.NormalizedGD"
     assert config["data"]["class_path"] == "dreamer.photos.data.DreamDataModule"
     with pytest.raises(SystemExit):
-        main(["fit", "--config", str(old), "--model.jitter", "8", "--model.jitter_scale", "0.1", "--print_config"])
+        main(["fit", "--config", str(old), "--model.jitter=8", "--model.jitter_scale", "0.1", "--print_config"])
     assert yaml.safe_load(capsys.readouterr().out)["model"]["jitter"] == {
         "roll": 8,
         "rotate": 4.0,

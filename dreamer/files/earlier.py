@@ -50,8 +50,8 @@ def upgraded_args(args: Sequence[str]) -> list[str]:
     out = []
     for index, arg in enumerate(args):
         flag, equals, value = arg.partition("=")
-        if flag in renamed and (equals or index + 1 < len(args)):
-            nested = flag != "--model.jitter" or (value if equals else args[index + 1]).lstrip("-").isdigit()
-            arg = renamed[flag] + equals + value if nested else arg
-        out.append(MOVED.get(arg, arg) if not equals else f"{flag}={MOVED.get(value, value)}")
+        given = value if equals else (args[index + 1] if index + 1 < len(args) else "")
+        if flag in renamed and (flag != "--model.jitter" or given.lstrip("-").isdigit()):
+            flag = renamed[flag]
+        out.append(f"{flag}={MOVED.get(value, value)}" if equals else MOVED.get(flag, flag))
     return out

@@ -28,7 +28,8 @@ from dreamer.engine.module import DreamModule
 from dreamer.photos.data import DreamDataModule
 from scripts.plain_deepdream import deepdream
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+DREAMER_NAMES = {"jitter": "jitter.roll"}  # the plain script's options that dreamer names otherwise
 
 
 def machine() -> str:

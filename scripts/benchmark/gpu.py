@@ -13,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from dreamer.engine.batch import DreamBatch
 from scripts.benchmark.common import (
+    DREAMER_NAMES,
     ROOT,
     alternated,
     dreamer_run,
@@ -145,7 +146,7 @@ def gpu_whole_commands(work: Path, smoke: bool, reps: int) -> list[list]:
         dreamer += ["--trainer.default_root_dir", str(work / "logs"), "--trainer.accelerator", "gpu"]
         dreamer += ["--data.images", str(square), "--data.output", str(work / "d.png"), "--model.weights", "null"]
         dreamer += ["--model.backbone", "vgg16", "--model.layers", "22"]
-        dreamer += [f"--model.{key}={value}" for key, value in chosen.items()]
+        dreamer += [f"--model.{DREAMER_NAMES.get(key, key)}={value}" for key, value in chosen.items()]
         lean = [*dreamer, "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
         runs = alternated({"plain": plain, "dreamer": dreamer, "lean": lean}, reps, warm_up=not smoke)
         a, b, c = (statistics.median(r[0] for r in runs[k]) for k in ("plain", "dreamer", "lean"))

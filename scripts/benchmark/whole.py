@@ -10,6 +10,7 @@ from typing import Optional
 from PIL import Image
 
 from scripts.benchmark.common import (
+    DREAMER_NAMES,
     ROOT,
     alternated,
     paired_ratio,
@@ -57,7 +58,7 @@ def whole(work: Path, smoke: bool, reps: int) -> str:
             "--model.layers",
             str(settings["layer"]),
         ]
-        b += [f"--model.{key}={value}" for key, value in settings.items() if key != "layer"]
+        b += [f"--model.{DREAMER_NAMES.get(key, key)}={value}" for key, value in settings.items() if key != "layer"]
         return {"plain": a, "dreamer": b}
 
     long = 4 if smoke else 40
