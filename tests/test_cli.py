@@ -113,6 +113,7 @@ def test_output_file_name_picks_the_format(tmp_path, monkeypatch):
         (["--data.images", "no/such/photo.jpg"], "no/such/photo.jpg"),
         (["--model.layers", "features.99"], "unknown layer"),
         (["--model.backbone", "alexnet"], "Unknown backbone"),
+        (["--data.batch_sizee", "2"], "Option 'batch_sizee' is not accepted"),  # the reason, not only where
     ],
 )
 def test_user_errors_are_one_clear_line(tmp_path, monkeypatch, capsys, extra, message):

@@ -54,8 +54,15 @@ def one_line(message: str) -> str:
     """jsonargparse's many-line message as one line: a union's first reason, whitespace collapsed."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     if "Errors:" in lines:
-        reasons = [line[2:] for line in lines[lines.index("Errors:") + 1 :] if line.startswith("- ")]
-        lines = reasons[:1] or lines[:1]
+        reasons: list[list[str]] = []  # each reason with the lines that continue it
+        for line in lines[lines.index("Errors:") + 1 :]:
+            if line.startswith("Given value"):
+                break
+            if line.startswith("- "):
+                reasons.append([line[2:]])
+            elif reasons:
+                reasons[-1].append(line)
+        lines = reasons[0] if reasons else lines[:1]
     text = " ".join(" ".join(lines).split())
     text = re.sub(r'^Parser key "([^"]+)": ', r"\1: ", text)
     return re.sub(r"<class '([\w.]+)'>", r"\1", text)

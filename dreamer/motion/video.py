@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import numpy as np
 import torch
@@ -40,8 +40,8 @@ class VideoDataModule(MotionDataModule):
         overlap: Frames each chunk (but the first) dreams before its first frame, so its dream is
             already warm where the previous chunk ends; over those frames the video cross-fades
             from the earlier chunk's dream to the later one's.
-        resize: Scale every frame so its long side has this many pixels (``null``: keep).
-        recursive: Also take videos from sub-folders of a folder.
+        shared: What zooms and videos share (``MotionDataModule``): resize, recursive, overwrite,
+            frame_octaves, frame_iterations, keep_frames, seed, num_workers.
 
     Raises:
         ConfigError: a setting out of range (blend, flow, chunk frames, overlap, and the shared ones).
@@ -55,18 +55,9 @@ class VideoDataModule(MotionDataModule):
         flow: Literal["dis", "raft_small", "raft_large"] = "dis",
         chunk_frames: Optional[int] = None,
         overlap: int = 8,
-        resize: Optional[int] = None,
-        recursive: bool = True,
-        overwrite: bool = False,
-        frame_octaves: int = 1,
-        frame_iterations: Optional[int] = None,
-        keep_frames: bool = True,
-        seed: int = 0,
-        num_workers: int = 0,
+        **shared: Any,
     ) -> None:
-        super().__init__(
-            output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers
-        )
+        super().__init__(output, **shared)
         if not video:
             raise ConfigError("data.video: give a video file, folder or glob")
         if not 0.0 <= blend <= 1.0:

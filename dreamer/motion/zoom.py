@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 from PIL import Image
@@ -35,8 +35,8 @@ class ZoomDataModule(MotionDataModule):
         rotate: Degrees per frame, counter-clockwise.
         translate: ``[dx, dy]`` pixels per frame.
         gif: Also write a looping GIF.
-        resize: Scale every photo so its long side has this many pixels (``null``: keep).
-        recursive: Also take photos from sub-folders of a folder.
+        shared: What zooms and videos share (``MotionDataModule``): resize, recursive, overwrite,
+            frame_octaves, frame_iterations, keep_frames, seed, num_workers.
 
     Raises:
         ConfigError: a setting out of range (frames, fps, zoom, and the shared ones).
@@ -52,18 +52,9 @@ class ZoomDataModule(MotionDataModule):
         rotate: float = 0.0,
         translate: tuple[float, float] = (0.0, 0.0),
         gif: bool = False,
-        resize: Optional[int] = None,
-        recursive: bool = True,
-        overwrite: bool = False,
-        frame_octaves: int = 1,
-        frame_iterations: Optional[int] = None,
-        keep_frames: bool = True,
-        seed: int = 0,
-        num_workers: int = 0,
+        **shared: Any,
     ) -> None:
-        super().__init__(
-            output, overwrite, resize, recursive, frame_octaves, frame_iterations, keep_frames, seed, num_workers
-        )
+        super().__init__(output, **shared)
         if frames < 1:
             raise ConfigError(f"data.frames must be >= 1, got {frames}")
         if fps <= 0:
