@@ -27,10 +27,9 @@ import yaml
 from PIL import Image
 
 from dreamer.errors import ConfigError, DreamerError
-from dreamer.explore.sheets import contact_sheet
+from dreamer.explore.sheets import contact_sheet, save_sheet
 from dreamer.files import children
 from dreamer.files.bundled import resolved_config
-from dreamer.files.imageio import save_image
 
 
 @dataclass(frozen=True)
@@ -133,17 +132,17 @@ def write_sheets(
     failed: list[str] = []
     for name in names:
         paths = [output / point.name / name for point in points]
-        size = Image.open(next(path for path in paths if path.is_file())).size
-        images = [Image.open(p).convert("RGB") if p.is_file() else Image.new("RGB", size, "grey") for p in paths]
+        with Image.open(next(path for path in paths if path.is_file())) as first:
+            size = first.size
+        images = [read_rgb(path) if path.is_file() else Image.new("RGB", size, "grey") for path in paths]
         sheet = contact_sheet(images, [point.label for point in points], columns, side, f"{name}: {title_keys}")
-        target = output / f"{Path(name).stem}-sweep.png"
-        try:
-            save_image(sheet, target)
-        except OSError as error:
-            failed.append(f"{target}: not written ({error.strerror or error})")
-            continue
-        written.append(target)
+        save_sheet(sheet, output / f"{Path(name).stem}-sweep.png", written, failed)
     return written, failed
+
+
+def read_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as image:
+        return image.convert("RGB")
 
 
 def main(argv: list[str]) -> int:

@@ -17,8 +17,8 @@ from dreamer.engine.batch import DreamBatch
 from dreamer.engine.schedule import DreamSchedule, DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
-from dreamer.explore.sheets import ContactSheets, contact_sheet
-from dreamer.files.imageio import open_photo, save_image, to_tensor
+from dreamer.explore.sheets import ContactSheets, contact_sheet, save_sheet
+from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.files.outputs import OutputRules, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, gather_summaries, image_seed
 from dreamer.photos.writer import DreamWriter
@@ -195,7 +195,8 @@ class AtlasDataModule(DreamSource):
         """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet: the
         sheets written, and a line for each that could not be."""
         done = [channel for channel in self.channels if self.target(channel).is_file()]
-        written, failed = [], []
+        written: list[Path] = []
+        failed: list[str] = []
         for number, first in enumerate(range(0, len(done), self.sheet_tiles), start=1):
             chosen = done[first : first + self.sheet_tiles]
             images = []
@@ -209,10 +210,5 @@ class AtlasDataModule(DreamSource):
             if reason is not None:
                 failed.append(f"sheet {number}: not written: {reason}")
                 continue
-            try:
-                save_image(sheet, path)
-            except OSError as error:
-                failed.append(f"{path}: not written ({error.strerror or error})")
-                continue
-            written.append(path)
+            save_sheet(sheet, path, written, failed)
         return written, failed

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer.files.imageio import to_image, to_tensor
+from dreamer.files.imageio import save_image, to_image, to_tensor
 
 
 def labelled(image: Image.Image, label: str, side: int) -> torch.Tensor:
@@ -44,6 +44,17 @@ def contact_sheet(
     sheet.paste(grid, (0, height))
     ImageDraw.Draw(sheet).text((6, height * 0.2), title, fill="black", font=font)
     return sheet
+
+
+def save_sheet(sheet: Image.Image, path: Path, written: list[Path], failed: list[str]) -> None:
+    """Write ``sheet`` to ``path`` and add it to ``written``, or a line to ``failed`` when it cannot be
+    written (a full disk, a read-only folder)."""
+    try:
+        save_image(sheet, path)
+    except OSError as error:
+        failed.append(f"{path}: not written ({error.strerror or error})")
+        return
+    written.append(path)
 
 
 class ContactSheets(pl.Callback):
