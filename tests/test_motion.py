@@ -221,6 +221,18 @@ def test_chunks_cover_every_frame_once_and_cross_fade_over_their_warm_up(tmp_pat
         np.testing.assert_array_equal(video[frame], own[frame])
 
 
+def test_decoding_workers_share_the_chunks_and_dream_every_frame_as_one_process_does(tmp_path):
+    """``data.num_workers``: each worker streams its own chunks; every frame is dreamed once, as it is
+    without workers (a continued frame whose previous dream came from the other worker reads it back)."""
+    source = make_video(tmp_path / "clip.mp4", frames=6, size=(40, 48))
+    for workers in (0, 2):
+        data = video_data(source, tmp_path / f"w{workers}", chunk_frames=3, overlap=1, num_workers=workers)
+        run_dream(tiny_model(), data)
+        assert probe(tmp_path / f"w{workers}" / "clip.mp4").frames == 6
+    for alone, shared in zip(frames_of(tmp_path / "w0" / "clip.frames"), frames_of(tmp_path / "w2" / "clip.frames")):
+        np.testing.assert_array_equal(alone, shared)
+
+
 def test_bad_videos_get_one_clear_line_and_the_others_finish(tmp_path, capsys):
     folder = tmp_path / "clips"
     make_video(folder / "good.mp4", frames=4, size=(48, 64))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Optional
+from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
@@ -28,22 +28,23 @@ class FrameCarry(DreamListener):
     """The start of a frame that continues its sequence: ``transition(previous_dream, batch)``, a
     zoom step, or the previous dream warped along the optical flow and blended with the new frame.
 
-    The previous dream is the 8-bit picture that was written, kept from its dream's end, or read
-    back from its PNG when a run resumes, so a resumed video is the same as an uninterrupted one.
-    ``OctaveSchedule`` calls it at a continued frame's first step.
+    The previous dream is the 8-bit picture that was written, kept from its dream's end (by its
+    PNG's path, a few at a time: frames of several spans may interleave), or read back from that PNG
+    when a run resumes, so a resumed video is the same as an uninterrupted one. ``OctaveSchedule``
+    calls it at a continued frame's first step.
     """
+
+    KEPT = 8  # finished pictures kept in memory (frames of up to this many spans interleaved)
 
     def __init__(self, transition: Transition) -> None:
         self.transition = transition
-        self._previous: Optional[tuple[tuple[int, int], np.ndarray]] = None  # ((sequence, frame), picture)
+        self._kept: dict[Path, np.ndarray] = {}  # a finished frame's PNG path → its picture
 
     def __call__(self, batch: DreamBatch, device: torch.device) -> Tensor:
         frame = batch.frame
         assert frame is not None and frame.previous is not None  # only continued frames are carried
-        key = (frame.sequence, frame.number - 1)
-        if self._previous is not None and self._previous[0] == key:
-            previous = self._previous[1]
-        else:
+        previous = self._kept.get(frame.previous)
+        if previous is None:
             previous = read_picture(frame.previous)
         start = self.transition(previous, batch)
         return torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(device)
@@ -52,4 +53,6 @@ class FrameCarry(DreamListener):
     def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
         frame = dream.batch.frame
         if frame is not None and dream.batch.names:
-            self._previous = ((frame.sequence, frame.number), quantised(images[0]))
+            self._kept[frame.target] = quantised(images[0])
+            while len(self._kept) > self.KEPT:
+                del self._kept[next(iter(self._kept))]  # the oldest

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 import numpy as np
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from typing_extensions import override
 
 from dreamer.engine.batch import DreamBatch, Frame
@@ -36,13 +36,19 @@ def _as_is(item: Any) -> Any:
 
 
 class FrameStream(IterableDataset):
-    """The frames of one process's spans, in order, produced lazily by ``frames(job, span)``."""
+    """The frames of one process's spans, in order, produced lazily by ``frames(job, span)``.
+
+    With DataLoader workers, each worker streams its own share of the spans (a span's frames stay in
+    one worker, in order): the loader interleaves whole frames of different spans, never repeats one.
+    """
 
     def __init__(self, source: MotionDataModule, jobs: list[MotionJob], spans: list[FrameSpan]) -> None:
         self.frames, self.jobs, self.spans = source.frames, jobs, spans
 
     def __iter__(self) -> Iterator[DreamBatch]:
-        for span in self.spans:
+        worker = get_worker_info()
+        spans = self.spans if worker is None else self.spans[worker.id :: worker.num_workers]
+        for span in spans:
             yield from self.frames(self.jobs[span.job], span)
 
 
@@ -174,7 +180,11 @@ class MotionDataModule(DreamSource):
     def frame_item(self, job: MotionJob, span: FrameSpan, frame: int) -> DreamBatch:
         """The batch of one frame, without its pixels."""
         carried = continues(frame, span, self.carries)
-        target = frame_path(job.frames_dir, frame) if frame >= span.write_from else warmup_path(job.frames_dir, frame)
+
+        def png(number: int) -> Path:  # a warm-up frame's dream is kept apart from the video's own
+            warming = span.start <= number < span.write_from
+            return warmup_path(job.frames_dir, number) if warming else frame_path(job.frames_dir, number)
+
         return DreamBatch(
             pixels=None,
             names=[job.name],
@@ -186,8 +196,8 @@ class MotionDataModule(DreamSource):
                 number=frame,
                 count=job.frames,
                 continues=carried,
-                previous=frame_path(job.frames_dir, frame - 1) if carried else None,
-                target=target,
+                previous=png(frame - 1) if carried else None,
+                target=png(frame),
             ),
             pace=self.current_pace.of(carried),
         )
