@@ -65,7 +65,8 @@ class MotionDataModule(DreamSource):
         frame_iterations: Steps per octave of a continued frame (``null``: ``model.iterations``).
         keep_frames: Keep the PNG frames once the video is written.
         seed: Seeds each frame's jitter and noise together with its name and number.
-        num_workers: DataLoader worker processes preparing frames (decoding, optical flow).
+        num_workers: DataLoader worker processes preparing frames (decoding, optical flow); each
+            streams whole videos or chunks, so they help when there are several.
 
     Raises:
         ConfigError: a setting out of range (resize, frame octaves, frame iterations).
