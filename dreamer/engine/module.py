@@ -123,19 +123,18 @@ class DreamModule(pl.LightningModule):
         self.filters = StepFilters(grad_blur, laplacian_levels, image_blur)
         # Schedule entries: one per octave, or with ``auto`` as many as given, stretched over each photo's levels.
         entries = octaves if isinstance(octaves, int) else len(layers) if isinstance(layers, list) else 1
-        channels_last_on = DreamObjective.channels_last_for(backbone, channels_last)
         self.objective = DreamObjective(
             backbone,
             weights,
             layers,
             channels,
-            objective,
-            entries,
-            guide,
-            guide_side,
-            tile_size,
-            channels_last_on,
-            compile,
+            kind=objective,
+            entries=entries,
+            guide=guide,
+            guide_side=guide_side,
+            tile_size=tile_size,
+            channels_last=DreamObjective.channels_last_for(backbone, channels_last),
+            compile=compile,
         )
         self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))  # the dream; its shape changes with every octave
         self.dream: Optional[Dream] = None  # the dream in progress, owned by OctaveSchedule
