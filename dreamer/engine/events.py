@@ -7,7 +7,7 @@ reaches into the module or finds another callback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import lightning.pytorch as pl
@@ -32,7 +32,6 @@ class Dream:
     dreamed: Optional[int] = None  # the last octave dreamed so far
     first_objective: Optional[Tensor] = None  # per image, at the current octave's first step
     objective: Optional[Tensor] = None  # per image, at the latest step
-    notes: list[str] = field(default_factory=list)
 
     @property
     def octave(self) -> int:

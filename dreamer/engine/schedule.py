@@ -61,10 +61,6 @@ class DreamSchedule:
         levels = pace.levels if pace.levels is not None else self.levels_for(batch.size)
         return levels, pace.first_octave, pace.iterations or self.iterations
 
-    def steps_of(self, batch: DreamBatch) -> int:
-        levels, first, iterations = self.walk(batch)
-        return (levels - first) * iterations
-
 
 class DreamSteps:
     """Repeats every batch for each gradient step of its dream, in exactly ``total`` steps.
