@@ -1,6 +1,7 @@
 """The benchmark's reference: DeepDream as a minimal hand-written PyTorch script, no framework.
 
     python scripts/plain_deepdream.py PHOTO OUT.png [--backbone vgg16] [--layer 22] [--octaves 4] ...
+    python scripts/plain_deepdream.py FOLDER OUT_FOLDER ...   # every photo of a folder, one after another
 
 The same math as ``dreamer fit``: a frozen torchvision network cut after one layer, an image pyramid
 (Gaussian-filtered levels, smallest first), each level started from ``(1 - alpha) * photo + alpha *
@@ -108,20 +109,26 @@ def main() -> None:
     device = torch.device(args.device)
     net = network(args.backbone, args.layer, args.weights).to(device)
     mean, std = MEAN.to(device), STD.to(device)
-    pixels = torch.from_numpy(np.array(Image.open(args.photo).convert("RGB"))).permute(2, 0, 1)[None]
-    photo = pixels.to(device).float() / 255
-    dream = deepdream(
-        lambda image: net((image - mean) / std).square().mean(),
-        photo,
-        args.octaves,
-        args.scale,
-        args.iterations,
-        args.lr,
-        args.alpha,
-        args.jitter,
-    )
-    pixels = dream[0].mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    Image.fromarray(pixels).save(args.output)
+    if args.photo.is_dir():
+        args.output.mkdir(exist_ok=True)
+        jobs = [(path, args.output / f"{path.stem}.png") for path in sorted(args.photo.iterdir()) if path.is_file()]
+    else:
+        jobs = [(args.photo, args.output)]
+    for source, target in jobs:
+        pixels = torch.from_numpy(np.array(Image.open(source).convert("RGB"))).permute(2, 0, 1)[None]
+        photo = pixels.to(device).float() / 255
+        dream = deepdream(
+            lambda image: net((image - mean) / std).square().mean(),
+            photo,
+            args.octaves,
+            args.scale,
+            args.iterations,
+            args.lr,
+            args.alpha,
+            args.jitter,
+        )
+        pixels = dream[0].mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+        Image.fromarray(pixels).save(target)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,29 @@ def test_compiled_backbone_is_not_recompiled_every_step(tmp_path, monkeypatch):
     assert 1 <= compiled <= 3  # 12 steps over 3 sizes
     run_dream(model, DreamDataModule(images=str(second), output=str(tmp_path / "b-out.png")))
     assert counter.frame_count == compiled
+
+
+def test_reduce_overhead_compiles_each_octave_size_once_with_fixed_shapes(tmp_path, monkeypatch):
+    """``compile: reduce-overhead`` (CUDA graphs on a GPU) needs fixed shapes: one compiled frame per
+    octave size, none per step, and a second photo of the same size costs none."""
+    from torch._dynamo.testing import CompileCounter
+
+    import dreamer.engine.extractor
+
+    counter, settings = CompileCounter(), []
+    real_compile = torch.compile
+
+    def counting(module, **kwargs):
+        settings.append(dict(kwargs))
+        kwargs.pop("mode")  # the counting backend takes no mode
+        return real_compile(module, backend=counter, **kwargs)
+
+    monkeypatch.setattr(dreamer.engine.extractor.torch, "compile", counting)
+    torch._dynamo.reset()
+    model = tiny_model(compile="reduce-overhead", octaves=3, scale=1.3, iterations=4)
+    first, second = make_photo(tmp_path / "a.png", seed=1), make_photo(tmp_path / "b.png", seed=2)
+    run_dream(model, DreamDataModule(images=str(first), output=str(tmp_path / "a-out.png")))
+    assert settings == [{"mode": "reduce-overhead", "dynamic": False}]
+    assert counter.frame_count == 3  # 12 steps over 3 sizes
+    run_dream(model, DreamDataModule(images=str(second), output=str(tmp_path / "b-out.png")))
+    assert counter.frame_count == 3

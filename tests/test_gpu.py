@@ -117,6 +117,66 @@ def test_compiled_backbone_is_not_recompiled_every_step_on_gpu(tmp_path, gpu_pho
     assert 1 <= counter.frame_count <= 3 and torch.isfinite(model.image).all()
 
 
+def test_the_steps_between_logging_steps_never_wait_for_the_gpu(tmp_path, gpu_photo):
+    """``torch.cuda.set_sync_debug_mode("warn")`` over every step that is not an octave's first or
+    last (whose ends read results: metrics, the written dream), with a logger and the progress bar on."""
+    import warnings
+
+    import lightning.pytorch as pl
+
+    from dreamer.command.wiring import wire
+
+    class Watch(pl.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            position = batch.position
+            plain = not (position.octave_start or position.octave_end or position.dream_end)
+            torch.cuda.set_sync_debug_mode("warn" if plain else "default")
+
+    model = tiny_model(octaves=2, iterations=6, jitter=4)
+    data = DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "out"))
+    trainer = pl.Trainer(
+        **GPU,
+        max_epochs=1,
+        logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")),
+        log_every_n_steps=1000,
+        enable_progress_bar=True,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[Watch()],
+    )
+    wire(model, data, trainer)
+    try:
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            trainer.fit(model, datamodule=data)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    caught = [str(r.message) for r in records if "synchroniz" in str(r.message).lower()]
+    print(f"synchronising calls inside the steps: {len(caught)}", *caught[:5], sep="\n")
+    assert caught == []
+
+
+def test_reduce_overhead_captures_the_step_and_dreams_as_eager_does(tmp_path, gpu_photo):
+    """CUDA graphs per octave size: the dream's gain matches the eager one, and the step time is printed."""
+    import time
+
+    eager = tiny_model(octaves=2, iterations=5)
+    captured = tiny_model(octaves=2, iterations=5, compile="reduce-overhead")
+    gains = {}
+    for name, model in (("eager", eager), ("reduce-overhead", captured)):
+        started = time.perf_counter()
+        run_dream(model, DreamDataModule(images=str(gpu_photo), output=str(tmp_path / f"{name}.png")), **GPU)
+        torch.cuda.synchronize()
+        image = pixels_of(tmp_path / f"{name}.png")
+        with torch.no_grad():
+            base = float(eager.objective.measure(pixels_of(gpu_photo), DreamBatch(None)).mean())
+            gains[name] = float(eager.objective.measure(image, DreamBatch(None)).mean()) / base
+        print(
+            f"{name}: whole dream {time.perf_counter() - started:.2f} s (compilation included), gain {gains[name]:.2f}"
+        )
+    assert gains["reduce-overhead"] > 0.8 * gains["eager"] and torch.isfinite(captured.image).all()
+
+
 def test_tiled_4096_dream_stays_within_a_memory_bound(tmp_path):
     """Untiled, a 4096² dream through MobileNetV2 ``features.11`` needs about 26 GiB; tiles of 512 px
     bound it by the tile (the image, its gradient and its pyramid: about 0.6 GiB of the total)."""

@@ -15,6 +15,7 @@ from dreamer.engine.octaves import OctaveSchedule
 from dreamer.engine.source import DreamSource
 from dreamer.watch.metrics import DreamMetrics
 from dreamer.watch.progress import DreamProgressBar
+from dreamer.watch.scalars import DreamScalars
 
 
 @dataclass
@@ -29,17 +30,19 @@ def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer) -> Wiring:
     """Hand ``data`` the model's schedule, and add to ``trainer`` the owner of the dream in progress
     (``OctaveSchedule``) with its listeners: the data's writers (and, for sequences, the frame
     carry), metrics when something logs, dreamer's progress bar in place of Lightning's default,
-    and any listener already among the Trainer's callbacks (the image logger)."""
+    and any listener already among the Trainer's callbacks (the image logger). Metrics and the step's
+    scalars are added when something logs."""
     data.schedule = model.schedule()
     declared = data.dream_callbacks()
     carry = data.carry()
     metrics = DreamMetrics(model.objective.measure) if trainer.loggers else None
+    scalars = DreamScalars() if trainer.loggers else None
     callbacks = trainer.callbacks
     for index, callback in enumerate(callbacks):
         if type(callback) is TQDMProgressBar:  # Lightning's default bar; a bar the user chose stays
             callbacks[index] = DreamProgressBar()
     listeners = [c for c in declared if isinstance(c, DreamListener)]
-    listeners += [c for c in [carry, metrics] if isinstance(c, DreamListener)]
+    listeners += [c for c in [carry, metrics, scalars] if isinstance(c, DreamListener)]
     listeners += [c for c in callbacks if isinstance(c, DreamListener)]
     hp = model.hparams
     owner = OctaveSchedule(hp.scale, hp.alpha, hp.blend, hp.init, listeners, carry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -93,6 +93,11 @@ class DreamBatch:
     def idle(cls, **fields: object) -> DreamBatch:
         """A one-step batch without images: a process waiting for the others, or a report."""
         return cls(pixels=torch.empty(0, 3, 1, 1), pace=IDLE, **fields)  # type: ignore[arg-type]
+
+    def pin_memory(self) -> DreamBatch:
+        """The batch with its pixels in page-locked memory (a DataLoader with ``pin_memory`` calls
+        this), so that their copy to a GPU runs without stopping the host."""
+        return replace(self, pixels=self.pixels.pin_memory()) if self.pixels is not None else self
 
     @property
     def size(self) -> tuple[int, int]:

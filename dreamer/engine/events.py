@@ -32,6 +32,8 @@ class Dream:
     dreamed: Optional[int] = None  # the last octave dreamed so far
     first_objective: Optional[Tensor] = None  # per image, at the current octave's first step
     objective: Optional[Tensor] = None  # per image, at the latest step
+    layer_objectives: Optional[dict[str, Tensor]] = None  # per layer and image, when several layers are summed
+    gradient: Optional[Tensor] = None  # of the latest step, as the optimiser used it
 
     @property
     def octave(self) -> int:

@@ -6,7 +6,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Literal, Union, cast
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +19,9 @@ from dreamer.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+Compile = Union[bool, Literal["reduce-overhead"]]
 
 
 class LayerExtractor(nn.Module):
@@ -35,7 +38,7 @@ class LayerExtractor(nn.Module):
         backbone: nn.Module,
         layer_sets: Sequence[Sequence[str]],
         channels_last: bool = False,
-        compile: bool = False,
+        compile: Compile = False,
     ) -> None:
         super().__init__()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -64,14 +67,21 @@ class LayerExtractor(nn.Module):
         if not self.compiled:
             return self._graph(layers)
         if layers not in self._compiled:
-            # dynamic=True: sizes share compiled code; new sizes recompile only past a shape guard.
-            self._compiled[layers] = torch.compile(self._graph(layers), dynamic=True)
+            if self.compiled == "reduce-overhead":
+                # CUDA graphs replay a whole forward (and backward) as one launch; they need fixed
+                # shapes, so each octave's size is compiled and captured once.
+                self._compiled[layers] = torch.compile(self._graph(layers), mode="reduce-overhead", dynamic=False)
+            else:
+                # dynamic=True: sizes share compiled code; new sizes recompile only past a shape guard.
+                self._compiled[layers] = torch.compile(self._graph(layers), dynamic=True)
         return self._compiled[layers]
 
     @override
     def forward(self, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         mean, std = cast(Tensor, self.mean), cast(Tensor, self.std)
         normalised = ((images - mean) / std).contiguous(memory_format=self.memory_format)
+        if self.compiled == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # each call is a new step: earlier outputs are done with
         return self._runner(tuple(layers))(normalised)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 (one extractor per run; the cache lives as long)

@@ -15,6 +15,7 @@ from typing_extensions import override
 from dreamer.engine.backbones import IMAGENET
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.events import Dream
+from dreamer.engine.extractor import Compile
 from dreamer.engine.filters import StepFilters
 from dreamer.engine.jitter import NO_JITTER, Jitter
 from dreamer.engine.objective import ChannelSchedule, DreamObjective, LayerSchedule
@@ -69,8 +70,11 @@ class DreamModule(pl.LightningModule):
         guide: A guide image (or a folder with one per photo, ``<photo stem>.<suffix>``): each position
             then excites the guide's best-matching feature instead of the layer as a whole.
         guide_side: The guide's long side in pixels when its features are taken.
-        compile: ``torch.compile`` the backbone with dynamic shapes: octave sizes share compiled code
-            (a recompile only when a size crosses a compiler shape guard, never per step).
+        compile: ``true``: ``torch.compile`` the backbone with dynamic shapes (octave sizes share
+            compiled code; a recompile only when a size crosses a compiler shape guard, never per
+            step). ``reduce-overhead``: compile each octave's size once and, on a GPU, replay the
+            backbone's forward and backward as CUDA graphs, for small images where launching
+            kernels takes longer than running them (on a CPU it compiles without graphs).
 
     Raises:
         ConfigError: a setting out of range, settings that contradict each other, or an optimizer
@@ -101,7 +105,7 @@ class DreamModule(pl.LightningModule):
         channels_last: Union[bool, Literal["auto"]] = "auto",
         guide: Optional[str] = None,
         guide_side: int = 320,
-        compile: bool = False,
+        compile: Compile = False,
     ) -> None:
         super().__init__()
         if iterations < 1:
@@ -177,7 +181,7 @@ class DreamModule(pl.LightningModule):
             )
 
     @override
-    def training_step(self, batch: DreamBatch, batch_idx: int) -> dict[str, Tensor]:
+    def training_step(self, batch: DreamBatch, batch_idx: int) -> dict[str, Any]:
         dream = self.dream
         if dream is None or not dream.dreaming:
             # A level too small for its layer, or an idle/empty batch: a zero loss leaves the image as
@@ -194,36 +198,15 @@ class DreamModule(pl.LightningModule):
             per_layer = self.objective.per_layer(images, batch)
             objective = torch.stack(list(per_layer.values())).sum(dim=0)
             loss = -objective.sum()  # summed: each image's gradient is exactly its own
-        if self._logging_step():
-            self._log_objective(objective.detach(), per_layer, batch.position.octave)
-        return {"loss": loss, "objective": objective.detach()}
-
-    def _log_objective(self, objective: Tensor, per_layer: dict[str, Tensor], octave: int) -> None:
-        mean, size = objective.mean(), objective.shape[0]
-        self.log("objective", mean, prog_bar=True, batch_size=size)
-        scalars = {f"objective/octave{octave}": mean}
-        if len(per_layer) > 1:
-            scalars.update({f"objective/{layer}": value.detach().mean() for layer, value in per_layer.items()})
-        self.log_dict(scalars, batch_size=size)
-
-    def _logging_step(self) -> bool:
-        """Log only when the Trainer will write (``log_every_n_steps``), and only if anyone reads:
-        ``self.log`` costs about a millisecond per call, as much as a small network's step."""
-        trainer = self.trainer
-        if not trainer.loggers and trainer.progress_bar_callback is None:
-            return False
-        return (trainer.global_step + 1) % trainer.log_every_n_steps == 0
+        # Nothing is logged here: Lightning would read every logged value back from the device at
+        # every step. The listeners log what they need at their own cadence (``watch.scalars``).
+        layers = {name: value.detach() for name, value in per_layer.items()} if len(per_layer) > 1 else {}
+        return {"loss": loss, "objective": objective.detach(), "layers": layers}
 
     @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        if self.image.grad is None or self.dream is None or not self.dream.dreaming:
-            return
-        self.filters.gradient(self.image.grad)
-        if self._logging_step():
-            grad_norm = self.image.grad.detach().flatten(1).norm(dim=1).mean()
-            self.log_dict(
-                {"grad_norm": grad_norm, "lr": float(optimizer.param_groups[0]["lr"])}, batch_size=self.image.shape[0]
-            )
+        if self.image.grad is not None and self.dream is not None and self.dream.dreaming:
+            self.filters.gradient(self.image.grad)
 
     @override
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from dreamer.engine.backbones import backbone_spec, build_backbone, node_name
 from dreamer.engine.batch import DreamBatch
-from dreamer.engine.extractor import LayerExtractor
+from dreamer.engine.extractor import Compile, LayerExtractor
 from dreamer.engine.guide import Guides, guided_objectives
 from dreamer.engine.objectives import Objective, activation_objective
 from dreamer.engine.pyramid import stretched
@@ -61,7 +61,7 @@ class DreamObjective(nn.Module):
         guide_side: int = 320,
         tile_size: Optional[int] = None,
         channels_last: bool = False,
-        compile: bool = False,
+        compile: Compile = False,
     ) -> None:
         super().__init__()
         if tile_size is not None and tile_size < 16:

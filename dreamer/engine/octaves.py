@@ -88,7 +88,8 @@ class OctaveSchedule(pl.Callback):
     ) -> None:
         dream, position = self._current(), batch.position
         if dream.dreaming:
-            dream.objective = outputs["objective"]
+            dream.objective, dream.layer_objectives = outputs["objective"], outputs.get("layers")
+            dream.gradient = pl_module.image.grad
             if position.octave_start:
                 dream.first_objective = dream.objective
             images = pl_module.image.detach()

@@ -13,6 +13,7 @@ from typing import Literal, Union
 
 from dreamer.engine.batch import DreamBatch, Pace, Position
 from dreamer.engine.pyramid import auto_octaves
+from dreamer.files.background import ahead
 
 
 def _accept(names: Sequence[str]) -> None:
@@ -69,17 +70,20 @@ class DreamSteps:
     device again. Idle one-step batches fill the stream up to ``total``: Lightning synchronises
     processes at every training step, so a process with less to dream must take as many steps as
     the busiest.
+
+    With ``prefetch`` the loader runs that many batches ahead on a background thread (``ahead``):
+    for loaders without worker processes, so that the next batch is ready when a dream ends.
     """
 
-    def __init__(self, loader: Iterable[DreamBatch], schedule: DreamSchedule, total: int) -> None:
-        self.loader, self.schedule, self.total = loader, schedule, total
+    def __init__(self, loader: Iterable[DreamBatch], schedule: DreamSchedule, total: int, prefetch: int = 0) -> None:
+        self.loader, self.schedule, self.total, self.prefetch = loader, schedule, total, prefetch
 
     def __len__(self) -> int:
         return self.total
 
     def __iter__(self) -> Iterator[DreamBatch]:
         taken = 0
-        for batch in self.loader:
+        for batch in ahead(self.loader, self.prefetch) if self.prefetch else self.loader:
             levels, first, iterations = self.schedule.walk(batch)
             steps = (levels - first) * iterations
             for step in range(steps):

@@ -48,9 +48,20 @@ class DreamSource(pl.LightningDataModule):
         """A continued frame's start from the previous dream (``None``: every dream starts afresh)."""
         return None
 
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the run dreams on a CUDA device (then loaders pin their pixels)."""
+        return self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+
+    def prefetch(self, num_workers: int) -> int:
+        """Batches a loader prepares ahead on a background thread: 2 without worker processes (they
+        prepare ahead already)."""
+        return 2 if num_workers == 0 else 0
+
     @override
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
+        # From pinned memory the copy does not stop the host.
         if isinstance(batch, DreamBatch) and batch.pixels is not None:
-            return replace(batch, pixels=batch.pixels.to(device))
+            return replace(batch, pixels=batch.pixels.to(device, non_blocking=True))
         return batch

@@ -55,9 +55,14 @@ def to_tensor(image: Image.Image) -> Tensor:
     return pil_to_tensor(image).float().div_(255)
 
 
+def to_bytes(pixels: Tensor) -> Tensor:
+    """Float ``[..., 3, H, W]`` in [0, 1] → 8-bit values on the CPU (rounded, not truncated); always a copy."""
+    return pixels.detach().float().clamp(0, 1).mul(255).round().to(device="cpu", dtype=torch.uint8, copy=True)
+
+
 def to_image(pixels: Tensor) -> Image.Image:
     """Float ``[3, H, W]`` in [0, 1] → 8-bit RGB PIL image (rounded, not truncated)."""
-    return to_pil_image(pixels.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu())
+    return to_pil_image(to_bytes(pixels))
 
 
 def atomic_write_bytes(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 import lightning.pytorch as pl
 import numpy as np
@@ -13,6 +14,7 @@ from typing_extensions import override
 
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.events import Dream, DreamListener
+from dreamer.files.background import Background
 from dreamer.files.imageio import to_image
 from dreamer.motion.videoio import read_picture
 
@@ -30,14 +32,15 @@ class FrameCarry(DreamListener):
 
     The previous dream is the 8-bit picture that was written, kept from its dream's end (by its
     PNG's path, a few at a time: frames of several spans may interleave), or read back from that PNG
-    when a run resumes, so a resumed video is the same as an uninterrupted one. ``OctaveSchedule``
+    when a run resumes, so a resumed video is the same as an uninterrupted one; frames still queued
+    on ``writes`` (the writer's background thread) are written before one is read. ``OctaveSchedule``
     calls it at a continued frame's first step.
     """
 
     KEPT = 8  # finished pictures kept in memory (frames of up to this many spans interleaved)
 
-    def __init__(self, transition: Transition) -> None:
-        self.transition = transition
+    def __init__(self, transition: Transition, writes: Optional[Background] = None) -> None:
+        self.transition, self.writes = transition, writes
         self._kept: dict[Path, np.ndarray] = {}  # a finished frame's PNG path → its picture
 
     def __call__(self, batch: DreamBatch, device: torch.device) -> Tensor:
@@ -45,6 +48,8 @@ class FrameCarry(DreamListener):
         assert frame is not None and frame.previous is not None  # only continued frames are carried
         previous = self._kept.get(frame.previous)
         if previous is None:
+            if self.writes is not None:
+                self.writes.drain()
             previous = read_picture(frame.previous)
         start = self.transition(previous, batch)
         return torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(device)

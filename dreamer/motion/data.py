@@ -23,6 +23,7 @@ from dreamer.engine.batch import DreamBatch, Frame
 from dreamer.engine.schedule import DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError
+from dreamer.files.background import Background
 from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, image_seed
 from dreamer.motion.carry import FrameCarry
@@ -95,6 +96,7 @@ class MotionDataModule(DreamSource):
         self.output, self.overwrite = Path(output).expanduser(), overwrite
         self.frame_octaves, self.frame_iterations = frame_octaves, frame_iterations
         self.keep_frames, self.seed, self.num_workers = keep_frames, seed, num_workers
+        self.frame_writes = Background("dreamer-frames")  # the frame PNGs, written off the loop
         self.plan: Optional[MotionPlan] = None
         self.pace: Optional[FramePace] = None
 
@@ -134,11 +136,11 @@ class MotionDataModule(DreamSource):
 
     @override
     def dream_callbacks(self) -> list[pl.Callback]:
-        return [SequenceWriter(lambda: self.current_plan, keep_frames=self.keep_frames)]
+        return [SequenceWriter(lambda: self.current_plan, self.frame_writes, keep_frames=self.keep_frames)]
 
     @override
     def carry(self) -> FrameCarry:
-        return FrameCarry(self.next_start)
+        return FrameCarry(self.next_start, self.frame_writes)
 
     def make_plan(self, min_side: int = 1) -> MotionPlan:
         """Every input's job and the spans of frames still to dream. Inputs that share a stem
@@ -241,7 +243,11 @@ class MotionDataModule(DreamSource):
         shares = share(costs, shards["num_replicas"])
         mine = [plan.spans[index] for index in shares[shards["rank"]]]
         loader = DataLoader(
-            FrameStream(self, plan.jobs, mine), batch_size=None, num_workers=self.num_workers, collate_fn=_as_is
+            FrameStream(self, plan.jobs, mine),
+            batch_size=None,
+            num_workers=self.num_workers,
+            collate_fn=_as_is,
+            pin_memory=self.on_gpu,
         )
         busiest = max(sum(costs[index] for index in indices) for indices in shares)
-        return DreamSteps(loader, self.current_schedule, total=busiest)
+        return DreamSteps(loader, self.current_schedule, total=busiest, prefetch=self.prefetch(self.num_workers))

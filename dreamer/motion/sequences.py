@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
+from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.errors import DreamerError
-from dreamer.files.imageio import save_image, save_text, to_image
+from dreamer.files.background import Background
+from dreamer.files.imageio import save_image, save_text, to_bytes
 from dreamer.motion.plan import MotionJob, MotionPlan
 from dreamer.motion.videoio import encode_frames, frame_path
 
@@ -23,7 +26,9 @@ class SequenceWriter(pl.Callback, DreamListener):
     """Writes each finished frame as a PNG, and every finished sequence as an MP4 (and a GIF).
 
     Frames are written atomically as they finish (``<output>/<name>.frames/000000.png`` …), so a
-    killed run resumes from the first missing one. When the run ends, every sequence whose frames
+    killed run resumes from the first missing one; the loop only quantises each frame, ``writes``
+    (a background thread) encodes and writes it, and every queued frame is written before the
+    videos are encoded or the run stops on an error. When the run ends, every sequence whose frames
     are all there is encoded (sequences are spread over the processes), its audio copied from the
     source, the resolved config saved beside it, and its frame folder removed unless ``keep_frames``.
     A stream found damaged while decoding is encoded up to the damage. A chunk's warm-up frames are
@@ -31,11 +36,12 @@ class SequenceWriter(pl.Callback, DreamListener):
 
     Args:
         plan: The run's plan (made at setup): every sequence to encode.
+        writes: The background thread that writes the frames.
         keep_frames: Keep the PNG frames after the video is written.
     """
 
-    def __init__(self, plan: Callable[[], MotionPlan], keep_frames: bool = True) -> None:
-        self.plan, self.keep_frames = plan, keep_frames
+    def __init__(self, plan: Callable[[], MotionPlan], writes: Background, keep_frames: bool = True) -> None:
+        self.plan, self.writes, self.keep_frames = plan, writes, keep_frames
         self.config_text: Optional[str] = None
         self.written: list[Path] = []  # the videos
         self.also_written: list[Path] = []  # GIFs beside them
@@ -63,11 +69,21 @@ class SequenceWriter(pl.Callback, DreamListener):
             self.failed.append(f"{names[0]}: frame {frame.number + 1} diverged (NaN or inf); not written")
             self.failed_sequences.add(frame.sequence)
             return
+        pixels, target, sequence = to_bytes(picture), frame.target, frame.sequence
+        self.writes.submit(lambda: self._save(pixels, target, sequence))
+
+    def _save(self, pixels: torch.Tensor, target: Path, sequence: int) -> None:
+        """On the writer's thread: one frame's PNG."""
         try:
-            save_image(to_image(picture), frame.target, png_level=1)  # a working file: speed over size
+            save_image(to_pil_image(pixels), target, png_level=1)  # a working file: speed over size
         except OSError as error:  # a full disk, a read-only folder: this video fails, the others go on
-            self.failed.append(f"{frame.target}: not written ({error.strerror or error}); the video is not made")
-            self.failed_sequences.add(frame.sequence)
+            self.failed.append(f"{target}: not written ({error.strerror or error}); the video is not made")
+            self.failed_sequences.add(sequence)
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        with suppress(Exception):  # the run's own error is the one to report
+            self.writes.drain()
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -83,6 +99,7 @@ class SequenceWriter(pl.Callback, DreamListener):
     def _finish_all(self, trainer: pl.Trainer, spread: bool) -> None:
         """Encode every sequence whose frames are all there; ``spread`` them over the processes."""
         self._finished = True
+        self.writes.drain()
         plan = self.plan()
         distributed = spread and dist.is_available() and dist.is_initialized() and trainer.world_size > 1
         if distributed:

@@ -232,7 +232,13 @@ class DreamDataModule(DreamSource):
         # The plan holds this process's share already, so no sampler shards it again. (Lightning's
         # UnrepeatedDistributedSampler refuses a process without a batch, as when 3 photos meet 4 GPUs;
         # torch's DistributedSampler repeats photos.)
-        loader = DataLoader(DreamBatches(self.batches()), batch_size=None, shuffle=False, num_workers=self.num_workers)
+        loader = DataLoader(
+            DreamBatches(self.batches()),
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.num_workers,
+            pin_memory=self.on_gpu,
+        )
         mine = self.planned_steps()
         total = max(self.summary.busiest, mine) if self.summary else mine
-        return DreamSteps(loader, self.current_schedule, total)
+        return DreamSteps(loader, self.current_schedule, total, prefetch=self.prefetch(self.num_workers))

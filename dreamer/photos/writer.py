@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
+from PIL import Image
+from torch import Tensor
+from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
 from dreamer.engine.events import Dream, DreamListener
-from dreamer.files.imageio import save_image, save_text, to_image
+from dreamer.files.background import Background
+from dreamer.files.imageio import save_image, save_text, to_bytes
 
 
 class DreamWriter(pl.Callback, DreamListener):
     """At the end of each dream, saves every image of the batch to its ``targets`` path.
 
-    Files are written under a temporary name and renamed, so a killed run leaves no partial file.
-    An alpha channel read with the photo is re-attached. A dream holding NaN or inf is never written;
-    it is reported in ``failed``, as are files that failed to decode. The resolved config
+    The loop only quantises the dream to 8 bits; encoding and writing happen on a background thread
+    (``Background``: a few dreams wait at most), so the next dream starts at once. Files are
+    written under a temporary name and renamed, so a killed run leaves no partial file. An alpha
+    channel read with the photo is re-attached. A dream holding NaN or inf is never written; it is
+    reported in ``failed``, as are files that failed to decode. The resolved config
     (``config_text``, set by the CLI) is saved beside each dream where the plan says (``sidecars``).
-    A file that cannot be written (full disk, read-only folder) is a failure of that image alone. At the end the
-    lists of all processes are gathered, so rank 0 can report the whole run.
+    A file that cannot be written (full disk, read-only folder) is a failure of that image alone.
+    When the run ends, or stops on an error, every queued write finishes; then the lists of all
+    processes are gathered, so rank 0 can report the whole run.
     """
 
     def __init__(self) -> None:
@@ -30,6 +39,7 @@ class DreamWriter(pl.Callback, DreamListener):
         self.written: list[Path] = []
         self.failed: list[str] = []
         self.accounted = 0  # images written or failed (over all processes once the run ends)
+        self.background = Background("dreamer-writer")
 
     @override
     def on_dream_start(self, trainer: pl.Trainer, dream: Dream) -> None:
@@ -37,43 +47,51 @@ class DreamWriter(pl.Callback, DreamListener):
         self.accounted += len(dream.batch.failed)
 
     @override
-    def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: torch.Tensor) -> None:
+    def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
         batch = dream.batch
         if not batch.targets:
             return
         finite = torch.isfinite(images).flatten(1).all(dim=1).tolist()
+        pictures = to_bytes(images)
         alphas = batch.alphas or [None] * len(finite)
         sidecars = batch.sidecars or [None] * len(finite)
         self.accounted += len(finite)
-        for dream_image, alpha, target, sidecar, ok, name in zip(
-            images, alphas, batch.targets, sidecars, finite, batch.names
+        for picture, alpha, target, sidecar, ok, name in zip(
+            pictures, alphas, batch.targets, sidecars, finite, batch.names
         ):
             if not ok:
                 self.failed.append(f"{name}: the dream diverged (NaN or inf); nothing written")
                 continue
-            try:
-                self._save(dream_image, alpha, target, sidecar)
-            except OSError as error:  # a full disk, a read-only folder: this dream fails, the others go on
-                self.failed.append(f"{target}: not written ({error.strerror or error})")
+            self.background.submit(partial(self._save, picture, alpha, target, sidecar))
 
-    def _save(self, dream: torch.Tensor, alpha: Optional[torch.Tensor], target: Path, sidecar: Optional[Path]) -> None:
-        image = to_image(dream)
-        if alpha is not None:
-            image.putalpha(to_image(alpha.cpu().unsqueeze(0).float() / 255).convert("L"))
-            if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG has no alpha: flatten on white
-                flat = to_image(torch.ones_like(dream)).convert("RGB")
-                flat.paste(image, mask=image.getchannel("A"))
-                image = flat
-        save_image(image, target)
-        self.written.append(target)
-        if self.config_text is not None and sidecar is not None:
-            save_text(self.config_text, sidecar)
+    def _save(self, picture: Tensor, alpha: Optional[Tensor], target: Path, sidecar: Optional[Path]) -> None:
+        """On the writer's thread: encode and write one dream (8-bit ``[3, H, W]``) and its sidecar."""
+        try:
+            image = to_pil_image(picture)
+            if alpha is not None:
+                image.putalpha(to_pil_image(alpha.unsqueeze(0)))
+                if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG has no alpha: flatten on white
+                    flat = Image.new("RGB", image.size, "white")
+                    flat.paste(image, mask=image.getchannel("A"))
+                    image = flat
+            save_image(image, target)
+            self.written.append(target)
+            if self.config_text is not None and sidecar is not None:
+                save_text(self.config_text, sidecar)
+        except OSError as error:  # a full disk, a read-only folder: this dream fails, the others go on
+            self.failed.append(f"{target}: not written ({error.strerror or error})")
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.background.drain()
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             gathered: list[Any] = [None] * trainer.world_size
             dist.all_gather_object(gathered, (self.written, self.failed, self.accounted))
             self.written = [path for written, _, _ in gathered for path in written]
             self.failed = [message for _, failed, _ in gathered for message in failed]
             self.accounted = sum(accounted for _, _, accounted in gathered)
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        with suppress(Exception):  # the run's own error is the one to report
+            self.background.drain()

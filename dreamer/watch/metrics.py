@@ -6,9 +6,10 @@ import warnings
 from collections.abc import Callable
 
 import lightning.pytorch as pl
+import torch
 from torch import Tensor
 from torchmetrics import MeanMetric
-from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from typing_extensions import override
 
 from dreamer.engine.batch import DreamBatch
@@ -21,28 +22,30 @@ METRIC_SIDE = 1024  # PSNR and SSIM are measured on views at most this long: SSI
 
 def psnr_per_image(dream: Tensor, original: Tensor) -> Tensor:
     """PSNR in dB of each image of ``[B, C, H, W]`` in [0, 1]."""
-    return PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), reduction="none").to(dream.device)(dream, original)
+    return peak_signal_noise_ratio(dream, original, data_range=1.0, dim=(1, 2, 3), reduction="none")
 
 
 def ssim_per_image(dream: Tensor, original: Tensor) -> Tensor:
     """SSIM of each image of ``[B, C, H, W]`` in [0, 1] (images of at least ``SSIM_KERNEL`` px)."""
-    metric = StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=SSIM_KERNEL, reduction="none")
-    return metric.to(dream.device)(dream, original)
+    return structural_similarity_index_measure(
+        dream, original, data_range=1.0, kernel_size=SSIM_KERNEL, reduction="none"
+    )
 
 
 class DreamMetrics(pl.Callback, DreamListener):
     """Dream metrics with ``torchmetrics``, per octave and for the whole run.
 
     * ``psnr``/``ssim``: the dream against the original at the same size (lower = moved further),
-      both shrunk to at most ``METRIC_SIDE`` px.
+      both shrunk to at most ``METRIC_SIDE`` px; SSIM of the finished dream only (it costs as much as
+      a few small steps).
     * ``gain``: the octave's objective at its last step ÷ at its first step; overall, the objective
       at the dream's last step ÷ that of the original photo, with the last octave's layers. The
       objectives are the training steps' own; the only extra forward pass is the photo's, once.
 
     Per-octave values of rank 0's batches are logged at each octave's end (``metrics/psnr_octave2``
-    …); the run's values are kept in ``results`` (averaged over every image of every process:
-    torchmetrics syncs its state
-    across processes at ``compute()``) and logged at the end.
+    …), read from the device once per octave; the run's values are kept in ``results`` (averaged
+    over every image of every process: torchmetrics syncs its state across processes at
+    ``compute()``) and logged at the end.
 
     Args:
         measure: The objective ``[B]`` of images at a dream's last octave (``DreamObjective.measure``).
@@ -67,24 +70,27 @@ class DreamMetrics(pl.Callback, DreamListener):
         original = dream.originals[octave]
         view, dreamed = fit_within(original.float(), METRIC_SIDE), fit_within(images.float(), METRIC_SIDE)
         psnr = psnr_per_image(dreamed, view)
-        ssim = ssim_per_image(dreamed, view) if min(dreamed.shape[-2:]) >= SSIM_KERNEL else None
+        # SSIM costs as much as a few small steps: measured once per dream, on the finished one.
+        finished = dream.position.dream_end
+        ssim = ssim_per_image(dreamed, view) if finished and min(dreamed.shape[-2:]) >= SSIM_KERNEL else None
         if trainer.logger is not None and trainer.is_global_zero:
             # Logged directly: an octave's end rarely falls on the Trainer's log_every_n_steps cadence.
-            octave_metrics = {
-                f"metrics/psnr_octave{octave}": psnr.mean().item(),
-                f"metrics/gain_octave{octave}": (end / start).mean().item(),
-            }
+            # One transfer for all values: on a GPU each .item() would wait for the device.
+            names = [f"metrics/psnr_octave{octave}", f"metrics/gain_octave{octave}"]
+            values = [psnr.mean(), (end / start).mean()]
             if ssim is not None:
-                octave_metrics[f"metrics/ssim_octave{octave}"] = ssim.mean().item()
-            trainer.logger.log_metrics(octave_metrics, step=trainer.global_step)
-        if dream.position.dream_end:  # the finished dream, at full size
+                names.append(f"metrics/ssim_octave{octave}")
+                values.append(ssim.mean())
+            trainer.logger.log_metrics(dict(zip(names, torch.stack(values).tolist())), step=trainer.global_step)
+        if finished:  # the finished dream, at full size
             self.psnr.update(psnr)
             if ssim is not None:
                 self.ssim.update(ssim)
             base = self.measure(original, dream.batch)
-            rising = base > 0  # a ratio to a non-positive start (noise under the ``mean`` objective) says nothing
-            if rising.any():
-                self.gain.update((end / base)[rising])
+            # A ratio to a non-positive start (noise under the ``mean`` objective) says nothing: weight 0
+            # (chosen on the device: no wait for it).
+            rising = base > 0
+            self.gain.update(torch.where(rising, end / base.where(rising, 1), 0), weight=rising.to(end.dtype))
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -6,14 +6,26 @@ from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
+from torch import Tensor
 from typing_extensions import override
 
 from dreamer.engine.events import Dream, DreamListener
+from dreamer.watch.scalars import logging_step
 
 
 class DreamProgressBar(TQDMProgressBar, DreamListener):
     """``chelsea.jpg · octave 3/8`` (``clip.mp4 · frame 12/240 · octave 4/4``) as the bar's
-    description; the rest is Lightning's bar."""
+    description and the objective, read from the device every ``log_every_n_steps`` steps, as its
+    postfix; the rest is Lightning's bar."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.objective: dict[str, str] = {}
+
+    @override
+    def on_step_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        if dream.objective is not None and logging_step(trainer):
+            self.objective = {"objective": f"{dream.objective.mean().item():.3f}"}
 
     @override
     def on_octave_start(self, trainer: pl.Trainer, dream: Dream) -> None:
@@ -31,4 +43,4 @@ class DreamProgressBar(TQDMProgressBar, DreamListener):
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)  # the log version means nothing next to a dream
-        return metrics
+        return {**metrics, **self.objective}

@@ -1,4 +1,4 @@
-"""Measure dreamer: the whole command against a plain script, framework overhead, batching, big images
+"""Measure dreamer: the whole command against a plain script, many photos, framework overhead, batching, big images
 with tiling, the Trainer's fast paths, the GPU, planning and motion.
 
     python -m scripts.benchmark                      # CPU sections (about 20 min on 2 cores); updates BENCHMARKS.md
@@ -22,11 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dreamer.quiet import silence_known_noise
-from scripts.benchmark import batching, big, fast, gpu, motion, overhead, planning, whole
+from scripts.benchmark import batching, big, fast, gpu, many, motion, overhead, planning, whole
 from scripts.benchmark.common import ROOT, machine, peak_child
 
 TITLES = {
     "whole": "Whole process",
+    "many": "Many photos",
     "overhead": "Framework overhead",
     "batching": "Batching",
     "big": "Big images",
@@ -55,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition: seconds")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per timing (median reported)")
-    parser.add_argument("--sections", default="whole,overhead,batching,big,fast,planning,motion")
+    parser.add_argument("--sections", default="whole,many,overhead,batching,big,fast,planning,motion")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--gpu", action="store_true", help="only the GPU section (same as --sections gpu)")
     parser.add_argument("--peak", nargs=3, type=int, help=argparse.SUPPRESS)
@@ -71,6 +72,7 @@ def main() -> None:
         args.sections = "gpu"
     sections: dict[str, Callable[[Path, bool, int], str]] = {
         "whole": whole.whole,
+        "many": many.many,
         "overhead": overhead.overhead,
         "batching": batching.batching,
         "big": big.big_images,

@@ -96,6 +96,7 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
     for row in throughput:
         row.append(f"{float(row[1]) / base:.2f}x")
     whole_rows = gpu_whole_commands(work, smoke, reps)
+    capture_rows = gpu_capture(work, smoke, reps)
     return (
         f"## GPU\n\n{torch.cuda.get_device_name(0)}. VGG-16 up to `features.29`, one forward + backward of the "
         "objective (a dream step without the optimiser's few element-wise operations); median after a warm-up; "
@@ -125,7 +126,29 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
             whole_rows,
             ["workload", "plain s", "dreamer s", "dreamer lean s", "dreamer ÷ plain", "lean ÷ plain"],
         )
+        + "\n\nSmall images, where launching kernels can take longer than running them: MobileNetV2 `features.11`, "
+        "batch 1, 1 octave, per step as (long run − short run) ÷ the extra steps, in-process after a warm-up "
+        "(compilation not counted); `--model.compile reduce-overhead` replays the backbone as CUDA graphs:\n\n"
+        + table(capture_rows, ["image", "eager ms / step", "compile ms / step", "reduce-overhead ms / step"])
     )
+
+
+def gpu_capture(work: Path, smoke: bool, reps: int) -> list[list]:
+    """Per-step time of eager, compiled and CUDA-graph (``reduce-overhead``) dreams of small images."""
+    short, long = (2, 6) if smoke else (10, 110)
+    rows = []
+    for side in (64,) if smoke else (128, 256):
+        image = photo(work / f"capture{side}.png", side)
+        per_step = []
+        for mode in (False, True, "reduce-overhead"):
+            seconds = {}
+            for steps in (short, long):
+                model = model_for("mobilenet_v2", 11, octaves=1, iterations=steps, compile=mode)
+                seconds[steps] = median_seconds(lambda: dreamer_run(model, image, work / "cap.png"), reps)
+            per_step.append(f"{(seconds[long] - seconds[short]) / (long - short) * 1000:.2f}")
+        rows.append([f"{side}²", *per_step])
+        print("gpu capture:", rows[-1], flush=True)
+    return rows
 
 
 def gpu_whole_commands(work: Path, smoke: bool, reps: int) -> list[list]:

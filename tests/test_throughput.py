@@ -1,0 +1,213 @@
+"""Nothing outside the network waits on the step: background writes, batches prepared ahead, no
+reads from the device between logging steps, sampled TensorBoard images."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dreamer.cli import main
+from dreamer.command.wiring import wire
+from dreamer.files.background import Background, ahead
+from dreamer.photos.data import DreamDataModule
+from tests.conftest import REPO, make_photo, tiny_model
+
+
+def test_background_runs_jobs_in_order_and_a_full_queue_makes_the_caller_wait():
+    background, done, gate = Background("test", depth=2), [], threading.Event()
+    background.submit(gate.wait)  # the worker is busy until the gate opens
+    time.sleep(0.05)  # the worker has taken it: 2 more fit in the queue
+    for index in range(2):
+        background.submit(lambda index=index: done.append(index))
+    third = threading.Thread(target=background.submit, args=(lambda: done.append(2),))
+    third.start()
+    third.join(timeout=0.3)
+    assert third.is_alive()  # bounded: the third waits for room
+    gate.set()
+    third.join(timeout=5)
+    background.drain()
+    assert done == [0, 1, 2]
+
+
+def test_an_unexpected_error_in_a_background_job_is_raised_at_drain_and_later_jobs_still_run():
+    background, done = Background("test"), []
+
+    def broken() -> None:
+        raise RuntimeError("encoder bug")
+
+    background.submit(broken)
+    background.submit(lambda: done.append("after"))
+    with pytest.raises(RuntimeError, match="encoder bug"):
+        background.drain()
+    assert done == ["after"]
+    background.drain()  # raised once
+
+
+def test_ahead_keeps_the_order_raises_where_the_item_failed_and_closes_the_source_when_stopped():
+    assert list(ahead(range(50), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("damaged file")
+
+    items = ahead(failing())
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="damaged file"):
+        next(items)
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            number = 0
+            while True:
+                yield number
+                number += 1
+        finally:
+            closed.set()
+
+    items = ahead(endless(), depth=2)
+    assert [next(items) for _ in range(3)] == [0, 1, 2]
+    items.close()  # the consumer stops early (max_steps): the producer stops and closes its source
+    assert closed.wait(timeout=5)
+
+
+def photos(folder: Path, count: int, size=(64, 64)) -> Path:
+    for index in range(count):
+        make_photo(folder / f"p{index:02d}.png", size=size, seed=index)
+    return folder
+
+
+QUICK = ["--config", str(REPO / "configs" / "quickstart.yaml"), "--model.octaves", "1", "--model.iterations", "2"]
+
+
+def test_a_write_that_fails_on_the_writers_thread_still_gives_its_failed_line_and_status_1(
+    tmp_path, monkeypatch, capsys
+):
+    import dreamer.photos.writer as writer
+
+    real = writer.save_image
+
+    def full_disk_for_p01(image, path, *args, **kwargs):
+        assert threading.current_thread().name == "dreamer-writer"  # written off the loop
+        if path.name == "p01.png":
+            raise OSError(28, "No space left on device")
+        real(image, path, *args, **kwargs)
+
+    monkeypatch.setattr(writer, "save_image", full_disk_for_p01)
+    monkeypatch.chdir(tmp_path)
+    source, out = photos(tmp_path / "in", 3), tmp_path / "out"
+    status = main(["fit", *QUICK, "--data.images", str(source), "--data.output", str(out), "--trainer.logger", "false"])
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert status == 1
+    assert failed == [f"failed: {out / 'p01.png'}: not written (No space left on device)"]
+    assert sorted(path.name for path in out.glob("*.png")) == ["p00.png", "p02.png"]
+
+
+KILLED_WRITER = """
+import sys, time
+import dreamer.files.imageio as imageio
+from PIL import Image
+
+real_save = Image.Image.save
+
+def slow_save(self, fp, *args, **kwargs):  # writes half a file, then takes its time over the rest
+    fp.write(b"\\x89PNG\\r\\n\\x1a\\n half")
+    fp.flush()
+    time.sleep(30)
+    real_save(self, fp, *args, **kwargs)
+
+Image.Image.save = slow_save
+from dreamer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_while_its_background_writer_writes_leaves_no_partial_file(tmp_path):
+    source, out = photos(tmp_path / "in", 2), tmp_path / "out"
+    args = ["fit", *QUICK, "--data.images", str(source), "--data.output", str(out), "--trainer.logger", "false"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, *args], cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.part")) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    assert list(out.glob("*.part")), "the writer never started"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not list(out.glob("*.png"))  # the half-written dream never took its name
+    again = subprocess.run([sys.executable, "-m", "dreamer.cli", *args], cwd=tmp_path, env=env, capture_output=True)
+    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    assert not list(out.glob("*.part"))  # what the killed run left is gone
+    for name in ("p00.png", "p01.png"):
+        with Image.open(out / name) as image:
+            image.load()  # whole files
+
+
+def test_between_logging_steps_nothing_is_read_back_from_the_dream(tmp_path, monkeypatch):
+    """On a GPU every read of a device tensor's value (``item``, ``tolist``, ``bool`` …) waits for the
+    device. With a logger and the progress bar on, steps between logging steps read no value of any
+    floating-point tensor; a logging step reads its scalars in one transfer (and the bar's one)."""
+    reads: Counter[str] = Counter()
+    counting = [False]
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy"):
+        real = getattr(torch.Tensor, name)
+
+        def read(self, *args, _real=real, _name=name, **kwargs):
+            if counting[0] and self.is_floating_point():
+                reads[_name] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, read)
+
+    class Window(pl.Callback):  # counts from the start of a plain step to the start of the next one
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            position = batch.position
+            counting[0] = not (position.octave_start or position.octave_end or position.dream_end)
+            if counting[0]:
+                window.append(trainer.global_step)
+
+    window: list[int] = []
+    model = tiny_model(octaves=2, iterations=6, jitter=4)
+    data = DreamDataModule(images=str(photos(tmp_path / "in", 2, size=(96, 96))), output=str(tmp_path / "out"))
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")),
+        log_every_n_steps=1000,
+        enable_progress_bar=True,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[Window()],
+    )
+    wire(model, data, trainer)
+    trainer.fit(model, datamodule=data)
+    counting[0] = False
+    assert len(window) == 2 * 2 * 4  # plain steps were watched
+    assert reads == Counter(), reads
+
+
+def test_tensorboard_images_are_sampled_every_n_dreams(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    source = photos(tmp_path / "in", 5)
+    args = ["fit", *QUICK, "--data.images", str(source), "--data.output", str(tmp_path / "out")]
+    assert main([*args, "--image_logger.every_n_dreams", "2", "--trainer.enable_progress_bar", "false"]) == 0
+    (run,) = (tmp_path / "lightning_logs").iterdir()
+    events = EventAccumulator(str(run), size_guidance={"images": 0})
+    events.Reload()
+    assert set(events.Tags()["images"]) == {"p00.png/octaves", "p02.png/octaves", "p04.png/octaves", "originals|dreams"}
+    assert len(events.Images("originals|dreams")) == 3
+    assert len(list((tmp_path / "out").glob("*.png"))) == 5  # every dream is written all the same
