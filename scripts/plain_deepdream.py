@@ -110,7 +110,7 @@ def main() -> None:
     net = network(args.backbone, args.layer, args.weights).to(device)
     mean, std = MEAN.to(device), STD.to(device)
     if args.photo.is_dir():
-        args.output.mkdir(exist_ok=True)
+        args.output.mkdir(parents=True, exist_ok=True)
         jobs = [(path, args.output / f"{path.stem}.png") for path in sorted(args.photo.iterdir()) if path.is_file()]
     else:
         jobs = [(args.photo, args.output)]

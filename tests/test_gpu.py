@@ -124,8 +124,6 @@ def test_the_steps_between_logging_steps_never_wait_for_the_gpu(tmp_path, gpu_ph
 
     import lightning.pytorch as pl
 
-    from dreamer.command.wiring import wire
-
     class Watch(pl.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             position = batch.position
@@ -134,21 +132,11 @@ def test_the_steps_between_logging_steps_never_wait_for_the_gpu(tmp_path, gpu_ph
 
     model = tiny_model(octaves=2, iterations=6, jitter=4)
     data = DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "out"))
-    trainer = pl.Trainer(
-        **GPU,
-        max_epochs=1,
-        logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")),
-        log_every_n_steps=1000,
-        enable_progress_bar=True,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        callbacks=[Watch()],
-    )
-    wire(model, data, trainer)
+    logged = dict(logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")), log_every_n_steps=1000)
     try:
         with warnings.catch_warnings(record=True) as records:
             warnings.simplefilter("always")
-            trainer.fit(model, datamodule=data)
+            run_dream(model, data, **GPU, **logged, enable_progress_bar=True, callbacks=[Watch()])
     finally:
         torch.cuda.set_sync_debug_mode("default")
     caught = [str(r.message) for r in records if "synchroniz" in str(r.message).lower()]

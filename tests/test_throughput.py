@@ -19,10 +19,9 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dreamer.cli import main
-from dreamer.command.wiring import wire
 from dreamer.files.background import Background, ahead
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import REPO, make_photo, tiny_model
+from tests.conftest import REPO, make_photo, run_dream, tiny_model
 
 
 def test_background_runs_jobs_in_order_and_a_full_queue_makes_the_caller_wait():
@@ -182,19 +181,8 @@ def test_between_logging_steps_nothing_is_read_back_from_the_dream(tmp_path, mon
     window: list[int] = []
     model = tiny_model(octaves=2, iterations=6, jitter=4)
     data = DreamDataModule(images=str(photos(tmp_path / "in", 2, size=(96, 96))), output=str(tmp_path / "out"))
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_epochs=1,
-        logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")),
-        log_every_n_steps=1000,
-        enable_progress_bar=True,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        callbacks=[Window()],
-    )
-    wire(model, data, trainer)
-    trainer.fit(model, datamodule=data)
+    logged = dict(logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")), log_every_n_steps=1000)
+    run_dream(model, data, **logged, enable_progress_bar=True, callbacks=[Window()])
     counting[0] = False
     assert len(window) == 2 * 2 * 4  # plain steps were watched
     assert reads == Counter(), reads

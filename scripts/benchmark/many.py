@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageOps
 
 from dreamer.engine.batch import DreamBatch
-from scripts.benchmark.common import ROOT, alternated, model_for, paired_ratio, process, table
+from scripts.benchmark.common import ROOT, alternated, median_seconds, model_for, paired_ratio, process, table
 
 
 def photo_folder(folder: Path, count: int, side: int) -> Path:
@@ -40,13 +39,7 @@ def network_seconds(side: int, octaves: int, scale: float, iterations: int, reps
                 image = image.detach().requires_grad_(True)
                 model.objective(image, DreamBatch(None)).sum().backward()  # one layer for every octave
 
-    dream()
-    times = []
-    for _ in range(max(reps, 3)):
-        started = time.perf_counter()
-        dream()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return median_seconds(dream, max(reps, 3))
 
 
 def many(work: Path, smoke: bool, reps: int) -> str:

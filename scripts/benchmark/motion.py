@@ -122,7 +122,7 @@ def frame_dream_alone(size: tuple[int, int], reps: int) -> float:
     """Seconds of a continued frame's dream with ``configs/video.yaml``'s network and pace (1 octave
     × 4 steps), the steps alone: jitter, forward, backward, update."""
     from dreamer.engine.batch import DreamBatch
-    from scripts.benchmark.common import model_for
+    from scripts.benchmark.common import median_seconds, model_for
 
     model = model_for("mobilenet_v2", 11, octaves=1, iterations=4, jitter=16)
     start = torch.rand(1, 3, *size)
@@ -135,10 +135,4 @@ def frame_dream_alone(size: tuple[int, int], reps: int) -> float:
             with torch.no_grad():
                 image = (image + 0.012 * image.grad / image.grad.abs().mean()).clamp(0, 1)
 
-    dream()
-    times = []
-    for _ in range(max(reps, 5)):
-        started = time.perf_counter()
-        dream()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return median_seconds(dream, max(reps, 5))
