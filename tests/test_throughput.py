@@ -19,7 +19,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dreamer.cli import main
-from dreamer.files.background import Background, ahead
+from dreamer.files.background import Background, ahead, overlaps
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 
@@ -38,6 +38,17 @@ def test_background_runs_jobs_in_order_and_a_full_queue_makes_the_caller_wait():
     third.join(timeout=5)
     background.drain()
     assert done == [0, 1, 2]
+
+
+def test_on_a_cpu_work_beside_the_dream_runs_in_place_and_nothing_is_prepared_ahead():
+    """The dream's threads use every core of a CPU: a thread beside them only slows them down."""
+    from dreamer.photos.data import DreamDataModule
+
+    assert not overlaps(torch.device("cpu")) and overlaps(torch.device("cuda"))
+    where: list[str] = []
+    Background("test", threaded=False).submit(lambda: where.append(threading.current_thread().name))
+    assert where == [threading.current_thread().name]
+    assert DreamDataModule().prefetch(num_workers=0) == 0
 
 
 def test_an_unexpected_error_in_a_background_job_is_raised_at_drain_and_later_jobs_still_run():
@@ -97,6 +108,7 @@ def test_a_write_that_fails_on_the_writers_thread_still_gives_its_failed_line_an
 ):
     import dreamer.photos.writer as writer
 
+    monkeypatch.setattr(writer, "overlaps", lambda device: True)  # as on a GPU: written on the writer's thread
     real = writer.save_image
 
     def full_disk_for_p01(image, path, *args, **kwargs):
@@ -130,6 +142,8 @@ def slow_save(self, fp, *args, **kwargs):  # writes half a file, then takes its 
     real_save(self, fp, *args, **kwargs)
 
 Image.Image.save = slow_save
+import dreamer.photos.writer
+dreamer.photos.writer.overlaps = lambda device: True  # as on a GPU: written on the writer's thread
 from dreamer.cli import main
 sys.exit(main(sys.argv[1:]))
 """

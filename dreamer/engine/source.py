@@ -13,6 +13,7 @@ from typing_extensions import override
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.octaves import Carry
 from dreamer.engine.schedule import DreamSchedule
+from dreamer.files.background import overlaps
 from dreamer.files.plan import RunSummary
 
 
@@ -49,14 +50,19 @@ class DreamSource(pl.LightningDataModule):
         return None
 
     @property
+    def device(self) -> torch.device:
+        """Where the run dreams (the CPU before a Trainer is attached)."""
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
+    @property
     def on_gpu(self) -> bool:
         """Whether the run dreams on a CUDA device (then loaders pin their pixels)."""
-        return self.trainer is not None and self.trainer.strategy.root_device.type == "cuda"
+        return self.device.type == "cuda"
 
     def prefetch(self, num_workers: int) -> int:
-        """Batches a loader prepares ahead on a background thread: 2 without worker processes (they
-        prepare ahead already)."""
-        return 2 if num_workers == 0 else 0
+        """Batches a loader prepares ahead on a background thread: 2 where that overlaps the dream
+        (``overlaps``: on a GPU) and no worker processes prepare them ahead already."""
+        return 2 if overlaps(self.device) and num_workers == 0 else 0
 
     @override
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:

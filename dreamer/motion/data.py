@@ -23,7 +23,7 @@ from dreamer.engine.batch import DreamBatch, Frame
 from dreamer.engine.schedule import DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError
-from dreamer.files.background import Background
+from dreamer.files.background import Background, overlaps
 from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, image_seed
 from dreamer.motion.carry import FrameCarry
@@ -207,6 +207,7 @@ class MotionDataModule(DreamSource):
 
     @override
     def setup(self, stage: str) -> None:
+        self.frame_writes.threaded = overlaps(self.device)
         schedule = self.current_schedule
         if schedule.octaves == "auto":
             raise ConfigError("model.octaves: 'auto' is for photos and atlases; give videos and zooms a number")

@@ -27,7 +27,7 @@ class SequenceWriter(pl.Callback, DreamListener):
 
     Frames are written atomically as they finish (``<output>/<name>.frames/000000.png`` …), so a
     killed run resumes from the first missing one; the loop only quantises each frame, ``writes``
-    (a background thread) encodes and writes it, and every queued frame is written before the
+    (a background thread on a GPU) encodes and writes it, and every queued frame is written before the
     videos are encoded or the run stops on an error. When the run ends, every sequence whose frames
     are all there is encoded (sequences are spread over the processes), its audio copied from the
     source, the resolved config saved beside it, and its frame folder removed unless ``keep_frames``.

@@ -16,15 +16,16 @@ from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
 from dreamer.engine.events import Dream, DreamListener
-from dreamer.files.background import Background
+from dreamer.files.background import Background, overlaps
 from dreamer.files.imageio import save_image, save_text, to_bytes
 
 
 class DreamWriter(pl.Callback, DreamListener):
     """At the end of each dream, saves every image of the batch to its ``targets`` path.
 
-    The loop only quantises the dream to 8 bits; encoding and writing happen on a background thread
-    (``Background``: a few dreams wait at most), so the next dream starts at once. Files are
+    The loop only quantises the dream to 8 bits; on a GPU, encoding and writing happen on a
+    background thread (``Background``: a few dreams wait at most), so the next dream starts at once
+    (on a CPU they run in place: ``overlaps``). Files are
     written under a temporary name and renamed, so a killed run leaves no partial file. An alpha
     channel read with the photo is re-attached. A dream holding NaN or inf is never written; it is
     reported in ``failed``, as are files that failed to decode. The resolved config
@@ -40,6 +41,10 @@ class DreamWriter(pl.Callback, DreamListener):
         self.failed: list[str] = []
         self.accounted = 0  # images written or failed (over all processes once the run ends)
         self.background = Background("dreamer-writer")
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.background.threaded = overlaps(trainer.strategy.root_device)
 
     @override
     def on_dream_start(self, trainer: pl.Trainer, dream: Dream) -> None:

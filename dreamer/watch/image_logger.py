@@ -14,7 +14,7 @@ from typing_extensions import override
 
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.engine.pyramid import fit_within
-from dreamer.files.background import Background
+from dreamer.files.background import Background, overlaps
 
 
 class DreamImageLogger(pl.Callback, DreamListener):
@@ -23,7 +23,7 @@ class DreamImageLogger(pl.Callback, DreamListener):
     and at the end a grid of original | dream pairs (``originals|dreams``), for the first batch and
     every ``every_n_dreams``-th after it. Frames of videos and zooms are logged once finished, every
     ``every_n_frames``-th, as ``<video>/frames`` (the step slider walks the frames). The loop only
-    shrinks and copies the pictures; TensorBoard's PNG encoding runs on a background thread. Rank
+    shrinks and copies the pictures; on a GPU TensorBoard's PNG encoding runs on a background thread. Rank
     zero only: the images of other processes are not logged (their files are written all the same).
 
     Args:
@@ -63,6 +63,10 @@ class DreamImageLogger(pl.Callback, DreamListener):
     def _experiment(self, trainer: pl.Trainer) -> Any:
         experiment = getattr(trainer.logger, "experiment", None)
         return experiment if hasattr(experiment, "add_image") else None
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.background.threaded = overlaps(trainer.strategy.root_device)
 
     def _add(self, experiment: Any, tag: str, picture: Tensor, step: int) -> None:
         """``add_image`` on the background thread (``picture`` is a copy on the CPU)."""
