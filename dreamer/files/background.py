@@ -99,8 +99,12 @@ def ahead(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     """
     made: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    # The producer pins memory for this process's GPU, not for device 0 (a thread starts on device 0).
+    gpu = torch.cuda.current_device() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
 
     def produce() -> None:
+        if gpu is not None:
+            torch.cuda.set_device(gpu)
         iterator = iter(items)
         try:
             for item in iterator:
