@@ -69,7 +69,7 @@ class DreamImageLogger(pl.Callback, DreamListener):
         self.background.threaded = overlaps(trainer.strategy.root_device)
 
     def _add(self, experiment: Any, tag: str, picture: Tensor, step: int) -> None:
-        """``add_image`` on the background thread (``picture`` is a copy on the CPU)."""
+        """``add_image`` through ``background`` (its thread on a GPU; ``picture`` is a copy on the CPU)."""
         self.background.submit(lambda: experiment.add_image(tag, picture, step))
 
     @rank_zero_only
