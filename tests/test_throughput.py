@@ -198,24 +198,24 @@ def test_between_logging_steps_nothing_is_read_back_from_the_dream(tmp_path, mon
                 plain.append(trainer.global_step)
 
     plain: list[int] = []
-    model = tiny_model(octaves=2, iterations=6, jitter=4)
-    data = DreamDataModule(images=str(photos(tmp_path / "in", 2, size=(96, 96))), output=str(tmp_path / "out"))
+    model = tiny_model(octaves=2, iterations=8, jitter=4)
+    data = DreamDataModule(images=str(photos(tmp_path / "in", 1)), output=str(tmp_path / "out"))
     logged = dict(logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")), log_every_n_steps=every)
     run_dream(model, data, **logged, enable_progress_bar=True, callbacks=[Window()])
     watching[0] = "none"
-    assert len(plain) >= 10  # plain steps were watched, before and after logging steps
+    assert len(plain) >= 8  # plain steps were watched, before and after logging steps
     assert not {key: count for key, count in reads.items() if key.startswith("plain")}, reads
     assert sum(count for key, count in reads.items() if key.startswith("logging")) >= 1  # reads are seen
 
 
 def test_tensorboard_images_are_sampled_every_n_dreams(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    source = photos(tmp_path / "in", 5)
+    source = photos(tmp_path / "in", 3)
     args = ["fit", *QUICK, "--data.images", str(source), "--data.output", str(tmp_path / "out")]
     assert main([*args, "--image_logger.every_n_dreams", "2", "--trainer.enable_progress_bar", "false"]) == 0
     (run,) = (tmp_path / "lightning_logs").iterdir()
     events = EventAccumulator(str(run), size_guidance={"images": 0})
     events.Reload()
-    assert set(events.Tags()["images"]) == {"p00.png/octaves", "p02.png/octaves", "p04.png/octaves", "originals|dreams"}
-    assert len(events.Images("originals|dreams")) == 3
-    assert len(list((tmp_path / "out").glob("*.png"))) == 5  # every dream is written all the same
+    assert set(events.Tags()["images"]) == {"p00.png/octaves", "p02.png/octaves", "originals|dreams"}
+    assert len(events.Images("originals|dreams")) == 2
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3  # every dream is written all the same
