@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from typing import Any, Optional, TypeVar
 
 import torch
@@ -70,6 +71,12 @@ class Background:
         if self._worker is not None:
             self._jobs.join()
         self._raise_pending()
+
+    def settle(self) -> None:
+        """``drain`` when the run already stops on an error: that error is the one to report, so one
+        raised by a job is dropped."""
+        with suppress(Exception):
+            self.drain()
 
     def _raise_pending(self) -> None:
         error, self._error = self._error, None

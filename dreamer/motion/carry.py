@@ -15,7 +15,7 @@ from typing_extensions import override
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.background import Background
-from dreamer.files.imageio import to_image
+from dreamer.files.imageio import to_bytes
 from dreamer.motion.videoio import read_picture
 
 Transition = Callable[[np.ndarray, DreamBatch], np.ndarray]
@@ -23,7 +23,7 @@ Transition = Callable[[np.ndarray, DreamBatch], np.ndarray]
 
 def quantised(image: Tensor) -> np.ndarray:
     """A dream ``[3, H, W]`` as the 8-bit ``[H, W, 3]`` picture its PNG holds."""
-    return np.asarray(to_image(image))
+    return to_bytes(image).permute(1, 2, 0).numpy()
 
 
 class FrameCarry(DreamListener):

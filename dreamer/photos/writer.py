@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional
@@ -98,5 +97,4 @@ class DreamWriter(pl.Callback, DreamListener):
 
     @override
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        with suppress(Exception):  # the run's own error is the one to report
-            self.background.drain()
+        self.background.settle()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 
 import lightning.pytorch as pl
@@ -124,8 +123,7 @@ class DreamImageLogger(pl.Callback, DreamListener):
 
     @override
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        with suppress(Exception):  # the run's own error is the one to report
-            self.background.drain()
+        self.background.settle()
 
     def _view(self, images: Tensor) -> list[Tensor]:
         """Copies on the CPU, shrunk to ``max_side``: the dream goes on changing the images."""
