@@ -76,6 +76,7 @@ class DreamBatch:
     """
 
     pixels: Optional[Tensor]  # [B, 3, H, W] in [0, 1], first step only
+    mask: Optional[Tensor] = None  # [B, 1, H, W] in [0, 1]: where the dream may act (first step only)
     names: list[str] = field(default_factory=list)  # identities (relative paths)
     seeds: list[int] = field(default_factory=list)  # each image's jitter and noise
     targets: list[Path] = field(default_factory=list)  # where each dream goes (frames: ``frame.target``)
@@ -97,7 +98,11 @@ class DreamBatch:
     def pin_memory(self) -> DreamBatch:
         """The batch with its pixels in page-locked memory (a DataLoader with ``pin_memory`` calls
         this), so that their copy to a GPU runs without stopping the host."""
-        return replace(self, pixels=self.pixels.pin_memory()) if self.pixels is not None else self
+        if self.pixels is None:
+            return self
+        return replace(
+            self, pixels=self.pixels.pin_memory(), mask=self.mask.pin_memory() if self.mask is not None else None
+        )
 
     @property
     def size(self) -> tuple[int, int]:

@@ -212,6 +212,8 @@ class DreamModule(pl.LightningModule):
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
         self.filters.image(self.image.data)
+        if self.dream is not None:
+            self.dream.confine(self.image.data)
 
     @override
     def configure_optimizers(self) -> torch.optim.Optimizer:

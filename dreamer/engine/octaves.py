@@ -31,7 +31,8 @@ class OctaveSchedule(pl.Callback):
 
     At a dream's first step it builds the pyramid of the start image (the photo, seeded noise, or
     for a frame that continues a sequence ``carry(batch)``) and decides which levels are large
-    enough for their layers; smaller ones are skipped with a warning. At the first step of every
+    enough for their layers; smaller ones are skipped with a warning. A batch with a ``mask`` also
+    gets the pyramids of its source and mask, which confine every step (``Dream.confine``). At the first step of every
     octave it hands the module the level's start image (blended from the previous octave's dream)
     and **clears the optimizer state**: the parameter keeps its identity, so the optimizer needs no
     rebuilding, but moments such as Adam's belong to the old size and would be wrong at the new one.
@@ -135,7 +136,13 @@ class OctaveSchedule(pl.Callback):
                 f"{', '.join(batch.names)} ({width}×{height}): {skipped} of {position.levels} octaves skipped, "
                 "too small for their layers"
             )
-        return Dream(batch, gaussian_pyramid(pixels, sizes), active, jitter, position)
+        dream = Dream(batch, gaussian_pyramid(pixels, sizes), active, jitter, position)
+        if batch.mask is not None:
+            assert batch.pixels is not None
+            sources = gaussian_pyramid(batch.pixels.to(pixels.dtype), sizes)
+            masks = gaussian_pyramid(batch.mask.to(pixels.device, pixels.dtype), sizes)
+            dream.confinement = list(zip(sources, masks))
+        return dream
 
     def _enter_octave(self, trainer: pl.Trainer, pl_module: Any, dream: Dream) -> None:
         if not dream.images:

@@ -91,7 +91,13 @@ class DreamSteps:
                     return
                 octave, iteration = divmod(step, iterations)
                 position = Position(step, steps, first + octave, iteration, iterations, levels)
-                yield replace(batch, pixels=batch.pixels if step == 0 else None, position=position)
+                first_step = step == 0
+                yield replace(
+                    batch,
+                    pixels=batch.pixels if first_step else None,
+                    mask=batch.mask if first_step else None,
+                    position=position,
+                )
                 taken += 1
         for _ in range(self.total - taken):
             yield DreamBatch.idle()

@@ -66,8 +66,9 @@ class DreamSource(pl.LightningDataModule):
 
     @override
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        # Only the pixels (first step of a dream) go to the device; names, paths and alpha stay put.
-        # From pinned memory the copy does not stop the host.
+        # Only the pixels and mask (first step of a dream) go to the device; names, paths and alpha
+        # stay put. From pinned memory the copy does not stop the host.
         if isinstance(batch, DreamBatch) and batch.pixels is not None:
-            return replace(batch, pixels=batch.pixels.to(device, non_blocking=True))
+            mask = batch.mask.to(device, non_blocking=True) if batch.mask is not None else None
+            return replace(batch, pixels=batch.pixels.to(device, non_blocking=True), mask=mask)
         return batch

@@ -21,6 +21,7 @@ from dreamer.errors import ConfigError, ImageError
 from dreamer.files.bundled import SAMPLE_PHOTO
 from dreamer.files.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
 from dreamer.files.listing import find_files
+from dreamer.files.masks import check_feather, check_mask, feathered, read_mask
 from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.files.plan import (
     DreamJob,
@@ -63,11 +64,18 @@ def load_job(job: DreamJob) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
 class DreamBatches(Dataset):
     """Item ``i`` is the ``i``-th group of equal-size jobs, decoded and stacked ``[B, 3, H, W]``.
 
-    A file that fails to decode drops out of its batch and is reported in ``failed``.
+    A file that fails to decode drops out of its batch and is reported in ``failed``. With a
+    ``mask`` (an image, feathered by ``feather`` px) each batch carries it at its photos' size.
     """
 
-    def __init__(self, batches: list[list[DreamJob]]) -> None:
-        self.batches = batches
+    def __init__(self, batches: list[list[DreamJob]], mask: Optional[Path] = None, feather: float = 0.0) -> None:
+        self.batches, self.mask, self.feather = batches, mask, feather
+
+    def mask_at(self, size: tuple[int, int]) -> Optional[torch.Tensor]:
+        """The mask ``[1, H, W]`` at ``size``, or ``None`` without one."""
+        if self.mask is None:
+            return None
+        return torch.from_numpy(feathered(read_mask(self.mask, size), self.feather))[None]
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -84,8 +92,10 @@ class DreamBatches(Dataset):
             pixels.append(rgb)
             alphas.append(alpha)
         height, width = self.batches[index][0].size
+        mask = self.mask_at((height, width))
         return DreamBatch(
             pixels=torch.stack(pixels) if pixels else torch.empty(0, 3, height, width),
+            mask=mask.expand(len(pixels), -1, -1, -1).contiguous() if mask is not None and pixels else None,
             names=[job.name for job in jobs],
             seeds=[job.seed for job in jobs],
             targets=[job.target for job in jobs],
@@ -110,9 +120,13 @@ class DreamDataModule(DreamSource):
             images of different sizes are then dreamed in separate batches, never cropped).
         seed: Seeds each image's jitter and noise together with the image's name.
         num_workers: DataLoader worker processes decoding images.
+        mask: An image that limits where the dream acts (its alpha channel, else its brightness:
+            white dreams, black keeps the photo), stretched to each photo's size.
+        mask_feather: Soft edge of the mask: a Gaussian blur of this many px.
 
     Raises:
-        ConfigError: a setting out of range (batch size, resize).
+        ConfigError: a setting out of range (batch size, resize, mask feather), or a mask that is
+            not a readable image.
     """
 
     def __init__(
@@ -125,9 +139,15 @@ class DreamDataModule(DreamSource):
         resize: Optional[int] = None,
         seed: int = 0,
         num_workers: int = 0,
+        mask: Optional[str] = None,
+        mask_feather: float = 4.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        check_feather(mask_feather)
+        self.mask, self.mask_feather = (check_mask(mask) if mask else None), mask_feather
+        if self.mask is not None:
+            read_mask(self.mask, (8, 8))  # an unreadable mask: one line before any work
         if batch_size < 1:
             raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}")
         if resize is not None and resize < 1:
@@ -171,7 +191,7 @@ class DreamDataModule(DreamSource):
         if not single_file:
             sources = [(source, name) for source, name in sources if not self._earlier_dream(source, name)]
         rules = OutputRules(self.output.parent if single_file else self.output, self.overwrite)
-        rules.protect([*(source for source, _ in sources), *self.protected])
+        rules.protect([*(source for source, _ in sources), *self.protected, *([self.mask] if self.mask else [])])
         taken: dict[Path, Path] = {}
         candidates = []
         for (source, name), target in zip(sources, self._targets([name for _, name in sources])):
@@ -233,7 +253,7 @@ class DreamDataModule(DreamSource):
         # UnrepeatedDistributedSampler refuses a process without a batch, as when 3 photos meet 4 GPUs;
         # torch's DistributedSampler repeats photos.)
         loader = DataLoader(
-            DreamBatches(self.batches()),
+            DreamBatches(self.batches(), self.mask, self.mask_feather),
             batch_size=None,
             shuffle=False,
             num_workers=self.num_workers,
