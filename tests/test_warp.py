@@ -50,7 +50,7 @@ def test_carry_over_blends_where_valid_and_takes_the_frame_where_not():
     previous = np.full((10, 12, 3), 1.0, np.float32)
     valid = np.ones((10, 12), bool)
     valid[:, :4] = False
-    start = carry_over(previous, frame, np.zeros((10, 12, 2), np.float32), valid, blend=0.75)
+    start = carry_over(previous, frame, np.zeros((10, 12, 2), np.float32), 0.75 * valid.astype(np.float32))
     np.testing.assert_allclose(start[:, 4:], 0.25 * 0.2 + 0.75 * 1.0, atol=1e-6)
     np.testing.assert_allclose(start[:, :4], 0.2, atol=1e-6)
 

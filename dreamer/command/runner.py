@@ -22,6 +22,7 @@ from dreamer.errors import DreamerError
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
 from dreamer.explore.sheets import ContactSheets
 from dreamer.files.bundled import config_files, with_resolved_configs
+from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.video import VideoDataModule  # noqa: F401
 from dreamer.motion.zoom import ZoomDataModule  # noqa: F401
 from dreamer.photos.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
@@ -90,6 +91,9 @@ class DreamerCLI(LightningCLI):
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
+        # Keyframes and audio drives of zooms and videos; keyframed layers must be built into the model.
+        parser.add_class_arguments(Timeline, "animation", instantiate=True)
+        parser.link_arguments("animation.keyframes", "model.animated_layers", compute_fn=fading_layers)
         # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
         parser.set_defaults({"data": {"class_path": "dreamer.photos.data.DreamDataModule"}})
 
@@ -100,7 +104,8 @@ class DreamerCLI(LightningCLI):
         super().instantiate_classes()
         model_files = [self.model.hparams.get(key) for key in ("weights", "guide")]
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
-        self.wiring: Wiring = wire(self.model, self.datamodule, self.trainer)
+        timeline = self.config_init[self.subcommand]["animation"] if self.subcommand else Timeline()
+        self.wiring: Wiring = wire(self.model, self.datamodule, self.trainer, timeline)
 
     def before_fit(self) -> None:
         keep_freed_memory()  # the network is built: from here on every step reuses the same blocks
@@ -170,6 +175,9 @@ def report(cli: DreamerCLI) -> int:
     if metrics:
         gain = f"; activation gain {metrics['gain']:.1f}x" if math.isfinite(metrics["gain"]) else ""
         print(f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}{gain}")
+    for listener in cli.wiring.listeners:
+        for line in getattr(listener, "findings", list)():
+            print(line)
     accounted = sum(account.accounted for account in accounts)
     missing = summary.planned - accounted
     if missing > 0:

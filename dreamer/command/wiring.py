@@ -13,6 +13,7 @@ from dreamer.engine.events import DreamListener
 from dreamer.engine.module import DreamModule
 from dreamer.engine.octaves import OctaveSchedule
 from dreamer.engine.source import DreamSource
+from dreamer.motion.timeline import Timeline
 from dreamer.watch.metrics import DreamMetrics
 from dreamer.watch.progress import DreamProgressBar
 from dreamer.watch.scalars import DreamScalars
@@ -24,15 +25,18 @@ class Wiring:
 
     declared: list[pl.Callback]
     metrics: Optional[DreamMetrics]
+    listeners: list[DreamListener]  # the data's other listeners (their ``findings()`` end the run's report)
 
 
-def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer) -> Wiring:
+def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer, timeline: Optional[Timeline] = None) -> Wiring:
     """Hand ``data`` the model's schedule, and add to ``trainer`` the owner of the dream in progress
     (``OctaveSchedule``) with its listeners: the data's writers (and, for sequences, the frame
     carry), metrics when something logs, dreamer's progress bar in place of Lightning's default,
     and any listener already among the Trainer's callbacks (the image logger). Metrics and the step's
-    scalars are added when something logs."""
+    scalars are added when something logs. A ``timeline`` (keyframes, audio) goes to the data."""
     data.schedule = model.schedule()
+    if timeline:
+        data.animate(timeline)
     declared = data.dream_callbacks()
     carry = data.carry()
     metrics = DreamMetrics(model.objective.measure) if trainer.loggers else None
@@ -41,10 +45,12 @@ def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer) -> Wiring:
     for index, callback in enumerate(callbacks):
         if type(callback) is TQDMProgressBar:  # Lightning's default bar; a bar the user chose stays
             callbacks[index] = DreamProgressBar()
-    listeners = [c for c in declared if isinstance(c, DreamListener)]
+    extra = data.dream_listeners()
+    listeners = [c for c in declared if isinstance(c, DreamListener)] + extra
     listeners += [c for c in [carry, metrics, scalars] if isinstance(c, DreamListener)]
     listeners += [c for c in callbacks if isinstance(c, DreamListener)]
     hp = model.hparams
     owner = OctaveSchedule(hp.scale, hp.alpha, hp.blend, hp.init, listeners, carry)
-    callbacks.extend([owner, *declared, *([metrics] if metrics else [])])
-    return Wiring(declared, metrics)
+    hooked = [c for c in extra if isinstance(c, pl.Callback)]
+    callbacks.extend([owner, *declared, *hooked, *([metrics] if metrics else [])])
+    return Wiring(declared, metrics, extra)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import numpy as np
 import torch
@@ -65,6 +65,8 @@ class Frame:
     target: Path  # where this frame's PNG goes
     backward: Optional[np.ndarray] = None  # video: flow from this frame to the previous one
     valid: Optional[np.ndarray] = None  # video: pixels the flow carries reliably
+    carried: Optional[np.ndarray] = None  # [H, W]: how much of the previous dream each pixel's start keeps
+    settings: Any = None  # the frame's animated settings (``motion.timeline.FrameSettings``)
 
 
 @dataclass

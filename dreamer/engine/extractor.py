@@ -63,6 +63,13 @@ class LayerExtractor(nn.Module):
         except ValueError:
             raise ConfigError(f"Layers {list(layers)} are not among this extractor's {self.layer_sets}") from None
 
+    def covering(self, layers: tuple[str, ...]) -> tuple[str, ...]:
+        """The smallest layer set of this extractor that holds all of ``layers``."""
+        holding = [chosen for chosen in self.layer_sets if set(layers) <= set(chosen)]
+        if not holding:
+            raise ConfigError(f"Layers {list(layers)} are not among this extractor's {self.layer_sets}")
+        return min(holding, key=len)
+
     def _runner(self, layers: tuple[str, ...]) -> Callable[..., dict[str, Tensor]]:
         if not self.compiled:
             return self._graph(layers)

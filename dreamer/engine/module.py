@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, replace
 from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
@@ -75,6 +76,8 @@ class DreamModule(pl.LightningModule):
             step). ``reduce-overhead``: compile each octave's size once and, on a GPU, replay the
             backbone's forward and backward as CUDA graphs, for small images where launching
             kernels takes longer than running them (on a CPU it compiles without graphs).
+        animated_layers: Layer entries that keyframes cross-fade between (set from
+            ``animation.keyframes`` by the command line; not given by hand).
 
     Raises:
         ConfigError: a setting out of range, settings that contradict each other, or an optimizer
@@ -106,6 +109,7 @@ class DreamModule(pl.LightningModule):
         guide: Optional[str] = None,
         guide_side: int = 320,
         compile: Compile = False,
+        animated_layers: Optional[list[Any]] = None,
     ) -> None:
         super().__init__()
         if iterations < 1:
@@ -139,6 +143,7 @@ class DreamModule(pl.LightningModule):
             tile_size=tile_size,
             channels_last=DreamObjective.channels_last_for(backbone, channels_last),
             compile=compile,
+            fades=animated_layers or [],
         )
         self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))  # the dream; its shape changes with every octave
         self.dream: Optional[Dream] = None  # the dream in progress, owned by OctaveSchedule
@@ -157,6 +162,33 @@ class DreamModule(pl.LightningModule):
             channels_set=hp.channels is not None,
             check_names=self.objective.check_names,
         )
+
+    def retune(self, values: Mapping[str, Any], adds: Mapping[str, float]) -> None:
+        """Take a frame's animated settings (keyframes and audio, ``motion.timeline``) from now on:
+        ``lr``, ``grad_blur``, ``image_blur``, ``jitter.*`` (a value, plus what audio adds) and the
+        cross-fades of ``layers`` and ``channels`` (``[(weight, value), …]``). Others keep theirs."""
+        hp = self.hparams
+
+        def number(key: str, base: float) -> float:
+            return float(values.get(key, base)) + adds.get(key, 0.0)
+
+        if "lr" in values or "lr" in adds:
+            for optimizer in self.trainer.optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = max(number("lr", hp.lr), 1e-8)
+        base_jitter = Jitter(**hp.jitter)
+        self.jitter = replace(
+            base_jitter,
+            roll=max(0, round(number("jitter.roll", base_jitter.roll))),
+            rotate=max(0.0, number("jitter.rotate", base_jitter.rotate)),
+            scale=max(0.0, number("jitter.scale", base_jitter.scale)),
+        )
+        self.filters = replace(
+            self.filters,
+            grad_blur=max(0.0, number("grad_blur", hp.grad_blur)),
+            image_blur=max(0.0, number("image_blur", hp.image_blur)),
+        )
+        self.objective.cross_fade(values.get("layers"), values.get("channels"))
 
     def min_side(self, octave: int, levels: int) -> int:
         """The smallest image side the layers of level ``octave`` of ``levels`` can work on."""

@@ -62,6 +62,7 @@ class DreamObjective(nn.Module):
         tile_size: Optional[int] = None,
         channels_last: bool = False,
         compile: Compile = False,
+        fades: Sequence[Any] = (),
     ) -> None:
         super().__init__()
         if tile_size is not None and tile_size < 16:
@@ -74,11 +75,55 @@ class DreamObjective(nn.Module):
             tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
             for entry in per_octave(layers, entries, "layers")
         ]
-        self.extractor = LayerExtractor(build_backbone(backbone, weights), self.layer_schedule, channels_last, compile)
+        self.backbone = backbone
+        fade_sets = [tuple(node_name(backbone, layer) for layer in self._entry(entry)) for entry in fades]
+        self.extractor = LayerExtractor(
+            build_backbone(backbone, weights), [*self.layer_schedule, *fade_sets], channels_last, compile
+        )
+        self.fade: Optional[list[tuple[float, tuple[str, ...], Optional[list[int]]]]] = None
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
         per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
         channel_schedule = channels if per_octave_lists else [channels]
         self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, entries, "channels")
+
+    @staticmethod
+    def _entry(entry: Any) -> list[Any]:
+        return list(entry) if isinstance(entry, list) else [entry]
+
+    def cross_fade(
+        self, layers: Optional[Sequence[tuple[float, Any]]], channels: Optional[Sequence[tuple[float, Any]]]
+    ) -> None:
+        """From now on climb ``Σ weight · objective`` over the given layer entries and channel lists
+        (``[(weight, value), …]``; ``None``: the schedule's own) instead of the schedule: keyframes'
+        cross-fades. ``None`` for both returns to the schedule."""
+        if layers is None and channels is None:
+            self.fade = None
+            return
+        layer_terms = [(w, tuple(node_name(self.backbone, x) for x in self._entry(v))) for w, v in layers or []]
+        channel_terms = [(w, None if v is None else self._entry(v)) for w, v in channels or []]
+        self.fade = [
+            (wl * wc, entry, chosen)
+            for wl, entry in layer_terms or [(1.0, ())]
+            for wc, chosen in channel_terms or [(1.0, None)]
+            if wl * wc > 0
+        ]
+
+    def _faded(self, images: Tensor, entry: int) -> dict[str, Tensor]:
+        """Per-image objective of every cross-faded term, weighted (``cross_fade``)."""
+        assert self.fade is not None
+        terms = [
+            (weight, layers or self.layer_schedule[entry], self.channel_schedule[entry] if chosen is None else chosen)
+            for weight, layers, chosen in self.fade
+        ]
+        needed = tuple(dict.fromkeys(layer for _, layers, _ in terms for layer in layers))
+        activations = self.extractor(images, self.extractor.covering(needed))
+        objectives: dict[str, Tensor] = {}
+        for weight, layers, chosen in terms:
+            for layer in layers:
+                key = layer if chosen is None else f"{layer}{list(chosen)}"
+                value = weight * activation_objective(activations[layer], chosen, self.kind)
+                objectives[key] = objectives[key] + value if key in objectives else value
+        return objectives
 
     @staticmethod
     def channels_last_for(backbone: str, channels_last: Union[bool, str]) -> bool:
@@ -106,6 +151,8 @@ class DreamObjective(nn.Module):
         """Per-image objective ``[B]`` of each layer scheduled for ``octave`` (default: the batch's)."""
         position = batch.position
         entry = self.entry(position.octave if octave is None else octave, position.levels)
+        if self.fade is not None and self.guides is None:
+            return self._faded(images, entry)
         layers = self.layer_schedule[entry]
         activations = self.extractor(images, layers)
         if self.guides is not None:

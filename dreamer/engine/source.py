@@ -13,6 +13,7 @@ from typing_extensions import override
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.octaves import Carry
 from dreamer.engine.schedule import DreamSchedule
+from dreamer.errors import ConfigError
 from dreamer.files.background import overlaps
 from dreamer.files.plan import RunSummary
 
@@ -44,6 +45,15 @@ class DreamSource(pl.LightningDataModule):
     def dream_callbacks(self) -> list[pl.Callback]:
         """The callbacks this data's outputs need; the command line adds them to the Trainer."""
         return []
+
+    def dream_listeners(self) -> list[Any]:
+        """Listeners (``DreamListener``) this data's dreams need besides its writers: they account for
+        nothing, and may offer ``findings()``, lines for the run's end."""
+        return []
+
+    def animate(self, timeline: Any) -> None:
+        """Take settings that change over a sequence (``motion.timeline.Timeline``); only sequences can."""
+        raise ConfigError("animation: keyframes and audio drives are for zooms and videos (data.class_path)")
 
     def carry(self) -> Optional[Carry]:
         """A continued frame's start from the previous dream (``None``: every dream starts afresh)."""

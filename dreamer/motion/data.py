@@ -24,11 +24,15 @@ from dreamer.engine.schedule import DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError
 from dreamer.files.background import Background, overlaps
+from dreamer.files.masks import check_feather, check_mask
 from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, image_seed
+from dreamer.motion.audio import envelopes
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.plan import FramePace, FrameSpan, MotionJob, MotionPlan, continues, share, split
+from dreamer.motion.retune import Retune
 from dreamer.motion.sequences import SequenceWriter
+from dreamer.motion.timeline import FrameSettings, Timeline
 from dreamer.motion.videoio import frame_path, warmup_path
 
 
@@ -68,9 +72,21 @@ class MotionDataModule(DreamSource):
         seed: Seeds each frame's jitter and noise together with its name and number.
         num_workers: DataLoader worker processes preparing frames (decoding, optical flow); each
             streams whole videos or chunks, so they help when there are several.
+        max_age: Frames a pixel's carried dream lives; past it, it fades back to the source over a
+            quarter as many frames again and a fresh dream grows there (0: it lives forever).
+            Renewal is staggered, patch by patch.
+        keep_colors: How far each frame's start is pulled back to the source's per-channel means
+            (0: not at all, 1: all the way), so brightness and colour cannot creep.
+        mask: Limits where the dream acts: an image (white dreams, black keeps the source; its
+            alpha channel where it has one) or, for videos, a mask video with one mask per frame.
+            A video's mask image is its first frame's, carried along the optical flow.
+        mask_feather: Soft edge of the mask, in px.
+        soundtrack: An audio (or video) file whose audio the output gets and that
+            ``animation.audio`` follows (a video's own audio otherwise).
 
     Raises:
-        ConfigError: a setting out of range (resize, frame octaves, frame iterations).
+        ConfigError: a setting out of range (resize, frame octaves, frame iterations, max age,
+            keep colors, mask feather) or a mask or soundtrack that is not there.
     """
 
     def __init__(
@@ -84,8 +100,24 @@ class MotionDataModule(DreamSource):
         keep_frames: bool = True,
         seed: int = 0,
         num_workers: int = 0,
+        max_age: int = 0,
+        keep_colors: float = 0.0,
+        mask: Optional[str] = None,
+        mask_feather: float = 4.0,
+        soundtrack: Optional[str] = None,
     ) -> None:
         super().__init__()
+        if max_age < 0:
+            raise ConfigError(f"data.max_age must be >= 0 frames, got {max_age}")
+        if not 0.0 <= keep_colors <= 1.0:
+            raise ConfigError(f"data.keep_colors must be within [0, 1], got {keep_colors}")
+        check_feather(mask_feather)
+        self.max_age, self.keep_colors, self.mask_feather = max_age, keep_colors, mask_feather
+        self.mask = check_mask(mask) if mask else None
+        self.soundtrack = Path(soundtrack).expanduser() if soundtrack else None
+        if self.soundtrack is not None and not self.soundtrack.is_file():
+            raise ConfigError(f"data.soundtrack: {self.soundtrack}: file not found")
+        self.timeline = Timeline()  # keyframes and audio drives (``animation``), handed over by ``wire``
         if resize is not None and resize < 1:
             raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
         self.resize, self.recursive = resize, recursive
@@ -135,8 +167,28 @@ class MotionDataModule(DreamSource):
     # Shared machinery --------------------------------------------------------------------------------
 
     @override
+    def animate(self, timeline: Timeline) -> None:
+        self.timeline = timeline
+
+    def audio_of(self, source: Path, has_audio: bool) -> Optional[Path]:
+        """The file whose audio an output gets: the soundtrack, else the source's own (if it has one)."""
+        return self.soundtrack or (source if has_audio else None)
+
+    def mask_frames(self, job: MotionJob) -> Optional[Iterator[np.ndarray]]:
+        """One mask per frame from a mask video (``None`` for a mask image or none)."""
+        return None
+
+    def settings_at(self, job: MotionJob, frame: int) -> FrameSettings:
+        """``frame``'s animated settings (keyframes and audio)."""
+        return self.timeline.at(frame, float(job.fps), job.envelopes)
+
+    @override
     def dream_callbacks(self) -> list[pl.Callback]:
         return [SequenceWriter(lambda: self.current_plan, self.frame_writes, keep_frames=self.keep_frames)]
+
+    @override
+    def dream_listeners(self) -> list[Any]:
+        return [Retune()] if self.timeline.of_model else []
 
     @override
     def carry(self) -> FrameCarry:
@@ -150,7 +202,8 @@ class MotionDataModule(DreamSource):
         plan = MotionPlan()
         sources = self.find_sources(plan.notes)
         rules = OutputRules(self.output, self.overwrite)
-        rules.protect([*(source for source, _ in sources), *self.protected])
+        inputs = [self.mask, self.soundtrack]
+        rules.protect([*(source for source, _ in sources), *self.protected, *(path for path in inputs if path)])
         for (source, name), output_name in zip(sources, output_names([name for _, name in sources], ".mp4")):
             target = self.output / output_name
             frames_dir = target.with_name(target.stem + ".frames")
@@ -161,6 +214,8 @@ class MotionDataModule(DreamSource):
             if not rules.admit(source, target, plan.failed, plan.skipped):
                 continue
             job = self.make_job(source, name, (target, frames_dir), plan, min_side)
+            if job is not None and self.timeline.drives:
+                job = self.with_envelopes(job, plan)
             if job is not None:
                 gif = rules.companion(target, ".gif", "GIF", plan.notes) if self.gif() else None
                 sidecar = rules.companion(target, ".yaml", "config", plan.notes)
@@ -179,6 +234,17 @@ class MotionDataModule(DreamSource):
         ]
         remove_leftovers(folders)
         return plan
+
+    def with_envelopes(self, job: MotionJob, plan: MotionPlan) -> Optional[MotionJob]:
+        """``job`` with its audio's envelopes, or ``None`` once ``plan.failed`` says why not."""
+        if job.audio is None:
+            plan.failed.append(f"{job.source}: has no audio for animation.audio to follow; give data.soundtrack")
+            return None
+        try:
+            return replace(job, envelopes=envelopes(job.audio, float(job.fps), job.frames))
+        except ConfigError as error:
+            plan.failed.append(str(error))
+            return None
 
     def frame_item(self, job: MotionJob, span: FrameSpan, frame: int) -> DreamBatch:
         """The batch of one frame, without its pixels."""
@@ -201,6 +267,7 @@ class MotionDataModule(DreamSource):
                 continues=carried,
                 previous=png(frame - 1) if carried else None,
                 target=png(frame),
+                settings=self.settings_at(job, frame) if self.timeline else None,
             ),
             pace=self.current_pace.of(carried),
         )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from dreamer.engine.batch import Pace
 from dreamer.files.plan import DreamPlan
@@ -25,7 +25,8 @@ class MotionJob:
     frames: int
     fps: Fraction
     seed: int
-    audio: bool = False
+    audio: Optional[Path] = None  # the file whose audio the video gets (None: silent)
+    envelopes: Optional[dict[str, Any]] = None  # the audio's envelopes per frame, when settings follow it
     sidecar: Optional[Path] = None  # where its config goes (None: nowhere)
     gif: Optional[Path] = None  # where its GIF goes (None: no GIF)
 

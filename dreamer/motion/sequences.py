@@ -140,7 +140,7 @@ class SequenceWriter(pl.Callback, DreamListener):
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        encode_frames(job.frames_dir, frames, job.target, job.fps, job.source if job.audio else None, job.gif)
+        encode_frames(job.frames_dir, frames, job.target, job.fps, job.audio, job.gif)
         if job.gif is not None:
             self.also_written.append(job.gif)
         if self.config_text is not None and job.sidecar is not None:

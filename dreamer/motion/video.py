@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
@@ -15,11 +16,15 @@ from dreamer.engine.backbones import resolve_state_dict
 from dreamer.engine.batch import DreamBatch
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_CLIP
+from dreamer.files.masks import read_mask
 from dreamer.files.plan import image_seed, resized
 from dreamer.motion.data import MotionDataModule
-from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan
-from dreamer.motion.videoio import VIDEO_SUFFIXES, VideoError, probe, read_frames
-from dreamer.motion.warp import carry_over, consistent, dis_flow
+from dreamer.motion.drift import anchored
+from dreamer.motion.flicker import FlickerMeter
+from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan, continues
+from dreamer.motion.tracks import SourceTrack
+from dreamer.motion.videoio import VideoError, is_video, probe, read_frames
+from dreamer.motion.warp import carry_over, consistent, dis_flow, warp
 from dreamer.photos.data import find_images
 
 
@@ -121,27 +126,50 @@ class VideoDataModule(MotionDataModule):
                 "dreaming those"
             )
         seed = image_seed(self.seed, name)
-        return MotionJob(source, name, *paths, (height, width), info.frames, info.fps, seed, info.audio)
+        audio = self.audio_of(source, info.audio)
+        return MotionJob(source, name, *paths, (height, width), info.frames, info.fps, seed, audio)
+
+    @override
+    def dream_listeners(self) -> list[Any]:
+        return [*super().dream_listeners(), FlickerMeter()]
+
+    def blend_at(self, job: MotionJob, frame: int) -> float:
+        """The carried dream's weight at ``frame`` (keyframes and audio may move it)."""
+        settings = self.settings_at(job, frame)
+        return min(max(settings.number("data.blend", self.blend), 0.0), 1.0)
+
+    @override
+    def mask_frames(self, job: MotionJob) -> Optional[Iterator[np.ndarray]]:
+        if self.mask is None or not is_video(self.mask):
+            return None
+        return (picture.mean(-1, dtype=np.float32) / 255 for picture in read_frames(self.mask, job.size))
+
+    def track(self, job: MotionJob) -> SourceTrack:
+        """The ages and mask that follow ``job``'s motion from its first frame."""
+        first = read_mask(self.mask, job.size) if self.mask is not None and not is_video(self.mask) else None
+        return SourceTrack(job.size, self.max_age, job.seed, first, self.mask_frames(job), self.mask_feather)
 
     @override
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[DreamBatch]:
         earlier: Optional[np.ndarray] = None  # the source frame before the current one
         flow = self.flow_estimator()
+        track = self.track(job)
         decoded = 0
         try:
             for number, picture in enumerate(read_frames(job.source, job.size)):
                 if number >= span.stop:
                     return
                 decoded = number + 1
-                if number >= span.start:
-                    item = self.frame_item(job, span, number)
-                    item.pixels = torch.from_numpy(picture).permute(2, 0, 1)[None].float().div_(255)
-                    if item.frame is not None and item.frame.continues:
-                        assert earlier is not None  # a continued frame follows one read before it
-                        backward = flow(picture, earlier)
-                        valid = consistent(backward, flow(earlier, picture))
-                        item.frame = replace(item.frame, backward=backward, valid=valid)
-                    yield item
+                wanted = number >= span.start
+                carried = wanted and continues(number, span, self.carries)
+                backward = valid = None
+                if earlier is not None and (carried or track.follows):
+                    backward = flow(picture, earlier)
+                    valid = consistent(backward, flow(earlier, picture))
+                track.advance(partial(warp, flow=backward) if backward is not None else None, valid)
+                if wanted:
+                    motion = (backward, valid) if carried and backward is not None and valid is not None else None
+                    yield self.frame_batch(job, span, number, picture, motion, track)
                 earlier = picture
             problem = f"{job.source}: the stream ends after {decoded} of {job.frames} frames"
         except VideoError as error:
@@ -152,16 +180,40 @@ class VideoDataModule(MotionDataModule):
             damaged=(span.job, decoded), failed=[f"{problem}; the {decoded} frames before it were dreamed"]
         )
 
+    def frame_batch(
+        self,
+        job: MotionJob,
+        span: FrameSpan,
+        number: int,
+        picture: np.ndarray,
+        motion: Optional[tuple[np.ndarray, np.ndarray]],
+        track: SourceTrack,
+    ) -> DreamBatch:
+        """Frame ``number``'s batch: its pixels, mask, and for a continued frame the motion from the
+        frame before and how much of the previous dream each pixel's start keeps."""
+        item = self.frame_item(job, span, number)
+        item.pixels = torch.from_numpy(picture).permute(2, 0, 1)[None].float().div_(255)
+        mask = track.mask()
+        item.mask = torch.from_numpy(mask)[None, None] if mask is not None else None
+        if motion is not None and item.frame is not None:
+            backward, valid = motion
+            carried = self.blend_at(job, number) * valid.astype(np.float32)
+            share = track.share()
+            item.frame = replace(
+                item.frame, backward=backward, valid=valid, carried=carried * share if share is not None else carried
+            )
+        return item
+
     @override
     def next_start(self, previous: np.ndarray, batch: DreamBatch) -> np.ndarray:
         assert batch.pixels is not None and batch.frame is not None
-        assert batch.frame.backward is not None and batch.frame.valid is not None
+        assert batch.frame.backward is not None and batch.frame.carried is not None
         frame = batch.pixels[0].permute(1, 2, 0).cpu().numpy()
-        return carry_over(previous.astype(np.float32) / 255, frame, batch.frame.backward, batch.frame.valid, self.blend)
-
-
-def is_video(path: Path) -> bool:
-    return not path.name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES
+        start = carry_over(previous.astype(np.float32) / 255, frame, batch.frame.backward, batch.frame.carried)
+        strength = self.keep_colors
+        if batch.frame.settings is not None:
+            strength = min(max(batch.frame.settings.number("data.keep_colors", strength), 0.0), 1.0)
+        return anchored(start, frame.reshape(-1, 3).mean(0), strength)
 
 
 def find_videos(

@@ -42,6 +42,11 @@ VIDEO_SUFFIXES = {
 _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}  # audio codecs MP4 can hold as they are
 
 
+def is_video(path: Path) -> bool:
+    """Whether ``path`` is a video by its name."""
+    return not path.name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES
+
+
 class VideoError(ImageError):
     """A video that cannot be read; the message names the file and what is wrong."""
 

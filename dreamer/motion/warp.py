@@ -67,14 +67,12 @@ def consistent(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return (miss <= CONSISTENCY_RELATIVE * scale + CONSISTENCY_ABSOLUTE) & inside
 
 
-def carry_over(
-    previous_dream: np.ndarray, frame: np.ndarray, backward: np.ndarray, valid: np.ndarray, blend: float
-) -> np.ndarray:
-    """The start of frame t's dream: ``(1 − blend)·frame + blend·warp(previous_dream)`` where ``valid``,
-    the frame itself where not (what was hidden before has no dream to carry). ``float32`` [0, 1]."""
+def carry_over(previous_dream: np.ndarray, frame: np.ndarray, backward: np.ndarray, carried: np.ndarray) -> np.ndarray:
+    """The start of frame t's dream: ``(1 − carried)·frame + carried·warp(previous_dream)``, per pixel
+    (``carried`` is 0 where the pixel was hidden before: there is no dream to carry). ``float32`` [0, 1]."""
     warped = warp(previous_dream, backward)
-    weight = (blend * valid.astype(np.float32))[..., None]
-    return (1 - weight) * frame + weight * warped
+    weight = carried[..., None]
+    return ((1 - weight) * frame + weight * warped).astype(np.float32)
 
 
 def warping_error(dream: np.ndarray, previous_dream: np.ndarray, backward: np.ndarray, valid: np.ndarray) -> float:

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional, Union
 
+import cv2
 import numpy as np
+import torch
 from PIL import Image
 from typing_extensions import override
 
 from dreamer.engine.batch import DreamBatch
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
-from dreamer.files.imageio import open_photo, to_tensor
+from dreamer.files.imageio import open_photo
+from dreamer.files.masks import feathered, read_mask
 from dreamer.files.plan import image_seed, plan_header
 from dreamer.motion.data import MotionDataModule
+from dreamer.motion.drift import anchored
 from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan
-from dreamer.motion.warp import zoom_step
+from dreamer.motion.tracks import SourceTrack
+from dreamer.motion.videoio import is_video
+from dreamer.motion.warp import zoom_matrix, zoom_step
 from dreamer.photos.data import find_images
 
 
@@ -64,6 +72,9 @@ class ZoomDataModule(MotionDataModule):
         self.images = images
         self.frame_count, self.fps, self.zoom, self.rotate = frames, Fraction(fps).limit_denominator(1001), zoom, rotate
         self.translate, self.make_gif = tuple(translate), gif
+        if self.mask is not None and is_video(self.mask):
+            raise ConfigError(f"data.mask: {self.mask}: a zoom takes a mask image, not a video")
+        self._colours: dict[str, np.ndarray] = {}
 
     @override
     def gif(self) -> bool:
@@ -81,19 +92,82 @@ class ZoomDataModule(MotionDataModule):
         if header is None:
             return None
         seed = image_seed(self.seed, name)
-        return MotionJob(source, name, *paths, header[0], self.frame_count, self.fps, seed)
+        audio = self.audio_of(source, has_audio=False)
+        return MotionJob(source, name, *paths, header[0], self.frame_count, self.fps, seed, audio)
+
+    def step_at(self, job: MotionJob, frame: int) -> tuple[float, float, tuple[float, float]]:
+        """(zoom, rotate, translate) of the step into ``frame`` (keyframes and audio may move them)."""
+        settings = self.settings_at(job, frame)
+        zoom = max(settings.number("data.zoom", self.zoom), 1e-3)
+        return zoom, settings.number("data.rotate", self.rotate), settings.pair("data.translate", self.translate)
+
+    @property
+    def follows_source(self) -> bool:
+        """Whether continued frames need their source: the photo moved by every step so far (for a
+        mask, fading ages or colours anchored to the photo)."""
+        anchoring = self.keep_colors > 0 or "data.keep_colors" in self.timeline.settings
+        return self.mask is not None or self.max_age > 0 or anchoring
 
     @override
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[DreamBatch]:
-        for frame in range(span.start, span.stop):
+        photo = self.photo(job)
+        height, width = job.size
+        mask = read_mask(self.mask, job.size) if self.mask is not None else None
+        track = SourceTrack(job.size, self.max_age, job.seed, feather=self.mask_feather)
+        moved = np.eye(3)  # the photo's place in this frame: every zoom step so far
+        for frame in range(span.stop):
+            if frame > 0:
+                step = zoom_matrix(height, width, *self.step_at(job, frame))
+                moved = np.vstack([step, [0, 0, 1]]) @ moved
+                if track.follows:
+                    track.advance(partial(zoom_map, matrix=step), None)
+            else:
+                track.advance(None, None)
+            if frame < span.start:
+                continue
             item = self.frame_item(job, span, frame)
-            if item.frame is not None and not item.frame.continues:
-                photo, _ = open_photo(job.source)
-                if (photo.height, photo.width) != job.size:
-                    photo = photo.resize(job.size[::-1], Image.Resampling.LANCZOS)
-                item.pixels = to_tensor(photo)[None]
+            assert item.frame is not None
+            if not item.frame.continues or self.follows_source:
+                source = zoom_map(photo, moved[:2])
+                item.pixels = torch.from_numpy(source).permute(2, 0, 1)[None]
+            if mask is not None:
+                item.mask = torch.from_numpy(feathered(mask, self.mask_feather))[None, None]
+            share = track.share()
+            if item.frame.continues and share is not None:
+                item.frame = replace(item.frame, carried=share)
             yield item
+
+    def photo(self, job: MotionJob) -> np.ndarray:
+        """The zoom's photo at its size, ``float32 [H, W, 3]`` in [0, 1]."""
+        photo, _ = open_photo(job.source)
+        if (photo.height, photo.width) != job.size:
+            photo = photo.resize(job.size[::-1], Image.Resampling.LANCZOS)
+        return np.asarray(photo, dtype=np.float32) / 255
 
     @override
     def next_start(self, previous: np.ndarray, batch: DreamBatch) -> np.ndarray:
-        return zoom_step(previous.astype(np.float32) / 255, self.zoom, self.rotate, self.translate)
+        frame = batch.frame
+        assert frame is not None
+        job = self.current_plan.jobs[frame.sequence]
+        start = zoom_step(previous.astype(np.float32) / 255, *self.step_at(job, frame.number))
+        if batch.pixels is None:
+            return start
+        source = batch.pixels[0].permute(1, 2, 0).cpu().numpy()
+        if frame.carried is not None:
+            start = source + frame.carried[..., None] * (start - source)
+        strength = self.keep_colors
+        if frame.settings is not None:
+            strength = min(max(frame.settings.number("data.keep_colors", strength), 0.0), 1.0)
+        return anchored(start, self.colours(job), strength)
+
+    def colours(self, job: MotionJob) -> np.ndarray:
+        """The photo's per-channel means, which ``keep_colors`` holds the zoom to."""
+        if job.name not in self._colours:
+            self._colours[job.name] = self.photo(job).reshape(-1, 3).mean(0)
+        return self._colours[job.name]
+
+
+def zoom_map(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """A map ``[H, W]`` (or picture ``[H, W, 3]``) moved by the affine ``matrix`` (edges mirrored)."""
+    height, width = values.shape[:2]
+    return cv2.warpAffine(values, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
