@@ -24,7 +24,15 @@ SAMPLE_PHOTO = HERE / "assets" / "chelsea.jpg"
 SAMPLE_CLIP = HERE / "assets" / "chelsea_pan.mp4"
 
 # Settings that name files to read: relative values in a config file are relative to the file.
-INPUT_KEYS = {("data", "images"), ("data", "video"), ("data", "photo"), ("model", "weights"), ("model", "guide")}
+INPUT_KEYS = {
+    ("data", "images"),
+    ("data", "video"),
+    ("data", "photo"),
+    ("data", "mask"),
+    ("data", "soundtrack"),
+    ("model", "weights"),
+    ("model", "guide"),
+}
 _NOT_PATHS = {"imagenet"}
 
 

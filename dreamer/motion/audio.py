@@ -13,7 +13,7 @@ import numpy as np
 from dreamer.errors import ConfigError
 
 RATE = 22050
-WINDOW, HOP = 2048, 512  # the onset detector's spectrum: 93 ms windows every 23 ms
+WINDOW, HOP = 1024, 256  # the onset detector's spectrum: 46 ms windows every 12 ms
 LOUDNESS_RANGE_DB = 40.0  # loudness 0 lies this far below the loudest frame
 ONSET_HALF_LIFE = 0.1  # seconds for an onset's pulse to fall to half
 
@@ -77,7 +77,7 @@ def onset_strength(samples: np.ndarray, fps: float, frames: int) -> np.ndarray:
     )
     spectra = np.log1p(100 * np.abs(np.fft.rfft(windows * np.hanning(WINDOW).astype(np.float32), axis=1)))
     flux = np.concatenate([[0.0], np.maximum(np.diff(spectra, axis=0), 0).sum(axis=1)])
-    times = (np.arange(count) * HOP + WINDOW / 2) / RATE
+    times = (np.arange(count) * HOP + WINDOW) / RATE  # a rise is heard once the window's end reaches it
     strength = _per_frame(flux.astype(np.float32), times, fps, frames)
     scale = np.percentile(strength, 99) if strength.any() else 1.0
     strength = np.clip(strength / max(scale, 1e-9), 0, 1)

@@ -204,7 +204,8 @@ class Timeline:
         (t0, v0), (t1, v1) = points[later - 1], points[later]
         t = eased((frame - t0) / (t1 - t0), self.ease) if not math.isclose(t1, t0) else 1.0
         if setting in CHOICES:
-            return [(1.0 - t, v0), (t, v1)] if v0 != v1 else [(1.0, v0)]
+            terms = [(1.0 - t, v0), (t, v1)] if v0 != v1 else [(1.0, v0)]
+            return [(weight, value) for weight, value in terms if weight > 0]
         return _lerp(v0, v1, t)
 
 
