@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,10 @@ def save(image: Image.Image, name: str) -> None:
 def drift_strip(work: Path) -> None:
     frames, shown = 240, [0, 60, 120, 180, 239]
     rows = []
-    for label, extra in (("no drift control", []), ("max_age 24, keep_colors 0.2", ["--data.max_age=24", "--data.keep_colors=0.2"])):
+    for label, extra in (
+        ("no drift control", []),
+        ("max_age 24, keep_colors 0.2", ["--data.max_age=24", "--data.keep_colors=0.2"]),
+    ):
         out = work / label.replace(" ", "_")
         dream("zoom", out, f"--data.frames={frames}", "--data.gif=false", *extra)
         rows.append(row([panel(frame(out / "chelsea.frames", n), f"frame {n}") for n in shown], label))
@@ -126,14 +130,17 @@ def masked_strip(work: Path) -> None:
     dream("video_masked", out)
     clip, shown = ROOT / "assets" / "chelsea_pan.mp4", [0, 16, 32, 47]
     sources = list(read_frames(clip))
-    size = (np.asarray(frame(out / "chelsea_pan.frames", 0)).shape[0], np.asarray(frame(out / "chelsea_pan.frames", 0)).shape[1])
+    size = (
+        np.asarray(frame(out / "chelsea_pan.frames", 0)).shape[0],
+        np.asarray(frame(out / "chelsea_pan.frames", 0)).shape[1],
+    )
     sources = [np.asarray(Image.fromarray(s).resize(size[::-1], Image.Resampling.BILINEAR)) for s in sources]
     track = SourceTrack(size, mask=read_mask(ROOT / "assets" / "chelsea_pan_mask.png", size))
     edges = []
     for number, picture in enumerate(sources):
         if number:
             backward = dis_flow(picture, sources[number - 1])
-            track.advance(lambda values: warp(values, backward), consistent(backward, dis_flow(sources[number - 1], picture)))
+            track.advance(partial(warp, flow=backward), consistent(backward, dis_flow(sources[number - 1], picture)))
         else:
             track.advance(None, None)
         edges.append(track.mask())

@@ -20,7 +20,7 @@ from dreamer.files.masks import read_mask
 from dreamer.files.plan import image_seed, resized
 from dreamer.motion.data import MotionDataModule
 from dreamer.motion.drift import anchored
-from dreamer.motion.flicker import FlickerMeter
+from dreamer.motion.flicker import BlendTuner, FlickerMeter
 from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan, continues
 from dreamer.motion.tracks import SourceTrack
 from dreamer.motion.videoio import VideoError, is_video, probe, read_frames
@@ -45,6 +45,9 @@ class VideoDataModule(MotionDataModule):
         overlap: Frames each chunk (but the first) dreams before its first frame, so its dream is
             already warm where the previous chunk ends; over those frames the video cross-fades
             from the earlier chunk's dream to the later one's.
+        target_flicker: Tune the carried dream's weight frame by frame, within each chunk, so that
+            the dream's warping error comes near this many times the source's (the flicker
+            scorecard's ratio; ``null``: ``blend`` as given). A resumed run tunes afresh.
         shared: What zooms and videos share (``MotionDataModule``): resize, recursive, overwrite,
             frame_octaves, frame_iterations, keep_frames, seed, num_workers.
 
@@ -60,6 +63,7 @@ class VideoDataModule(MotionDataModule):
         flow: Literal["dis", "raft_small", "raft_large"] = "dis",
         chunk_frames: Optional[int] = None,
         overlap: int = 8,
+        target_flicker: Optional[float] = None,
         **shared: Any,
     ) -> None:
         super().__init__(output, **shared)
@@ -75,6 +79,11 @@ class VideoDataModule(MotionDataModule):
             raise ConfigError(f"data.overlap must be >= 0, got {overlap}")
         self.video, self.blend, self.flow = video, blend, flow
         self.chunk_frames, self.overlap = chunk_frames, overlap
+        if target_flicker is not None and target_flicker <= 0:
+            raise ConfigError(
+                f"data.target_flicker must be > 0 (the dream's warping error ÷ the source's), got {target_flicker}"
+            )
+        self.tuner = BlendTuner(target_flicker) if target_flicker is not None else None
         self._raft: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
     @override
@@ -131,7 +140,7 @@ class VideoDataModule(MotionDataModule):
 
     @override
     def dream_listeners(self) -> list[Any]:
-        return [*super().dream_listeners(), FlickerMeter()]
+        return [*super().dream_listeners(), FlickerMeter(self.tuner)]
 
     def blend_at(self, job: MotionJob, frame: int) -> float:
         """The carried dream's weight at ``frame`` (keyframes and audio may move it)."""
@@ -209,7 +218,10 @@ class VideoDataModule(MotionDataModule):
         assert batch.pixels is not None and batch.frame is not None
         assert batch.frame.backward is not None and batch.frame.carried is not None
         frame = batch.pixels[0].permute(1, 2, 0).cpu().numpy()
-        start = carry_over(previous.astype(np.float32) / 255, frame, batch.frame.backward, batch.frame.carried)
+        carried = batch.frame.carried
+        if self.tuner is not None:
+            carried = self.tuner.carried(batch.frame.sequence, carried)
+        start = carry_over(previous.astype(np.float32) / 255, frame, batch.frame.backward, carried)
         strength = self.keep_colors
         if batch.frame.settings is not None:
             strength = min(max(batch.frame.settings.number("data.keep_colors", strength), 0.0), 1.0)

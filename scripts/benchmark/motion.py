@@ -66,7 +66,12 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
     parts["optical flow + occlusion"] = (time.perf_counter() - started) / frames
     started = time.perf_counter()
     for (backward, valid), previous, picture in zip(flows, pictures, pictures[1:]):
-        carry_over(previous.astype(np.float32) / 255, picture.astype(np.float32) / 255, backward, 0.7 * valid.astype(np.float32))
+        carry_over(
+            previous.astype(np.float32) / 255,
+            picture.astype(np.float32) / 255,
+            backward,
+            0.7 * valid.astype(np.float32),
+        )
     parts["warp + blend"] = (time.perf_counter() - started) / frames
     folder = work / "frames"
     started = time.perf_counter()
