@@ -5,8 +5,9 @@
 
 *Coherence*: the warping error (``motion.warp.mean_warping_error``: mean ``|dream_t −
 warp(dream_{t−1})|`` over pixels visible in both frames, 8-bit levels) of the video preset's dream of
-a clip, against the same frames dreamed alone (``--data.blend 0``), on the bundled clip and on a clip
-of the bundled photo filmed by a panning, zooming camera (``scripts/coherence.py``).
+a clip (with the extra options given), against the same frames each dreamed alone by the preset
+(``--data.blend 0``), on the bundled clip and on a generated one (``tests/videos.py``: a panning
+texture with a square moving the other way in front).
 
 *Strength*: the activation gain of each frame (the preset's layer objective of the dream ÷ of its
 source frame); later frames against frame 0's.
@@ -36,7 +37,7 @@ from dreamer.motion.videoio import read_frames
 from dreamer.motion.warp import mean_warping_error
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 from coherence import camera_clip  # noqa: E402
 
 
@@ -78,12 +79,15 @@ def means(pictures: list[np.ndarray]) -> np.ndarray:
 
 
 def coherence(frames: int, extra: list[str], work: Path) -> None:
-    clips = {"bundled clip": ROOT / "assets" / "chelsea_pan.mp4", "camera clip": camera_clip(work / "clip.mp4", frames)}
+    from tests.videos import make_video
+
+    generated = make_video(work / "generated.mp4", frames=frames, size=(170, 256), fps=24)
+    clips = {"bundled clip": ROOT / "assets" / "chelsea_pan.mp4", "generated clip": generated}
     for label, clip in clips.items():
         sources = list(read_frames(clip))[:frames]
         size = ["--data.resize", "null"]
         carried_time = run("video", work / "carried", f"--data.video={clip}", *size, *extra)
-        alone_time = run("video", work / "alone", f"--data.video={clip}", *size, *extra, "--data.blend=0")
+        alone_time = run("video", work / "alone", f"--data.video={clip}", *size, "--data.blend=0")  # the preset's dream
         name = clip.stem + ".frames"
         carried, alone = frames_in(work / "carried" / name), frames_in(work / "alone" / name)
         error_carried, error_alone = mean_warping_error(carried, sources), mean_warping_error(alone, sources)
@@ -101,7 +105,7 @@ def coherence(frames: int, extra: list[str], work: Path) -> None:
 def drift(frames: int, extra: list[str], work: Path) -> None:
     clip = camera_clip(work / "clip.mp4", frames)
     sources = list(read_frames(clip))
-    for label, options in (("off", []), ("on", extra)):
+    for label, options in (("off", ["--data.max_age=0", "--data.keep_colors=0"]), ("on", extra)):
         seconds = run("video", work / f"video-{label}", f"--data.video={clip}", "--data.resize=null", *options)
         dreams = frames_in(work / f"video-{label}" / "clip.frames")
         brightness, channel = drift_per_100(means(dreams) - means(sources))

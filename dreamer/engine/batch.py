@@ -43,11 +43,13 @@ class Position:
 class Pace:
     """How a dream walks its pyramid when it differs from the model's: from ``first_octave`` up, for
     ``iterations`` steps per octave (``None``: the model's), over ``levels`` levels (``None``: as
-    many as the model gives its size). A frame that continues a video dreams only the top octaves."""
+    many as the model gives its size), with steps of ``lr`` (``None``: the model's). A frame that
+    continues a video dreams only the top octaves, often with smaller steps."""
 
     first_octave: int = 0
     iterations: Optional[int] = None
     levels: Optional[int] = None
+    lr: Optional[float] = None
 
 
 IDLE = Pace(first_octave=0, iterations=1, levels=1)  # one step that dreams nothing

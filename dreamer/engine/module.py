@@ -173,9 +173,7 @@ class DreamModule(pl.LightningModule):
             return float(values.get(key, base)) + adds.get(key, 0.0)
 
         if "lr" in values or "lr" in adds:
-            for optimizer in self.trainer.optimizers:
-                for group in optimizer.param_groups:
-                    group["lr"] = max(number("lr", hp.lr), 1e-8)
+            self.set_lr(max(number("lr", hp.lr), 1e-8))
         base_jitter = Jitter(**hp.jitter)
         self.jitter = replace(
             base_jitter,
@@ -195,8 +193,19 @@ class DreamModule(pl.LightningModule):
         return self.objective.min_side(octave, levels)
 
     def follow(self, dream: Dream) -> None:
-        """Dream ``dream`` from now on (its owner, ``OctaveSchedule``, calls this at its first step)."""
+        """Dream ``dream`` from now on, with its pace's step size (its owner, ``OctaveSchedule``,
+        calls this at its first step)."""
         self.dream = dream
+        pace = dream.batch.pace
+        self.set_lr(pace.lr if pace is not None and pace.lr is not None else self.hparams.lr)
+
+    def set_lr(self, lr: float) -> None:
+        """The step size of the steps to come."""
+        if self._trainer is None:
+            return
+        for optimizer in self.trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
 
     def restart(self, start: Tensor) -> None:
         """Start an octave from ``start``: the parameter keeps its identity and takes new data."""

@@ -68,6 +68,8 @@ class MotionDataModule(DreamSource):
         recursive: Also take files from sub-folders of a folder.
         frame_octaves: Octaves a continued frame dreams: the top (largest) ones of the pyramid.
         frame_iterations: Steps per octave of a continued frame (``null``: ``model.iterations``).
+        frame_lr: Step size of a continued frame (``null``: ``model.lr``): it only tends a dream
+            that is already there, and smaller steps flicker less.
         keep_frames: Keep the PNG frames once the video is written.
         seed: Seeds each frame's jitter and noise together with its name and number.
         num_workers: DataLoader worker processes preparing frames (decoding, optical flow); each
@@ -85,7 +87,7 @@ class MotionDataModule(DreamSource):
             ``animation.audio`` follows (a video's own audio otherwise).
 
     Raises:
-        ConfigError: a setting out of range (resize, frame octaves, frame iterations, max age,
+        ConfigError: a setting out of range (resize, frame octaves, frame iterations, frame lr, max age,
             keep colors, mask feather) or a mask or soundtrack that is not there.
     """
 
@@ -97,6 +99,7 @@ class MotionDataModule(DreamSource):
         recursive: bool = True,
         frame_octaves: int = 1,
         frame_iterations: Optional[int] = None,
+        frame_lr: Optional[float] = None,
         keep_frames: bool = True,
         seed: int = 0,
         num_workers: int = 0,
@@ -125,6 +128,9 @@ class MotionDataModule(DreamSource):
             raise ConfigError(f"data.frame_octaves must be >= 1, got {frame_octaves}")
         if frame_iterations is not None and frame_iterations < 1:
             raise ConfigError(f"data.frame_iterations must be >= 1, got {frame_iterations}")
+        if frame_lr is not None and not frame_lr > 0:
+            raise ConfigError(f"data.frame_lr must be > 0, got {frame_lr}")
+        self.frame_lr = frame_lr
         self.output, self.overwrite = Path(output).expanduser(), overwrite
         self.frame_octaves, self.frame_iterations = frame_octaves, frame_iterations
         self.keep_frames, self.seed, self.num_workers = keep_frames, seed, num_workers
@@ -281,7 +287,8 @@ class MotionDataModule(DreamSource):
         if self.frame_octaves > schedule.octaves:
             raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds model.octaves ({schedule.octaves})")
         iterations = schedule.iterations
-        self.pace = FramePace(schedule.octaves, iterations, self.frame_octaves, self.frame_iterations or iterations)
+        frame_iterations = self.frame_iterations or iterations
+        self.pace = FramePace(schedule.octaves, iterations, self.frame_octaves, frame_iterations, self.frame_lr)
         if self.plan is not None:
             return
         strategy = self.trainer.strategy if self.trainer else None

@@ -55,18 +55,19 @@ class MotionPlan(DreamPlan):
 @dataclass(frozen=True)
 class FramePace:
     """How long each frame dreams: a fresh start walks every octave; a continued frame only the top
-    ``frame_octaves`` levels for ``frame_iterations`` steps each."""
+    ``frame_octaves`` levels for ``frame_iterations`` steps each, of ``frame_lr`` (``None``: the model's)."""
 
     octaves: int
     iterations: int
     frame_octaves: int
     frame_iterations: int
+    frame_lr: Optional[float] = None
 
     def of(self, continues: bool) -> Pace:
         """The pace of a frame that ``continues`` a dream or starts afresh."""
         if not continues:
             return Pace(0, self.iterations, self.octaves)
-        return Pace(self.octaves - self.frame_octaves, self.frame_iterations, self.octaves)
+        return Pace(self.octaves - self.frame_octaves, self.frame_iterations, self.octaves, self.frame_lr)
 
     def steps(self, continues: bool) -> int:
         pace = self.of(continues)

@@ -138,7 +138,7 @@ class Timeline:
 
     def __init__(
         self,
-        keyframes: Optional[dict[Union[int, str], dict[str, Any]]] = None,
+        keyframes: Optional[Union[dict[Union[int, str], dict[str, Any]], str]] = None,
         ease: Ease = "linear",
         audio: Optional[list[dict[str, Any]]] = None,
     ) -> None:
@@ -146,6 +146,11 @@ class Timeline:
             raise ConfigError(f"animation.ease must be 'linear' or 'smooth', got {ease!r}")
         self.ease, self.drives = ease, tuple(drives_of(audio))
         self.tracks: dict[str, list[tuple[Union[int, float, str], Any]]] = {}
+        if isinstance(keyframes, str):  # what the parser could not read as a mapping
+            raise ConfigError(
+                f"animation.keyframes: expected {{time: {{setting: value}}}}, got {keyframes!r} "
+                "(YAML wants a space after each colon: {0: {model.lr: 0.01}})"
+            )
         for time, settings in (keyframes or {}).items():
             frame_of(time, 1.0)  # the time's form, checked before any work
             if not isinstance(settings, Mapping):
@@ -232,16 +237,18 @@ def drives_of(audio: Optional[Sequence[Mapping[str, Any]]]) -> list[Drive]:
     return drives
 
 
-def fading_layers(keyframes: Optional[Mapping[Union[int, str], Mapping[str, Any]]]) -> Optional[list[Any]]:
+def fading_layers(keyframes: Any) -> Optional[list[Any]]:
     """The layer entries the model must be able to climb at once for ``keyframes``' cross-fades:
     each keyframed ``model.layers`` value, and each neighbouring pair joined (``None``: none)."""
 
     def as_list(value: Any) -> list[Any]:
         return list(value) if isinstance(value, list) else [value]
 
+    if not isinstance(keyframes, Mapping):
+        return None  # none, or text the parser could not read (``Timeline`` says so in one line)
     track = [
         settings["model.layers"]
-        for _, settings in sorted((keyframes or {}).items(), key=lambda kv: frame_of(kv[0], 1.0))
+        for _, settings in sorted(keyframes.items(), key=lambda kv: frame_of(kv[0], 1.0))
         if isinstance(settings, Mapping) and "model.layers" in settings
     ]
     if not track:

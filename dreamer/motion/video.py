@@ -49,7 +49,8 @@ class VideoDataModule(MotionDataModule):
             the dream's warping error comes near this many times the source's (the flicker
             scorecard's ratio; ``null``: ``blend`` as given). A resumed run tunes afresh.
         shared: What zooms and videos share (``MotionDataModule``): resize, recursive, overwrite,
-            frame_octaves, frame_iterations, keep_frames, seed, num_workers.
+            frame_octaves, frame_iterations, frame_lr, keep_frames, seed, num_workers, max_age,
+            keep_colors, mask, mask_feather, soundtrack.
 
     Raises:
         ConfigError: a setting out of range (blend, flow, chunk frames, overlap, and the shared ones).

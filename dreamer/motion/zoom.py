@@ -44,7 +44,8 @@ class ZoomDataModule(MotionDataModule):
         translate: ``[dx, dy]`` pixels per frame.
         gif: Also write a looping GIF.
         shared: What zooms and videos share (``MotionDataModule``): resize, recursive, overwrite,
-            frame_octaves, frame_iterations, keep_frames, seed, num_workers.
+            frame_octaves, frame_iterations, frame_lr, keep_frames, seed, num_workers, max_age,
+            keep_colors, mask, mask_feather, soundtrack.
 
     Raises:
         ConfigError: a setting out of range (frames, fps, zoom, and the shared ones).

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dreamer.quiet import silence_known_noise
-from scripts.benchmark import batching, big, fast, gpu, many, motion, overhead, planning, whole
+from scripts.benchmark import animated, batching, big, fast, gpu, many, motion, overhead, planning, whole
 from scripts.benchmark.common import ROOT, machine, peak_child
 
 TITLES = {
@@ -35,6 +35,7 @@ TITLES = {
     "gpu": "GPU",
     "planning": "Planning",
     "motion": "Motion",
+    "animated": "Motion settings",
 }
 
 
@@ -56,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition: seconds")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per timing (median reported)")
-    parser.add_argument("--sections", default="whole,many,overhead,batching,big,fast,planning,motion")
+    parser.add_argument("--sections", default="whole,many,overhead,batching,big,fast,planning,motion,animated")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--gpu", action="store_true", help="only the GPU section (same as --sections gpu)")
     parser.add_argument("--peak", nargs=3, type=int, help=argparse.SUPPRESS)
@@ -80,6 +81,7 @@ def main() -> None:
         "gpu": gpu.gpu,
         "planning": planning.planning,
         "motion": motion.motion,
+        "animated": animated.animated,
     }
     command = "python -m scripts.benchmark " + " ".join(sys.argv[1:])
     stamp = f"_Made by `{command.strip()}` on {time.strftime('%Y-%m-%d')}; medians of {reps} runs._"
