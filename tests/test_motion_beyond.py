@@ -3,6 +3,7 @@
 import wave
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
@@ -15,6 +16,7 @@ from dreamer.errors import ConfigError
 from dreamer.motion.audio import envelopes
 from dreamer.motion.drift import anchored, carried_share, fade_frames, first_ages, older
 from dreamer.motion.flicker import BlendTuner, FlickerMeter
+from dreamer.motion.plan import FramePace
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.tracks import SourceTrack
 from dreamer.motion.videoio import read_frames
@@ -220,6 +222,7 @@ def test_ages_and_anchored_colours_run_end_to_end_and_the_scorecard_is_reported(
             f"--data.output={tmp_path / 'out'}",
             *FAST,
             "--data.max_age=2",
+            "--data.frame_lr=0.003",
             "--data.keep_colors=0.5",
             "--animation.keyframes={0: {data.blend: 0.9}, 5: {data.blend: 0.5}}",
         ]
@@ -241,3 +244,18 @@ def test_the_blend_tuner_carries_more_while_it_flickers_above_target_and_less_be
     tuner.restart(0)
     tuner.observe(0, dreamed=1.0, original=1.0)  # half the target: room to dream more freely
     assert tuner.carried(0, carried)[1] < 0.5
+
+
+def test_continued_frames_step_with_frame_lr_and_fresh_ones_with_the_model_lr(tmp_path):
+    pace = FramePace(octaves=3, iterations=8, frame_octaves=1, frame_iterations=4, frame_lr=0.006)
+    assert pace.of(True).lr == 0.006 and pace.of(False).lr is None
+    source = make_video(tmp_path / "clip.mp4", frames=3, size=(48, 64))
+    seen = []
+
+    class StepSizes(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if batch.position.dream_end and batch.frame is not None:
+                seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    run_dream(tiny_model(lr=0.02), video_data(source, tmp_path / "out", frame_lr=0.005), callbacks=[StepSizes()])
+    assert seen == [0.02, 0.005, 0.005]
