@@ -80,12 +80,12 @@ class DreamBatch:
     """
 
     pixels: Optional[Tensor]  # [B, 3, H, W] in [0, 1], first step only
-    mask: Optional[Tensor] = None  # [B, 1, H, W] in [0, 1]: where the dream may act (first step only)
     names: list[str] = field(default_factory=list)  # identities (relative paths)
     seeds: list[int] = field(default_factory=list)  # each image's jitter and noise
     targets: list[Path] = field(default_factory=list)  # where each dream goes (frames: ``frame.target``)
     sidecars: list[Optional[Path]] = field(default_factory=list)  # configs beside the dreams
     alphas: list[Optional[Tensor]] = field(default_factory=list)  # alpha channels to re-attach
+    mask: Optional[Tensor] = None  # [B, 1, H, W] in [0, 1]: where the dream may act (first step only)
     channels: Optional[list[int]] = None  # each image's own channel (an atlas)
     init: Optional[Literal["photo", "noise"]] = None  # overrides ``model.init`` for this batch
     failed: list[str] = field(default_factory=list)  # inputs of this batch that could not be read

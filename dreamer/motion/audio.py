@@ -42,6 +42,16 @@ def read_audio(path: Path) -> np.ndarray:
     return np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
 
 
+def check_audio(path: Path, setting: str) -> None:
+    """One line (``ConfigError``) unless ``path`` opens and has an audio stream."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise ConfigError(f"{setting}: {path}: has no audio stream")
+    except (av.error.FFmpegError, OSError) as error:
+        raise ConfigError(f"{setting}: {path}: not an audio or video file FFmpeg can read ({error})") from None
+
+
 def _per_frame(values: np.ndarray, times: np.ndarray, fps: float, frames: int) -> np.ndarray:
     """The largest of ``values`` (at ``times`` seconds) within each frame's time."""
     result = np.zeros(frames, np.float32)

@@ -24,16 +24,16 @@ from dreamer.engine.schedule import DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError
 from dreamer.files.background import Background, overlaps
-from dreamer.files.masks import check_feather, check_mask
+from dreamer.files.masks import check_feather, check_mask, read_mask
 from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, image_seed
-from dreamer.motion.audio import envelopes
+from dreamer.motion.audio import check_audio, envelopes
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.plan import FramePace, FrameSpan, MotionJob, MotionPlan, continues, share, split
 from dreamer.motion.retune import Retune
 from dreamer.motion.sequences import SequenceWriter
 from dreamer.motion.timeline import FrameSettings, Timeline
-from dreamer.motion.videoio import frame_path, warmup_path
+from dreamer.motion.videoio import VideoError, frame_path, is_video, probe, warmup_path
 
 
 def _as_is(item: Any) -> Any:
@@ -117,9 +117,18 @@ class MotionDataModule(DreamSource):
         check_feather(mask_feather)
         self.max_age, self.keep_colors, self.mask_feather = max_age, keep_colors, mask_feather
         self.mask = check_mask(mask) if mask else None
+        if self.mask is not None and is_video(self.mask):
+            try:
+                probe(self.mask)
+            except VideoError as error:
+                raise ConfigError(f"data.mask: {error}") from None
+        elif self.mask is not None:
+            read_mask(self.mask, (8, 8))  # an unreadable mask: one line before any work
         self.soundtrack = Path(soundtrack).expanduser() if soundtrack else None
-        if self.soundtrack is not None and not self.soundtrack.is_file():
-            raise ConfigError(f"data.soundtrack: {self.soundtrack}: file not found")
+        if self.soundtrack is not None:
+            if not self.soundtrack.is_file():
+                raise ConfigError(f"data.soundtrack: {self.soundtrack}: file not found")
+            check_audio(self.soundtrack, "data.soundtrack")
         self.timeline = Timeline()  # keyframes and audio drives (``animation``), handed over by ``wire``
         if resize is not None and resize < 1:
             raise ConfigError(f"data.resize must be a positive number of pixels, got {resize}")
