@@ -115,7 +115,8 @@ def drift(frames: int, extra: list[str], work: Path) -> None:
             f"{brightness:+.2f}, worst channel {channel:+.2f} (8-bit levels); gain later/first "
             f"{gain[1:].mean() / gain[0]:.2f}; {seconds:.0f} s"
         )
-        seconds = run("zoom", work / f"zoom-{label}", f"--data.frames={frames}", "--data.gif=false", *options)
+        zoom_options = [option for option in options if not option.startswith("--data.max_age")]  # videos only
+        seconds = run("zoom", work / f"zoom-{label}", f"--data.frames={frames}", "--data.gif=false", *zoom_options)
         dreams = frames_in(work / f"zoom-{label}" / "chelsea.frames")
         brightness, channel = drift_per_100(means(dreams) - means(dreams[:1]))
         print(

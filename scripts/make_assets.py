@@ -3,7 +3,7 @@
     python scripts/make_assets.py
 
 - ``assets/chelsea_pan_mask.png``: the first-frame mask of ``video_masked`` for the bundled clip
-  (white dreams; a black ellipse keeps the cat's left eye as it is), carried along the flow.
+  (white dreams; a black ellipse keeps the cat's nose and mouth as they are), carried along the flow.
 - ``assets/beat.m4a``: 8 s of a synthesised 120 bpm beat (a kick and a click on every beat, a hum
   under them), the soundtrack ``zoom_keyframes`` pulses with.
 """
@@ -23,7 +23,7 @@ RATE = 44100
 
 def make_mask(path: Path) -> None:
     mask = np.full((170, 256), 255, np.uint8)
-    cv2.ellipse(mask, (118, 58), (38, 28), 0, 0, 360, 0, -1)
+    cv2.ellipse(mask, (176, 146), (40, 22), 0, 0, 360, 0, -1)
     Image.fromarray(mask).save(path, optimize=True)
 
 

@@ -3,8 +3,8 @@
     python scripts/motion_strips.py                 # all of them (about 8 minutes on 2 CPU cores)
     python scripts/motion_strips.py --only masked   # one: drift, keyframes, masked
 
-- ``docs/motion_drift.jpg``: frames of a 240-frame zoom without and with drift control
-  (``--data.max_age 24 --data.keep_colors 0.2``).
+- ``docs/motion_drift.jpg``: frames of a 240-frame zoom without colour anchoring
+  (``--data.keep_colors 0``) and with it (the preset's ``keep_colors: 1``).
 - ``docs/motion_keyframes.jpg``: frames of ``--config zoom_keyframes`` above the curve its zoom
   follows (keyframes, smoothly eased, plus the soundtrack's beat).
 - ``docs/motion_masked.jpg``: source frames and ``--config video_masked``'s dream of them, the

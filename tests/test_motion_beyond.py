@@ -66,6 +66,8 @@ def test_a_setting_that_cannot_change_over_time_is_one_clear_line_before_any_wor
     )
     assert code == 2
     assert "keyframes and audio drives are for zooms and videos" in capsys.readouterr().err
+    assert main(["fit", "--config", "zoom", f"--data.output={tmp_path}", "--data.max_age=12"]) == 2
+    assert "data.max_age is for videos" in capsys.readouterr().err
 
 
 def test_keyframed_layers_are_built_into_the_model_and_cross_fade_its_objective():

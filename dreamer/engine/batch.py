@@ -68,6 +68,7 @@ class Frame:
     backward: Optional[np.ndarray] = None  # video: flow from this frame to the previous one
     valid: Optional[np.ndarray] = None  # video: pixels the flow carries reliably
     carried: Optional[np.ndarray] = None  # [H, W]: how much of the previous dream each pixel's start keeps
+    renewed: Optional[np.ndarray] = None  # [H, W]: 1 where the start has no dream to carry (hidden before, renewed)
     settings: Any = None  # the frame's animated settings (``motion.timeline.FrameSettings``)
 
 

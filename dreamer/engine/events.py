@@ -35,6 +35,7 @@ class Dream:
     layer_objectives: Optional[dict[str, Tensor]] = None  # per layer and image, when several layers are summed
     gradient: Optional[Tensor] = None  # of the latest step, as the optimiser used it
     confinement: Optional[list[tuple[Tensor, Tensor]]] = None  # per level: (source, mask) of a masked dream
+    step_weights: Optional[list[Tensor]] = None  # per level [B, 1, h, w]: how much larger each pixel's steps are
 
     def confine(self, images: Tensor) -> None:
         """Undo, in place, what the latest step did outside the mask: there the image stays the source

@@ -22,7 +22,7 @@ from dreamer.engine.jitter import NO_JITTER, Jitter
 from dreamer.engine.objective import ChannelSchedule, DreamObjective, LayerSchedule
 from dreamer.engine.objectives import Objective
 from dreamer.engine.optim import NormalizedGD
-from dreamer.engine.pyramid import Blend
+from dreamer.engine.pyramid import Blend, gaussian_resize
 from dreamer.engine.schedule import DreamSchedule
 from dreamer.engine.strategy import IndependentDDPStrategy
 from dreamer.errors import ConfigError
@@ -196,8 +196,15 @@ class DreamModule(pl.LightningModule):
         """Dream ``dream`` from now on, with its pace's step size (its owner, ``OctaveSchedule``,
         calls this at its first step)."""
         self.dream = dream
-        pace = dream.batch.pace
-        self.set_lr(pace.lr if pace is not None and pace.lr is not None else self.hparams.lr)
+        pace, frame = dream.batch.pace, dream.batch.frame
+        lr = pace.lr if pace is not None and pace.lr is not None else self.hparams.lr
+        self.set_lr(lr)
+        if frame is not None and frame.renewed is not None and lr < self.hparams.lr and dream.originals:
+            # Pixels with no dream to carry grow a fresh one at the full step size, the others tend theirs.
+            renewed = torch.from_numpy(frame.renewed)[None, None].to(self.device, dream.originals[-1].dtype)
+            weights = 1 + renewed * (self.hparams.lr / lr - 1)
+            sizes = [(level.shape[-2], level.shape[-1]) for level in dream.originals]
+            dream.step_weights = [gaussian_resize(weights, size) for size in sizes]
 
     def set_lr(self, lr: float) -> None:
         """The step size of the steps to come."""
@@ -247,6 +254,8 @@ class DreamModule(pl.LightningModule):
     @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.image.grad is not None and self.dream is not None and self.dream.dreaming:
+            if self.dream.step_weights is not None:
+                self.image.grad.mul_(self.dream.step_weights[self.dream.octave])
             self.filters.gradient(self.image.grad)
 
     @override

@@ -207,10 +207,10 @@ class VideoDataModule(MotionDataModule):
         item.mask = torch.from_numpy(mask)[None, None] if mask is not None else None
         if motion is not None and item.frame is not None:
             backward, valid = motion
-            carried = self.blend_at(job, number) * valid.astype(np.float32)
             share = track.share()
+            kept = valid.astype(np.float32) if share is None else valid * share
             item.frame = replace(
-                item.frame, backward=backward, valid=valid, carried=carried * share if share is not None else carried
+                item.frame, backward=backward, valid=valid, carried=self.blend_at(job, number) * kept, renewed=1 - kept
             )
         return item
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from fractions import Fraction
-from functools import partial
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -24,7 +22,6 @@ from dreamer.files.plan import image_seed, plan_header
 from dreamer.motion.data import MotionDataModule
 from dreamer.motion.drift import anchored
 from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan
-from dreamer.motion.tracks import SourceTrack
 from dreamer.motion.videoio import is_video
 from dreamer.motion.warp import zoom_matrix, zoom_step
 from dreamer.photos.data import find_images
@@ -75,6 +72,8 @@ class ZoomDataModule(MotionDataModule):
         self.translate, self.make_gif = tuple(translate), gif
         if self.mask is not None and is_video(self.mask):
             raise ConfigError(f"data.mask: {self.mask}: a zoom takes a mask image, not a video")
+        if self.max_age:
+            raise ConfigError("data.max_age is for videos: a zoom carries every dream out of the frame by itself")
         self._colours: dict[str, np.ndarray] = {}
 
     @override
@@ -104,26 +103,20 @@ class ZoomDataModule(MotionDataModule):
 
     @property
     def follows_source(self) -> bool:
-        """Whether continued frames need their source: the photo moved by every step so far (for a
-        mask, fading ages or colours anchored to the photo)."""
-        anchoring = self.keep_colors > 0 or "data.keep_colors" in self.timeline.settings
-        return self.mask is not None or self.max_age > 0 or anchoring
+        """Whether continued frames need their source, the photo moved by every step so far: what a
+        mask keeps outside it."""
+        return self.mask is not None
 
     @override
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[DreamBatch]:
         photo = self.photo(job)
         height, width = job.size
         mask = read_mask(self.mask, job.size) if self.mask is not None else None
-        track = SourceTrack(job.size, self.max_age, job.seed, feather=self.mask_feather)
         moved = np.eye(3)  # the photo's place in this frame: every zoom step so far
         for frame in range(span.stop):
             if frame > 0:
                 step = zoom_matrix(height, width, *self.step_at(job, frame))
                 moved = np.vstack([step, [0, 0, 1]]) @ moved
-                if track.follows:
-                    track.advance(partial(zoom_map, matrix=step), None)
-            else:
-                track.advance(None, None)
             if frame < span.start:
                 continue
             item = self.frame_item(job, span, frame)
@@ -133,9 +126,6 @@ class ZoomDataModule(MotionDataModule):
                 item.pixels = torch.from_numpy(source).permute(2, 0, 1)[None]
             if mask is not None:
                 item.mask = torch.from_numpy(feathered(mask, self.mask_feather))[None, None]
-            share = track.share()
-            if item.frame.continues and share is not None:
-                item.frame = replace(item.frame, carried=share)
             yield item
 
     def photo(self, job: MotionJob) -> np.ndarray:
@@ -151,11 +141,6 @@ class ZoomDataModule(MotionDataModule):
         assert frame is not None
         job = self.current_plan.jobs[frame.sequence]
         start = zoom_step(previous.astype(np.float32) / 255, *self.step_at(job, frame.number))
-        if batch.pixels is None:
-            return start
-        source = batch.pixels[0].permute(1, 2, 0).cpu().numpy()
-        if frame.carried is not None:
-            start = source + frame.carried[..., None] * (start - source)
         strength = self.keep_colors
         if frame.settings is not None:
             strength = min(max(frame.settings.number("data.keep_colors", strength), 0.0), 1.0)

@@ -79,7 +79,7 @@ def frame_seconds(out: Path, data_options: dict[str, Any], timeline_options: dic
         enable_checkpointing=False,
         enable_model_summary=False,
         callbacks=[ends],
-        limit_train_batches=None,
+        max_steps=8 * 3 + 4 * (frames + 1),  # frame 0 (3 octaves of 8 steps), then 4 steps a frame
     )
     wire(model, data, trainer, Timeline(**timeline_options))
     trainer.fit(model, datamodule=data)
@@ -87,8 +87,12 @@ def frame_seconds(out: Path, data_options: dict[str, Any], timeline_options: dic
     return statistics.median(intervals)
 
 
-def whole_command(out: Path, data_options: dict[str, Any], timeline_options: dict[str, Any]) -> list[str]:
+def whole_command(
+    out: Path, data_options: dict[str, Any], timeline_options: dict[str, Any], smoke: bool = False
+) -> list[str]:
     args = [sys.executable, "-m", "dreamer.cli", "fit", "--config", "video", f"--data.output={out}"]
+    if smoke:  # tiny frames, few steps: only that the commands run
+        args += ["--data.resize=64", "--model.octaves=2", "--model.iterations=2", "--data.frame_iterations=1"]
     args += ["--data.overwrite=true", "--trainer.logger=false", "--trainer.enable_progress_bar=false"]
     args += [f"--data.{key}={value}" for key, value in data_options.items()]
     args += [f"--animation.{key}={value}" for key, value in timeline_options.items()]
