@@ -91,6 +91,7 @@ def test_bad_atlas_settings_fail_in_one_line_before_dreaming(tmp_path, capsys, e
     assert not list((tmp_path / "atlas").rglob("*.png"))
 
 
+@pytest.mark.slow  # every channel of the preset: about 35 s of the default suite's 10 minutes
 def test_the_preset_atlas_shows_each_channel_what_excites_it_most(tmp_path, capsys):
     """The whole preset (every channel of MobileNetV2 features.11, real weights): the image dreamed for
     channel c excites c more than any other channel's image does, for at least 90 % of the channels."""

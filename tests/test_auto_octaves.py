@@ -77,6 +77,7 @@ def spectral_centroid(change: np.ndarray) -> float:
     return float((np.hypot(fy, fx) * power).sum() / power.sum())
 
 
+@pytest.mark.slow  # two dreams of a photo twice the bundled one's size: about 20 s
 def test_on_a_larger_photo_auto_keeps_the_forms_large(tmp_path):
     """The bundled photo at twice its size: 4 fixed levels dream finer texture than ``auto``'s 6."""
     big = tmp_path / "big.png"

@@ -11,7 +11,8 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.command.runner import DreamerCLI
-from dreamer.engine.batch import DreamBatch, Position
+from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
+from dreamer.engine.events import Dream
 from dreamer.errors import ConfigError
 from dreamer.motion.audio import envelopes
 from dreamer.motion.drift import anchored, carried_share, fade_frames, first_ages, older
@@ -261,3 +262,18 @@ def test_continued_frames_step_with_frame_lr_and_fresh_ones_with_the_model_lr(tm
 
     run_dream(tiny_model(lr=0.02), video_data(source, tmp_path / "out", frame_lr=0.005), callbacks=[StepSizes()])
     assert seen == [0.02, 0.005, 0.005]
+
+
+def test_pixels_with_no_dream_to_carry_take_full_size_steps_the_others_frame_lr():
+    model = tiny_model(lr=0.02)
+    renewed = np.zeros((8, 8), np.float32)
+    renewed[:, :4] = 1  # the left half was just uncovered (or renewed)
+    frame = Frame(sequence=0, number=1, count=2, continues=True, previous=None, target=Path("x.png"), renewed=renewed)
+    batch = DreamBatch(pixels=torch.rand(1, 3, 8, 8), frame=frame, pace=Pace(1, 4, 2, lr=0.005))
+    levels = [torch.rand(1, 3, 4, 4), torch.rand(1, 3, 8, 8)]
+    dream = Dream(batch, levels, [True, True], [], Position(0, 4, 1, 0, 4, 2))
+    model.follow(dream)
+    assert dream.step_weights is not None
+    top = dream.step_weights[-1][0, 0]
+    torch.testing.assert_close(top[:, :4], torch.full((8, 4), 4.0))  # 0.02 / 0.005
+    torch.testing.assert_close(top[:, 4:], torch.ones(8, 4))
