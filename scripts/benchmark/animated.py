@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +37,11 @@ VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 def frame_seconds(out: Path, data_options: dict[str, Any], timeline_options: dict[str, Any], frames: int) -> float:
     """Median seconds between the ends of two continued frames, in-process (``configs/video.yaml``'s
     settings, frames at their own size)."""
-    import lightning.pytorch as pl
-
-    from dreamer import wire
     from dreamer.command.memory import keep_freed_memory
-    from dreamer.engine.events import DreamListener
     from dreamer.motion.timeline import Timeline, fading_layers
     from dreamer.motion.video import VideoDataModule
     from scripts.benchmark.common import model_for
-
-    class FrameEnds(pl.Callback, DreamListener):
-        def __init__(self) -> None:
-            self.ends: list[float] = []
-
-        def on_dream_end(self, trainer: pl.Trainer, dream: object, images: object) -> None:
-            self.ends.append(time.perf_counter())
+    from scripts.benchmark.motion import frame_ends
 
     keep_freed_memory()
     fades = fading_layers(timeline_options.get("keyframes"))
@@ -68,22 +57,18 @@ def frame_seconds(out: Path, data_options: dict[str, Any], timeline_options: dic
         animated_layers=fades,
     )
     data = VideoDataModule(
-        video=str(CLIP), output=str(out), resize=None, frame_octaves=1, frame_iterations=4, **data_options
+        video=str(CLIP),
+        output=str(out),
+        resize=None,
+        blend=0.9,
+        frame_octaves=1,
+        frame_iterations=4,
+        frame_lr=0.006,
+        **data_options,
     )
-    ends = FrameEnds()
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        callbacks=[ends],
-        max_steps=8 * 3 + 4 * (frames + 1),  # frame 0 (3 octaves of 8 steps), then 4 steps a frame
-    )
-    wire(model, data, trainer, Timeline(**timeline_options))
-    trainer.fit(model, datamodule=data)
-    intervals = [b - a for a, b in zip(ends.ends[1:frames], ends.ends[2:frames])]
+    # frame 0 (3 octaves of 8 steps), then 4 steps a frame
+    ends = frame_ends(model, data, Timeline(**timeline_options), max_steps=8 * 3 + 4 * (frames + 1))
+    intervals = [b - a for a, b in zip(ends[1:frames], ends[2:frames])]
     return statistics.median(intervals)
 
 

@@ -7,9 +7,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from dreamer.engine.module import DreamModule
+    from dreamer.motion.timeline import Timeline
+    from dreamer.motion.video import VideoDataModule
 
 from scripts.benchmark.common import (
     ROOT,
@@ -149,16 +155,14 @@ def frame_dream_alone(size: tuple[int, int], reps: int) -> float:
     return median_seconds(dream, max(reps, 5))
 
 
-def frame_interval(clip: Path, out: Path, reps: int) -> float:
-    """Median seconds between the ends of two continued frames of ``configs/video.yaml``'s dream of
-    ``clip`` (frames at their own size), in-process: everything a frame costs in the run."""
+def frame_ends(
+    model: DreamModule, data: VideoDataModule, timeline: Optional[Timeline] = None, **trainer_kwargs
+) -> list[float]:
+    """When each frame's dream ended (``perf_counter``), in a fit of ``data`` on the CPU."""
     import lightning.pytorch as pl
 
     from dreamer import wire
-    from dreamer.command.memory import keep_freed_memory
     from dreamer.engine.events import DreamListener
-    from dreamer.motion.video import VideoDataModule
-    from scripts.benchmark.common import model_for
 
     class FrameEnds(pl.Callback, DreamListener):
         def __init__(self) -> None:
@@ -167,24 +171,42 @@ def frame_interval(clip: Path, out: Path, reps: int) -> float:
         def on_dream_end(self, trainer: pl.Trainer, dream: object, images: object) -> None:
             self.ends.append(time.perf_counter())
 
+    ends = FrameEnds()
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[ends],
+        **trainer_kwargs,
+    )
+    wire(model, data, trainer, timeline)
+    trainer.fit(model, datamodule=data)
+    return ends.ends
+
+
+def frame_interval(clip: Path, out: Path, reps: int) -> float:
+    """Median seconds between the ends of two continued frames of ``configs/video.yaml``'s dream of
+    ``clip`` (frames at their own size), in-process: everything a frame costs in the run."""
+    from dreamer.command.memory import keep_freed_memory
+    from dreamer.motion.video import VideoDataModule
+    from scripts.benchmark.common import model_for
+
     keep_freed_memory()  # as the command line runs
     medians = []
     for rep in range(max(reps, 3)):
         model = model_for("mobilenet_v2", 11, octaves=3, iterations=8, lr=0.012, alpha=1.0, jitter=16, tile_size=1024)
         data = VideoDataModule(
-            video=str(clip), output=str(out / str(rep)), resize=None, frame_octaves=1, frame_iterations=4
+            video=str(clip),
+            output=str(out / str(rep)),
+            resize=None,
+            blend=0.9,
+            frame_octaves=1,
+            frame_iterations=4,
+            frame_lr=0.006,
         )
-        ends = FrameEnds()
-        trainer = pl.Trainer(
-            accelerator="cpu",
-            max_epochs=1,
-            logger=False,
-            enable_progress_bar=False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            callbacks=[ends],
-        )
-        wire(model, data, trainer)
-        trainer.fit(model, datamodule=data)
-        medians.append(statistics.median(b - a for a, b in zip(ends.ends[1:], ends.ends[2:])))
+        ends = frame_ends(model, data)
+        medians.append(statistics.median(b - a for a, b in zip(ends[1:], ends[2:])))
     return statistics.median(medians)
