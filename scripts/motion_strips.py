@@ -84,11 +84,8 @@ def save(image: Image.Image, name: str) -> None:
 def drift_strip(work: Path) -> None:
     frames, shown = 240, [0, 60, 120, 180, 239]
     rows = []
-    for label, extra in (
-        ("no drift control", []),
-        ("max_age 24, keep_colors 0.2", ["--data.max_age=24", "--data.keep_colors=0.2"]),
-    ):
-        out = work / label.replace(" ", "_")
+    for label, extra in (("keep_colors 0", ["--data.keep_colors=0"]), ("keep_colors 1 (preset)", [])):
+        out = work / label.replace(" ", "_").strip("()")
         dream("zoom", out, f"--data.frames={frames}", "--data.gif=false", *extra)
         rows.append(row([panel(frame(out / "chelsea.frames", n), f"frame {n}") for n in shown], label))
     save(stack(rows), "motion_drift.jpg")
