@@ -84,8 +84,8 @@ def save(image: Image.Image, name: str) -> None:
 def drift_strip(work: Path) -> None:
     frames, shown = 240, [0, 60, 120, 180, 239]
     rows = []
-    for label, extra in (("keep_colors 0", ["--data.keep_colors=0"]), ("keep_colors 1 (preset)", [])):
-        out = work / label.replace(" ", "_").strip("()")
+    for label, extra in (("keep_colors 0", ["--data.keep_colors=0"]), ("keep_colors 1", [])):
+        out = work / label.replace(" ", "_")
         dream("zoom", out, f"--data.frames={frames}", "--data.gif=false", *extra)
         rows.append(row([panel(frame(out / "chelsea.frames", n), f"frame {n}") for n in shown], label))
     save(stack(rows), "motion_drift.jpg")
