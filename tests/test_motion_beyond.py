@@ -273,7 +273,7 @@ def test_pixels_with_no_dream_to_carry_take_full_size_steps_the_others_frame_lr(
     levels = [torch.rand(1, 3, 4, 4), torch.rand(1, 3, 8, 8)]
     dream = Dream(batch, levels, [True, True], [], Position(0, 4, 1, 0, 4, 2))
     model.follow(dream)
-    assert dream.step_weights is not None
+    assert dream.step_weights is not None and dream.step_weights[0] is None  # level 0 is not dreamed
     top = dream.step_weights[-1][0, 0]
     torch.testing.assert_close(top[:, :4], torch.full((8, 4), 4.0))  # 0.02 / 0.005
     torch.testing.assert_close(top[:, 4:], torch.ones(8, 4))

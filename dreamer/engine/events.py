@@ -34,15 +34,17 @@ class Dream:
     objective: Optional[Tensor] = None  # per image, at the latest step
     layer_objectives: Optional[dict[str, Tensor]] = None  # per layer and image, when several layers are summed
     gradient: Optional[Tensor] = None  # of the latest step, as the optimiser used it
-    confinement: Optional[list[tuple[Tensor, Tensor]]] = None  # per level: (source, mask) of a masked dream
-    step_weights: Optional[list[Tensor]] = None  # per level [B, 1, h, w]: how much larger each pixel's steps are
+    confinement: Optional[list[Optional[tuple[Tensor, Tensor]]]] = None  # per dreamed level: (source, mask)
+    step_weights: Optional[list[Optional[Tensor]]] = None  # per dreamed level [B, 1, h, w]: each pixel's step factor
 
     def confine(self, images: Tensor) -> None:
         """Undo, in place, what the latest step did outside the mask: there the image stays the source
         (a soft edge lets the dream fade out); at full size the dream then equals the source outside."""
         if self.confinement is not None and self.dreaming:
-            source, mask = self.confinement[self.octave]
-            images.sub_(source).mul_(mask).add_(source)
+            level = self.confinement[self.octave]
+            if level is not None:
+                source, mask = level
+                images.sub_(source).mul_(mask).add_(source)
 
     @property
     def octave(self) -> int:

@@ -204,7 +204,10 @@ class DreamModule(pl.LightningModule):
             renewed = torch.from_numpy(frame.renewed)[None, None].to(self.device, dream.originals[-1].dtype)
             weights = 1 + renewed * (self.hparams.lr / lr - 1)
             sizes = [(level.shape[-2], level.shape[-1]) for level in dream.originals]
-            dream.step_weights = [gaussian_resize(weights, size) for size in sizes]
+            first = pace.first_octave if pace is not None else 0  # levels below it are not dreamed
+            dream.step_weights = [
+                gaussian_resize(weights, size) if k >= first else None for k, size in enumerate(sizes)
+            ]
 
     def set_lr(self, lr: float) -> None:
         """The step size of the steps to come."""
@@ -254,8 +257,9 @@ class DreamModule(pl.LightningModule):
     @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         if self.image.grad is not None and self.dream is not None and self.dream.dreaming:
-            if self.dream.step_weights is not None:
-                self.image.grad.mul_(self.dream.step_weights[self.dream.octave])
+            weights = self.dream.step_weights[self.dream.octave] if self.dream.step_weights else None
+            if weights is not None:
+                self.image.grad.mul_(weights)
             self.filters.gradient(self.image.grad)
 
     @override

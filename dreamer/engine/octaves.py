@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.batch import DreamBatch, Pace
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.engine.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
 from dreamer.errors import ConfigError
@@ -139,9 +139,10 @@ class OctaveSchedule(pl.Callback):
         dream = Dream(batch, gaussian_pyramid(pixels, sizes), active, jitter, position)
         if batch.mask is not None:
             assert batch.pixels is not None
-            sources = gaussian_pyramid(batch.pixels.to(pixels.dtype), sizes)
-            masks = gaussian_pyramid(batch.mask.to(pixels.device, pixels.dtype), sizes)
-            dream.confinement = list(zip(sources, masks))
+            dreamed = sizes[(batch.pace or Pace()).first_octave :]  # a continued frame: the top levels only
+            sources = gaussian_pyramid(batch.pixels.to(pixels.dtype), dreamed)
+            masks = gaussian_pyramid(batch.mask.to(pixels.device, pixels.dtype), dreamed)
+            dream.confinement = [*[None] * (len(sizes) - len(dreamed)), *zip(sources, masks)]
         return dream
 
     def _enter_octave(self, trainer: pl.Trainer, pl_module: Any, dream: Dream) -> None:

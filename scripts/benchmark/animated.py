@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,5 +113,85 @@ def animated(work: Path, smoke: bool, reps: int) -> str:
         "## Motion settings\n\nWhat keyframes, audio drives, masks and drift control add to a frame of "
         "`configs/video.yaml` on the bundled clip. In-process: the median time between the ends of two continued "
         "frames (everything a frame costs in the run), rounds alternated, ratios within a round. Whole process: "
-        "the command as a user runs it, alternated.\n\n" + in_process + "\n\n" + whole
+        "the command as a user runs it, alternated. The parts: each option's own work, timed alone against "
+        "the preset's frame above.\n\n" + in_process + "\n\n" + whole + "\n\n" + parts()
     )
+
+
+def parts(reps: int = 50) -> str:
+    """Milliseconds of what each option adds to a continued frame, timed alone (256×170, CPU)."""
+    import numpy as np
+    import torch
+
+    from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
+    from dreamer.engine.events import Dream
+    from dreamer.engine.octaves import OctaveSchedule
+    from dreamer.engine.pyramid import gaussian_pyramid
+    from dreamer.files.masks import read_mask
+    from dreamer.motion.drift import anchored
+    from dreamer.motion.timeline import Timeline
+    from dreamer.motion.tracks import SourceTrack
+    from dreamer.motion.videoio import read_frames
+    from dreamer.motion.warp import consistent, dis_flow, warp
+    from scripts.benchmark.common import model_for
+
+    frames = list(read_frames(CLIP))[:3]
+    size = frames[0].shape[:2]
+    backward = dis_flow(frames[1], frames[0])
+    valid = consistent(backward, dis_flow(frames[0], frames[1]))
+    timeline = Timeline(keyframes=KEYFRAMES, audio=AUDIO)
+    curves = {"onsets": np.random.rand(48), "loudness": np.random.rand(48)}
+    model = model_for("mobilenet_v2", 11, octaves=3, iterations=8, lr=0.012, jitter=16)
+    track = SourceTrack(size, max_age=24, seed=0, mask=read_mask(MASK, size), feather=4.0)
+    pixels = torch.from_numpy(frames[1]).permute(2, 0, 1)[None].float() / 255
+    sizes = [(round(size[0] / 1.4**k), round(size[1] / 1.4**k)) for k in (2, 1, 0)]
+    start = frames[1].astype(np.float32) / 255
+
+    def timed(work: object) -> float:
+        work()  # type: ignore[operator]  # warm-up
+        began = time.perf_counter()
+        for _ in range(reps):
+            work()  # type: ignore[operator]
+        return 1000 * (time.perf_counter() - began) / reps
+
+    def keyframes() -> None:
+        values, adds = timeline.at(20, 24.0, curves).under("model")
+        model.retune(values, adds)
+
+    track.advance(None, None)  # the first frame
+    schedule = OctaveSchedule(scale=1.4)
+    position = Position(0, 4, 2, 0, 4, 3)
+    mask = torch.from_numpy(track.mask())[None, None]
+    plain = DreamBatch(pixels=pixels, pace=Pace(2, 4, 3), position=position)
+    masked = replace(plain, mask=mask)
+
+    def mask_track() -> None:
+        track.advance(lambda values: warp(values, backward), valid)
+        torch.from_numpy(track.mask())[None, None]
+
+    def mask_steps() -> None:
+        dream = schedule._start_dream(model, masked)
+        image = pixels.clone()
+        for _ in range(4):
+            dream.confine(image)
+
+    def unmasked() -> None:
+        schedule._start_dream(model, plain)
+
+    def drift() -> None:
+        anchored(start, start.reshape(-1, 3).mean(0), 1.0)
+
+    def renewal() -> None:
+        frame = Frame(0, 1, 2, True, None, Path("x.png"), renewed=1 - valid.astype(np.float32))
+        batch = DreamBatch(pixels=pixels, frame=frame, pace=Pace(2, 4, 3, lr=0.006))
+        dream = Dream(batch, gaussian_pyramid(pixels, sizes), [True] * 3, [], Position(0, 4, 2, 0, 4, 3))
+        model.follow(dream)
+
+    rows = [
+        ["keyframes and audio: the frame's settings, handed to the model", f"{timed(keyframes):.3f}"],
+        ["a carried mask: moved along the flow and feathered", f"{timed(mask_track):.3f}"],
+        ["a mask: its and the source's top level, 4 confined steps", f"{timed(mask_steps) - timed(unmasked):.3f}"],
+        ["keep_colors: the start's means moved", f"{timed(drift):.3f}"],
+        ["max_age / frame_lr: the step weights of renewed pixels", f"{timed(renewal):.3f}"],
+    ]
+    return table(rows, ["what a continued frame does besides the preset (256×170, timed alone)", "ms"])
