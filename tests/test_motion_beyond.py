@@ -3,6 +3,7 @@
 import wave
 from pathlib import Path
 
+import av
 import lightning.pytorch as pl
 import numpy as np
 import pytest
@@ -277,3 +278,23 @@ def test_pixels_with_no_dream_to_carry_take_full_size_steps_the_others_frame_lr(
     top = dream.step_weights[-1][0, 0]
     torch.testing.assert_close(top[:, :4], torch.full((8, 4), 4.0))  # 0.02 / 0.005
     torch.testing.assert_close(top[:, 4:], torch.ones(8, 4))
+
+
+def test_a_mask_video_gives_each_frame_its_own_mask(tmp_path):
+    source = make_video(tmp_path / "clip.mp4", frames=4, size=(48, 64))
+    with av.open(str(tmp_path / "mask.mp4"), "w") as output:  # the dreamed half moves right 8 px a frame
+        stream = output.add_stream("libx264", rate=12, options={"crf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for number in range(4):
+            picture = np.zeros((48, 64, 3), np.uint8)
+            picture[:, : 16 + 8 * number] = 255
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        output.mux(stream.encode())
+    data = video_data(source, tmp_path / "out", mask=str(tmp_path / "mask.mp4"), mask_feather=1.0)
+    run_dream(tiny_model(jitter=4), data)
+    dreams, sources = frames_of(tmp_path / "out" / "clip.frames"), list(read_frames(source, (48, 64)))
+    for number, (dream, frame) in enumerate(zip(dreams, sources)):
+        edge = 16 + 8 * number
+        difference = np.abs(dream.astype(int) - frame.astype(int))
+        assert difference[:, edge + 4 :].max() <= 1, number  # beyond this frame's mask: the source
+        assert difference[:, : edge - 4].mean() > 1, number

@@ -189,10 +189,6 @@ class MotionDataModule(DreamSource):
         """The file whose audio an output gets: the soundtrack, else the source's own (if it has one)."""
         return self.soundtrack or (source if has_audio else None)
 
-    def mask_frames(self, job: MotionJob) -> Optional[Iterator[np.ndarray]]:
-        """One mask per frame from a mask video (``None`` for a mask image or none)."""
-        return None
-
     def settings_at(self, job: MotionJob, frame: int) -> FrameSettings:
         """``frame``'s animated settings (keyframes and audio)."""
         return self.timeline.at(frame, float(job.fps), job.envelopes)

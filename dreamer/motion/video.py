@@ -148,8 +148,8 @@ class VideoDataModule(MotionDataModule):
         settings = self.settings_at(job, frame)
         return min(max(settings.number("data.blend", self.blend), 0.0), 1.0)
 
-    @override
     def mask_frames(self, job: MotionJob) -> Optional[Iterator[np.ndarray]]:
+        """One mask per frame from a mask video (``None`` for a mask image or none)."""
         if self.mask is None or not is_video(self.mask):
             return None
         return (picture.mean(-1, dtype=np.float32) / 255 for picture in read_frames(self.mask, job.size))
