@@ -218,6 +218,7 @@ def dream_with_processes(
     return done
 
 
+@pytest.mark.slow  # two spawned Trainers and one alone: about 30 s (torchrun and sharding tests stay in)
 def test_one_and_two_processes_give_identical_dreams_each_exactly_once(tmp_path):
     """The README's claim, at the quickstart's full length (4 octaves × 10 steps: long enough for
     gradient ascent to amplify any last-bit difference): with the same threads per process, 1 and 2

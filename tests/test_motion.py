@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 import yaml
 from PIL import Image
 
@@ -343,6 +344,7 @@ def test_fps_of_a_zoom_is_kept_exactly_as_a_fraction(tmp_path):
     assert data.fps == Fraction(2997, 100)
 
 
+@pytest.mark.slow  # two spawned processes dreaming videos: about 17 s
 def test_two_processes_share_videos_and_chunks_each_frame_once(tmp_path):
     folder = tmp_path / "clips"
     make_video(folder / "a.mp4", frames=6, size=(40, 48))
