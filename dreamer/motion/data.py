@@ -189,6 +189,13 @@ class MotionDataModule(DreamSource):
         """The file whose audio an output gets: the soundtrack, else the source's own (if it has one)."""
         return self.soundtrack or (source if has_audio else None)
 
+    def keep_colors_at(self, batch: DreamBatch) -> float:
+        """How far the start of ``batch``'s frame is pulled to the source's colours (keyframes may move it)."""
+        settings = batch.frame.settings if batch.frame is not None else None
+        if settings is None:
+            return self.keep_colors
+        return min(max(settings.number("data.keep_colors", self.keep_colors), 0.0), 1.0)
+
     def settings_at(self, job: MotionJob, frame: int) -> FrameSettings:
         """``frame``'s animated settings (keyframes and audio)."""
         return self.timeline.at(frame, float(job.fps), job.envelopes)

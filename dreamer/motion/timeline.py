@@ -183,10 +183,6 @@ class Timeline:
         """Every setting this timeline changes."""
         return set(self.tracks) | {drive.setting for drive in self.drives}
 
-    def choices(self, setting: str) -> list[Any]:
-        """The values a cross-faded setting takes at its keyframes, in time order (fps 1)."""
-        return [value for _, value in sorted(self.tracks.get(setting, []), key=lambda kv: frame_of(kv[0], 1.0))]
-
     def at(self, frame: int, fps: float, envelopes: Optional[Mapping[str, Sequence[float]]] = None) -> FrameSettings:
         """The settings of ``frame`` of a sequence at ``fps`` frames per second; ``envelopes`` give
         each audio envelope's value per frame (frames past their end take 0)."""

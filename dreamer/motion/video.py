@@ -223,10 +223,7 @@ class VideoDataModule(MotionDataModule):
         if self.tuner is not None:
             carried = self.tuner.carried(batch.frame.sequence, carried)
         start = carry_over(previous.astype(np.float32) / 255, frame, batch.frame.backward, carried)
-        strength = self.keep_colors
-        if batch.frame.settings is not None:
-            strength = min(max(batch.frame.settings.number("data.keep_colors", strength), 0.0), 1.0)
-        return anchored(start, frame.reshape(-1, 3).mean(0), strength)
+        return anchored(start, frame.reshape(-1, 3).mean(0), self.keep_colors_at(batch))
 
 
 def find_videos(

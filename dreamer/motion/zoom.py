@@ -141,10 +141,7 @@ class ZoomDataModule(MotionDataModule):
         assert frame is not None
         job = self.current_plan.jobs[frame.sequence]
         start = zoom_step(previous.astype(np.float32) / 255, *self.step_at(job, frame.number))
-        strength = self.keep_colors
-        if frame.settings is not None:
-            strength = min(max(frame.settings.number("data.keep_colors", strength), 0.0), 1.0)
-        return anchored(start, self.colours(job), strength)
+        return anchored(start, self.colours(job), self.keep_colors_at(batch))
 
     def colours(self, job: MotionJob) -> np.ndarray:
         """The photo's per-channel means, which ``keep_colors`` holds the zoom to."""
