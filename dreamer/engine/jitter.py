@@ -1,4 +1,5 @@
-"""Jitter: random rolls, small rotations, scalings and mirror flips of each image per step.
+"""Jitter (transformation robustness): a grey border, random rolls, small rotations, scalings and
+mirror flips of each image per step.
 
 Each image draws its own transform from its own generator, so a dream never depends on its batch
 mates. The transform is differentiable (``grid_sample``), so autograd carries the gradient back
@@ -50,27 +51,31 @@ def roll_each(images: Tensor, shifts: Sequence[tuple[int, int]]) -> Tensor:
 
 @dataclass(frozen=True)
 class Jitter:
-    """The random transforms each image goes through before the network at every step; autograd
-    undoes them on the gradient, and each image draws from its own generator.
+    """The transforms each image goes through before the network at every step (Lucid's
+    transformation robustness); autograd undoes them on the gradient, and each image draws from its
+    own generator. In order: pad, turn/scale/mirror, roll.
 
     Args:
+        pad: A border of this many pixels of mid-grey around the image (Lucid pads by 12), so the
+            image's edges are not the only place without context.
         roll: Roll by up to this many pixels (rolled back after).
         rotate: Turn by up to ± this many degrees (0: off).
         scale: Scale by up to 1 ± this (0: off).
         flip: Mirror left-right half of the steps.
 
     Raises:
-        ConfigError: a negative roll or turn, or a scale outside [0, 1).
+        ConfigError: a negative pad, roll or turn, or a scale outside [0, 1).
     """
 
+    pad: int = 0
     roll: int = 0
     rotate: float = 0.0
     scale: float = 0.0
     flip: bool = False
 
     def __post_init__(self) -> None:
-        if self.roll < 0:
-            raise ConfigError(f"model.jitter.roll must be >= 0, got {self.roll}")
+        if self.roll < 0 or self.pad < 0:
+            raise ConfigError(f"model.jitter.roll and pad must be >= 0, got {self.roll} and {self.pad}")
         if self.rotate < 0 or not 0 <= self.scale < 1:
             raise ConfigError(
                 f"model.jitter: rotate must be >= 0 and scale within [0, 1), got {self.rotate} and {self.scale}"
@@ -78,6 +83,8 @@ class Jitter:
 
     def __call__(self, images: Tensor, generators: Sequence[torch.Generator], roll_at_least: int = 0) -> Tensor:
         """``images`` transformed, each by its own generator's draws."""
+        if self.pad:
+            images = F.pad(images, (self.pad,) * 4, value=0.5)
         images = random_affine(images, generators, self.rotate, self.scale, self.flip)
         roll = max(self.roll, roll_at_least)
         if roll == 0:

@@ -22,6 +22,7 @@ from dreamer.engine.jitter import NO_JITTER, Jitter
 from dreamer.engine.objective import ChannelSchedule, DreamObjective, LayerSchedule
 from dreamer.engine.objectives import Objective
 from dreamer.engine.optim import NormalizedGD
+from dreamer.engine.parametrisation import Parametrisation, ParametrisationName
 from dreamer.engine.pyramid import Blend, gaussian_resize
 from dreamer.engine.schedule import DreamSchedule
 from dreamer.engine.strategy import IndependentDDPStrategy
@@ -39,7 +40,16 @@ class DreamModule(pl.LightningModule):
             of layers whose objectives are summed. Integers index ``features`` of VGG/MobileNet
             (``6`` is ``vgg16.features[6]``); names are module paths (``features.29``, ``inception4c``).
         channels: Restrict the objective to these channels: one list for all octaves or one per octave.
-        objective: ``mean_square`` (mean of squared activations) or ``mean`` (mean activation).
+        objective: What to climb at the scheduled layers: ``mean_square`` (mean of squared
+            activations, DeepDream's), ``mean`` (mean activation), or a sum of weighted terms such as
+            ``channel 7 - channel 12``, ``neuron 7``, ``direction vector.npy`` (or a photo: where its
+            activations point), ``caricature`` (more of what the network sees in the start photo);
+            see ``dreamer.engine.objectives``.
+        diversity: Weight of Lucid's diversity term: images of a batch that climb the same channel
+            are pushed apart in style (Gram matrices of the layer); 0 turns it off.
+        parametrisation: The space the image is climbed in: ``pixel`` (DeepDream's), ``fft``
+            (1/f-scaled Fourier coefficients), ``decorrelated`` (ImageNet's decorrelated colours) or
+            ``fft+decorrelated`` (Lucid's). A photo start is the initial value in that space.
         octaves: Pyramid levels, smallest first, the last at full size (the seed's ``times``); ``auto``:
             per photo, as many as make the smallest level's long side about ``smallest_octave`` px, so
             the dreamed forms have the same size on any photo; per-octave ``layers`` and ``channels``
@@ -53,10 +63,11 @@ class DreamModule(pl.LightningModule):
         alpha: At each new octave start from ``(1 - alpha) * photo + alpha * dream`` (``blend: alpha``).
         blend: ``alpha``, or ``detail`` to carry only the detail the dream added (Google's notebook).
         init: Start from the ``photo`` or from ``noise`` (shows what the layer/channel wants).
-        jitter: What each image goes through before the network at every step, e.g. ``{roll: 16,
-            rotate: 8, scale: 0.05, flip: true}``: a roll by up to ``roll`` px, a turn by up to
-            ± ``rotate`` degrees, a scale by up to 1 ± ``scale``, a left-right mirror half of the
-            steps (``--model.jitter.roll 16``). Autograd undoes every transform on the gradient.
+        jitter: Transformation robustness: what each image goes through before the network at every
+            step, e.g. ``{pad: 12, roll: 16, rotate: 8, scale: 0.05, flip: true}``: a grey border of
+            ``pad`` px, a turn by up to ± ``rotate`` degrees, a scale by up to 1 ± ``scale``, a
+            left-right mirror half of the steps, a roll by up to ``roll`` px
+            (``--model.jitter.roll 16``). Autograd undoes every transform on the gradient.
         grad_blur: Gaussian blur σ (px) of the gradient each step; 0 turns it off.
         laplacian_levels: Normalise the gradient band by band over a Laplacian pyramid of this many
             levels each step (TensorFlow's DeepDream ``lap_normalize``, 4 there), so that no scale of
@@ -91,6 +102,8 @@ class DreamModule(pl.LightningModule):
         layers: LayerSchedule = 30,
         channels: ChannelSchedule = None,
         objective: Objective = "mean_square",
+        diversity: float = 0.0,
+        parametrisation: ParametrisationName = "pixel",
         octaves: Union[int, Literal["auto"]] = 8,
         smallest_octave: int = 160,
         scale: float = 1.8,
@@ -124,6 +137,12 @@ class DreamModule(pl.LightningModule):
             optimizer([nn.Parameter(torch.zeros(1))], lr=lr)  # its own checks of its settings, before any work
         except (TypeError, ValueError) as error:
             raise ConfigError(f"model.optimizer: {error}") from None
+        self.parametrisation = Parametrisation.named(parametrisation)
+        if self.parametrisation.fft and (grad_blur or laplacian_levels or image_blur):
+            raise ConfigError(
+                "model.parametrisation fft climbs frequencies, not pixels: model.grad_blur, laplacian_levels "
+                "and image_blur have nothing to filter there; set them to 0 (the 1/f scaling does their job)"
+            )
         self.jitter = jitter if isinstance(jitter, Jitter) else Jitter(**jitter)  # or the group's mapping
         self.save_hyperparameters(ignore=["optimizer"])
         self.hparams["jitter"] = asdict(self.jitter)  # plain values: a checkpoint loads with weights_only
@@ -144,8 +163,11 @@ class DreamModule(pl.LightningModule):
             channels_last=DreamObjective.channels_last_for(backbone, channels_last),
             compile=compile,
             fades=animated_layers or [],
+            diversity=diversity,
         )
-        self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))  # the dream; its shape changes with every octave
+        # The dream in its parametrisation; its shape changes with every octave (``picture``: its pixels).
+        self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.picture_size: tuple[int, int] = (1, 1)
         self.dream: Optional[Dream] = None  # the dream in progress, owned by OctaveSchedule
 
     def schedule(self) -> DreamSchedule:
@@ -199,7 +221,8 @@ class DreamModule(pl.LightningModule):
         pace, frame = dream.batch.pace, dream.batch.frame
         lr = pace.lr if pace is not None and pace.lr is not None else self.hparams.lr
         self.set_lr(lr)
-        if frame is not None and frame.renewed is not None and lr < self.hparams.lr and dream.originals:
+        spatial = self.parametrisation.spatial  # a per-pixel step size has no meaning for frequencies
+        if spatial and frame is not None and frame.renewed is not None and lr < self.hparams.lr and dream.originals:
             # Pixels with no dream to carry grow a fresh one at the full step size, the others tend theirs.
             renewed = torch.from_numpy(frame.renewed)[None, None].to(self.device, dream.originals[-1].dtype)
             weights = 1 + renewed * (self.hparams.lr / lr - 1)
@@ -218,8 +241,17 @@ class DreamModule(pl.LightningModule):
                 group["lr"] = lr
 
     def restart(self, start: Tensor) -> None:
-        """Start an octave from ``start``: the parameter keeps its identity and takes new data."""
-        self.image.data = start.to(self.image.dtype).contiguous().clone()
+        """Start an octave from the picture ``start``: the parameter keeps its identity and takes
+        ``start`` in its parametrisation."""
+        self.picture_size = (start.shape[-2], start.shape[-1])
+        self.image.data = self.parametrisation.encode(start.to(self.image.dtype)).contiguous().clone()
+        if self.dream is not None and self.dream.dreaming:
+            self.objective.refer(self.dream.originals[self.dream.octave], self.dream.octave, self.dream.levels)
+
+    def picture(self) -> Tensor:
+        """The dream's pixels ``[B, 3, H, W]`` now (detached)."""
+        with torch.no_grad():
+            return self.parametrisation.decode(self.image.detach(), self.picture_size)
 
     @override
     def setup(self, stage: str) -> None:
@@ -240,7 +272,8 @@ class DreamModule(pl.LightningModule):
             return {"loss": self.image.sum() * 0.0}
         tiled = self.objective.tiles(self.image)
         seam_roll = self.objective.tile_size // 2 if tiled and self.objective.tile_size else 0
-        images = self.jitter(self.image, dream.jitter, roll_at_least=seam_roll)
+        pictures = self.parametrisation.decode(self.image, self.picture_size)
+        images = self.jitter(pictures, dream.jitter, roll_at_least=seam_roll)
         per_layer: dict[str, Tensor] = {}
         if tiled:
             gradient, objective = self.objective.gradient(images.detach(), batch)
@@ -266,8 +299,21 @@ class DreamModule(pl.LightningModule):
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
         self.filters.image(self.image.data)
-        if self.dream is not None:
-            self.dream.confine(self.image.data)
+        if self.dream is not None and self.dream.confinement is not None:
+            if self.parametrisation.pixel:
+                self.dream.confine(self.image.data)
+            else:
+                pictures = self.picture()
+                self.dream.confine(pictures)
+                self.image.data = self.parametrisation.encode(pictures)
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["picture_size"] = list(self.picture_size)
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.picture_size = tuple(checkpoint.get("picture_size", self.image.shape[-2:]))
 
     @override
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional, Union
 
 import torch
@@ -13,10 +14,21 @@ from dreamer.engine.backbones import backbone_spec, build_backbone, node_name
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.extractor import Compile, LayerExtractor
 from dreamer.engine.guide import Guides, guided_objectives
-from dreamer.engine.objectives import Objective, activation_objective
+from dreamer.engine.objectives import (
+    VECTOR_SUFFIXES,
+    Objective,
+    Term,
+    activation_objective,
+    caricature_objective,
+    diversity_penalty,
+    load_direction,
+    parse_objective,
+    term_objective,
+)
 from dreamer.engine.pyramid import stretched
 from dreamer.engine.tiling import tiled_gradient, tiled_objective
-from dreamer.errors import ConfigError
+from dreamer.errors import ConfigError, ImageError
+from dreamer.files.imageio import open_photo, to_tensor
 
 Layer = Union[int, str]
 LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
@@ -40,7 +52,9 @@ class DreamObjective(nn.Module):
     """Per-image objective ``[B]`` of images ``[B, 3, H, W]`` at a step of their dream.
 
     The layer (and channel) schedule has ``entries`` entries, stretched over a dream's levels (one per
-    octave unless ``octaves: auto``). A batch may give each image its own channel (an atlas); with
+    octave unless ``octaves: auto``). ``kind`` is DeepDream's whole-layer objective or a sum of
+    terms (``objectives.parse_objective``), applied to each scheduled layer; ``diversity`` subtracts
+    Lucid's diversity penalty. A batch may give each image its own channel (an atlas); with
     ``guide`` each position excites the guide's best-matching feature instead. Images longer than
     ``tile_size`` are measured tile by tile.
 
@@ -63,13 +77,27 @@ class DreamObjective(nn.Module):
         channels_last: bool = False,
         compile: Compile = False,
         fades: Sequence[Any] = (),
+        diversity: float = 0.0,
     ) -> None:
         super().__init__()
         if tile_size is not None and tile_size < 16:
             raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
         if guide is not None and channels is not None:
             raise ConfigError("model.guide and model.channels both choose what to excite; set one of them")
-        self.kind, self.tile_size = kind, tile_size
+        if diversity < 0:
+            raise ConfigError(f"model.diversity must be >= 0, got {diversity}")
+        self.terms: list[Term] = parse_objective(kind)
+        if guide is not None and not all(term.plain for term in self.terms):
+            raise ConfigError("model.guide and model.objective terms both choose what to excite; set one of them")
+        self.caricature = any(term.kind == "caricature" for term in self.terms)
+        if tile_size is not None and (self.caricature or diversity):
+            raise ConfigError(
+                "model.tile_size: a caricature and the diversity term compare whole images; unset model.tile_size"
+            )
+        self.kind = next((term.kind for term in self.terms if term.plain), "mean")
+        self.tile_size, self.diversity = tile_size, diversity
+        self.references: dict[str, Tensor] = {}  # caricature: the start photo's activations at this level
+        self.directions: dict[tuple[Path, str], Tensor] = {}
         self.guides = Guides(guide, guide_side) if guide is not None else None
         self.layer_schedule: list[tuple[str, ...]] = [
             tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
@@ -85,6 +113,68 @@ class DreamObjective(nn.Module):
         per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
         channel_schedule = channels if per_octave_lists else [channels]
         self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, entries, "channels")
+        self._check_terms()
+
+    def _check_terms(self) -> None:
+        """Channels and direction files fit every scheduled layer (before any dreaming)."""
+        for name, width in self.widths().items():
+            for term in self.terms:
+                if term.channel is not None and term.channel >= width:
+                    raise ConfigError(f"model.objective: channel {term.channel} is past {name}'s {width} channels")
+                if term.source is not None and term.source.suffix.lower() in VECTOR_SUFFIXES:
+                    vector = load_direction(term.source)
+                    if len(vector) != width:
+                        raise ConfigError(
+                            f"model.objective: {term.source} has {len(vector)} numbers but {name} has {width} channels"
+                        )
+                    self.directions[term.source, name] = vector / vector.norm().clamp_min(1e-12)
+
+    def _direction(self, term: Term, layer: str, layers: tuple[str, ...], device: torch.device) -> Tensor:
+        """The unit direction of a ``direction`` term at ``layer``: its file's vector, or where the
+        photo's activations point (their mean over positions)."""
+        assert term.source is not None
+        if (term.source, layer) not in self.directions:
+            try:
+                photo, _ = open_photo(term.source)
+            except ImageError as error:
+                raise ConfigError(f"model.objective: {error}") from None
+            photo.thumbnail((448, 448))
+            with torch.no_grad():
+                activation = self.extractor(to_tensor(photo)[None].to(device), layers)[layer]
+            vector = activation.float().mean(dim=(0, 2, 3)).cpu()
+            self.directions[term.source, layer] = vector / vector.norm().clamp_min(1e-12)
+        return self.directions[term.source, layer]
+
+    def refer(self, pictures: Tensor, octave: int, levels: int) -> None:
+        """Take ``pictures`` (the start photos at this level) as what a caricature accentuates."""
+        if self.caricature:
+            layers = self.layer_schedule[self.entry(octave, levels)]
+            with torch.no_grad():
+                self.references = {name: value.detach() for name, value in self.extractor(pictures, layers).items()}
+
+    def layer_value(
+        self,
+        activation: Tensor,
+        layer: str,
+        layers: tuple[str, ...],
+        channels: Optional[Sequence[int]],
+        image_channels: Optional[Sequence[int]],
+    ) -> Tensor:
+        """The objective's per-image value ``[B]`` at one layer's ``activation``."""
+        total: Optional[Tensor] = None
+        for term in self.terms:
+            if term.plain:
+                value = activation_objective(activation, channels, term.kind, image_channels)
+            elif term.kind == "caricature":
+                value = caricature_objective(activation, self.references[layer])
+            else:
+                direction = self._direction(term, layer, layers, activation.device) if term.source else None
+                value = term_objective(term, activation, direction)
+            total = term.weight * value if total is None else total + term.weight * value
+        assert total is not None
+        if self.diversity:
+            total = total - self.diversity * diversity_penalty(activation, image_channels)
+        return total
 
     @staticmethod
     def _entry(entry: Any) -> list[Any]:
@@ -116,12 +206,13 @@ class DreamObjective(nn.Module):
             for weight, layers, chosen in self.fade
         ]
         needed = tuple(dict.fromkeys(layer for _, layers, _ in terms for layer in layers))
-        activations = self.extractor(images, self.extractor.covering(needed))
+        covering = self.extractor.covering(needed)
+        activations = self.extractor(images, covering)
         objectives: dict[str, Tensor] = {}
         for weight, layers, chosen in terms:
             for layer in layers:
                 key = layer if chosen is None else f"{layer}{list(chosen)}"
-                value = weight * activation_objective(activations[layer], chosen, self.kind)
+                value = weight * self.layer_value(activations[layer], layer, covering, chosen, None)
                 objectives[key] = objectives[key] + value if key in objectives else value
         return objectives
 
@@ -168,7 +259,7 @@ class DreamObjective(nn.Module):
             }
         channels = self.channel_schedule[entry]
         return {
-            layer: activation_objective(value, channels, self.kind, batch.channels)
+            layer: self.layer_value(value, layer, layers, channels, batch.channels)
             for layer, value in activations.items()
         }
 

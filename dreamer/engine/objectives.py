@@ -1,16 +1,22 @@
-"""Objectives: how strongly an image excites chosen activations, one number per image."""
+"""Objectives: how strongly an image excites chosen activations, one number per image; the terms an
+objective is made of (channels, neurons, directions, a caricature, DeepDream's whole layer) and
+Lucid's diversity penalty between images of a batch."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from dreamer.errors import ConfigError
 
-Objective = Literal["mean_square", "mean"]
+Objective = str  # ``mean_square``, ``mean`` or weighted terms (``parse_objective``)
 
 
 def activation_objective(
@@ -45,3 +51,131 @@ def activation_objective(
     activation = activation.float()  # reduce in fp32 under mixed precision
     values = activation.square() if kind == "mean_square" else activation
     return values.flatten(1).mean(dim=1)
+
+
+TermKind = Literal["mean_square", "mean", "channel", "neuron", "direction", "caricature"]
+_TERM = re.compile(
+    r"\s*(?P<sign>[+-])?\s*(?P<weight>\d+(?:\.\d*)?(?:e-?\d+)?|\.\d+)?\s*\*?\s*"
+    r"(?P<kind>mean_square|mean|channel|neuron|direction|caricature)\b"
+    r"(?:\s+(?P<number>\d+)(?:\s*@\s*(?P<y>[\d.]+)\s*,\s*(?P<x>[\d.]+))?|\s+(?P<source>[^\s+]+))?"
+)
+VECTOR_SUFFIXES = (".npy", ".pt", ".txt", ".csv")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One weighted piece of an objective (``parse_objective``)."""
+
+    weight: float
+    kind: TermKind
+    channel: Optional[int] = None  # channel, neuron
+    at: Optional[tuple[float, float]] = None  # neuron: (row, column) as fractions of the map; None: centre
+    source: Optional[Path] = None  # direction: a vector file, or a photo whose activations point the way
+
+    @property
+    def plain(self) -> bool:
+        """DeepDream's whole-layer objective (the ``channels`` setting applies)."""
+        return self.kind in ("mean_square", "mean")
+
+
+def parse_objective(text: str) -> list[Term]:
+    """``mean_square``, ``mean``, or weighted terms joined by ``+``/``-``: ``channel 7 - channel 12``,
+    ``neuron 7`` (the centre of the map) or ``neuron 7@0.25,0.5`` (row, column as fractions),
+    ``direction vector.npy`` (or a photo), ``caricature``, ``2*channel 3 + 0.5 mean``.
+
+    Raises:
+        ConfigError: text that is none of these, naming the first part that is not understood.
+    """
+    terms: list[Term] = []
+    position = 0
+    text = text.strip()
+    while position < len(text):
+        match = _TERM.match(text, position)
+        if match is None or (terms and not match["sign"]):
+            rest = text[position:].strip()
+            raise ConfigError(
+                f"model.objective: cannot read {rest!r}; write terms like 'channel 7 - channel 12', 'neuron 7', "
+                "'direction vector.npy', 'caricature', 'mean_square' or 'mean', joined by + or -"
+            )
+        kind = match["kind"]
+        needs_number, needs_source = kind in ("channel", "neuron"), kind == "direction"
+        if needs_number != (match["number"] is not None) or needs_source != (match["source"] is not None):
+            what = "a channel number" if needs_number else "a vector file or photo" if needs_source else "nothing"
+            raise ConfigError(f"model.objective: {kind!r} takes {what}: {match.group(0).strip()!r}")
+        at = (float(match["y"]), float(match["x"])) if match["y"] is not None else None
+        if at is not None and not all(0 <= value <= 1 for value in at):
+            raise ConfigError(f"model.objective: a neuron's position is (row, column) within [0, 1], got {at}")
+        weight = float(match["weight"] or 1) * (-1 if match["sign"] == "-" else 1)
+        source = Path(match["source"]).expanduser() if match["source"] else None
+        if source is not None and not source.is_file():
+            raise ConfigError(f"model.objective: {source} does not exist")
+        number = int(match["number"]) if match["number"] is not None else None
+        terms.append(Term(weight, kind, number, at, source))  # type: ignore[arg-type]
+        position = match.end()
+    if not terms:
+        raise ConfigError("model.objective is empty")
+    return terms
+
+
+def load_direction(path: Path) -> Tensor:
+    """A direction vector ``[C]`` from ``.npy``, ``.pt`` or a text file of numbers."""
+    try:
+        if path.suffix.lower() == ".npy":
+            values = torch.from_numpy(np.load(path, allow_pickle=False))
+        elif path.suffix.lower() == ".pt":
+            values = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            values = torch.from_numpy(np.loadtxt(path, delimiter="," if path.suffix.lower() == ".csv" else None))
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ConfigError(f"model.objective: {path}: not a vector of numbers ({error})") from None
+    if not isinstance(values, Tensor) or values.dim() != 1 or not torch.isfinite(values).all():
+        raise ConfigError(f"model.objective: {path}: a direction must be one row of finite numbers")
+    return values.float()
+
+
+def term_objective(term: Term, activation: Tensor, direction: Optional[Tensor] = None) -> Tensor:
+    """Per-image value ``[B]`` of one non-plain ``term`` at ``activation`` ``[B, C, h, w]``, unweighted
+    (``direction``: the unit vector of a direction term)."""
+    activation = activation.float()
+    if term.kind == "channel":
+        return activation[:, term.channel].flatten(1).mean(dim=1)
+    if term.kind == "neuron":
+        height, width = activation.shape[-2:]
+        row, column = term.at if term.at is not None else (0.5, 0.5)
+        return activation[:, term.channel, round(row * (height - 1)), round(column * (width - 1))]
+    if term.kind == "direction":
+        assert direction is not None
+        return torch.einsum("bchw,c->bhw", activation, direction.to(activation.device)).flatten(1).mean(dim=1)
+    raise ValueError(f"{term.kind} is not a per-image term")
+
+
+def caricature_objective(activation: Tensor, reference: Tensor) -> Tensor:
+    """Per-image ``[B]``: how far ``activation`` goes along its own ``reference`` activation (the
+    start photo's), position by position, times the cosine between them (Lucid's caricature
+    ``dot_compare``, cosine power 1): more of what the network saw there, and nothing else."""
+    height, width = min(activation.shape[-2], reference.shape[-2]), min(activation.shape[-1], reference.shape[-1])
+    a = centre_crop(activation.float(), height, width).flatten(1)
+    r = centre_crop(reference.float(), height, width).flatten(1)
+    length = r.norm(dim=1).clamp_min(1e-6)
+    along = (a * r).sum(dim=1) / length
+    cosine = along / a.norm(dim=1).clamp_min(1e-6)
+    return along * cosine.clamp_min(0) / a.shape[1] ** 0.5
+
+
+def centre_crop(maps: Tensor, height: int, width: int) -> Tensor:
+    """The central ``height × width`` of ``[B, C, H, W]`` (a padded image's map is larger)."""
+    top, left = (maps.shape[-2] - height) // 2, (maps.shape[-1] - width) // 2
+    return maps[..., top : top + height, left : left + width]
+
+
+def diversity_penalty(activation: Tensor, groups: Optional[Sequence[int]] = None) -> Tensor:
+    """Per-image ``[B]``: the summed cosine similarity of the image's Gram matrix with those of the
+    other images of its group (``groups``: a label per image, e.g. its channel; ``None``: one
+    group), divided by the batch size; summed over the batch it is Lucid's ``diversity``."""
+    features = activation.float().flatten(2)  # [B, C, N]
+    grams = torch.einsum("bcn,bdn->bcd", features, features).flatten(1)
+    grams = grams / grams.norm(dim=1, keepdim=True).clamp_min(1e-10)
+    similarity = grams @ grams.t()
+    labels = torch.tensor(list(groups) if groups is not None else [0] * len(grams), device=grams.device)
+    others = (labels[:, None] == labels[None, :]) & ~torch.eye(len(grams), dtype=torch.bool, device=grams.device)
+    return (similarity * others).sum(dim=1) / len(grams)

@@ -19,12 +19,6 @@ from dreamer.quiet import warn
 Carry = Callable[[DreamBatch, torch.device], Tensor]  # a continued frame's start from the previous dream
 
 
-def noise_like(images: Tensor, seeds: Sequence[int]) -> Tensor:
-    """Grey-centred uniform noise in [0.4, 0.6], one seeded stream per image."""
-    noise = [torch.rand(images.shape[1:], generator=torch.Generator().manual_seed(seed)) for seed in seeds]
-    return (0.4 + 0.2 * torch.stack(noise)).to(images.device, images.dtype)
-
-
 class OctaveSchedule(pl.Callback):
     """Owns the dream in progress: walks each batch through its Gaussian pyramid, smallest level
     first, and tells the ``listeners`` (writers, metrics, image logger, progress bar) what happens.
@@ -93,14 +87,14 @@ class OctaveSchedule(pl.Callback):
             dream.gradient = pl_module.image.grad
             if position.octave_start:
                 dream.first_objective = dream.objective
-            images = pl_module.image.detach()
+            images = pl_module.picture()
             for listener in self.listeners:
                 listener.on_step_end(trainer, dream, images)
             if position.octave_end:
                 for listener in self.listeners:
                     listener.on_octave_end(trainer, dream, images)
         if position.dream_end:
-            images = pl_module.image.detach()
+            images = pl_module.picture()
             for listener in self.listeners:
                 listener.on_dream_end(trainer, dream, images)
 
@@ -121,7 +115,7 @@ class OctaveSchedule(pl.Callback):
             return Dream(batch, [], [False] * position.levels, jitter, position)
         height, width = pixels.shape[-2:]
         if (batch.init or self.init) == "noise":
-            pixels = noise_like(pixels, batch.seeds)
+            pixels = pl_module.parametrisation.noise(pixels.shape, batch.seeds).to(pixels.device, pixels.dtype)
         sizes = octave_sizes(height, width, position.levels, self.scale)
         sides = [pl_module.min_side(octave, position.levels) for octave in range(position.levels)]
         active = [min(size) >= side for size, side in zip(sizes, sides)]
@@ -155,7 +149,7 @@ class OctaveSchedule(pl.Callback):
         if dream.dreamed is None:
             start = dream.originals[octave]
         else:
-            previous = pl_module.image.detach()
+            previous = pl_module.picture()
             start = blend_octave(
                 previous, dream.originals[dream.dreamed], dream.originals[octave], self.alpha, self.blend
             )
