@@ -13,7 +13,7 @@ ALLOWED = {
     "engine": {"errors", "quiet", "files"},
     "photos": {"errors", "quiet", "files", "engine"},
     "motion": {"errors", "quiet", "files", "engine", "photos"},
-    "explore": {"errors", "quiet", "files", "engine", "photos"},
+    "explore": {"errors", "quiet", "files", "engine", "photos", "motion"},
     "watch": {"errors", "quiet", "files", "engine"},
 }
 # The data side never imports the model (nor the model the data side).

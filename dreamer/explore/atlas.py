@@ -1,8 +1,9 @@
-"""A channel atlas: what every channel of a layer wants to see, one dreamed image per channel, laid
-out on labelled contact sheets."""
+"""A channel atlas: what every channel of a layer wants to see, one dreamed image per channel (or
+several faces of it), laid out on labelled contact sheets, beside natural examples where asked."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -17,10 +18,13 @@ from dreamer.engine.batch import DreamBatch
 from dreamer.engine.schedule import DreamSchedule, DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
-from dreamer.explore.sheets import ContactSheets, contact_sheet, save_sheet
-from dreamer.files.imageio import open_photo, to_tensor
+from dreamer.explore.examples import Example, ExampleSearch
+from dreamer.explore.sheets import ContactSheets, contact_sheet, save_sheet, side_by_side
+from dreamer.files.imageio import IMAGE_SUFFIXES, open_photo, save_text, to_tensor
+from dreamer.files.listing import find_files
 from dreamer.files.outputs import OutputRules, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, gather_summaries, image_seed
+from dreamer.motion.videoio import is_video
 from dreamer.photos.writer import DreamWriter
 
 
@@ -48,7 +52,7 @@ def parse_channels(text: str, width: int, setting: str = "data.channels") -> lis
 @dataclass(frozen=True)
 class ChannelJob:
     channel: int
-    name: str  # ``<layer>/c0007``: identity and seed
+    name: str  # ``<layer>/c0007`` (``<layer>/c0007-f2``: a face): identity and seed
     target: Path
 
 
@@ -85,7 +89,13 @@ class AtlasDataModule(DreamSource):
         output: Folder: ``<layer>/<layer>-c0007.png`` per channel and ``<layer>-sheet1.png`` … sheets.
         size: Side of each (square) channel image, in pixels.
         photo: Start every channel's dream from this photo (resized to ``size``) instead of noise.
-        batch_size: Channels dreamed together, one per image.
+        faces: Images per channel, each from its own noise, dreamed in one batch (with
+            ``model.diversity`` they are pushed apart: several faces of one channel).
+        examples: A photo, video or folder of them: for every channel the crops that excite it most
+            are laid beside its dream on the sheets (videos: 8 frames each), and listed in
+            ``<layer>-examples.json``. The search is shared out over processes like the dreams.
+        examples_per_channel: Natural examples shown per channel.
+        batch_size: Images dreamed together, one channel each (a channel's faces stay together).
         overwrite: Replace channel images that exist; otherwise they are skipped (resume) and still
             shown on the sheets.
         seed: Seeds each channel's noise and jitter together with its name.
@@ -103,6 +113,9 @@ class AtlasDataModule(DreamSource):
         output: str = "dreams/atlas",
         size: int = 160,
         photo: Optional[str] = None,
+        faces: int = 1,
+        examples: Optional[str] = None,
+        examples_per_channel: int = 3,
         batch_size: int = 16,
         overwrite: bool = False,
         seed: int = 0,
@@ -111,8 +124,14 @@ class AtlasDataModule(DreamSource):
         tile_side: int = 112,
     ) -> None:
         super().__init__()
-        if batch_size < 1 or size < 8 or sheet_columns < 1 or sheet_tiles < 1 or tile_side < 16:
-            raise ConfigError("data.batch_size, sheet_columns and sheet_tiles must be >= 1, size >= 8, tile_side >= 16")
+        if min(batch_size, sheet_columns, sheet_tiles, faces, examples_per_channel) < 1 or size < 8 or tile_side < 16:
+            raise ConfigError(
+                "data.batch_size, faces, examples_per_channel, sheet_columns and sheet_tiles must be >= 1, "
+                "size >= 8, tile_side >= 16"
+            )
+        self.faces, self.per_channel = faces, examples_per_channel
+        self.example_files = self.find_examples(examples)
+        self.examples: dict[int, list[Example]] = {}
         self.channel_text, self.output, self.size = channels, Path(output).expanduser(), size
         self.photo = Path(photo).expanduser() if photo else None
         self.batch_size, self.overwrite, self.seed = batch_size, overwrite, seed
@@ -123,8 +142,21 @@ class AtlasDataModule(DreamSource):
         self.start: Optional[torch.Tensor] = None
         self.rules = OutputRules(self.output, overwrite)
 
-    def target(self, channel: int) -> Path:
-        return self.output / self.layer / f"{self.layer}-c{channel:04d}.png"
+    @staticmethod
+    def find_examples(entry: Optional[str]) -> list[tuple[Path, str]]:
+        """The photos and videos of ``entry`` (a file, folder or glob), checked before any work."""
+        if entry is None:
+            return []
+        return find_files(
+            entry,
+            lambda path: not path.name.startswith(".") and (path.suffix.lower() in IMAGE_SUFFIXES or is_video(path)),
+            setting="data.examples",
+        )
+
+    def target(self, channel: int, face: int = 0) -> Path:
+        """Where channel ``channel``'s image (its face ``face``, counted from 0) goes."""
+        tail = f"-f{face + 1}" if self.faces > 1 else ""
+        return self.output / self.layer / f"{self.layer}-c{channel:04d}{tail}.png"
 
     @staticmethod
     def choose_layer(schedule: DreamSchedule) -> tuple[str, int]:
@@ -159,16 +191,19 @@ class AtlasDataModule(DreamSource):
             self.start = to_tensor(image.resize((self.size, self.size), Image.Resampling.LANCZOS))
         skipped: list[Path] = []
         failed: list[str] = []
-        self.rules.protect([*([self.photo] if self.photo else []), *self.protected])
+        examples = [path for path, _ in self.example_files]
+        self.rules.protect([*([self.photo] if self.photo else []), *self.protected, *examples])
         for channel in self.channels[rank::world_size]:
-            job = ChannelJob(channel, f"{self.layer}/c{channel:04d}", self.target(channel))
-            reason = self.rules.refusal(job.target)
-            if reason is not None:
-                failed.append(f"channel {channel}: not dreamed: its output {reason}; choose another data.output")
-            elif self.rules.kept(job.target):
-                skipped.append(job.target)
-            else:
-                self.jobs.append(job)
+            for face in range(self.faces):
+                name = f"{self.layer}/c{channel:04d}" + (f"-f{face + 1}" if self.faces > 1 else "")
+                job = ChannelJob(channel, name, self.target(channel, face))
+                reason = self.rules.refusal(job.target)
+                if reason is not None:
+                    failed.append(f"channel {channel}: not dreamed: its output {reason}; choose another data.output")
+                elif self.rules.kept(job.target):
+                    skipped.append(job.target)
+                else:
+                    self.jobs.append(job)
         check_writable(self.output / self.layer, needed_bytes=3 * self.size**2 * len(self.jobs))
         remove_leftovers([self.output, self.output / self.layer])
         steps = schedule.steps_for((self.size, self.size)) * len(self.batches())
@@ -176,7 +211,13 @@ class AtlasDataModule(DreamSource):
         self.summary = gather_summaries(mine, world_size)
 
     def batches(self) -> list[list[ChannelJob]]:
-        return [self.jobs[start : start + self.batch_size] for start in range(0, len(self.jobs), self.batch_size)]
+        """Jobs in batches of about ``batch_size``, a channel's faces always in one batch."""
+        batches: list[list[ChannelJob]] = [[]]
+        for job in self.jobs:
+            if len(batches[-1]) >= self.batch_size and batches[-1][-1].channel != job.channel:
+                batches.append([])
+            batches[-1].append(job)
+        return [batch for batch in batches if batch]
 
     @override
     def train_dataloader(self) -> DreamSteps:
@@ -189,22 +230,43 @@ class AtlasDataModule(DreamSource):
 
     @override
     def dream_callbacks(self) -> list[pl.Callback]:
-        return [DreamWriter(), ContactSheets(self.write_sheets)]
+        searches = [ExampleSearch(self.example_files, self.chosen, self.per_channel, self.take_examples)]
+        return [DreamWriter(), *(searches if self.example_files else []), ContactSheets(self.write_sheets)]
+
+    def chosen(self) -> tuple[str, list[int]]:
+        """The layer and the channels of this atlas (known once set up)."""
+        return self.layer, self.channels
+
+    def take_examples(self, examples: dict[int, list[Example]]) -> None:
+        self.examples = examples
 
     def write_sheets(self) -> tuple[list[Path], list[str]]:
         """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet: the
         sheets written, and a line for each that could not be."""
-        done = [channel for channel in self.channels if self.target(channel).is_file()]
+        faces = range(self.faces)
+        done = [channel for channel in self.channels if all(self.target(channel, f).is_file() for f in faces)]
         written: list[Path] = []
         failed: list[str] = []
-        for number, first in enumerate(range(0, len(done), self.sheet_tiles), start=1):
-            chosen = done[first : first + self.sheet_tiles]
+        if self.examples:
+            self.write_examples_list(written, failed)
+        # One cell per channel: its dream (or faces), then its examples, in a row.
+        per_cell = self.faces + (self.per_channel if self.examples else 0)
+        columns, tiles = max(1, self.sheet_columns // per_cell), max(1, self.sheet_tiles // per_cell)
+        for number, first in enumerate(range(0, len(done), tiles), start=1):
+            chosen = done[first : first + tiles]
             images = []
             for channel in chosen:
-                with Image.open(self.target(channel)) as image:
-                    images.append(image.convert("RGB"))
+                pictures = []
+                for face in faces:
+                    with Image.open(self.target(channel, face)) as image:
+                        pictures.append(image.convert("RGB"))
+                pictures += [Image.fromarray(example.pixels) for example in self.examples.get(channel, [])]
+                images.append(side_by_side(pictures, self.tile_side) if len(pictures) > 1 else pictures[0])
             title = f"{self.layer}: channels {chosen[0]}-{chosen[-1]}"
-            sheet = contact_sheet(images, [str(c) for c in chosen], self.sheet_columns, self.tile_side, title)
+            if self.examples:
+                title += f" (dream, then the {self.per_channel} crops of your examples that excite it most)"
+            width = per_cell * (self.tile_side + 3) - 3
+            sheet = contact_sheet(images, [str(c) for c in chosen], columns, self.tile_side, title, width)
             path = self.output / f"{self.layer}-sheet{number}.png"
             reason = self.rules.refusal(path)
             if reason is not None:
@@ -212,3 +274,23 @@ class AtlasDataModule(DreamSource):
                 continue
             save_sheet(sheet, path, written, failed)
         return written, failed
+
+    def write_examples_list(self, written: list[Path], failed: list[str]) -> None:
+        """``<layer>-examples.json``: every channel's examples (source, box in the picture scaled
+        to a long side of 448 px, activation)."""
+        path = self.output / f"{self.layer}-examples.json"
+        listing = {
+            str(channel): [{"source": e.source, "box": list(e.box), "activation": round(e.value, 4)} for e in found]
+            for channel, found in sorted(self.examples.items())
+        }
+        reason = self.rules.refusal(path)
+        if reason is not None:
+            failed.append(f"{path}: not written: {reason}")
+            return
+        try:
+            lines = [f"  {json.dumps(channel)}: {json.dumps(found)}" for channel, found in listing.items()]
+            save_text("{\n" + ",\n".join(lines) + "\n}\n", path)
+        except OSError as error:
+            failed.append(f"{path}: not written ({error.strerror or error})")
+            return
+        written.append(path)

@@ -17,24 +17,41 @@ from typing_extensions import override
 from dreamer.files.imageio import save_image, to_image, to_tensor
 
 
-def labelled(image: Image.Image, label: str, side: int) -> torch.Tensor:
-    """``image`` scaled to fit a ``side``-px square, with ``label`` written in a row below: ``[3, H, W]``."""
+def labelled(image: Image.Image, label: str, side: int, width: Optional[int] = None) -> torch.Tensor:
+    """``image`` scaled to fit ``width`` × ``side`` px (``width``: ``side``), with ``label`` written in
+    a row below: ``[3, H, W]``."""
+    width = width or side
     font = ImageFont.load_default(size=max(10, side // 11))
     text_height = getattr(font, "size", 10)
     row = round(text_height * 1.5)
-    thumb = ImageOps.contain(image.convert("RGB"), (side, side), Image.Resampling.LANCZOS)
-    cell = Image.new("RGB", (side, thumb.height + row), "white")
-    cell.paste(thumb, ((side - thumb.width) // 2, 0))
+    thumb = ImageOps.contain(image.convert("RGB"), (width, side), Image.Resampling.LANCZOS)
+    cell = Image.new("RGB", (width, thumb.height + row), "white")
+    cell.paste(thumb, ((width - thumb.width) // 2, 0))
     draw = ImageDraw.Draw(cell)
-    draw.text(((side - draw.textlength(label, font=font)) / 2, thumb.height + row * 0.15), label, "black", font)
+    draw.text(((width - draw.textlength(label, font=font)) / 2, thumb.height + row * 0.15), label, "black", font)
     return to_tensor(cell)
 
 
+def side_by_side(images: Sequence[Image.Image], side: int, gap: int = 3) -> Image.Image:
+    """``images`` each fitted to a ``side``-px square, in one row with white gaps."""
+    row = Image.new("RGB", (len(images) * (side + gap) - gap, side), "white")
+    for index, image in enumerate(images):
+        thumb = ImageOps.contain(image.convert("RGB"), (side, side), Image.Resampling.LANCZOS)
+        row.paste(thumb, (index * (side + gap) + (side - thumb.width) // 2, (side - thumb.height) // 2))
+    return row
+
+
 def contact_sheet(
-    images: Sequence[Image.Image], labels: Sequence[str], columns: int, side: int = 128, title: Optional[str] = None
+    images: Sequence[Image.Image],
+    labels: Sequence[str],
+    columns: int,
+    side: int = 128,
+    title: Optional[str] = None,
+    width: Optional[int] = None,
 ) -> Image.Image:
-    """One sheet: ``images`` in rows of ``columns``, each labelled, optionally under a ``title`` row."""
-    cells = torch.stack([labelled(image, label, side) for image, label in zip(images, labels)])
+    """One sheet: ``images`` (fitted to ``width`` × ``side`` px) in rows of ``columns``, each
+    labelled, optionally under a ``title`` row."""
+    cells = torch.stack([labelled(image, label, side, width) for image, label in zip(images, labels)])
     grid = to_image(make_grid(cells, nrow=columns, padding=4, pad_value=1.0))
     if not title:
         return grid
