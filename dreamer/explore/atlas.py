@@ -262,7 +262,9 @@ class AtlasDataModule(DreamSource):
                         pictures.append(image.convert("RGB"))
                 pictures += [Image.fromarray(example.pixels) for example in self.examples.get(channel, [])]
                 images.append(side_by_side(pictures, self.tile_side) if len(pictures) > 1 else pictures[0])
-            title = f"{self.layer}: channels {chosen[0]}-{chosen[-1]}"
+            title = f"{self.layer}: " + (
+                f"channels {chosen[0]}-{chosen[-1]}" if len(chosen) > 1 else f"channel {chosen[0]}"
+            )
             if self.examples:
                 title += f" (dream, then the {self.per_channel} crops of your examples that excite it most)"
             width = per_cell * (self.tile_side + 3) - 3

@@ -5,6 +5,7 @@ with tiling, the Trainer's fast paths, the GPU, planning and motion.
     python -m scripts.benchmark  --sections whole     # one section; the file's other sections are kept
     python -m scripts.benchmark  --gpu                # the GPU section, on a machine with CUDA (a few minutes)
     python -m scripts.benchmark  --smoke              # tiny sizes: checks that every section runs
+    python -m scripts.benchmark  --sections visual    # feature visualisation beside Lucent (about 35 min)
 
 Every figure of one table comes from one run, on the same machine, image and settings; times are
 medians of ``--reps`` repetitions after one warm-up, commands compared in alternation.
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dreamer.quiet import silence_known_noise
-from scripts.benchmark import animated, batching, big, fast, gpu, many, motion, overhead, planning, whole
+from scripts.benchmark import animated, batching, big, fast, gpu, many, motion, overhead, planning, visual, whole
 from scripts.benchmark.common import ROOT, machine, peak_child
 
 TITLES = {
@@ -36,6 +37,7 @@ TITLES = {
     "planning": "Planning",
     "motion": "Motion",
     "animated": "Motion settings",
+    "visual": "Feature visualisation",
 }
 
 
@@ -82,6 +84,7 @@ def main() -> None:
         "planning": planning.planning,
         "motion": motion.motion,
         "animated": animated.animated,
+        "visual": visual.visual,
     }
     command = "python -m scripts.benchmark " + " ".join(sys.argv[1:])
     stamp = f"_Made by `{command.strip()}` on {time.strftime('%Y-%m-%d')}; medians of {reps} runs._"
