@@ -3,10 +3,12 @@
     python scripts/make_gallery.py            # writes docs/gallery_*.jpg (about a minute on 2 CPU cores)
 
 Every panel is ``dreamer fit --config quickstart`` plus the options in its label;
-``--only gradients`` renders one comparison. ``atlas``, ``sweep`` and ``guided`` render the atlas
-sheet (``dreamer fit --config atlas``), the seed's scale × alpha sheet (``dreamer sweep --config
-sweep_seed``), a guided dream beside its guide and the unguided one, and ``octaves: auto`` on a
-photo three times the bundled one's size.
+``--only gradients`` renders one comparison. ``atlas``, ``faces``, ``caricature``, ``sweep`` and
+``guided`` render the atlas sheet with natural examples (``dreamer fit --config atlas``), four faces
+of one channel without and with the diversity term, caricatures of the bundled photo (``dreamer fit
+--config caricature``), the seed's scale × alpha sheet (``dreamer sweep --config sweep_seed``), a
+guided dream beside its guide and the unguided one, and ``octaves: auto`` on a photo three times the
+bundled one's size.
 """
 
 from __future__ import annotations
@@ -73,11 +75,45 @@ def labelled_row(panels: list[tuple[str, Image.Image]], width: int) -> Image.Ima
 
 
 def atlas_sheet(work: Path) -> Image.Image:
-    """The first 48 channels of the atlas preset (MobileNetV2 features.11), as its sheet shows them."""
-    command = ["fit", "--config", "atlas", "--data.channels", "0-47", "--data.output", str(work / "atlas")]
-    print("dreamer " + " ".join(command[:5]))
-    assert dreamer_main([*command, "--data.sheet_columns", "12", "--trainer.enable_progress_bar", "false"]) == 0
+    """Channels 0-23 of the atlas preset (MobileNetV2 features.11), each beside the three crops of the
+    bundled photo and clip frames that excite it most, as its sheet shows them."""
+    examples = [str(PHOTO), str(ROOT / "assets" / "chelsea_pan.mp4")]
+    command = ["fit", "--config", "atlas", "--data.channels", "0-23", "--data.output", str(work / "atlas")]
+    print("dreamer " + " ".join(command[:5]) + " --data.examples [chelsea.jpg, chelsea_pan.mp4]")
+    options = ["--data.examples", str(examples), "--data.sheet_columns", "16"]
+    assert dreamer_main([*command, *options, "--trainer.enable_progress_bar", "false"]) == 0
     return Image.open(work / "atlas" / "features.11-sheet1.png")
+
+
+def faces_sheet(work: Path) -> Image.Image:
+    """Four faces of channel 22, without and with the diversity term."""
+    rows = []
+    for weight in (0, 1):
+        out = work / f"faces{weight}"
+        command = ["fit", "--config", "atlas", "--data.channels", "22", "--data.faces", "4"]
+        print("dreamer " + " ".join(command) + f" --model.diversity {weight}")
+        options = [
+            "--model.diversity",
+            str(weight),
+            "--data.output",
+            str(out),
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+        assert dreamer_main([*command, *options]) == 0
+        rows.append((f"diversity {weight}", Image.open(out / "features.11-sheet1.png")))
+    return labelled_row(rows, 560)
+
+
+def caricature_row(work: Path, width: int) -> Image.Image:
+    """The bundled photo, and its caricatures at two depths (``configs/caricature.yaml``)."""
+    print("dreamer fit --config caricature [--model.layers 14]")
+    panels = [
+        ("photo", Image.open(PHOTO)),
+        ("caricature, features.11", dream(PHOTO, "caricature", enable_progress_bar=False)),
+        ("caricature, features.14", dream(PHOTO, "caricature", enable_progress_bar=False, layers=14)),
+    ]
+    return labelled_row(panels, width)
 
 
 def sweep_sheet(work: Path) -> Image.Image:
@@ -120,6 +156,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=300, help="width of each panel in pixels")
     sheets = {
         "atlas": atlas_sheet,
+        "faces": faces_sheet,
+        "caricature": lambda work: caricature_row(work, args.width),
         "sweep": sweep_sheet,
         "guided": lambda work: guided_row(work, args.width),
         "octaves": lambda work: octaves_row(work, args.width),

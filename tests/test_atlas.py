@@ -91,10 +91,11 @@ def test_bad_atlas_settings_fail_in_one_line_before_dreaming(tmp_path, capsys, e
     assert not list((tmp_path / "atlas").rglob("*.png"))
 
 
-@pytest.mark.slow  # every channel of the preset: about 35 s of the default suite's 10 minutes
+@pytest.mark.slow  # every channel of the preset, 512 steps each: about 20 minutes on two cores
 def test_the_preset_atlas_shows_each_channel_what_excites_it_most(tmp_path, capsys):
-    """The whole preset (every channel of MobileNetV2 features.11, real weights): the image dreamed for
-    channel c excites c more than any other channel's image does, for at least 90 % of the channels."""
+    """The whole preset (every channel of MobileNetV2 features.11, real weights, fft+decorrelated): the
+    image dreamed for channel c excites c more than any other channel's image does, for at least 95 %
+    of the channels."""
     assert main(atlas(tmp_path, "--trainer.enable_progress_bar", "false")) == 0
     files = sorted((tmp_path / "atlas" / "features.11").glob("*.png"))
     channels = [int(re.search(r"c(\d+)", f.name).group(1)) for f in files]
@@ -102,7 +103,7 @@ def test_the_preset_atlas_shows_each_channel_what_excites_it_most(tmp_path, caps
     images = torch.stack([to_tensor(open_photo(f)[0]) for f in files])
     share = self_excitation_share(channel_means(tiny_model(layers=11, octaves=1).objective, images), channels)
     print(f"self-excitation share: {share:.3f}")
-    assert share >= 0.9
+    assert share >= 0.95
     # and the images differ from one another: not one pattern for all
     pixels = np.stack([np.asarray(Image.open(f), dtype=np.float32) for f in files[:8]])
     assert pixels.std(axis=0).mean() > 20

@@ -194,6 +194,8 @@ class DreamModule(pl.LightningModule):
         def number(key: str, base: float) -> float:
             return float(values.get(key, base)) + adds.get(key, 0.0)
 
+        if self.parametrisation.fft and any(values.get(k) or adds.get(k) for k in ("grad_blur", "image_blur")):
+            raise ConfigError("animation: grad_blur and image_blur filter pixels; model.parametrisation fft has none")
         if "lr" in values or "lr" in adds:
             self.set_lr(max(number("lr", hp.lr), 1e-8))
         base_jitter = Jitter(**hp.jitter)
@@ -298,14 +300,17 @@ class DreamModule(pl.LightningModule):
     @override
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
-        self.filters.image(self.image.data)
-        if self.dream is not None and self.dream.confinement is not None:
-            if self.parametrisation.pixel:
-                self.dream.confine(self.image.data)
-            else:
-                pictures = self.picture()
-                self.dream.confine(pictures)
-                self.image.data = self.parametrisation.encode(pictures)
+        confined = self.dream is not None and self.dream.confinement is not None
+        if self.parametrisation.pixel:
+            self.filters.image(self.image.data)
+            if confined:
+                self.dream.confine(self.image.data)  # type: ignore[union-attr]
+        elif self.filters.image_blur or confined:  # these act on the picture
+            pictures = self.picture()
+            self.filters.image(pictures)
+            if confined:
+                self.dream.confine(pictures)  # type: ignore[union-attr]
+            self.image.data = self.parametrisation.encode(pictures)
 
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

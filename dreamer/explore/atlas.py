@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -91,7 +91,7 @@ class AtlasDataModule(DreamSource):
         photo: Start every channel's dream from this photo (resized to ``size``) instead of noise.
         faces: Images per channel, each from its own noise, dreamed in one batch (with
             ``model.diversity`` they are pushed apart: several faces of one channel).
-        examples: A photo, video or folder of them: for every channel the crops that excite it most
+        examples: Photos, videos or folders of them (one or a list): for every channel the crops that excite it most
             are laid beside its dream on the sheets (videos: 8 frames each), and listed in
             ``<layer>-examples.json``. The search is shared out over processes like the dreams.
         examples_per_channel: Natural examples shown per channel.
@@ -114,7 +114,7 @@ class AtlasDataModule(DreamSource):
         size: int = 160,
         photo: Optional[str] = None,
         faces: int = 1,
-        examples: Optional[str] = None,
+        examples: Optional[Union[str, list[str]]] = None,
         examples_per_channel: int = 3,
         batch_size: int = 16,
         overwrite: bool = False,
@@ -143,12 +143,12 @@ class AtlasDataModule(DreamSource):
         self.rules = OutputRules(self.output, overwrite)
 
     @staticmethod
-    def find_examples(entry: Optional[str]) -> list[tuple[Path, str]]:
-        """The photos and videos of ``entry`` (a file, folder or glob), checked before any work."""
-        if entry is None:
+    def find_examples(entries: Optional[Union[str, list[str]]]) -> list[tuple[Path, str]]:
+        """The photos and videos of ``entries`` (files, folders or globs), checked before any work."""
+        if not entries:
             return []
         return find_files(
-            entry,
+            entries,
             lambda path: not path.name.startswith(".") and (path.suffix.lower() in IMAGE_SUFFIXES or is_video(path)),
             setting="data.examples",
         )
