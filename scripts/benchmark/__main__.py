@@ -5,7 +5,8 @@ with tiling, the Trainer's fast paths, the GPU, planning and motion.
     python -m scripts.benchmark  --sections whole     # one section; the file's other sections are kept
     python -m scripts.benchmark  --gpu                # the GPU section, on a machine with CUDA (a few minutes)
     python -m scripts.benchmark  --smoke              # tiny sizes: checks that every section runs
-    python -m scripts.benchmark  --sections visual    # feature visualisation beside Lucent (about 35 min)
+    python -m scripts.benchmark  --sections visual    # feature visualisation beside Lucent (about 25 min)
+    python -m scripts.benchmark  --sections diversity # faces of a channel with the diversity term (about 5 min)
 
 Every figure of one table comes from one run, on the same machine, image and settings; times are
 medians of ``--reps`` repetitions after one warm-up, commands compared in alternation.
@@ -38,6 +39,7 @@ TITLES = {
     "motion": "Motion",
     "animated": "Motion settings",
     "visual": "Feature visualisation",
+    "diversity": "Diversity",
 }
 
 
@@ -85,6 +87,7 @@ def main() -> None:
         "motion": motion.motion,
         "animated": animated.animated,
         "visual": visual.visual,
+        "diversity": visual.diversity,
     }
     command = "python -m scripts.benchmark " + " ".join(sys.argv[1:])
     stamp = f"_Made by `{command.strip()}` on {time.strftime('%Y-%m-%d')}; medians of {reps} runs._"

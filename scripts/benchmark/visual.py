@@ -27,7 +27,7 @@ LAYER = "features.11"
 CHANNELS = list(range(16))
 PRESET = "the atlas preset (fft+decorrelated)"
 PIXEL = "the preset with --model.parametrisation pixel"
-BEFORE = "the pixel atlas before (3 octaves × 15 normalised steps)"
+BEFORE = "the pixel atlas before (3 octaves of 15 normalised steps)"
 LUCENT = "Lucent render_vis, its defaults"
 BEFORE_OPTIONS = [
     "--model.parametrisation",
@@ -180,20 +180,6 @@ def visual(folder: Path, smoke: bool, reps: int) -> str:
         )
     photos = [to_tensor(open_photo(ROOT / "assets" / "chelsea.jpg")[0].resize((128, 128)))]
     rows.append(["(the bundled photo at 128 px)", "", "", "", f"{spectrum_slope(photos[0]):.2f}", ""])
-    faces = []
-    for weight in (0, 1):
-        out = folder / f"faces{weight}"
-        command = atlas_command(out, "0-3", "--data.faces", "4", "--model.diversity", str(weight), *steps)
-        alternated({"faces": command}, 1, warm_up=False)
-        images = pictures(out / LAYER, [0, 1, 2, 3], faces=4).view(4, 4, 3, 128, 128)
-        at = {
-            layer: statistics.mean(gram_cosine(extractor, group, layer) for group in images)
-            for layer in (LAYER, "features.7")
-        }
-        own = statistics.mean(
-            extractor(group, (LAYER,))[LAYER][:, channel].mean().item() for channel, group in zip(range(4), images)
-        )
-        faces.append((weight, at, own))
     if not smoke and LUCENT in runs:
         gallery(
             {BEFORE: outputs[BEFORE] / LAYER, PRESET: outputs[PRESET] / LAYER, LUCENT: outputs[LUCENT]}, list(range(8))
@@ -210,17 +196,6 @@ def visual(folder: Path, smoke: bool, reps: int) -> str:
         "channels whose own picture excites them most among these pictures.",
         "",
         table(rows, ["run", "s / channel", "× Lucent", "robust activation", "spectrum slope", "self-excitation"]),
-        "",
-        "Diversity: channels 0-3, 4 faces each (`--data.faces 4`), one batch; mean pairwise cosine of the faces' "
-        "Gram matrices (separate copy of the network), and the faces' mean activation of their channel.",
-        "",
-        table(
-            [
-                [f"`--model.diversity {w}`", f"{at[LAYER]:.3f}", f"{at['features.7']:.3f}", f"{own:.2f}"]
-                for w, at, own in faces
-            ],
-            ["run", f"Gram cosine at {LAYER}", "at features.7", "activation"],
-        ),
     ]
     if not lucent_here:
         lines += [
@@ -229,3 +204,32 @@ def visual(folder: Path, smoke: bool, reps: int) -> str:
             "`pip install kornia decorator ipython` add its rows.",
         ]
     return "\n".join(lines)
+
+
+def diversity(folder: Path, smoke: bool, reps: int) -> str:
+    """Four faces of each of channels 0-3 (one batch), with the diversity term at several weights."""
+    steps = ["--model.iterations", "4"] if smoke else []
+    extractor = LayerExtractor(build_backbone("mobilenet_v2", "imagenet"), [(LAYER,), ("features.7",)])
+    rows = []
+    for weight in (0, 1, 2):
+        out = folder / f"faces{weight}"
+        command = atlas_command(out, "0-3", "--data.faces", "4", "--model.diversity", str(weight), *steps)
+        alternated({"faces": command}, 1, warm_up=False)
+        images = pictures(out / LAYER, [0, 1, 2, 3], faces=4).view(4, 4, 3, 128, 128)
+        cosines = [
+            statistics.mean(gram_cosine(extractor, group, layer) for group in images) for layer in (LAYER, "features.7")
+        ]
+        with torch.no_grad():
+            own = statistics.mean(extractor(g, (LAYER,))[LAYER][:, c].mean().item() for c, g in zip(range(4), images))
+        rows.append([f"`--model.diversity {weight}`", f"{cosines[0]:.3f}", f"{cosines[1]:.3f}", f"{own:.2f}"])
+    return "\n".join(
+        [
+            "## Diversity",
+            "",
+            "The atlas preset on channels 0-3, 4 faces each (`--data.faces 4`), one batch of 16. Gram cosine: mean "
+            "pairwise cosine of the faces' Gram matrices, measured by a separate copy of the network, averaged over "
+            "the four channels (1: the same style); activation: the faces' mean activation of their own channel.",
+            "",
+            table(rows, ["run", f"Gram cosine at {LAYER}", "at features.7", "activation"]),
+        ]
+    )
