@@ -151,12 +151,13 @@ def test_a_config_and_flags_written_for_dreamer_0_1_still_run(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["fit", "--config", str(old), "--print_config"])
     config = yaml.safe_load(capsys.readouterr().out)
-    assert config["model"]["jitter"] == {"roll": 16, "rotate": 4.0, "scale": 0.0, "flip": True}
+    assert config["model"]["jitter"] == {"pad": 0, "roll": 16, "rotate": 4.0, "scale": 0.0, "flip": True}
     assert config["model"]["optimizer"]["class_path"] == "dreamer.engine.optim.NormalizedGD"
     assert config["data"]["class_path"] == "dreamer.photos.data.DreamDataModule"
     with pytest.raises(SystemExit):
         main(["fit", "--config", str(old), "--model.jitter=8", "--model.jitter_scale", "0.1", "--print_config"])
     assert yaml.safe_load(capsys.readouterr().out)["model"]["jitter"] == {
+        "pad": 0,
         "roll": 8,
         "rotate": 4.0,
         "scale": 0.1,

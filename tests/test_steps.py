@@ -80,7 +80,7 @@ def test_a_continued_frame_dreams_only_the_top_octaves_for_its_own_iterations():
 
 
 class FakeModule:
-    """What OctaveSchedule asks of the LightningModule: minimum sides, the image, restarts."""
+    """What OctaveSchedule asks of the LightningModule: minimum sides, the picture, restarts."""
 
     def __init__(self, min_side: int = 1) -> None:
         self.sides = min_side
@@ -96,6 +96,9 @@ class FakeModule:
 
     def restart(self, start: torch.Tensor) -> None:
         self.image.data = start.clone()
+
+    def picture(self) -> torch.Tensor:
+        return self.image.detach()
 
 
 class Recorder(DreamListener):

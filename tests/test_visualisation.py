@@ -35,6 +35,8 @@ def test_a_photo_round_trips_through_every_parametrisation(name, size):
     assert torch.allclose(parametrisation.decode(parameter, size), photo, atol=1e-5)
     if parametrisation.fft:
         assert parameter.shape == (2, 3, size[0], size[1] // 2 + 1, 2)
+    nothing = parametrisation.encode(torch.empty(0, 3, *size))  # an idle process's empty batch
+    assert parametrisation.decode(nothing, size).shape == (0, 3, *size)
 
 
 @pytest.mark.parametrize("name", NAMES[1:])
@@ -75,7 +77,7 @@ def test_the_robustness_group_pads_with_grey_and_gradients_land_on_the_image():
     assert torch.allclose(Jitter(pad=5)(image, generators)[:, :, :5], torch.full((2, 3, 5, 40), 0.5))
     moved.sum().backward()
     assert image.grad is not None and image.grad.abs().sum() > 0
-    with pytest.raises(ConfigError, match="pad must be >= 0"):
+    with pytest.raises(ConfigError, match="model.jitter.pad must be >= 0"):
         Jitter(pad=-1)
 
 

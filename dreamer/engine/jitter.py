@@ -74,8 +74,9 @@ class Jitter:
     flip: bool = False
 
     def __post_init__(self) -> None:
-        if self.roll < 0 or self.pad < 0:
-            raise ConfigError(f"model.jitter.roll and pad must be >= 0, got {self.roll} and {self.pad}")
+        for name, value in (("roll", self.roll), ("pad", self.pad)):
+            if value < 0:
+                raise ConfigError(f"model.jitter.{name} must be >= 0, got {value}")
         if self.rotate < 0 or not 0 <= self.scale < 1:
             raise ConfigError(
                 f"model.jitter: rotate must be >= 0 and scale within [0, 1), got {self.rotate} and {self.scale}"

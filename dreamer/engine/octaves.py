@@ -142,6 +142,8 @@ class OctaveSchedule(pl.Callback):
     def _enter_octave(self, trainer: pl.Trainer, pl_module: Any, dream: Dream) -> None:
         if not dream.images:
             pl_module.restart(torch.empty(0, 3, 1, 1, device=pl_module.device))
+            for optimizer in trainer.optimizers:
+                optimizer.state.clear()  # moments such as Adam's belong to the last batch's images
             return
         octave = dream.octave
         if not dream.active[octave]:

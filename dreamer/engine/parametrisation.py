@@ -83,6 +83,8 @@ class Parametrisation:
         latent = parameter.float()
         if self.fft:
             height, width = size if size is not None else (latent.shape[-3], 2 * (latent.shape[-2] - 1))
+            if latent.shape[0] == 0:  # no images (an idle process): FFTs take no empty tensors
+                return parameter.new_zeros(0, 3, height, width)
             spectrum = torch.view_as_complex(latent.contiguous()) * frequency_scale(height, width, latent.device)
             latent = torch.fft.irfft2(spectrum, s=(height, width), norm="ortho") / _FFT_GAIN
         if self.decorrelated:
@@ -98,6 +100,8 @@ class Parametrisation:
             latent = _colours(latent, COLOUR_INVERSE)
         if self.fft:
             height, width = latent.shape[-2:]
+            if latent.shape[0] == 0:  # no images (an idle process): FFTs take no empty tensors
+                return pixels.new_zeros(0, 3, height, width // 2 + 1, 2)
             spectrum = torch.fft.rfft2(latent * _FFT_GAIN, norm="ortho") / frequency_scale(height, width, latent.device)
             latent = torch.view_as_real(spectrum)
         return latent.to(pixels.dtype)
