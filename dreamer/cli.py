@@ -29,6 +29,10 @@ def main(args: Optional[list[str]] = None) -> int:
     from dreamer.quiet import silence_known_noise
 
     silence_known_noise()
+    if given[:1] == ["app"]:
+        from dreamer.app.main import main as app
+
+        return app(given[1:])
     if given[:1] == ["sweep"]:
         from dreamer.command.sweep import main as sweep
 

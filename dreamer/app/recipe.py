@@ -1,0 +1,120 @@
+"""What the page was asked for, as the command line would be: a preset, the settings that differ from
+it, and the files. The page runs exactly these arguments, so the command it shows makes the same pixels."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from dreamer.files.bundled import config_path, preset_names
+
+# The form's settings: dotted key → (label, default when the preset leaves it out).
+SETTINGS: dict[str, tuple[str, Any]] = {
+    "model.layers": ("layer", 30),
+    "model.channels": ("channel", None),
+    "model.octaves": ("octaves", 8),
+    "model.scale": ("octave scale", 1.8),
+    "model.iterations": ("steps per octave", 20),
+    "model.lr": ("step size", 0.2),
+    "model.alpha": ("alpha (the photo blended back in at each octave)", 0.2),
+    "model.jitter.roll": ("jitter (roll, px)", 0),
+    "model.laplacian_levels": ("Laplacian normalisation (levels, 0: off)", 0),
+    "model.tile_size": ("tile size for big photos", None),
+    "data.seed": ("seed", 0),
+}
+PHOTO_PRESETS = ("quickstart", "default", "clouds", "city", "portrait", "googlenet_classic", "caricature")
+
+
+def cli_text(value: Any) -> str:
+    """A value as the command line writes it (``null``, ``true``, ``[6, 12]``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def preset(name: str) -> dict[str, Any]:
+    """The bundled preset ``name`` as nested dicts."""
+    return yaml.safe_load(config_path(name).read_text()) or {}
+
+
+def preset_value(config: dict[str, Any], key: str) -> Any:
+    """A dotted key's value in a preset (``data.init_args.seed`` for a data module by class path), or
+    the form's default when the preset leaves it out."""
+    node: Any = config
+    parts = key.split(".")
+    for index, part in enumerate(parts):
+        if isinstance(node, dict) and index == 1 and parts[0] == "data" and "init_args" in node:
+            node = node["init_args"]
+        if not isinstance(node, dict) or part not in node:
+            return SETTINGS[key][1] if key in SETTINGS else None
+        node = node[part]
+    return node
+
+
+def photo_presets() -> list[str]:
+    """The bundled presets that dream a photo, quickstart first."""
+    bundled = set(preset_names())
+    return [name for name in PHOTO_PRESETS if name in bundled]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A preset, the settings that differ from it (in the form's order) and the Trainer's options the
+    page was started with (``--trainer.precision``)."""
+
+    config: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    trainer: tuple[str, ...] = ()
+
+    @classmethod
+    def from_form(cls, config: str, values: dict[str, Any], trainer: Sequence[str] = ()) -> Recipe:
+        """Keep only what the form changed from the preset: the command stays short and readable."""
+        base = preset(config)
+        changed = {key: value for key, value in values.items() if not same(value, preset_value(base, key))}
+        return cls(config, changed, tuple(trainer))
+
+    def arguments(self, files: dict[str, str]) -> list[str]:
+        """``--config … --key=value …`` with ``files`` (``{"data.images": "photo.jpg", …}``) last."""
+        options = [f"--{key}={cli_text(value)}" for key, value in self.settings.items()]
+        paths = [f"--{key}={value}" for key, value in files.items()]
+        return ["--config", self.config, *options, *self.trainer, *paths]
+
+    def command(self, files: dict[str, str]) -> str:
+        """The ``dreamer fit …`` line that makes the same dream."""
+        return shlex.join(["dreamer", "fit", *self.arguments(files)])
+
+
+def same(value: Any, preset_value: Any) -> bool:
+    """Whether a form value is the preset's (``11`` and ``"11"``, ``0.5`` and ``0.50`` are the same)."""
+    if value is None or preset_value is None:
+        return value is None and preset_value is None
+    if isinstance(preset_value, (int, float)) and not isinstance(preset_value, bool):
+        try:
+            return float(value) == float(preset_value)
+        except (TypeError, ValueError):
+            return False
+    return cli_text(value).replace(" ", "") == cli_text(preset_value).replace(" ", "")
+
+
+def recipe_yaml(config_text: str, files: dict[str, str], drop: Sequence[str] = ()) -> str:
+    """The resolved config the run saved, with the session's paths replaced by the names in ``files``
+    (``dreamer fit --config recipe.yaml`` beside the photo makes the same dream) and the options in
+    ``drop`` (``--trainer.logger=false``: the page's own, not the dream's) back at their defaults."""
+    config = yaml.safe_load(config_text) or {}
+    for option in drop:
+        section, name = option.removeprefix("--").split("=")[0].split(".", 1)
+        config.get(section, {}).pop(name, None)
+    for key, value in files.items():
+        node = config
+        section, name = key.split(".", 1)
+        node = node.setdefault(section, {})
+        if section == "data" and "init_args" in node:
+            node = node["init_args"]
+        node[name] = value
+    return yaml.safe_dump(config, sort_keys=False)

@@ -1,0 +1,145 @@
+"""One run of the engine for the page: the CLI's own ``DreamerCLI`` and ``Trainer`` on a worker
+thread, telling the page what happens (a picture at the end of every octave and frame, the step
+count) and stopping when asked."""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import lightning.pytorch as pl
+from jsonargparse import ArgumentError
+from PIL import Image
+from torch import Tensor
+from typing_extensions import override
+
+from dreamer.command.runner import DreamerCLI, Outcome, one_line, outcome, user_error
+from dreamer.engine.events import Dream, DreamListener
+from dreamer.files.imageio import to_image
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How much of the run is done (0 to 1); ``where`` says which octave (and frame)."""
+
+    fraction: float
+    where: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The dream at the end of an octave (a frame's dream, for motion)."""
+
+    image: Image.Image
+    where: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The run ended: what it wrote and failed, whether it was stopped, and its message if it could
+    not start (a bad setting: one line)."""
+
+    outcome: Optional[Outcome]
+    stopped: bool
+    error: Optional[str]
+    config_text: str
+    seconds: float
+
+
+Event = Union[Progress, Preview, Finished]
+
+
+class PageListener(pl.Callback, DreamListener):
+    """Hands the page a picture at every octave's end and the step count; stops the Trainer when the
+    page's stop button was pressed (at the next step's end)."""
+
+    def __init__(self, events: queue.Queue[Event], stop: threading.Event) -> None:
+        self.events, self.stop, self.steps, self.total = events, stop, 0, math.inf
+        self.where, self.frames_done = "", 0.0
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.total = float(trainer.num_training_batches)  # inf for frames read as they come
+        self.events.put(Progress(0.0, "starting"))
+
+    @override
+    def on_octave_start(self, trainer: pl.Trainer, dream: Dream) -> None:
+        frame = dream.batch.frame
+        self.where = f"octave {dream.octave + 1}/{dream.levels}"
+        if frame is not None:
+            self.where = f"frame {frame.number + 1}/{frame.count} · " + self.where
+            self.frames_done = frame.number / frame.count
+
+    @override
+    def on_octave_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        self.events.put(Preview(to_image(images[0]), self.where))
+
+    @override
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        self.steps += 1
+        fraction = self.steps / self.total if math.isfinite(self.total) and self.total else self.frames_done
+        self.events.put(Progress(min(fraction, 1.0), self.where))
+        if self.stop.is_set():
+            trainer.should_stop = True
+
+
+class PageRun:
+    """``dreamer fit <arguments>`` in this process, on a thread of its own; iterate ``events()``."""
+
+    def __init__(self, arguments: list[str]) -> None:
+        self.arguments = arguments
+        self.stop = threading.Event()
+        self._events: queue.Queue[Event] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="dreamer-page-run", daemon=True)
+
+    def start(self) -> PageRun:
+        self._thread.start()
+        return self
+
+    def events(self) -> Iterator[list[Event]]:
+        """The events in order, in lists of those that came together (a slow page skips pictures
+        by showing only a list's newest); the last list ends with ``Finished``."""
+        while True:
+            arrived = [self._events.get()]
+            while not isinstance(arrived[-1], Finished):
+                try:
+                    arrived.append(self._events.get_nowait())
+                except queue.Empty:
+                    break
+            yield arrived
+            if isinstance(arrived[-1], Finished):
+                return
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        config_text, error, done, stopped = "", None, None, False
+        try:
+            cli = DreamerCLI(
+                args=self.arguments,
+                run=False,
+                callbacks=[PageListener(self._events, self.stop)],
+                exit_on_error=False,
+            )
+            config_text = cli.parser.dump(cli.config, skip_none=False)
+            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+            done, stopped = outcome(cli), self.stop.is_set()
+        except ArgumentError as failure:
+            error = one_line(str(failure))
+        except Exception as failure:
+            error = user_error(failure)
+            if error is None:
+                error = f"{type(failure).__name__}: {failure}"  # a bug, said in one line on the page
+                raise
+        finally:
+            self._events.put(Finished(done, stopped, error, config_text, time.perf_counter() - started))
+
+
+def first_written(done: Outcome, suffix: str) -> Optional[Path]:
+    """The first file the run wrote with ``suffix`` (``.png``, ``.mp4``)."""
+    return next((path for path in done.written + done.also_written if path.suffix == suffix), None)

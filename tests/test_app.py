@@ -1,0 +1,310 @@
+"""The page (``dreamer app``): its recipe, its uploads and folders without a browser, then the page
+itself driven in headless Chromium: dream the photo and reproduce it from the recipe, a bad upload,
+Stop, the queue, Explore and Motion."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tests.conftest import SAMPLE
+
+gradio = pytest.importorskip("gradio", reason="the page's extra is not installed: pip install -e '.[app]'")
+
+from dreamer.app.recipe import Recipe, recipe_yaml  # noqa: E402
+from dreamer.app.uploads import UploadError, take_photo, take_video  # noqa: E402
+from dreamer.app.workspace import Workspace  # noqa: E402
+
+DREAMER = Path(sys.executable).with_name("dreamer")
+CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
+
+
+# --- without a browser -------------------------------------------------------------------------
+
+
+def test_the_recipe_holds_only_what_the_form_changed():
+    same = Recipe.from_form("quickstart", {"model.layers": "11", "model.lr": 0.012, "model.octaves": "auto"})
+    assert same.settings == {}
+    changed = Recipe.from_form("quickstart", {"model.layers": "14", "model.lr": 0.02, "model.channels": [3, 7]})
+    assert changed.settings == {"model.layers": "14", "model.lr": 0.02, "model.channels": [3, 7]}
+    command = changed.command({"data.images": "my photo.jpg", "data.output": "dream.png"})
+    assert command == (
+        "dreamer fit --config quickstart --model.layers=14 --model.lr=0.02 '--model.channels=[3, 7]' "
+        "'--data.images=my photo.jpg' --data.output=dream.png"
+    )
+
+
+def test_the_recipe_yaml_names_the_downloads_not_the_session_folder():
+    text = yaml.safe_dump(
+        {
+            "model": {"lr": 0.1},
+            "data": {"images": "/tmp/x/photo.jpg", "output": "/tmp/x/dream.png"},
+            "trainer": {"logger": False, "enable_progress_bar": False, "max_epochs": 1},
+        }
+    )
+    recipe = yaml.safe_load(
+        recipe_yaml(text, {"data.images": "photo.jpg", "data.output": "dream.png"}, ["--trainer.logger=false"])
+    )
+    assert recipe["data"] == {"images": "photo.jpg", "output": "dream.png"}
+    assert "logger" not in recipe["trainer"] and recipe["trainer"]["max_epochs"] == 1
+    motion = yaml.safe_dump({"data": {"class_path": "ZoomDataModule", "init_args": {"images": "/s/photo.jpg"}}})
+    assert (
+        yaml.safe_load(recipe_yaml(motion, {"data.images": "photo.jpg"}))["data"]["init_args"]["images"] == "photo.jpg"
+    )
+
+
+def test_an_upload_is_checked_like_the_clis_photos_and_never_named_by_the_browser(tmp_path):
+    upload = tmp_path / "cache" / "x"
+    upload.parent.mkdir()
+    shutil.copyfile(SAMPLE, upload)
+    kept = take_photo(upload, "../../etc/evil name.jpeg", tmp_path / "session")
+    assert kept == tmp_path / "session" / "photo.jpg" and kept.read_bytes() == SAMPLE.read_bytes()
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo")
+    with pytest.raises(UploadError, match=r"^notes\.txt: not a readable image") as caught:
+        take_photo(text, "C:\\Users\\me\\notes.txt", tmp_path / "session")
+    assert "\n" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+    empty = tmp_path / "empty.png"
+    empty.touch()
+    with pytest.raises(UploadError, match=r"^empty\.png: the file is empty$"):
+        take_photo(empty, "empty.png", tmp_path / "session")
+    with pytest.raises(UploadError, match=r"^clip\.txt: not a video file"):
+        take_video(text, "clip.txt", tmp_path / "session")
+    with pytest.raises(UploadError, match=r"^clip\.mp4: "):
+        take_video(text, "clip.mp4", tmp_path / "session")
+    assert sorted(p.name for p in (tmp_path / "session").iterdir()) == ["photo.jpg"]
+
+
+def test_sessions_have_their_own_folders_removed_when_they_close(tmp_path):
+    workspace = Workspace(tmp_path)
+    first, second = workspace.new_run("a/../../b", "dream"), workspace.new_run("c", "dream")
+    assert first.parent != second.parent and first.is_relative_to(workspace.root / "sessions")
+    assert ".." not in first.parts
+    workspace.close_session("a/../../b")
+    assert not first.exists() and second.exists()
+    workspace.close()
+    assert not workspace.root.exists()
+
+
+def test_a_bad_option_of_dreamer_app_is_one_line_and_exit_2():
+    result = subprocess.run([str(DREAMER), "app", "--port", "99999"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["dreamer app: error: --port: 99999 is not a port number (1-65535)"]
+
+
+def test_the_core_command_line_never_imports_the_page():
+    code = "import sys, dreamer.cli, dreamer.command.runner; print('gradio' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+# --- in a browser ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``dreamer app`` as a user starts it; yields (url, its folder); stopped politely after."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium: `apt-get install chromium` (.ci/run installs it)")
+    pytest.importorskip("playwright", reason="Playwright is not installed: pip install -e '.[test]'")
+    port = free_port()
+    cwd = tmp_path_factory.mktemp("app")
+    process = subprocess.Popen(
+        [str(DREAMER), "app", "--no-browser", "--port", str(port), "--trainer.accelerator", "cpu"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    while not any("its files are in" in line for line in lines):
+        line = process.stdout.readline()
+        assert line, "dreamer app ended early:\n" + "".join(lines)
+        lines.append(line)
+    root = Path(re.search(r"its files are in (\S+),", lines[-1]).group(1))
+    yield f"http://127.0.0.1:{port}", root
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    assert not root.exists(), "the page's folder outlived it"
+    assert list(cwd.iterdir()) == [], "the page wrote where it was started"
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(server[0])
+    page.wait_for_selector("#dream-button")
+    yield page
+    page.close()
+
+
+def status(page, element: str = "#status") -> str:
+    return page.inner_text(element).strip()
+
+
+def wait_for_status(page, text: str, element: str = "#status", timeout: float = 180) -> str:
+    page.wait_for_function(
+        "([e, t]) => document.querySelector(e).innerText.includes(t)", arg=[element, text], timeout=timeout * 1000
+    )
+    return status(page, element)
+
+
+def download(page, link) -> bytes:
+    return page.request.get(link.get_attribute("href")).body()
+
+
+def cli_time_to_first_octave(folder: Path) -> float:
+    """The whole command, start-up included, stopped after the first octave's 10 steps."""
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            str(DREAMER),
+            "fit",
+            "--config",
+            "quickstart",
+            "--trainer.max_steps",
+            "10",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--data.output",
+            str(folder / "first.png"),
+        ],
+        check=False,
+        capture_output=True,
+        timeout=300,
+    )
+    return time.perf_counter() - started
+
+
+def test_the_page_dreams_the_photo_and_its_command_makes_the_same_pixels(page, server, tmp_path):
+    page.set_input_files("#upload input[type=file]", str(SAMPLE))
+    assert wait_for_status(page, "ready") == "Your photo is ready."
+    before = page.eval_on_selector("#live img", "image => image.src")
+    started = time.perf_counter()
+    page.click("#dream-button")
+    page.wait_for_function("old => document.querySelector('#live img').src !== old", arg=before, timeout=120_000)
+    first_preview = time.perf_counter() - started
+    assert "octave 1/4" in status(page)
+    assert wait_for_status(page, "Dreamed in").startswith("Dreamed in")
+    whole = time.perf_counter() - started
+    command = page.inner_text("#command .cm-content")
+    expected = (
+        "dreamer fit --config quickstart --trainer.accelerator=cpu --data.images=photo.jpg --data.output=dream.png"
+    )
+    assert command == expected
+    links = {link.get_attribute("download"): link for link in page.query_selector_all("#downloads a[download]")}
+    assert {"dream.png", "recipe.yaml", "photo.jpg"} <= set(links), links
+    for name in ("dream.png", "recipe.yaml", "photo.jpg"):
+        (tmp_path / "page" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "page" / name).write_bytes(download(page, links[name]))
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+    if os.environ.get("DREAMER_APP_SCREENSHOT"):
+        Image.open(tmp_path / "page.png").convert("RGB").save(os.environ["DREAMER_APP_SCREENSHOT"], quality=80)
+
+    dream = np.asarray(Image.open(tmp_path / "page" / "dream.png").convert("RGB"), dtype=np.int16)
+    photo = np.asarray(Image.open(SAMPLE).convert("RGB"), dtype=np.int16)
+    assert (tmp_path / "page" / "photo.jpg").read_bytes() == SAMPLE.read_bytes()
+    assert dream.shape == photo.shape and np.abs(dream - photo).mean() > 5, "the dream is the photo"
+
+    # The command, as shown, beside the downloaded photo: the same pixels. So does the recipe file.
+    cli = tmp_path / "cli"
+    cli.mkdir()
+    shutil.copyfile(tmp_path / "page" / "photo.jpg", cli / "photo.jpg")
+    subprocess.run(command.split(), executable=str(DREAMER), cwd=cli, check=True, capture_output=True)
+    again = np.asarray(Image.open(cli / "dream.png").convert("RGB"), dtype=np.int16)
+    assert np.array_equal(again, dream), f"the command differs by {np.abs(again - dream).max()} levels"
+    shutil.copyfile(tmp_path / "page" / "recipe.yaml", cli / "recipe.yaml")
+    (cli / "dream.png").unlink()
+    subprocess.run([str(DREAMER), "fit", "--config", "recipe.yaml"], cwd=cli, check=True, capture_output=True)
+    assert np.array_equal(np.asarray(Image.open(cli / "dream.png").convert("RGB"), dtype=np.int16), dream)
+
+    # The first preview comes within 1.5x the command line's time to its first octave.
+    cli_first = cli_time_to_first_octave(tmp_path)
+    print(f"page: first preview {first_preview:.2f} s, whole {whole:.2f} s; CLI to its first octave {cli_first:.2f} s")
+    assert first_preview <= 1.5 * cli_first
+
+
+def test_a_text_file_upload_is_one_line_in_the_page(page, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a shopping list, not a photo\n")
+    page.set_input_files("#upload input[type=file]", str(notes))
+    line = wait_for_status(page, "error")
+    assert re.fullmatch(r"dreamer: error: notes\.txt: not a readable image \(.+\)", line), line
+    assert "Traceback" not in page.content() and str(tmp_path) not in line
+
+
+def test_stop_really_stops_the_trainer(page):
+    page.fill("#iterations input[type=number]", "100")
+    page.press("#iterations input[type=number]", "Enter")
+    page.click("#dream-button")
+    page.wait_for_function("document.querySelector('#status').innerText.includes('octave')", timeout=120_000)
+    page.click("#stop-button")
+    line = wait_for_status(page, "Stopped at", timeout=60)
+    assert re.match(r"Stopped at octave \d/4\.", line), line
+
+
+def test_a_second_page_waits_its_turn_and_says_so(browser, server):
+    pages = [browser.new_page() for _ in range(2)]
+    for each in pages:
+        each.goto(server[0])
+        each.wait_for_selector("#dream-button")
+    for each in pages:
+        each.click("#dream-button")
+    line = wait_for_status(pages[1], "queue:", timeout=30)
+    assert re.match(r"queue: 1/1", line), line  # Gradio's own line: first in the queue, of one
+    for each in pages:
+        wait_for_status(each, "Dreamed in")
+        each.close()
+
+
+def test_explore_shows_the_channels_and_a_click_dreams_one(page):
+    page.click("button[role=tab]:has-text('Explore a layer')")
+    page.fill("#explore-channels textarea", "0-3")
+    page.click("#explore-button")
+    wait_for_status(page, "channels of layer 11", element="#explore-status", timeout=300)
+    tiles = page.locator("#atlas .thumbnail-item")
+    assert tiles.count() == 4
+    tiles.nth(2).click()
+    assert wait_for_status(page, "Dreamed in").startswith("Dreamed in")
+    assert "'--model.channels=[2]'" in page.inner_text("#command .cm-content")
+
+
+def test_motion_zooms_into_the_photo_and_plays_the_mp4(page):
+    page.click("button[role=tab]:has-text('Motion')")
+    page.fill("#zoom-frames input[type=number]", "8")
+    page.press("#zoom-frames input[type=number]", "Enter")
+    page.click("#motion-button")
+    line = wait_for_status(page, "Dreamed in", element="#motion-status", timeout=300)
+    assert line.startswith("Dreamed in")
+    source = page.get_attribute("#motion-video video", "src")
+    assert source and source.endswith(".mp4")
+    assert len(page.request.get(source).body()) > 10_000
