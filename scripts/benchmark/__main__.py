@@ -7,6 +7,7 @@ with tiling, the Trainer's fast paths, the GPU, planning and motion.
     python -m scripts.benchmark  --smoke              # tiny sizes: checks that every section runs
     python -m scripts.benchmark  --sections visual    # feature visualisation beside Lucent (about 25 min)
     python -m scripts.benchmark  --sections diversity # faces of a channel with the diversity term (about 5 min)
+    python -m scripts.benchmark  --sections page      # the web page in headless Chromium against the CLI (about 5 min)
 
 Every figure of one table comes from one run, on the same machine, image and settings; times are
 medians of ``--reps`` repetitions after one warm-up, commands compared in alternation.
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dreamer.quiet import silence_known_noise
-from scripts.benchmark import animated, batching, big, fast, gpu, many, motion, overhead, planning, visual, whole
+from scripts.benchmark import animated, batching, big, fast, gpu, many, motion, overhead, page, planning, visual, whole
 from scripts.benchmark.common import ROOT, machine, peak_child
 
 TITLES = {
@@ -40,6 +41,7 @@ TITLES = {
     "animated": "Motion settings",
     "visual": "Feature visualisation",
     "diversity": "Diversity",
+    "page": "Web page",
 }
 
 
@@ -88,6 +90,7 @@ def main() -> None:
         "animated": animated.animated,
         "visual": visual.visual,
         "diversity": visual.diversity,
+        "page": page.page_section,
     }
     command = "python -m scripts.benchmark " + " ".join(sys.argv[1:])
     stamp = f"_Made by `{command.strip()}` on {time.strftime('%Y-%m-%d')}; medians of {reps} runs._"
