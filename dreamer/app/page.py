@@ -228,7 +228,7 @@ class DreamTab:
         photo, target = self.session.photo(kept, folder), folder / "dream.png"
         shown = {"data.images": photo.name, "data.output": target.name}
         run = self.session.start(request, recipe.arguments({"data.images": str(photo), "data.output": str(target)}))
-        yield "Starting …", nothing, gr.update(visible=False), None, recipe.command(shown), nothing
+        yield "Starting …", gr.update(visible=True), gr.update(visible=False), None, recipe.command(shown), nothing
         try:
             for preview, finished, where in follow(run, progress):
                 if finished is None:
@@ -243,7 +243,7 @@ class DreamTab:
                 recipe_file.write_text(text)
                 yield (
                     f"Dreamed in {finished.seconds:.1f} s.",
-                    str(target),
+                    gr.update(value=str(target), visible=False),  # the before/after shows it now
                     gr.update(value=(str(photo), str(target)), visible=True),
                     [str(target), str(recipe_file), str(photo)],
                     recipe.command(shown),
@@ -418,7 +418,8 @@ def build(page: Page) -> gr.Blocks:
                     compare = gr.ImageSlider(label="Before / after", visible=False, elem_id="compare")
                     downloads = gr.File(label="Downloads", file_count="multiple", elem_id="downloads")
                     command = gr.Code(label="The same dream from the command line", language="shell", elem_id="command")
-                    recipe = gr.Code(label="Recipe (recipe.yaml)", language="yaml", elem_id="recipe")
+                    with gr.Accordion("Recipe: the whole resolved config (recipe.yaml)", open=False):
+                        recipe = gr.Code(language="yaml", max_lines=24, elem_id="recipe", show_label=False)
             with gr.Tab("Explore a layer", id="explore"):
                 gr.Markdown("Each channel of a layer, dreamed from noise. Click one to dream it into your photo.")
                 with gr.Row():
