@@ -26,13 +26,13 @@ def main(args: Optional[list[str]] = None) -> int:
     if given[:1] in (["--version"], ["-V"]):
         print(f"dreamer {__version__}")
         return 0
-    from dreamer.quiet import silence_known_noise
-
-    silence_known_noise()
     if given[:1] == ["app"]:
         from dreamer.app.main import main as app
 
         return app(given[1:])
+    from dreamer.quiet import silence_known_noise
+
+    silence_known_noise()
     if given[:1] == ["sweep"]:
         from dreamer.command.sweep import main as sweep
 

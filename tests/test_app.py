@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -104,9 +105,11 @@ def test_a_bad_option_of_dreamer_app_is_one_line_and_exit_2():
     assert result.stderr.strip().splitlines() == ["dreamer app: error: --port: 99999 is not a port number (1-65535)"]
 
 
-def test_the_core_command_line_never_imports_the_page():
-    code = "import sys, dreamer.cli, dreamer.command.runner; print('gradio' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+def test_the_page_is_an_extra_the_command_line_never_loads():
+    code = "import sys, dreamer.cli; dreamer.cli.main(['presets']); print('gradio' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()[-1] == "False"
+    gradio_needs = [need for need in metadata.requires("dreamer") or [] if need.startswith("gradio")]
+    assert gradio_needs and all('extra == "app"' in need.replace("'", '"') for need in gradio_needs), gradio_needs
 
 
 # --- in a browser ------------------------------------------------------------------------------
@@ -275,6 +278,7 @@ def test_stop_really_stops_the_trainer(page):
     assert re.match(r"Stopped at octave \d/4\.", line), line
 
 
+@pytest.mark.slow  # the default suite keeps the dream, the bad upload and Stop
 def test_a_second_page_waits_its_turn_and_says_so(browser, server):
     pages = [browser.new_page() for _ in range(2)]
     for each in pages:
@@ -289,6 +293,7 @@ def test_a_second_page_waits_its_turn_and_says_so(browser, server):
         each.close()
 
 
+@pytest.mark.slow  # the default suite keeps the dream, the bad upload and Stop
 def test_explore_shows_the_channels_and_a_click_dreams_one(page):
     page.click("button[role=tab]:has-text('Explore a layer')")
     page.fill("#explore-channels textarea", "0-3")
@@ -296,11 +301,13 @@ def test_explore_shows_the_channels_and_a_click_dreams_one(page):
     wait_for_status(page, "channels of layer 11", element="#explore-status", timeout=300)
     tiles = page.locator("#atlas .thumbnail-item")
     assert tiles.count() == 4
+    assert page.locator("#sheets a[download]").first.get_attribute("download").endswith("-sheet1.png")
     tiles.nth(2).click()
     assert wait_for_status(page, "Dreamed in").startswith("Dreamed in")
     assert "'--model.channels=[2]'" in page.inner_text("#command .cm-content")
 
 
+@pytest.mark.slow  # the default suite keeps the dream, the bad upload and Stop
 def test_motion_zooms_into_the_photo_and_plays_the_mp4(page):
     page.click("button[role=tab]:has-text('Motion')")
     page.fill("#zoom-frames input[type=number]", "8")
@@ -311,3 +318,18 @@ def test_motion_zooms_into_the_photo_and_plays_the_mp4(page):
     source = page.get_attribute("#motion-video video", "src")
     assert source and source.endswith(".mp4")
     assert len(page.request.get(source).body()) > 10_000
+
+
+@pytest.mark.slow  # the default suite keeps the dream, the bad upload and Stop
+def test_motion_dreams_an_uploaded_video(page, tmp_path):
+    from tests.videos import make_video
+
+    clip = make_video(tmp_path / "my clip.mp4", frames=6, size=(96, 128))
+    page.click("button[role=tab]:has-text('Motion')")
+    page.set_input_files("#video-upload input[type=file]", str(clip))
+    wait_for_status(page, "Your video is ready.", element="#motion-status")
+    page.click("#motion-kind label:has-text('Dream the video')")
+    page.click("#motion-button")
+    line = wait_for_status(page, "Dreamed in", element="#motion-status", timeout=300)
+    assert line.startswith("Dreamed in")
+    assert page.get_attribute("#motion-video video", "src").endswith("video.mp4")

@@ -53,6 +53,17 @@ def test_packages_import_only_what_lies_below_them():
     assert not wrong, wrong
 
 
+def test_only_the_command_line_dispatch_imports_the_page():
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in imports().items()
+        for target in targets
+        if package_of(target) == "app" and package_of(module) != "app" and module != "dreamer.cli"
+    ]
+    assert not wrong, wrong
+    assert any(package_of(t) == "app" for t in imports()["dreamer.cli"])
+
+
 def test_the_data_side_never_imports_the_model():
     wrong = [
         f"{module} imports {MODEL}"

@@ -41,6 +41,9 @@ def main(args: Optional[list[str]] = None) -> int:
         print("dreamer app: error: the page needs its extra: pip install 'dreamer[app]'", file=sys.stderr)
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves this machine
+    from dreamer.quiet import silence_known_noise
+
+    silence_known_noise()
     from dreamer.app.page import Page, build
     from dreamer.app.uploads import VIDEO_LIMIT_MB
     from dreamer.app.workspace import Workspace

@@ -269,13 +269,13 @@ class ExploreTab:
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> Iterator[tuple[Any, ...]]:
-        """Yield status, the gallery of channels, and the channel of each picture."""
+        """Yield status, the gallery of channels, the channel of each picture, and the contact sheets."""
         base = preset(config)
         backbone, weights = preset_value(base, "model.backbone") or "vgg16", preset_value(base, "model.weights")
         folder = self.session.page.workspace.atlas(backbone, weights, layer, channels, int(steps))
         made = atlas_pictures(folder)
         if made:
-            yield f"{len(made)} channels of layer {layer} (made before).", gallery(made), [c for c, _ in made]
+            yield f"{len(made)} channels of layer {layer} (made before).", *shown_atlas(folder, made)
             return
         arguments = [
             "--config=atlas",
@@ -291,19 +291,18 @@ class ExploreTab:
         try:
             for _, finished, where in follow(run, progress):
                 if finished is None:
-                    yield f"Dreaming the channels: {where}", gr.update(), gr.update()
+                    yield f"Dreaming the channels: {where}", *[gr.update()] * 3
                     continue
                 problem = ended(finished, where)
                 if problem:
                     shutil.rmtree(folder, ignore_errors=True)
-                    yield problem, gr.update(), gr.update()
+                    yield problem, *[gr.update()] * 3
                     return
                 (folder / "new").rename(folder / "done")  # only a finished atlas is kept
                 made = atlas_pictures(folder)
                 yield (
                     f"{len(made)} channels of layer {layer}: click one to dream it into your photo.",
-                    gallery(made),
-                    [c for c, _ in made],
+                    *shown_atlas(folder, made),
                 )
         finally:
             self.session.done(request)
@@ -319,8 +318,10 @@ def atlas_pictures(folder: Path) -> list[tuple[int, Path]]:
     return found
 
 
-def gallery(made: list[tuple[int, Path]]) -> list[tuple[str, str]]:
-    return [(str(path), f"channel {channel}") for channel, path in made]
+def shown_atlas(folder: Path, made: list[tuple[int, Path]]) -> tuple[list[tuple[str, str]], list[int], list[str]]:
+    """The gallery (each picture captioned with its channel), the channels in its order, the sheets."""
+    sheets = sorted(str(path) for path in (folder / "done").glob("*-sheet*.png"))
+    return [(str(path), f"channel {channel}") for channel, path in made], [c for c, _ in made], sheets
 
 
 class MotionTab:
@@ -435,6 +436,7 @@ def build(page: Page) -> gr.Blocks:
                     explore_stop = gr.Button("Stop", variant="stop")
                 explore_status = gr.Markdown("", elem_id="explore-status")
                 sheet = gr.Gallery(label="Channels", columns=8, elem_id="atlas", allow_preview=False)
+                sheet_files = gr.File(label="Contact sheets", file_count="multiple", elem_id="sheets")
             with gr.Tab("Motion", id="motion"):
                 gr.Markdown(
                     "A zoom into the photo of the first tab, or a short video of yours, dreamed frame by frame."
@@ -464,7 +466,7 @@ def build(page: Page) -> gr.Blocks:
         show.click(
             explore_tab.atlas,
             [config, explore_layer, explore_channels, explore_steps],
-            [explore_status, sheet, atlas_channels],
+            [explore_status, sheet, atlas_channels, sheet_files],
             show_progress_on=[explore_status],
             **engine,
         )
