@@ -70,5 +70,7 @@ def main(args: Optional[list[str]] = None) -> int:
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        for stop in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(stop, signal.SIG_IGN)
         workspace.close()
     return 0
