@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -192,11 +192,42 @@ def ended(finished: Finished, where: str) -> Optional[str]:
     return None
 
 
-class DreamTab:
-    """Dream a photo: upload, a preset, the settings people turn, a live preview, the recipe."""
+@dataclass
+class Tab:
+    """A tab of the page: its handlers, with the session's shared state."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    session: Session
+
+    def watch(
+        self,
+        request: gr.Request,
+        arguments: list[str],
+        progress: gr.Progress,
+        width: int,
+        made: Callable[[Finished], bool],
+        finish: Callable[[Finished], tuple[Any, ...]],
+    ) -> Iterator[tuple[Any, ...]]:
+        """Run ``arguments``; while it grows yield (status, newest picture, the other ``width - 2``
+        outputs unchanged); then ``finish``'s outputs if it ``made`` what it should, else the status
+        line alone (a bad setting, a failed input, Stop)."""
+        nothing = gr.update()
+        run = self.session.start(request, arguments)
+        try:
+            for preview, finished, where in follow(run, progress):
+                if finished is None:
+                    yield f"Dreaming: {where}", preview.image if preview else nothing, *[nothing] * (width - 2)
+                    continue
+                problem = ended(finished, where)
+                if problem or not made(finished):
+                    yield problem or f"Stopped at {where}.", *[nothing] * (width - 1)
+                    return
+                yield finish(finished)
+        finally:
+            self.session.done(request)
+
+
+class DreamTab(Tab):
+    """Dream a photo: upload, a preset, the settings people turn, a live preview, the recipe."""
 
     def dream(
         self,
@@ -227,38 +258,28 @@ class DreamTab:
         folder = self.session.folder(request, "dream")
         photo, target = self.session.photo(kept, folder), folder / "dream.png"
         shown = {"data.images": photo.name, "data.output": target.name}
-        run = self.session.start(request, recipe.arguments({"data.images": str(photo), "data.output": str(target)}))
         yield "Starting …", gr.update(visible=True), gr.update(visible=False), None, recipe.command(shown), nothing
-        try:
-            for preview, finished, where in follow(run, progress):
-                if finished is None:
-                    yield f"Dreaming: {where}", preview.image if preview else nothing, *[nothing] * 4
-                    continue
-                problem = ended(finished, where)
-                if problem or not target.is_file():
-                    yield problem or f"Stopped at {where}.", *[nothing] * 5
-                    return
-                recipe_file = folder / "recipe.yaml"
-                text = recipe_yaml(finished.config_text, shown, drop=QUIET)
-                recipe_file.write_text(text)
-                yield (
-                    f"Dreamed in {finished.seconds:.1f} s.",
-                    gr.update(value=str(target), visible=False),  # the before/after shows it now
-                    gr.update(value=(str(photo), str(target)), visible=True),
-                    [str(target), str(recipe_file), str(photo)],
-                    recipe.command(shown),
-                    text,
-                )
-        finally:
-            self.session.done(request)
+
+        def finish(finished: Finished) -> tuple[Any, ...]:
+            recipe_file = folder / "recipe.yaml"
+            text = recipe_yaml(finished.config_text, shown, drop=QUIET)
+            recipe_file.write_text(text)
+            return (
+                f"Dreamed in {finished.seconds:.1f} s.",
+                gr.update(value=str(target), visible=False),  # the before/after shows it now
+                gr.update(value=(str(photo), str(target)), visible=True),
+                [str(target), str(recipe_file), str(photo)],
+                recipe.command(shown),
+                text,
+            )
+
+        arguments = recipe.arguments({"data.images": str(photo), "data.output": str(target)})
+        yield from self.watch(request, arguments, progress, 6, lambda _: target.is_file(), finish)
 
 
-class ExploreTab:
+class ExploreTab(Tab):
     """A layer's channels, each dreamed from noise (the atlas preset, fewer steps), made once per
     layer and kept while the page runs; a click on a channel dreams it into the photo."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def atlas(
         self,
@@ -324,11 +345,8 @@ def shown_atlas(folder: Path, made: list[tuple[int, Path]]) -> tuple[list[tuple[
     return [(str(path), f"channel {channel}") for channel, path in made], [c for c, _ in made], sheets
 
 
-class MotionTab:
+class MotionTab(Tab):
     """A zoom into the photo, or a short video dreamed frame by frame; the MP4 plays when done."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def motion(
         self,
@@ -355,24 +373,19 @@ class MotionTab:
             return
         output = folder / "motion"
         shown = {key: source.name, "data.output": output.name}
-        run = self.session.start(request, recipe.arguments({key: str(source), "data.output": str(output)}))
         yield "Starting …", nothing, None, None, recipe.command(shown)
-        try:
-            for preview, finished, where in follow(run, progress):
-                if finished is None:
-                    yield f"Dreaming: {where}", preview.image if preview else nothing, *[nothing] * 3
-                    continue
-                problem = ended(finished, where)
-                video = first_written(finished.outcome, ".mp4") if finished.outcome else None
-                if problem or video is None:
-                    yield problem or f"Stopped at {where}.", *[nothing] * 4
-                    return
-                recipe_file = folder / "recipe.yaml"
-                recipe_file.write_text(recipe_yaml(finished.config_text, shown, drop=QUIET))
-                files = [str(video), str(recipe_file), str(source)]
-                yield f"Dreamed in {finished.seconds:.1f} s.", nothing, str(video), files, recipe.command(shown)
-        finally:
-            self.session.done(request)
+
+        def video(finished: Finished) -> Optional[Path]:
+            return first_written(finished.outcome, ".mp4") if finished.outcome else None
+
+        def finish(finished: Finished) -> tuple[Any, ...]:
+            recipe_file = folder / "recipe.yaml"
+            recipe_file.write_text(recipe_yaml(finished.config_text, shown, drop=QUIET))
+            files = [str(video(finished)), str(recipe_file), str(source)]
+            return f"Dreamed in {finished.seconds:.1f} s.", nothing, str(video(finished)), files, recipe.command(shown)
+
+        arguments = recipe.arguments({key: str(source), "data.output": str(output)})
+        yield from self.watch(request, arguments, progress, 5, lambda finished: video(finished) is not None, finish)
 
 
 ZOOM, VIDEO = "Zoom into the photo", "Dream the video"
