@@ -14,10 +14,11 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from dreamer.app.recipe import SETTINGS, Recipe, cli_text, photo_presets, preset, preset_value, recipe_yaml
+from dreamer.app.recipe import SETTINGS, Recipe, photo_presets, preset, preset_value, recipe_yaml
 from dreamer.app.runs import Finished, PageRun, Preview, Progress, first_written
 from dreamer.app.uploads import UploadError, take_photo, take_video
 from dreamer.app.workspace import Workspace
+from dreamer.command.api import cli_text
 from dreamer.engine.backbones import backbone_spec
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from dreamer.command.api import cli_text
 from dreamer.files.bundled import config_path, preset_names
 
 # The form's settings: dotted key → (label, default when the preset leaves it out).
@@ -27,15 +28,6 @@ SETTINGS: dict[str, tuple[str, Any]] = {
     "data.seed": ("seed", 0),
 }
 PHOTO_PRESETS = ("quickstart", "default", "clouds", "city", "portrait", "googlenet_classic", "caricature")
-
-
-def cli_text(value: Any) -> str:
-    """A value as the command line writes it (``null``, ``true``, ``[6, 12]``)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
 
 
 def preset(name: str) -> dict[str, Any]:

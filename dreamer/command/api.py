@@ -20,11 +20,19 @@ _MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}
 _DATA_ARGS = set(inspect.signature(DreamDataModule.__init__).parameters) - {"self", "images", "output"}
 
 
+def cli_text(value: Any) -> str:
+    """A value as the command line writes it (``null``, ``true``, ``[6, 12]``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 def _argument(key: str, value: Any) -> str:
     section = "model" if key in _MODEL_ARGS else "data" if key in _DATA_ARGS else "trainer"
     key = key if "." in key else f"{section}.{key}"
-    text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-    return f"--{key}={text}"
+    return f"--{key}={cli_text(value)}"
 
 
 def dream(
