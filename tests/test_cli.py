@@ -163,3 +163,43 @@ def test_a_config_and_flags_written_for_dreamer_0_1_still_run(tmp_path, capsys):
         "scale": 0.1,
         "flip": True,
     }
+
+
+def test_the_config_saved_beside_a_dream_runs_back_from_any_folder_to_the_same_bytes(tmp_path, monkeypatch):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    (work / "photos").mkdir(parents=True)
+    elsewhere.mkdir()
+    Image.open(SAMPLE).resize((96, 64)).save(work / "photos" / "cat.png")
+    monkeypatch.chdir(work)  # the photo and the output given relative to where the first run starts
+    assert main(["fit", "--config", "quickstart", "--data.images", "photos", "--data.output", "dreams", *FAST]) == 0
+    monkeypatch.chdir(elsewhere)
+    assert main(["fit", "--config", str(work / "dreams" / "cat.yaml"), *QUIET]) == 0
+    assert (elsewhere / "dreams" / "cat.png").read_bytes() == (work / "dreams" / "cat.png").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("model:\n  octaves: [2\n  lr: 0.1\n", "bad.yaml: not valid YAML at line 3, column 5: expected ',' or ']'"),
+        ("model:\n  octaves: two\n", "model.octaves: expected int or 'auto', got two"),
+        ("model:\n  iterations: many\n", "model.iterations: Expected a int. Got value: many"),
+    ],
+)
+def test_a_broken_config_is_one_line_naming_the_file_or_the_option(tmp_path, capsys, content, message):
+    config = tmp_path / "bad.yaml"
+    config.write_text(content)
+    try:
+        code = main(["fit", "--config", str(config), "--data.output", str(tmp_path / "o")])
+    except SystemExit as exit:  # the parser's own errors leave through sys.exit
+        code = exit.code
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+
+
+def test_a_picture_given_as_the_config_is_one_line(tmp_path, capsys):
+    assert main(["fit", "--config", str(SAMPLE), "--data.output", str(tmp_path / "o")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    reason = "not a YAML file (it holds binary data: a picture or a video?)"
+    assert lines == [f"dreamer: error: --config {SAMPLE}: {reason}"]

@@ -400,12 +400,18 @@ def test_a_kill_during_encoding_leaves_no_encoder_and_the_next_run_finishes_the_
         encoder = next((pid for pid in child_pids(run.pid) if b"encode_job" in command_line(pid)), None)
         time.sleep(0.02)
     assert encoder is not None, "the run ended before its encoder was seen"
+    # Frozen as soon as seen (it is still starting up), so the kill lands during encoding however
+    # fast or slow this machine is; thawed once its parent is gone.
+    os.kill(encoder, signal.SIGSTOP)
     run.send_signal(signal.SIGKILL)
     run.wait()
-    deadline = time.monotonic() + 10
+    assert not (out / "clip.mp4").exists(), "the encoder had finished before it was frozen"
+    os.kill(encoder, signal.SIGCONT)
+    deadline = time.monotonic() + 30
     while alive(encoder) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive(encoder) and not (out / "clip.mp4").exists()
+    assert not alive(encoder)
+    assert not (out / "clip.mp4").exists()
     assert len(list(frames.glob("*.png"))) == 12
     done = run_dreamer(args, tmp_path)
     assert done.returncode == 0, done.stderr
@@ -431,6 +437,14 @@ def child_pids(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def test_a_photo_with_the_longest_name_the_file_system_takes_is_dreamed(tmp_path, capsys):
+    photo = make_photo(tmp_path / "photos" / f"{'n' * 240}.png", size=(48, 40))
+    out = tmp_path / "out"
+    assert main(["fit", *QUICK, "--data.images", str(photo.parent), "--data.output", str(out)]) == 0
+    assert (out / photo.name).is_file()
+    assert [path.name for path in out.iterdir() if path.name.startswith(".")] == []
 
 
 # 4. Every bad value is one line and exit status 2 -----------------------------------------------

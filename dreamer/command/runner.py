@@ -13,6 +13,7 @@ from typing import Any, NoReturn, Optional
 
 import lightning.pytorch as pl
 import torch.distributed as dist
+from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from typing_extensions import override
@@ -23,7 +24,7 @@ from dreamer.engine.module import DreamModule
 from dreamer.errors import DreamerError
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
 from dreamer.explore.sheets import ContactSheets
-from dreamer.files.bundled import config_files, with_resolved_configs
+from dreamer.files.bundled import INPUT_KEYS, anchored, config_files, with_resolved_configs
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.video import VideoDataModule  # noqa: F401
 from dreamer.motion.zoom import ZoomDataModule  # noqa: F401
@@ -36,10 +37,21 @@ class ConfigBesideDreams(SaveConfigCallback):
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        text = self.parser.dump(self.config, skip_none=False)
+        text = self.parser.dump(inputs_from_anywhere(self.config), skip_none=False)
         for callback in trainer.callbacks:
             if hasattr(callback, "config_text"):
                 callback.config_text = text
+
+
+def inputs_from_anywhere(config: Namespace) -> Namespace:
+    """``config`` with its relative input paths (relative to where dreamer runs) made absolute, so the
+    saved config finds its inputs wherever it is run from."""
+    config = config.clone()
+    for section, key in INPUT_KEYS:
+        for dotted in (f"{section}.init_args.{key}", f"{section}.{key}"):
+            if dotted in config and config[dotted] is not None:
+                config[dotted] = anchored(config[dotted], Path.cwd())
+    return config
 
 
 class DreamerArgumentParser(LightningArgumentParser):
@@ -56,18 +68,29 @@ class DreamerArgumentParser(LightningArgumentParser):
 def one_line(message: str) -> str:
     """jsonargparse's many-line message as one line: a union's first reason, whitespace collapsed."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    key = re.match(r'^Parser key "[^"]+":', lines[0]) if lines else None
     if "Errors:" in lines:
         reasons: list[list[str]] = []  # each reason with the lines that continue it
+        given = ""
         for line in lines[lines.index("Errors:") + 1 :]:
+            if line.startswith("Given value:"):
+                given = line.removeprefix("Given value:").strip()
             if line.startswith("Given value"):
-                break
+                continue
             if line.startswith("- "):
                 reasons.append([line[2:]])
             elif reasons:
                 reasons[-1].append(line)
-        lines = reasons[0] if reasons else lines[:1]
+        expected = [" ".join(r)[len("Expected a ") :] for r in reasons if " ".join(r).startswith("Expected a ")]
+        if reasons and len(expected) == len(reasons):  # a union of simple types: name them all
+            lines = [f"expected {' or '.join(expected)}, got {given}" if given else f"expected {' or '.join(expected)}"]
+        else:
+            lines = reasons[0] if reasons else lines[:1]
+        if key:
+            lines = [key.group(0), *lines]
     text = " ".join(" ".join(lines).split())
     text = re.sub(r'^Parser key "([^"]+)": ', r"\1: ", text)
+    text = re.sub(r"typing\.Literal\[(.*?)\]", r"\1", text)
     return re.sub(r"<class '([\w.]+)'>", r"\1", text)
 
 

@@ -62,9 +62,36 @@ def config_path(config: str) -> Path:
     return preset
 
 
-def _anchored(value: Any, folder: Path) -> Any:
+def read_yaml(path: Path, what: str) -> Any:
+    """The YAML content of ``path``; a file that is not YAML text is one line naming ``what``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: not a YAML file (it holds binary data: a picture or a video?)") from None
+    except OSError as error:
+        raise ConfigError(f"{what}: cannot read it ({error.strerror or error})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{what}: not valid YAML{where}: {problem}") from None
+
+
+def anchored_inputs(content: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``content`` (a config's mapping) with its relative input paths made absolute against ``folder``."""
+    for section, key in INPUT_KEYS:
+        part = content.get(section)
+        settings = part.get("init_args", part) if isinstance(part, dict) else None
+        if isinstance(settings, dict) and settings.get(key) is not None:
+            settings[key] = anchored(settings[key], folder)
+    return content
+
+
+def anchored(value: Any, folder: Path) -> Any:
     if isinstance(value, list):
-        return [_anchored(item, folder) for item in value]
+        return [anchored(item, folder) for item in value]
     if not isinstance(value, str) or value in _NOT_PATHS:
         return value
     path = Path(value).expanduser()
@@ -75,10 +102,7 @@ def resolved_config(config: str, sweep: bool = False) -> str:
     """The YAML text of a config with its relative input paths made absolute against its folder; a
     sweep config (a ``sweep:`` key) only where ``sweep`` allows it."""
     path = config_path(config)
-    try:
-        content = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"--config {config}: cannot read it ({error})") from None
+    content = read_yaml(path, f"--config {config}")
     if not isinstance(content, dict):
         raise ConfigError(f"--config {config}: expected a mapping of model/data/trainer settings")
     if "sweep" in content and not sweep:
@@ -86,13 +110,7 @@ def resolved_config(config: str, sweep: bool = False) -> str:
             f"--config {config} is a sweep (it has 'sweep:'); run it with: dreamer sweep --config {config}"
         )
     content = upgraded(content)  # a config written for dreamer 0.1 still runs
-    folder = path.resolve().parent
-    for section, key in INPUT_KEYS:
-        part = content.get(section)
-        settings = part.get("init_args", part) if isinstance(part, dict) else None
-        if isinstance(settings, dict) and key in settings:
-            settings[key] = _anchored(settings[key], folder)
-    return yaml.safe_dump(content, sort_keys=False)
+    return yaml.safe_dump(anchored_inputs(content, path.resolve().parent), sort_keys=False)
 
 
 def config_files(args: Sequence[str]) -> list[Path]:

@@ -4,7 +4,7 @@ A child imports the very ``dreamer`` its parent runs, never a ``dreamer/`` folde
 in the current directory: Python runs isolated (``-I``: neither the current folder, nor
 ``PYTHONPATH``, nor the user's site folder on ``sys.path``), with the folder the parent's ``dreamer``
 came from appended. A child also never outlives its parent: it ends itself when the parent dies,
-even by ``kill -9``.
+even by ``kill -9``, and publishes no file after that (``orphaned``, checked by ``atomic_path``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,14 @@ def popen(entry: str, *args: str, **options: Any) -> subprocess.Popen:
     return subprocess.Popen(command(entry, *args), **options)
 
 
+_PARENT: int | None = None  # in a child: the process that started it
+
+
+def orphaned() -> bool:
+    """Whether this process is a child whose parent is gone: it must then publish nothing."""
+    return _PARENT is not None and os.getppid() != _PARENT
+
+
 def _follow_parent(parent: int) -> None:
     """End this process as soon as ``parent`` is gone (this process is then re-parented)."""
     while os.getppid() == parent:
@@ -50,8 +58,10 @@ def _follow_parent(parent: int) -> None:
 
 def child_main() -> None:
     """Entry point of a child (``sys.argv``: ``-c``, home, parent pid, entry, arguments)."""
+    global _PARENT
     parent, entry, args = int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-    if os.getppid() != parent:
+    _PARENT = parent
+    if orphaned():
         os._exit(70)
     threading.Thread(target=_follow_parent, args=(parent,), daemon=True).start()
     module, _, function = entry.partition(":")

@@ -20,15 +20,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from dreamer.files import children
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _HOST = socket.gethostname().replace("/", "_")
-_LEFTOVER = re.compile(r"^\..+\.dreamer-(?P<pid>\d+)@(?P<host>.+)\.[^.]+\.part$")
+_LEFTOVER = re.compile(r"^\..*\.dreamer-(?P<pid>\d+)@(?P<host>.+)\.[^.]+\.part$")
+
+
+_NAME_MAX = 255  # bytes in one file name, on every common file system
+_RANDOM = 8  # mkstemp's random part
 
 
 def temporary_prefix(target: Path) -> str:
-    """``mkstemp``'s prefix for a temporary file that becomes ``target`` (its suffix: ``.part``)."""
-    return f".{target.name}.dreamer-{os.getpid()}@{_HOST}."
+    """``mkstemp``'s prefix for a temporary file that becomes ``target`` (its suffix: ``.part``): the
+    target's name, cut short where the whole temporary name would be longer than a file name may be
+    (any name the file system takes for the output works)."""
+    tail = f".dreamer-{os.getpid()}@{_HOST}."
+    room = _NAME_MAX - len(tail.encode()) - _RANDOM - len(".part") - 1
+    name = target.name.encode()[: max(room, 0)].decode(errors="ignore")
+    return f".{name}{tail}"
 
 
 @contextmanager
@@ -42,6 +53,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
+        if children.orphaned():  # a child whose parent was killed: the parent's run is over
+            raise OSError(f"{target}: not published, the process that asked for it is gone")
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(temporary, target)
     finally:
