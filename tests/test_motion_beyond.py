@@ -1,7 +1,9 @@
 """Beyond plain motion: ages that fade, anchored colours, keyframes, audio drives, masks, the scorecard."""
 
 import wave
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import lightning.pytorch as pl
@@ -13,7 +15,7 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.command.runner import DreamerCLI
 from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-from dreamer.engine.events import Dream
+from dreamer.engine.octaves import OctaveSchedule
 from dreamer.errors import ConfigError
 from dreamer.motion.audio import envelopes
 from dreamer.motion.drift import anchored, carried_share, fade_frames, first_ages, older
@@ -267,17 +269,17 @@ def test_continued_frames_step_with_frame_lr_and_fresh_ones_with_the_model_lr(tm
 
 def test_pixels_with_no_dream_to_carry_take_full_size_steps_the_others_frame_lr():
     model = tiny_model(lr=0.02)
-    renewed = np.zeros((8, 8), np.float32)
-    renewed[:, :4] = 1  # the left half was just uncovered (or renewed)
-    frame = Frame(sequence=0, number=1, count=2, continues=True, previous=None, target=Path("x.png"), renewed=renewed)
-    batch = DreamBatch(pixels=torch.rand(1, 3, 8, 8), frame=frame, pace=Pace(1, 4, 2, lr=0.005))
-    levels = [torch.rand(1, 3, 4, 4), torch.rand(1, 3, 8, 8)]
-    dream = Dream(batch, levels, [True, True], [], Position(0, 4, 1, 0, 4, 2))
-    model.follow(dream)
-    assert dream.step_weights is not None and dream.step_weights[0] is None  # level 0 is not dreamed
-    top = dream.step_weights[-1][0, 0]
-    torch.testing.assert_close(top[:, :4], torch.full((8, 4), 4.0))  # 0.02 / 0.005
-    torch.testing.assert_close(top[:, 4:], torch.ones(8, 4))
+    renewed = np.zeros((64, 64), np.float32)
+    renewed[:, :32] = 1  # the left half was just uncovered (or renewed)
+    frame = Frame(sequence=0, number=1, count=2, continues=False, previous=None, target=Path("x.png"), renewed=renewed)
+    batch = DreamBatch(pixels=torch.rand(1, 3, 64, 64), frame=frame, pace=Pace(1, 4, 2, lr=0.005))
+    batch = replace(batch, position=Position(0, 4, 1, 0, 4, 2))
+    model.take = lambda step: taken.append(step)  # type: ignore[method-assign]
+    taken: list = []
+    OctaveSchedule(scale=2.0).on_train_batch_start(SimpleNamespace(optimizers=[]), model, batch, 0)
+    top = taken[0].step_weights[0, 0]
+    torch.testing.assert_close(top[:, :32], torch.full((64, 32), 4.0))  # 0.02 / 0.005
+    torch.testing.assert_close(top[:, 32:], torch.ones(64, 32))
 
 
 def test_a_mask_video_gives_each_frame_its_own_mask(tmp_path):

@@ -14,6 +14,7 @@ from dreamer.engine.events import DreamListener
 from dreamer.engine.octaves import OctaveSchedule
 from dreamer.engine.pyramid import octave_sizes
 from dreamer.engine.schedule import DreamSchedule, DreamSteps
+from dreamer.engine.step import DreamStep
 from dreamer.errors import ConfigError
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.plan import FramePace, FrameSpan
@@ -80,25 +81,36 @@ def test_a_continued_frame_dreams_only_the_top_octaves_for_its_own_iterations():
 
 
 class FakeModule:
-    """What OctaveSchedule asks of the LightningModule: minimum sides, the picture, restarts."""
+    """A ``Dreamable`` (what OctaveSchedule may ask of the module): minimum sides, the picture, restarts."""
 
-    def __init__(self, min_side: int = 1) -> None:
+    def __init__(self, min_side: int = 1, base_lr: float = 0.1) -> None:
         self.sides = min_side
         self.image = torch.nn.Parameter(torch.zeros(1, 3, 1, 1))
         self.device = torch.device("cpu")
-        self.followed: list = []
+        self.base_lr, self.spatial = base_lr, True
+        self.steps: list[DreamStep] = []
+        self.lrs: list[float] = []
 
     def min_side(self, octave: int, levels: int) -> int:
         return self.sides
 
-    def follow(self, dream) -> None:
-        self.followed.append(dream)
+    def noise(self, shape, seeds) -> torch.Tensor:
+        return torch.full(shape, 0.5)
 
-    def restart(self, start: torch.Tensor) -> None:
+    def set_lr(self, lr: float) -> None:
+        self.lrs.append(lr)
+
+    def take(self, step: DreamStep) -> None:
+        self.steps.append(step)
+
+    def restart(self, start: torch.Tensor, original=None) -> None:
         self.image.data = start.clone()
 
     def picture(self) -> torch.Tensor:
         return self.image.detach()
+
+    def gradient(self):
+        return self.image.grad
 
 
 class Recorder(DreamListener):

@@ -21,7 +21,8 @@ from dreamer.engine.batch import DreamBatch, Position
 class Dream:
     """One batch's walk through its pyramid: everything that lives as long as the dream.
 
-    Made by ``OctaveSchedule`` at the dream's first step; ``DreamModule`` reads it at every step.
+    Made and kept by ``OctaveSchedule``, read by its listeners; the module never sees it (it is handed
+    each step's ``engine.step.DreamStep``).
     """
 
     batch: DreamBatch  # as it arrived at its first step (pixels, names, targets, frame …)
@@ -35,16 +36,7 @@ class Dream:
     layer_objectives: Optional[dict[str, Tensor]] = None  # per layer and image, when several layers are summed
     gradient: Optional[Tensor] = None  # of the latest step, as the optimiser used it
     confinement: Optional[list[Optional[tuple[Tensor, Tensor]]]] = None  # per dreamed level: (source, mask)
-    step_weights: Optional[list[Optional[Tensor]]] = None  # per dreamed level [B, 1, h, w]: each pixel's step factor
-
-    def confine(self, images: Tensor) -> None:
-        """Undo, in place, what the latest step did outside the mask: there the image stays the source
-        (a soft edge lets the dream fade out); at full size the dream then equals the source outside."""
-        if self.confinement is not None and self.dreaming:
-            level = self.confinement[self.octave]
-            if level is not None:
-                source, mask = level
-                images.sub_(source).mul_(mask).add_(source)
+    step_weights: Optional[list[Optional[Tensor]]] = None  # per dreamed level [1, 1, h, w]: each pixel's step factor
 
     @property
     def octave(self) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any, Literal, Optional, Union
 
@@ -15,7 +15,6 @@ from typing_extensions import override
 
 from dreamer.engine.backbones import IMAGENET
 from dreamer.engine.batch import DreamBatch
-from dreamer.engine.events import Dream
 from dreamer.engine.extractor import Compile
 from dreamer.engine.filters import StepFilters
 from dreamer.engine.jitter import NO_JITTER, Jitter
@@ -23,8 +22,9 @@ from dreamer.engine.objective import ChannelSchedule, DreamObjective, LayerSched
 from dreamer.engine.objectives import Objective
 from dreamer.engine.optim import NormalizedGD
 from dreamer.engine.parametrisation import Parametrisation, ParametrisationName
-from dreamer.engine.pyramid import Blend, gaussian_resize
+from dreamer.engine.pyramid import Blend
 from dreamer.engine.schedule import DreamSchedule
+from dreamer.engine.step import NO_STEP, DreamStep
 from dreamer.engine.strategy import IndependentDDPStrategy
 from dreamer.errors import ConfigError
 
@@ -168,7 +168,7 @@ class DreamModule(pl.LightningModule):
         # The dream in its parametrisation; its shape changes with every octave (``picture``: its pixels).
         self.image = nn.Parameter(torch.zeros(1, 3, 1, 1))
         self.picture_size: tuple[int, int] = (1, 1)
-        self.dream: Optional[Dream] = None  # the dream in progress, owned by OctaveSchedule
+        self.step: DreamStep = NO_STEP  # the step in progress, handed over by the dream's owner
 
     def schedule(self) -> DreamSchedule:
         """What these settings say about any dream, for the data side (handed over by the command line)."""
@@ -212,48 +212,48 @@ class DreamModule(pl.LightningModule):
         )
         self.objective.cross_fade(values.get("layers"), values.get("channels"))
 
+    # What the owner of the dream asks (``engine.step.Dreamable``) -------------------------------------
+
+    @property
+    def base_lr(self) -> float:
+        return float(self.hparams.lr)
+
+    @property
+    def spatial(self) -> bool:
+        return self.parametrisation.spatial
+
     def min_side(self, octave: int, levels: int) -> int:
-        """The smallest image side the layers of level ``octave`` of ``levels`` can work on."""
         return self.objective.min_side(octave, levels)
 
-    def follow(self, dream: Dream) -> None:
-        """Dream ``dream`` from now on, with its pace's step size (its owner, ``OctaveSchedule``,
-        calls this at its first step)."""
-        self.dream = dream
-        pace, frame = dream.batch.pace, dream.batch.frame
-        lr = pace.lr if pace is not None and pace.lr is not None else self.hparams.lr
-        self.set_lr(lr)
-        spatial = self.parametrisation.spatial  # a per-pixel step size has no meaning for frequencies
-        if spatial and frame is not None and frame.renewed is not None and lr < self.hparams.lr and dream.originals:
-            # Pixels with no dream to carry grow a fresh one at the full step size, the others tend theirs.
-            renewed = torch.from_numpy(frame.renewed)[None, None].to(self.device, dream.originals[-1].dtype)
-            weights = 1 + renewed * (self.hparams.lr / lr - 1)
-            sizes = [(level.shape[-2], level.shape[-1]) for level in dream.originals]
-            first = pace.first_octave if pace is not None else 0  # levels below it are not dreamed
-            dream.step_weights = [
-                gaussian_resize(weights, size) if k >= first else None for k, size in enumerate(sizes)
-            ]
+    def noise(self, shape: torch.Size, seeds: Sequence[int]) -> Tensor:
+        return self.parametrisation.noise(shape, seeds)
 
     def set_lr(self, lr: float) -> None:
-        """The step size of the steps to come."""
         if self._trainer is None:
             return
         for optimizer in self.trainer.optimizers:
             for group in optimizer.param_groups:
                 group["lr"] = lr
 
-    def restart(self, start: Tensor) -> None:
-        """Start an octave from the picture ``start``: the parameter keeps its identity and takes
-        ``start`` in its parametrisation."""
+    def take(self, step: DreamStep) -> None:
+        self.step = step
+
+    def restart(self, start: Tensor, original: Optional[Tensor] = None) -> None:
+        """The parameter keeps its identity and takes ``start`` in its parametrisation; an objective
+        that refers to the photo (a caricature) takes ``original``, the photo at this level."""
         self.picture_size = (start.shape[-2], start.shape[-1])
         self.image.data = self.parametrisation.encode(start.to(self.image.dtype)).contiguous().clone()
-        if self.dream is not None and self.dream.dreaming:
-            self.objective.refer(self.dream.originals[self.dream.octave], self.dream.octave, self.dream.levels)
+        if original is not None and self.step.dreaming:
+            self.objective.refer(original, self.step.octave, self.step.levels)
 
     def picture(self) -> Tensor:
-        """The dream's pixels ``[B, 3, H, W]`` now (detached)."""
         with torch.no_grad():
             return self.parametrisation.decode(self.image.detach(), self.picture_size)
+
+    def gradient(self) -> Optional[Tensor]:
+        return self.image.grad
+
+    # The climb -----------------------------------------------------------------------------------
 
     @override
     def setup(self, stage: str) -> None:
@@ -267,15 +267,15 @@ class DreamModule(pl.LightningModule):
 
     @override
     def training_step(self, batch: DreamBatch, batch_idx: int) -> dict[str, Any]:
-        dream = self.dream
-        if dream is None or not dream.dreaming:
+        step = self.step
+        if not step.dreaming:
             # A level too small for its layer, or an idle/empty batch: a zero loss leaves the image as
             # it is (Lightning does not allow skipping a step in distributed runs).
             return {"loss": self.image.sum() * 0.0}
         tiled = self.objective.tiles(self.image)
         seam_roll = self.objective.tile_size // 2 if tiled and self.objective.tile_size else 0
         pictures = self.parametrisation.decode(self.image, self.picture_size)
-        images = self.jitter(pictures, dream.jitter, roll_at_least=seam_roll)
+        images = self.jitter(pictures, step.jitter, roll_at_least=seam_roll)
         per_layer: dict[str, Tensor] = {}
         if tiled:
             gradient, objective = self.objective.gradient(images.detach(), batch)
@@ -291,25 +291,22 @@ class DreamModule(pl.LightningModule):
 
     @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        if self.image.grad is not None and self.dream is not None and self.dream.dreaming:
-            weights = self.dream.step_weights[self.dream.octave] if self.dream.step_weights else None
-            if weights is not None:
-                self.image.grad.mul_(weights)
+        if self.image.grad is not None and self.step.dreaming:
+            if self.step.step_weights is not None:
+                self.image.grad.mul_(self.step.step_weights)
             self.filters.gradient(self.image.grad)
 
     @override
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         super().optimizer_step(*args, **kwargs)
-        confined = self.dream is not None and self.dream.confinement is not None
+        confined = self.step.confinement is not None
         if self.parametrisation.pixel:
             self.filters.image(self.image.data)
-            if confined:
-                self.dream.confine(self.image.data)  # type: ignore[union-attr]
+            self.step.confine(self.image.data)
         elif self.filters.image_blur or confined:  # these act on the picture
             pictures = self.picture()
             self.filters.image(pictures)
-            if confined:
-                self.dream.confine(pictures)  # type: ignore[union-attr]
+            self.step.confine(pictures)
             self.image.data = self.parametrisation.encode(pictures)
 
     @override

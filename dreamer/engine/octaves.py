@@ -12,7 +12,8 @@ from typing_extensions import override
 
 from dreamer.engine.batch import DreamBatch, Pace
 from dreamer.engine.events import Dream, DreamListener
-from dreamer.engine.pyramid import Blend, blend_octave, gaussian_pyramid, octave_sizes
+from dreamer.engine.pyramid import Blend, blend_octave, gaussian_pyramid, gaussian_resize, octave_sizes
+from dreamer.engine.step import Dreamable, DreamStep
 from dreamer.errors import ConfigError
 from dreamer.quiet import warn
 
@@ -26,10 +27,12 @@ class OctaveSchedule(pl.Callback):
     At a dream's first step it builds the pyramid of the start image (the photo, seeded noise, or
     for a frame that continues a sequence ``carry(batch)``) and decides which levels are large
     enough for their layers; smaller ones are skipped with a warning. A batch with a ``mask`` also
-    gets the pyramids of its source and mask, which confine every step (``Dream.confine``). At the first step of every
-    octave it hands the module the level's start image (blended from the previous octave's dream)
-    and **clears the optimizer state**: the parameter keeps its identity, so the optimizer needs no
-    rebuilding, but moments such as Adam's belong to the old size and would be wrong at the new one.
+    gets the pyramids of its source and mask, which confine every step, and a continued frame the
+    step weights of its renewed pixels. Before every step it hands the module (``Dreamable``) an
+    immutable ``DreamStep``; at the first step of every octave the level's start image (blended from
+    the previous octave's dream), and it **clears the optimizer state**: the parameter keeps its
+    identity, so the optimizer needs no rebuilding, but moments such as Adam's belong to the old size
+    and would be wrong at the new one.
 
     Args:
         scale: Size ratio between neighbouring levels.
@@ -64,14 +67,16 @@ class OctaveSchedule(pl.Callback):
         self.dream: Optional[Dream] = None
 
     @override
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: Any, batch: DreamBatch, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: Dreamable, batch: DreamBatch, batch_idx: int
+    ) -> None:
         if batch.position.dream_start:
             self.dream = self._start_dream(pl_module, batch)
-            pl_module.follow(self.dream)
             for listener in self.listeners:
                 listener.on_dream_start(trainer, self.dream)
         dream = self._current()
         dream.position = batch.position
+        pl_module.take(self._step(dream))
         if batch.position.octave_start:
             self._enter_octave(trainer, pl_module, dream)
             for listener in self.listeners:
@@ -79,12 +84,12 @@ class OctaveSchedule(pl.Callback):
 
     @override
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: DreamBatch, batch_idx: int
+        self, trainer: pl.Trainer, pl_module: Dreamable, outputs: Any, batch: DreamBatch, batch_idx: int
     ) -> None:
         dream, position = self._current(), batch.position
         if dream.dreaming:
             dream.objective, dream.layer_objectives = outputs["objective"], outputs.get("layers")
-            dream.gradient = pl_module.image.grad
+            dream.gradient = pl_module.gradient()
             if position.octave_start:
                 dream.first_objective = dream.objective
             images = pl_module.picture()
@@ -98,12 +103,25 @@ class OctaveSchedule(pl.Callback):
             for listener in self.listeners:
                 listener.on_dream_end(trainer, dream, images)
 
+    @staticmethod
+    def _step(dream: Dream) -> DreamStep:
+        """The record the module takes this step from (its level's step weights and confinement)."""
+        octave, dreaming = dream.octave, dream.dreaming
+        return DreamStep(
+            octave,
+            dream.levels,
+            dreaming,
+            tuple(dream.jitter),
+            dream.step_weights[octave] if dreaming and dream.step_weights else None,
+            dream.confinement[octave] if dreaming and dream.confinement else None,
+        )
+
     def _current(self) -> Dream:
         if self.dream is None:
             raise RuntimeError("a step arrived before its dream's first step")
         return self.dream
 
-    def _start_dream(self, pl_module: Any, batch: DreamBatch) -> Dream:
+    def _start_dream(self, pl_module: Dreamable, batch: DreamBatch) -> Dream:
         position = batch.position
         jitter = [torch.Generator().manual_seed(seed) for seed in batch.seeds]
         if batch.frame is not None and batch.frame.continues and self.carry is not None:
@@ -111,11 +129,14 @@ class OctaveSchedule(pl.Callback):
         else:
             assert batch.pixels is not None  # a dream's first step carries its pixels
             pixels = batch.pixels
+        pace = batch.pace or Pace()
+        lr = pace.lr if pace.lr is not None else pl_module.base_lr
+        pl_module.set_lr(lr)
         if pixels.shape[0] == 0:  # no images: every file of the batch failed, or an idle step
             return Dream(batch, [], [False] * position.levels, jitter, position)
         height, width = pixels.shape[-2:]
         if (batch.init or self.init) == "noise":
-            pixels = pl_module.parametrisation.noise(pixels.shape, batch.seeds).to(pixels.device, pixels.dtype)
+            pixels = pl_module.noise(pixels.shape, batch.seeds).to(pixels.device, pixels.dtype)
         sizes = octave_sizes(height, width, position.levels, self.scale)
         sides = [pl_module.min_side(octave, position.levels) for octave in range(position.levels)]
         active = [min(size) >= side for size, side in zip(sizes, sides)]
@@ -133,13 +154,15 @@ class OctaveSchedule(pl.Callback):
         dream = Dream(batch, gaussian_pyramid(pixels, sizes), active, jitter, position)
         if batch.mask is not None:
             assert batch.pixels is not None
-            dreamed = sizes[(batch.pace or Pace()).first_octave :]  # a continued frame: the top levels only
+            dreamed = sizes[pace.first_octave :]  # a continued frame: the top levels only
             sources = gaussian_pyramid(batch.pixels.to(pixels.dtype), dreamed)
             masks = gaussian_pyramid(batch.mask.to(pixels.device, pixels.dtype), dreamed)
             dream.confinement = [*[None] * (len(sizes) - len(dreamed)), *zip(sources, masks)]
+        if pl_module.spatial and lr < pl_module.base_lr:  # a per-pixel step size has no meaning for frequencies
+            dream.step_weights = renewed_step_weights(batch, dream.originals, pl_module.base_lr / lr)
         return dream
 
-    def _enter_octave(self, trainer: pl.Trainer, pl_module: Any, dream: Dream) -> None:
+    def _enter_octave(self, trainer: pl.Trainer, pl_module: Dreamable, dream: Dream) -> None:
         if not dream.images:
             pl_module.restart(torch.empty(0, 3, 1, 1, device=pl_module.device))
             for optimizer in trainer.optimizers:
@@ -155,7 +178,22 @@ class OctaveSchedule(pl.Callback):
             start = blend_octave(
                 previous, dream.originals[dream.dreamed], dream.originals[octave], self.alpha, self.blend
             )
-        pl_module.restart(start)
+        pl_module.restart(start, dream.originals[octave])
         dream.dreamed = octave
         for optimizer in trainer.optimizers:
             optimizer.state.clear()
+
+
+def renewed_step_weights(batch: DreamBatch, originals: list[Tensor], full: float) -> Optional[list[Optional[Tensor]]]:
+    """Per level ``[1, 1, h, w]``: ``full`` where a continued frame's start has no dream to carry
+    (``Frame.renewed``: uncovered, or renewed past its age), 1 where it tends the carried dream; ``None``
+    on levels a frame does not dream, and none at all for a dream that is no such frame."""
+    frame, pace = batch.frame, batch.pace or Pace()
+    if frame is None or frame.renewed is None or not originals:
+        return None
+    renewed = torch.from_numpy(frame.renewed)[None, None].to(originals[-1].device, originals[-1].dtype)
+    weights = 1 + renewed * (full - 1)
+    return [
+        gaussian_resize(weights, (level.shape[-2], level.shape[-1])) if k >= pace.first_octave else None
+        for k, level in enumerate(originals)
+    ]

@@ -124,8 +124,7 @@ def parts(reps: int = 50) -> str:
     import torch
 
     from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-    from dreamer.engine.events import Dream
-    from dreamer.engine.octaves import OctaveSchedule
+    from dreamer.engine.octaves import OctaveSchedule, renewed_step_weights
     from dreamer.engine.pyramid import gaussian_pyramid
     from dreamer.files.masks import read_mask
     from dreamer.motion.drift import anchored
@@ -171,9 +170,10 @@ def parts(reps: int = 50) -> str:
 
     def mask_steps() -> None:
         dream = schedule._start_dream(model, masked)
+        step = schedule._step(dream)
         image = pixels.clone()
         for _ in range(4):
-            dream.confine(image)
+            step.confine(image)
 
     def unmasked() -> None:
         schedule._start_dream(model, plain)
@@ -184,8 +184,7 @@ def parts(reps: int = 50) -> str:
     def renewal() -> None:
         frame = Frame(0, 1, 2, True, None, Path("x.png"), renewed=1 - valid.astype(np.float32))
         batch = DreamBatch(pixels=pixels, frame=frame, pace=Pace(2, 4, 3, lr=0.006))
-        dream = Dream(batch, gaussian_pyramid(pixels, sizes), [True] * 3, [], Position(0, 4, 2, 0, 4, 3))
-        model.follow(dream)
+        renewed_step_weights(batch, gaussian_pyramid(pixels, sizes), model.base_lr / 0.006)
 
     rows = [
         ["keyframes and audio: the frame's settings, handed to the model", f"{timed(keyframes):.3f}"],
