@@ -1,5 +1,7 @@
-"""A test-only callback, loadable by class path from a config file, also in DDP child processes."""
+"""Helpers the tests share: a test-only callback (loadable by class path from a config file, also in
+DDP child processes), a child entry point, a free port."""
 
+import socket
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -28,3 +30,10 @@ def sleep_writing_pid(args: list[str]) -> None:
 
     Path(args[0]).write_text(str(os.getpid()))
     time.sleep(120)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import yaml
 from PIL import Image
 
 from tests.conftest import SAMPLE
+from tests.helpers import free_port
 
 gradio = pytest.importorskip("gradio", reason="the page's extra is not installed: pip install -e '.[app]'")
 
@@ -113,12 +113,6 @@ def test_the_page_is_an_extra_the_command_line_never_loads():
 
 
 # --- in a browser ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

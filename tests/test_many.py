@@ -18,7 +18,7 @@ from dreamer.files.plan import RunSummary
 from dreamer.photos.data import DreamBatches, DreamDataModule, find_images
 from dreamer.photos.writer import DreamWriter
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
-from tests.helpers import FloatDreams
+from tests.helpers import FloatDreams, free_port
 
 
 def folder_of(tmp_path: Path, count: int, size=(48, 40)) -> Path:
@@ -237,14 +237,6 @@ def test_one_and_two_processes_give_identical_dreams_each_exactly_once(tmp_path)
     assert list(results[1]) == list(results[2])
     assert all(torch.equal(results[1][k], results[2][k]) for k in results[1])
     assert len(metrics[1]) == 1 and metrics[1] == metrics[2]  # torchmetrics synced over both processes
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("launcher", ["environment", "torchrun"])

@@ -20,6 +20,7 @@ from typing_extensions import override
 
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
 from dreamer.command.wiring import Wiring, wire
+from dreamer.engine.accounts import Findings, SavesConfig
 from dreamer.engine.module import DreamModule
 from dreamer.errors import DreamerError
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
@@ -39,7 +40,7 @@ class ConfigBesideDreams(SaveConfigCallback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         text = self.parser.dump(inputs_from_anywhere(self.config), skip_none=False)
         for callback in trainer.callbacks:
-            if hasattr(callback, "config_text"):
+            if isinstance(callback, SavesConfig):
                 callback.config_text = text
 
 
@@ -203,7 +204,7 @@ def outcome(cli: DreamerCLI) -> Outcome:
     sheets = [path for account in accounts if isinstance(account, ContactSheets) for path in account.also_written]
     return Outcome(
         written=[path for writer in writers for path in writer.written],
-        also_written=[path for writer in writers for path in getattr(writer, "also_written", [])],
+        also_written=[path for writer in writers for path in writer.also_written],
         sheets=sheets,
         failed=summary.failed + [message for account in accounts for message in account.failed],
         notes=list(summary.notes),
@@ -235,8 +236,9 @@ def report(cli: DreamerCLI) -> int:
         gain = f"; activation gain {metrics['gain']:.1f}x" if math.isfinite(metrics["gain"]) else ""
         print(f"dreams vs originals: PSNR {metrics['psnr']:.1f} dB, SSIM {metrics['ssim']:.3f}{gain}")
     for listener in cli.wiring.listeners:
-        for line in getattr(listener, "findings", list)():
-            print(line)
+        if isinstance(listener, Findings):
+            for line in listener.findings():
+                print(line)
     if done.missing:
         why = "was interrupted" if cli.trainer.interrupted else "stopped"
         print(f"{done.missing} not dreamed: the run {why} after {cli.trainer.global_step} steps", file=sys.stderr)

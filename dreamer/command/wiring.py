@@ -9,6 +9,7 @@ from typing import Optional
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from dreamer.engine.accounts import Account
 from dreamer.engine.events import DreamListener
 from dreamer.engine.module import DreamModule
 from dreamer.engine.octaves import OctaveSchedule
@@ -23,7 +24,7 @@ from dreamer.watch.scalars import DreamScalars
 class Wiring:
     """What ``wire`` added: the data's own callbacks (writers: they account for every input) and the metrics."""
 
-    declared: list[pl.Callback]
+    declared: list[Account]
     metrics: Optional[DreamMetrics]
     listeners: list[DreamListener]  # the data's other listeners (their ``findings()`` end the run's report)
 
@@ -52,5 +53,7 @@ def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer, timeline: O
     hp = model.hparams
     owner = OctaveSchedule(hp.scale, hp.alpha, hp.blend, hp.init, listeners, carry)
     hooked = [c for c in extra if isinstance(c, pl.Callback)]
-    callbacks.extend([owner, *declared, *hooked, *([metrics] if metrics else [])])
+    callbacks.extend(
+        [owner, *(c for c in declared if isinstance(c, pl.Callback)), *hooked, *([metrics] if metrics else [])]
+    )
     return Wiring(declared, metrics, extra)

@@ -10,6 +10,7 @@ import lightning.pytorch as pl
 import torch
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.octaves import Carry
 from dreamer.engine.schedule import DreamSchedule
@@ -23,9 +24,9 @@ class DreamSource(pl.LightningDataModule):
 
     It is handed, before the run, the model's ``schedule`` and the inputs it must never write to
     besides its own (``protected``: config files, weights, guides); it declares the callbacks its
-    outputs need (``dream_callbacks``: writers, which report ``written``, ``failed`` and
-    ``accounted``) and, for sequences, how a frame continues the previous one (``carry``). After
-    ``setup`` its ``summary`` says what every process planned.
+    outputs need (``dream_callbacks``: writers, each an ``engine.accounts.Account``) and, for
+    sequences, how a frame continues the previous one (``carry``). After ``setup`` its ``summary``
+    says what every process planned.
     """
 
     output: Path
@@ -42,13 +43,14 @@ class DreamSource(pl.LightningDataModule):
             raise RuntimeError("the model's schedule is handed to the data module before the run (dreamer.wire)")
         return self.schedule
 
-    def dream_callbacks(self) -> list[pl.Callback]:
-        """The callbacks this data's outputs need; the command line adds them to the Trainer."""
+    def dream_callbacks(self) -> list[Account]:
+        """The callbacks this data's outputs need (each an ``Account``: it reports what it wrote and
+        what failed); the command line adds them to the Trainer."""
         return []
 
     def dream_listeners(self) -> list[Any]:
         """Listeners (``DreamListener``) this data's dreams need besides its writers: they account for
-        nothing, and may offer ``findings()``, lines for the run's end."""
+        nothing, and may offer lines for the run's end (``engine.accounts.Findings``)."""
         return []
 
     def animate(self, timeline: Any) -> None:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-import lightning.pytorch as pl
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.schedule import DreamSchedule, DreamSteps
 from dreamer.engine.source import DreamSource
@@ -229,7 +229,7 @@ class AtlasDataModule(DreamSource):
         )
 
     @override
-    def dream_callbacks(self) -> list[pl.Callback]:
+    def dream_callbacks(self) -> list[Account]:
         searches = [ExampleSearch(self.example_files, self.chosen, self.per_channel, self.take_examples)]
         return [DreamWriter(), *(searches if self.example_files else []), ContactSheets(self.write_sheets)]
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-import torch.distributed as dist
 from PIL import Image
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account
 from dreamer.errors import ImageError
+from dreamer.files.gather import everyone
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.motion.videoio import is_video, probe, read_frames
 
@@ -117,7 +118,7 @@ def strongest(examples: Sequence[Example], count: int) -> list[Example]:
     return sorted(examples, key=lambda example: -example.value)[:count]
 
 
-class ExampleSearch(pl.Callback):
+class ExampleSearch(pl.Callback, Account):
     """When the run ends, every process searches its share of ``files`` (as photos are shared out)
     for the crops that excite each ``chosen()`` channel (of its layer) most; the results are
     gathered and handed to ``found`` on rank 0, before the contact sheets are laid out."""
@@ -129,10 +130,8 @@ class ExampleSearch(pl.Callback):
         per_channel: int,
         found: Callable[[dict[int, list[Example]]], None],
     ) -> None:
+        super().__init__()  # examples are no inputs to dream: it accounts for none, and writes none
         self.files, self.chosen, self.per_channel, self.found = list(files), chosen, per_channel, found
-        self.written: list[Path] = []  # dreams written: none here
-        self.failed: list[str] = []
-        self.accounted = 0  # examples are no inputs to dream
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -144,10 +143,9 @@ class ExampleSearch(pl.Callback):
 
         rank, world = trainer.global_rank, trainer.world_size
         mine = search(self.files[rank::world], measure, channels, self.per_channel, self.failed)
-        if dist.is_available() and dist.is_initialized() and world > 1:
-            everyone: list[tuple[dict[int, list[Example]], list[str]]] = [({}, [])] * world
-            dist.all_gather_object(everyone, (mine, self.failed))
-            self.failed = [line for _, lines in everyone for line in lines] if trainer.is_global_zero else []
-            mine = {c: strongest([e for found, _ in everyone for e in found[c]], self.per_channel) for c in mine}
+        if world > 1:
+            parts = everyone((mine, self.failed), world)
+            self.failed = [line for _, lines in parts for line in lines] if trainer.is_global_zero else []
+            mine = {c: strongest([e for found, _ in parts for e in found[c]], self.per_channel) for c in mine}
         if trainer.is_global_zero:
             self.found(mine)

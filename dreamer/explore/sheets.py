@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account
 from dreamer.files.imageio import save_image, to_image, to_tensor
 
 
@@ -74,15 +75,13 @@ def save_sheet(sheet: Image.Image, path: Path, written: list[Path], failed: list
     written.append(path)
 
 
-class ContactSheets(pl.Callback):
+class ContactSheets(pl.Callback, Account):
     """When the run ends, rank 0 calls ``write`` (which lays the images on their sheets) once every
     process has written its images; it reports the sheets written and those that failed."""
 
     def __init__(self, write: Callable[[], tuple[list[Path], list[str]]]) -> None:
+        super().__init__()  # sheets are no inputs: they account for none (also_written: the sheets)
         self.write = write
-        self.also_written: list[Path] = []
-        self.failed: list[str] = []
-        self.accounted = 0  # sheets are no inputs: nothing to account for
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

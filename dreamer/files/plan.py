@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import torch.distributed as dist
 from PIL import Image
 
 from dreamer.errors import ConfigError, ImageError
+from dreamer.files.gather import everyone
 
 _ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 _EXIF_ORIENTATION = 0x0112
@@ -120,11 +120,8 @@ def plan_header(
 
 def gather_summaries(mine: RunSummary, world_size: int) -> RunSummary:
     """Every process's summary merged (all processes call this together); ``mine`` alone in one process."""
-    if world_size == 1 or not (dist.is_available() and dist.is_initialized()):
-        return mine
-    parts: list[Any] = [None] * world_size
-    dist.all_gather_object(parts, mine)
-    return RunSummary.merge(parts)
+    parts = everyone(mine, world_size)
+    return mine if len(parts) == 1 else RunSummary.merge(parts)
 
 
 def check_writable(folder: Path, needed_bytes: int) -> None:

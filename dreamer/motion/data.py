@@ -14,11 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
-import lightning.pytorch as pl
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch, Frame
 from dreamer.engine.schedule import DreamSteps
 from dreamer.engine.source import DreamSource
@@ -201,7 +201,7 @@ class MotionDataModule(DreamSource):
         return self.timeline.at(frame, float(job.fps), job.envelopes)
 
     @override
-    def dream_callbacks(self) -> list[pl.Callback]:
+    def dream_callbacks(self) -> list[Account]:
         return [SequenceWriter(lambda: self.current_plan, self.frame_writes, keep_frames=self.keep_frames)]
 
     @override

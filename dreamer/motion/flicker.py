@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import lightning.pytorch as pl
 import numpy as np
-import torch.distributed as dist
 from torch import Tensor
 from typing_extensions import override
 
+from dreamer.engine.accounts import Findings
 from dreamer.engine.events import Dream, DreamListener
+from dreamer.files.gather import everyone
 from dreamer.files.imageio import to_bytes
 from dreamer.motion.warp import warping_error
 
@@ -45,7 +46,7 @@ class BlendTuner:
         return np.minimum(carried * self.factors.get(sequence, 1.0), self.HIGHEST).astype(np.float32)
 
 
-class FlickerMeter(pl.Callback, DreamListener):
+class FlickerMeter(pl.Callback, DreamListener, Findings):
     """Measures every continued video frame's warping error: the mean ``|frame_t − warp(frame_{t−1})|``
     (in 8-bit levels) over the pixels visible in both frames, with the optical flow the frame was
     carried by, for the dream and for its source. A flickering dream scores far above its source; a
@@ -88,9 +89,8 @@ class FlickerMeter(pl.Callback, DreamListener):
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
-            gathered: list[Any] = [None] * trainer.world_size
-            dist.all_gather_object(gathered, (self.totals, self.names))
+        if trainer.world_size > 1:
+            gathered = everyone((self.totals, self.names), trainer.world_size)
             totals: dict[int, list[float]] = {}
             for part, names in gathered:
                 self.names.update(names)
@@ -107,6 +107,7 @@ class FlickerMeter(pl.Callback, DreamListener):
             if pairs
         }
 
+    @override
     def findings(self) -> list[str]:
         lines = []
         for name, (dreamed, original) in self.scores().items():

@@ -5,23 +5,23 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
-import torch.distributed as dist
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.errors import DreamerError
 from dreamer.files.background import Background
+from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes
 from dreamer.motion.plan import MotionJob, MotionPlan
 from dreamer.motion.videoio import encode_frames, frame_path
 
 
-class SequenceWriter(pl.Callback, DreamListener):
+class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
     """Writes each finished frame as a PNG, and every finished sequence as an MP4 (and a GIF).
 
     Frames are written atomically as they finish (``<output>/<name>.frames/000000.png`` …), so a
@@ -40,14 +40,10 @@ class SequenceWriter(pl.Callback, DreamListener):
     """
 
     def __init__(self, plan: Callable[[], MotionPlan], writes: Background, keep_frames: bool = True) -> None:
+        super().__init__()  # written: the videos; also_written: GIFs beside them; accounted: sequences
         self.plan, self.writes, self.keep_frames = plan, writes, keep_frames
-        self.config_text: Optional[str] = None
-        self.written: list[Path] = []  # the videos
-        self.also_written: list[Path] = []  # GIFs beside them
-        self.failed: list[str] = []
         self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
         self.failed_sequences: set[int] = set()  # a frame diverged or could not be written
-        self.accounted = 0  # sequences written or failed, over all processes once the run ends
         self._finished = False
 
     @override
@@ -99,17 +95,15 @@ class SequenceWriter(pl.Callback, DreamListener):
         self._finished = True
         self.writes.drain()
         plan = self.plan()
-        distributed = spread and dist.is_available() and dist.is_initialized() and trainer.world_size > 1
-        if distributed:
-            gathered: list[Any] = [None] * trainer.world_size
-            dist.all_gather_object(gathered, (self.failed, self.damaged, self.failed_sequences))
+        world, rank = (trainer.world_size, trainer.global_rank) if spread else (1, 0)
+        if world > 1:
+            gathered = everyone((self.failed, self.damaged, self.failed_sequences), world)
             self.failed = [message for failed, _, _ in gathered for message in failed]
             self.damaged = {}
             for _, damaged, _ in gathered:
                 for key, frames in damaged.items():
                     self.damaged[key] = min(frames, self.damaged.get(key, frames))
             self.failed_sequences = {index for _, _, indices in gathered for index in indices}
-        world, rank = (trainer.world_size, trainer.global_rank) if distributed else (1, 0)
         written: list[Path] = []
         failed: list[str] = []
         accounted = set(self.failed_sequences)
@@ -125,13 +119,12 @@ class SequenceWriter(pl.Callback, DreamListener):
             if paths:
                 written.extend(paths)
                 accounted.add(index)
-        if distributed:
-            gathered = [None] * trainer.world_size
-            dist.all_gather_object(gathered, (written, failed, self.also_written, accounted))
-            written = [path for paths, _, _, _ in gathered for path in paths]
-            failed = [message for _, messages, _, _ in gathered for message in messages]
-            self.also_written = [path for _, _, paths, _ in gathered for path in paths]
-            accounted = {index for _, _, _, indices in gathered for index in indices}
+        if world > 1:
+            everything = everyone((written, failed, self.also_written, accounted), world)
+            written = [path for paths, _, _, _ in everything for path in paths]
+            failed = [message for _, messages, _, _ in everything for message in messages]
+            self.also_written = [path for _, _, paths, _ in everything for path in paths]
+            accounted = {index for _, _, _, indices in everything for index in indices}
         self.written, self.failed, self.accounted = written, self.failed + failed, len(accounted)
 
     def _finish(self, job: MotionJob, frames: int) -> list[Path]:

@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional, Union
 
-import lightning.pytorch as pl
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.schedule import DreamSteps
 from dreamer.engine.source import DreamSource
@@ -244,7 +244,7 @@ class DreamDataModule(DreamSource):
         ]
 
     @override
-    def dream_callbacks(self) -> list[pl.Callback]:
+    def dream_callbacks(self) -> list[Account]:
         return [DreamWriter()]
 
     @override

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import lightning.pytorch as pl
 import torch
-import torch.distributed as dist
 from PIL import Image
 from torch import Tensor
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
+from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.background import Background, overlaps
+from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes
 
 
-class DreamWriter(pl.Callback, DreamListener):
+class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
     """At the end of each dream, saves every image of the batch to its ``targets`` path.
 
     The loop only quantises the dream to 8 bits; on a GPU, encoding and writing happen on a
@@ -35,10 +36,7 @@ class DreamWriter(pl.Callback, DreamListener):
     """
 
     def __init__(self) -> None:
-        self.config_text: Optional[str] = None
-        self.written: list[Path] = []
-        self.failed: list[str] = []
-        self.accounted = 0  # images written or failed (over all processes once the run ends)
+        super().__init__()
         self.background = Background("dreamer-writer")
 
     @override
@@ -88,12 +86,10 @@ class DreamWriter(pl.Callback, DreamListener):
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.background.drain()
-        if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
-            gathered: list[Any] = [None] * trainer.world_size
-            dist.all_gather_object(gathered, (self.written, self.failed, self.accounted))
-            self.written = [path for written, _, _ in gathered for path in written]
-            self.failed = [message for _, failed, _ in gathered for message in failed]
-            self.accounted = sum(accounted for _, _, accounted in gathered)
+        gathered = everyone((self.written, self.failed, self.accounted), trainer.world_size)
+        self.written = [path for written, _, _ in gathered for path in written]
+        self.failed = [message for _, failed, _ in gathered for message in failed]
+        self.accounted = sum(accounted for _, _, accounted in gathered)
 
     @override
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
