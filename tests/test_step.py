@@ -13,7 +13,8 @@ import torch
 from dreamer.engine.batch import DreamBatch, Frame, Pace
 from dreamer.engine.octaves import OctaveSchedule, renewed_step_weights
 from dreamer.engine.schedule import DreamSchedule, DreamSteps
-from dreamer.engine.step import DreamStep
+from dreamer.engine.step import Dreamable, DreamStep
+from tests.conftest import tiny_model
 from tests.test_steps import FakeModule
 
 
@@ -74,3 +75,8 @@ def test_renewed_step_weights_leave_out_the_levels_a_frame_does_not_dream():
     assert weights is not None and weights[0] is None
     torch.testing.assert_close(weights[1], torch.full((1, 1, 8, 8), 4.0))
     assert renewed_step_weights(DreamBatch(None), [torch.rand(1, 3, 8, 8)], full=4.0) is None
+
+
+def test_the_module_and_the_tests_fake_both_offer_what_the_owner_may_ask():
+    assert isinstance(tiny_model(), Dreamable)
+    assert isinstance(FakeModule(), Dreamable)

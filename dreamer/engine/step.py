@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Optional, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -36,6 +36,7 @@ class DreamStep:
 NO_STEP = DreamStep(octave=0, levels=1, dreaming=False)  # before a dream, or a step that changes nothing
 
 
+@runtime_checkable
 class Dreamable(Protocol):
     """What the owner of a dream may ask of the module that climbs it, and nothing more."""
 
