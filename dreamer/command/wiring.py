@@ -26,7 +26,7 @@ class Wiring:
 
     declared: list[Account]
     metrics: Optional[DreamMetrics]
-    listeners: list[DreamListener]  # the data's other listeners (their ``findings()`` end the run's report)
+    listeners: list[DreamListener]  # the data's other listeners (a ``Findings`` ends the run's report)
 
 
 def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer, timeline: Optional[Timeline] = None) -> Wiring:
@@ -53,7 +53,5 @@ def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer, timeline: O
     hp = model.hparams
     owner = OctaveSchedule(hp.scale, hp.alpha, hp.blend, hp.init, listeners, carry)
     hooked = [c for c in extra if isinstance(c, pl.Callback)]
-    callbacks.extend(
-        [owner, *(c for c in declared if isinstance(c, pl.Callback)), *hooked, *([metrics] if metrics else [])]
-    )
+    callbacks.extend([owner, *declared, *hooked, *([metrics] if metrics else [])])
     return Wiring(declared, metrics, extra)

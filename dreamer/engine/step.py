@@ -22,7 +22,7 @@ class DreamStep:
     levels: int
     dreaming: bool  # whether the step changes the images (images to dream, a level big enough)
     jitter: tuple[torch.Generator, ...] = ()  # one per image (they advance as the jitter draws)
-    step_weights: Optional[Tensor] = None  # [B, 1, h, w]: each pixel's step factor at this level
+    step_weights: Optional[Tensor] = None  # [1, 1, h, w]: each pixel's step factor at this level
     confinement: Optional[tuple[Tensor, Tensor]] = None  # (source, mask) at this level: where the dream may act
 
     def confine(self, images: Tensor) -> None:
