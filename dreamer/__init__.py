@@ -5,8 +5,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["DreamDataModule", "DreamModule", "IndependentDDPStrategy", "dream", "silence_known_noise", "wire"]
-__version__ = "0.1.0"
+__all__ = [
+    "DreamDataModule",
+    "DreamModule",
+    "IndependentDDPStrategy",
+    "Octaves",
+    "dream",
+    "silence_known_noise",
+    "wire",
+]
+__version__ = "0.2.0"
 
 _HOMES = {
     "dream": "dreamer.command.api",
@@ -14,6 +22,7 @@ _HOMES = {
     "DreamModule": "dreamer.engine.module",
     "silence_known_noise": "dreamer.quiet",
     "IndependentDDPStrategy": "dreamer.engine.strategy",
+    "Octaves": "dreamer.engine.octaves",
     "wire": "dreamer.command.wiring",
 }
 

@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--config", default="atlas", help="the preset or config file that made it")
     args = parser.parse_args()
     settings = yaml.safe_load(config_path(args.config).read_text())["model"]
-    model = DreamModule(**{k: settings[k] for k in ("backbone", "weights", "layers") if k in settings}, octaves=1)
+    model = DreamModule(**{k: settings[k] for k in ("backbone", "weights", "layers") if k in settings})
     (layer,) = model.objective.layer_schedule[0]
     files = sorted((args.folder / layer).glob(f"{layer}-c*.png"))
     channels = [int(re.search(r"-c(\d+)\.png$", f.name).group(1)) for f in files]

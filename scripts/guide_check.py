@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("guide", type=Path)
     parser.add_argument("--photo", type=Path, default=SAMPLE_PHOTO)
     args = parser.parse_args()
-    judge = DreamModule(backbone="mobilenet_v2", weights="imagenet", layers=11, octaves=1)
+    judge = DreamModule(backbone="mobilenet_v2", weights="imagenet", layers=11)
 
     def means(path: Path) -> torch.Tensor:
         return channel_means(judge.objective, to_tensor(open_photo(path)[0])[None])[0]
@@ -32,7 +32,7 @@ def main() -> None:
     target = means(args.guide)
     with tempfile.TemporaryDirectory() as folder:
         images = {"photo": args.photo}
-        for name, extra in (("unguided", []), ("guided", ["--model.guide", str(args.guide)])):
+        for name, extra in (("unguided", []), ("guided", ["--model.guide.image", str(args.guide)])):
             images[name] = Path(folder) / f"{name}.png"
             command = ["fit", "--config", "quickstart", "--data.images", str(args.photo), "--data.output"]
             assert dreamer_main([*command, str(images[name]), *extra, "--trainer.enable_progress_bar", "false"]) == 0

@@ -127,7 +127,7 @@ def guided_row(work: Path, width: int) -> Image.Image:
     command = ["fit", "--config", "atlas", "--data.channels", "40", "--data.output", str(work / "guide")]
     assert dreamer_main([*command, "--data.size", "224", "--trainer.enable_progress_bar", "false"]) == 0
     guide = work / "guide" / "features.11" / "features.11-c0040.png"
-    print("dreamer fit --config quickstart --model.guide features.11-c0040.png")
+    print("dreamer fit --config quickstart --model.guide.image features.11-c0040.png")
     panels = [
         ("guide: atlas image of channel 40", Image.open(guide)),
         ("quickstart", dream(PHOTO, "quickstart", enable_progress_bar=False)),
@@ -141,7 +141,7 @@ def octaves_row(work: Path, width: int) -> Image.Image:
     big = work / "chelsea_x3.png"
     photo = Image.open(PHOTO).convert("RGB")
     photo.resize((photo.width * 3, photo.height * 3), Image.Resampling.LANCZOS).save(big)
-    print("dreamer fit --config quickstart --data.images chelsea_x3.png [--model.octaves 4]")
+    print("dreamer fit --config quickstart --data.images chelsea_x3.png [--octaves.count 4]")
     panels = [
         ("451 px photo (auto: 4 levels)", dream(PHOTO, "quickstart", enable_progress_bar=False)),
         ("1353 px, 4 levels", dream(big, "quickstart", octaves=4, enable_progress_bar=False)),

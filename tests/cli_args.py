@@ -6,7 +6,7 @@ QUIET = ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
 
 
 def flags(**values: object) -> list[str]:
-    """``flags(model_octaves=2, data_size=64)`` → ``["--model.octaves", "2", "--data.size", "64"]``."""
+    """``flags(octaves_count=2, data_size=64)`` → ``["--octaves.count", "2", "--data.size", "64"]``."""
     out = []
     for key, value in values.items():
         section, name = key.split("_", 1)

@@ -10,6 +10,7 @@ from PIL import Image
 from dreamer.command.wiring import wire
 from dreamer.engine.jitter import Jitter
 from dreamer.engine.module import DreamModule
+from dreamer.engine.octaves import Octaves
 from dreamer.photos.data import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
@@ -44,14 +45,22 @@ def photo(tmp_path: Path) -> Path:
 
 def tiny_model(**overrides) -> DreamModule:
     """MobileNetV2 with its real ImageNet weights (shipped by a package): small, fast, meaningful."""
-    settings = dict(backbone="mobilenet_v2", weights="imagenet", layers=7, octaves=2, scale=1.5, iterations=3, lr=0.02)
+    settings = dict(backbone="mobilenet_v2", weights="imagenet", layers=7, lr=0.02)
     settings.update(overrides)
     if isinstance(settings.get("jitter"), int):  # a roll alone, as a number
         settings["jitter"] = Jitter(roll=settings["jitter"])
     return DreamModule(**settings)
 
 
-def run_dream(model: DreamModule, data: DreamDataModule, **trainer_kwargs) -> pl.Trainer:
+def tiny_octaves(**overrides) -> Octaves:
+    """A short walk: 2 octaves of 1.5, 3 steps each (``overrides``: any ``Octaves`` field)."""
+    return Octaves(**{"count": 2, "scale": 1.5, "iterations": 3, **overrides})
+
+
+def run_dream(
+    model: DreamModule, data: DreamDataModule, octaves: Octaves | None = None, **trainer_kwargs
+) -> pl.Trainer:
+    """Dream ``data`` with ``model`` walking ``octaves`` (``tiny_octaves()`` unless given)."""
     settings = dict(
         accelerator="cpu",
         devices=1,
@@ -63,6 +72,6 @@ def run_dream(model: DreamModule, data: DreamDataModule, **trainer_kwargs) -> pl
     )
     settings.update(trainer_kwargs)
     trainer = pl.Trainer(**settings)
-    wire(model, data, trainer)
+    wire(model, data, trainer, octaves or tiny_octaves())
     trainer.fit(model, datamodule=data)
     return trainer

@@ -24,7 +24,7 @@ from tests.cli_args import QUIET, flags
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden.json"
-SHORT = flags(model_octaves=2, model_iterations=3)
+SHORT = flags(octaves_count=2, octaves_iterations=3)
 
 
 def quickstart(work: Path) -> list[str]:
@@ -67,8 +67,8 @@ def sweep(work: Path) -> list[str]:
     config.write_text(
         (REPO / "configs" / "sweep_seed.yaml")
         .read_text()
-        .replace("model.scale: [1.4, 1.6, 1.8]", "model.scale: [1.4, 1.8]")
-        .replace("model.alpha: [0.2, 0.5, 0.8]", "model.alpha: [0.2, 0.8]")
+        .replace("octaves.scale: [1.4, 1.6, 1.8]", "octaves.scale: [1.4, 1.8]")
+        .replace("octaves.alpha: [0.2, 0.5, 0.8]", "octaves.alpha: [0.2, 0.8]")
     )
     return ["sweep", "--config", str(config), "--data.images", str(photo), "--data.output", str(work / "out"), *SHORT]
 

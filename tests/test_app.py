@@ -36,7 +36,7 @@ CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser")
 
 
 def test_the_recipe_holds_only_what_the_form_changed():
-    same = Recipe.from_form("quickstart", {"model.layers": "11", "model.lr": 0.012, "model.octaves": "auto"})
+    same = Recipe.from_form("quickstart", {"model.layers": "11", "model.lr": 0.012, "octaves.count": "auto"})
     assert same.settings == {}
     changed = Recipe.from_form("quickstart", {"model.layers": "14", "model.lr": 0.02, "model.channels": [3, 7]})
     assert changed.settings == {"model.layers": "14", "model.lr": 0.02, "model.channels": [3, 7]}

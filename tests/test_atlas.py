@@ -22,7 +22,7 @@ from dreamer.files.imageio import open_photo, to_tensor
 from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, tiny_model
 
-SHORT = [*flags(model_octaves=2, model_iterations=3, data_size=64), *QUIET[2:]]
+SHORT = [*flags(octaves_count=2, octaves_iterations=3, data_size=64), *QUIET[2:]]
 
 
 def atlas(tmp_path, *extra: str) -> list[str]:
@@ -85,7 +85,7 @@ def test_atlas_shards_channels_over_processes(tmp_path):
     ],
 )
 def test_bad_atlas_settings_fail_in_one_line_before_dreaming(tmp_path, capsys, extra, message):
-    assert main(atlas(tmp_path, *extra, "--model.octaves", "2")) == 2
+    assert main(atlas(tmp_path, *extra, "--octaves.count", "2")) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(f"dreamer: error: {message}")
     assert not list((tmp_path / "atlas").rglob("*.png"))
@@ -101,7 +101,7 @@ def test_the_preset_atlas_shows_each_channel_what_excites_it_most(tmp_path, caps
     channels = [int(re.search(r"c(\d+)", f.name).group(1)) for f in files]
     assert channels == list(range(96))
     images = torch.stack([to_tensor(open_photo(f)[0]) for f in files])
-    share = self_excitation_share(channel_means(tiny_model(layers=11, octaves=1).objective, images), channels)
+    share = self_excitation_share(channel_means(tiny_model(layers=11).objective, images), channels)
     print(f"self-excitation share: {share:.3f}")
     assert share >= 0.95
     # and the images differ from one another: not one pattern for all

@@ -5,14 +5,14 @@ from __future__ import annotations
 import lightning.pytorch as pl
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from dreamer import dream
+from dreamer.engine.octaves import Octaves
 from dreamer.engine.pyramid import auto_octaves, stretched
 from dreamer.errors import ConfigError
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import SAMPLE, make_photo, run_dream, tiny_model
+from tests.conftest import SAMPLE, make_photo, run_dream, tiny_model, tiny_octaves
 
 
 def test_levels_follow_the_long_side():
@@ -45,10 +45,11 @@ class LayersSeen(pl.Callback):
 def test_each_photo_gets_its_own_number_of_levels_and_the_layers_stretch(tmp_path):
     make_photo(tmp_path / "in" / "small.png", size=(80, 60))  # 1 + round(log(80/48) / log(1.5)) = 2 levels
     make_photo(tmp_path / "in" / "large.png", size=(240, 180))  # 1 + round(log(240/48) / log(1.5)) = 5 levels
-    model = tiny_model(octaves="auto", smallest_octave=48, scale=1.5, layers=[4, 7, 11], iterations=2)
+    model = tiny_model(layers=[4, 7, 11])
     seen = LayersSeen()
     data = DreamDataModule(images=str(tmp_path / "in"), output=str(tmp_path / "out"))
-    trainer = run_dream(model, data, callbacks=[seen])
+    octaves = tiny_octaves(count="auto", smallest=48, scale=1.5, iterations=2)
+    trainer = run_dream(model, data, octaves, callbacks=[seen])
     assert trainer.global_step == (2 + 5) * 2
     assert seen.seen["small.png"] == [("features.4",), ("features.11",)]
     assert seen.seen["large.png"] == [
@@ -97,12 +98,12 @@ def test_on_a_larger_photo_auto_keeps_the_forms_large(tmp_path):
 def test_videos_ask_for_a_number_of_octaves(tmp_path):
     from dreamer.motion.zoom import ZoomDataModule
 
-    model = tiny_model(octaves="auto")
-    with pytest.raises(ConfigError, match="model.octaves: 'auto' is for photos and atlases"):
-        run_dream(model, ZoomDataModule(images=str(make_photo(tmp_path / "p.png")), output=str(tmp_path / "z")))
+    zoom = ZoomDataModule(images=str(make_photo(tmp_path / "p.png")), output=str(tmp_path / "z"))
+    with pytest.raises(ConfigError, match="octaves.count: 'auto' is for photos and atlases"):
+        run_dream(tiny_model(), zoom, tiny_octaves(count="auto"))
 
 
 def test_octaves_must_be_a_positive_number_or_auto():
-    with pytest.raises(ConfigError, match="model.octaves must be a number >= 1 or 'auto'"):
-        tiny_model(octaves=0)
-    assert torch.is_tensor(tiny_model(octaves="auto").image)
+    with pytest.raises(ConfigError, match="octaves.count must be a number >= 1 or 'auto'"):
+        Octaves(count=0)
+    assert Octaves(count="auto").count == "auto"

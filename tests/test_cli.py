@@ -4,17 +4,19 @@ import torch
 import yaml
 from PIL import Image
 
+import dreamer
 from dreamer.cli import main
 from dreamer.command.sweep import grid, read_sweep
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.module import DreamModule
+from dreamer.engine.octaves import Octaves
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.photos.data import DreamDataModule
 from tests.cli_args import QUIET, flags
-from tests.conftest import REPO, SAMPLE, run_dream
+from tests.conftest import REPO, SAMPLE, make_photo, run_dream
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
-FAST = [*flags(model_octaves=2, model_iterations=2), *QUIET]
+FAST = [*flags(octaves_count=2, octaves_iterations=2), *QUIET]
 
 
 def test_there_are_presets():
@@ -33,7 +35,7 @@ def test_every_preset_parses(config, capsys, tmp_path):
     assert done.value.code == 0
     resolved = yaml.safe_load(capsys.readouterr().out)
     data = resolved["data"]["init_args"]
-    assert resolved["model"]["iterations"] >= 1 and (data.get("images") or data.get("video") or data.get("channels"))
+    assert resolved["octaves"]["iterations"] >= 1 and (data.get("images") or data.get("video") or data.get("channels"))
 
 
 @pytest.mark.parametrize(
@@ -86,7 +88,7 @@ def test_quickstart_end_to_end_writes_a_dream_and_its_config(tmp_path, monkeypat
     original = np.asarray(Image.open(SAMPLE).convert("RGB"), dtype=np.float32)
     assert np.abs(pixels - original).mean() > 2.0  # visibly changed
     config = yaml.safe_load((out / "chelsea.yaml").read_text())
-    assert config["model"]["backbone"] == "mobilenet_v2" and config["model"]["octaves"] == 2
+    assert config["model"]["backbone"] == "mobilenet_v2" and config["octaves"]["count"] == 2
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
     assert str(dream) in capsys.readouterr().out
 
@@ -128,9 +130,9 @@ def test_user_errors_are_one_clear_line(tmp_path, monkeypatch, capsys, extra, me
 
 def test_real_weights_raise_the_target_activation_on_the_sample_photo(tmp_path):
     """The quickstart dream, with real ImageNet weights, must excite its layer far more than the photo does."""
-    settings = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())["model"]
-    model = DreamModule(**settings)
-    run_dream(model, DreamDataModule(images=str(SAMPLE), output=str(tmp_path / "d.png")))
+    preset = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
+    model = DreamModule(**preset["model"])
+    run_dream(model, DreamDataModule(images=str(SAMPLE), output=str(tmp_path / "d.png")), Octaves(**preset["octaves"]))
     photo = to_tensor(open_photo(SAMPLE)[0]).unsqueeze(0)
     dream = to_tensor(open_photo(tmp_path / "d.png")[0]).unsqueeze(0)
     with torch.no_grad():
@@ -165,6 +167,70 @@ def test_a_config_and_flags_written_for_dreamer_0_1_still_run(tmp_path, capsys):
     }
 
 
+def test_the_octave_filter_and_guide_settings_of_dreamer_0_1_are_read_in_their_groups(tmp_path, capsys):
+    """0.1 kept the octave walk, the filters and the guide among the model's own settings; a config of
+    then (its keyframes, audio and sweep keys too) and its flags are read in today's sections."""
+    from dreamer.files.earlier import upgraded
+
+    guide = make_photo(tmp_path / "guide.png")
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        "model:\n  backbone: mobilenet_v2\n  octaves: 3\n  scale: 1.6\n  iterations: 4\n  alpha: 0.5\n"
+        "  blend: detail\n  init: noise\n  smallest_octave: 100\n  grad_blur: 0.5\n  laplacian_levels: 2\n"
+        f"  guide: {guide.name}\n  guide_side: 200\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(old), "--print_config"])
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["octaves"] == {
+        "count": 3,
+        "smallest": 100,
+        "scale": 1.6,
+        "iterations": 4,
+        "alpha": 0.5,
+        "blend": "detail",
+        "init": "noise",
+    }
+    assert config["model"]["filters"] == {"grad_blur": 0.5, "laplacian_levels": 2, "image_blur": 0.0}
+    assert config["model"]["guide"] == {"image": str(guide), "side": 200}  # beside its config, made absolute
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", "quickstart", "--model.octaves", "5", "--model.alpha=0.3", "--print_config"])
+    assert yaml.safe_load(capsys.readouterr().out)["octaves"]["count"] == 5
+    animated = upgraded(
+        {
+            "sweep": {"model.scale": [1.4], "model.lr": [0.1]},
+            "animation": {
+                "keyframes": {0: {"model.grad_blur": 1.0, "model.lr": 0.01}},
+                "audio": [{"setting": "model.image_blur", "envelope": "onsets", "range": [0, 1]}],
+            },
+        }
+    )
+    assert list(animated["sweep"]) == ["octaves.scale", "model.lr"]
+    assert animated["animation"]["keyframes"][0] == {"model.filters.grad_blur": 1.0, "model.lr": 0.01}
+    assert animated["animation"]["audio"][0]["setting"] == "model.filters.image_blur"
+
+
+def test_a_saved_config_says_which_dreamer_wrote_it(tmp_path):
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                "quickstart",
+                "--data.images",
+                str(make_photo(tmp_path / "p.png")),
+                "--data.output",
+                str(tmp_path / "o"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    first = (tmp_path / "o" / "p.yaml").read_text().splitlines()[0]
+    assert first == f"# written by dreamer {dreamer.__version__}"
+    assert dreamer.__version__ == "0.2.0"
+
+
 def test_the_config_saved_beside_a_dream_runs_back_from_any_folder_to_the_same_bytes(tmp_path, monkeypatch):
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
     (work / "photos").mkdir(parents=True)
@@ -181,8 +247,9 @@ def test_the_config_saved_beside_a_dream_runs_back_from_any_folder_to_the_same_b
     "content, message",
     [
         ("model:\n  octaves: [2\n  lr: 0.1\n", "bad.yaml: not valid YAML at line 3, column 5: expected ',' or ']'"),
-        ("model:\n  octaves: two\n", "model.octaves: expected int or 'auto', got two"),
-        ("model:\n  iterations: many\n", "model.iterations: Expected a int. Got value: many"),
+        ("octaves:\n  count: two\n", "octaves.count: expected int or 'auto', got two"),
+        ("octaves:\n  iterations: many\n", "octaves.iterations: Expected a int. Got value: many"),
+        ("model:\n  octaves: two\n", "octaves.count: expected int or 'auto', got two"),  # 0.1's key, read today
     ],
 )
 def test_a_broken_config_is_one_line_naming_the_file_or_the_option(tmp_path, capsys, content, message):

@@ -6,7 +6,9 @@ import torch
 
 from dreamer.engine.backbones import BACKBONES
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import make_photo, run_dream, tiny_model
+from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
+
+THREE = tiny_octaves(count=3, scale=1.3, iterations=4)  # 12 steps over 3 sizes
 
 
 def test_bf16_mixed_precision_runs_on_cpu_without_nans(tmp_path, photo):
@@ -45,12 +47,12 @@ def test_compiled_backbone_is_not_recompiled_every_step(tmp_path, monkeypatch):
         dreamer.engine.extractor.torch, "compile", lambda m, **kw: real_compile(m, backend=counter, **kw)
     )
     torch._dynamo.reset()
-    model = tiny_model(compile=True, octaves=3, scale=1.3, iterations=4)
+    model = tiny_model(compile=True)
     first, second = make_photo(tmp_path / "a.png", seed=1), make_photo(tmp_path / "b.png", seed=2)
-    run_dream(model, DreamDataModule(images=str(first), output=str(tmp_path / "a-out.png")))
+    run_dream(model, DreamDataModule(images=str(first), output=str(tmp_path / "a-out.png")), THREE)
     compiled = counter.frame_count
     assert 1 <= compiled <= 3  # 12 steps over 3 sizes
-    run_dream(model, DreamDataModule(images=str(second), output=str(tmp_path / "b-out.png")))
+    run_dream(model, DreamDataModule(images=str(second), output=str(tmp_path / "b-out.png")), THREE)
     assert counter.frame_count == compiled
 
 
@@ -71,10 +73,10 @@ def test_reduce_overhead_compiles_each_octave_size_once_with_fixed_shapes(tmp_pa
 
     monkeypatch.setattr(dreamer.engine.extractor.torch, "compile", counting)
     torch._dynamo.reset()
-    model = tiny_model(compile="reduce-overhead", octaves=3, scale=1.3, iterations=4)
+    model = tiny_model(compile="reduce-overhead")
     first, second = make_photo(tmp_path / "a.png", seed=1), make_photo(tmp_path / "b.png", seed=2)
-    run_dream(model, DreamDataModule(images=str(first), output=str(tmp_path / "a-out.png")))
+    run_dream(model, DreamDataModule(images=str(first), output=str(tmp_path / "a-out.png")), THREE)
     assert settings == [{"mode": "reduce-overhead", "dynamic": False}]
     assert counter.frame_count == 3  # 12 steps over 3 sizes
-    run_dream(model, DreamDataModule(images=str(second), output=str(tmp_path / "b-out.png")))
+    run_dream(model, DreamDataModule(images=str(second), output=str(tmp_path / "b-out.png")), THREE)
     assert counter.frame_count == 3

@@ -14,7 +14,7 @@ from PIL import Image
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.module import DreamModule
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import make_photo, run_dream, tiny_model
+from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
 from tests.test_many import dream_with_processes, float_dreams, folder_of
 
 pytestmark = [
@@ -36,8 +36,9 @@ def exact_fp32():
 
 def dream(tmp_path, photo, name: str, model_kwargs: dict | None = None, **trainer_kwargs) -> np.ndarray:
     target = tmp_path / "out" / name
-    model = tiny_model(**{"octaves": 2, "iterations": 5, **(model_kwargs or {})})
-    run_dream(model, DreamDataModule(images=str(photo), output=str(target)), **{**GPU, **trainer_kwargs})
+    model = tiny_model(**(model_kwargs or {}))
+    data = DreamDataModule(images=str(photo), output=str(target))
+    run_dream(model, data, tiny_octaves(iterations=5), **{**GPU, **trainer_kwargs})
     assert torch.isfinite(model.image).all()
     return np.asarray(Image.open(target), dtype=np.float32) / 255
 
@@ -56,14 +57,15 @@ def gradient(model: DreamModule, image: torch.Tensor, autocast: torch.dtype | No
 
 def gain(photo, precision: str) -> float:
     """How much a whole dream at ``precision`` raises its last layer's objective, measured in fp32."""
-    model = tiny_model(octaves=2, iterations=5)
+    model = tiny_model()
     run_dream(
         model,
         DreamDataModule(images=str(photo), output=str(photo.parent / f"{precision}.png")),
+        tiny_octaves(iterations=5),
         **GPU,
         precision=precision,
     )
-    judge = tiny_model(octaves=2).cuda()
+    judge = tiny_model().cuda()
     with torch.no_grad():
         return (
             judge.objective(model.image.detach().float(), DreamBatch(None), 1)
@@ -82,7 +84,7 @@ def gpu_photo(tmp_path):
 # keep is the step's direction and the dream's strength.
 @pytest.mark.parametrize(("precision", "dtype"), [("bf16-mixed", torch.bfloat16), ("16-mixed", torch.float16)])
 def test_mixed_precision_steps_point_where_fp32_does_and_dream_as_strongly(tmp_path, gpu_photo, precision, dtype):
-    model = tiny_model(octaves=2).cuda()
+    model = tiny_model().cuda()
     exact, mixed = gradient(model, pixels_of(gpu_photo)), gradient(model, pixels_of(gpu_photo), dtype)
     cosine = torch.nn.functional.cosine_similarity(exact.flatten(), mixed.flatten(), dim=0).item()
     reference, lowered = gain(gpu_photo, "32-true"), gain(gpu_photo, precision)
@@ -109,8 +111,9 @@ def test_compiled_backbone_is_not_recompiled_every_step_on_gpu(tmp_path, gpu_pho
     torch._dynamo.reset()
     dreamer.engine.extractor.torch.compile = lambda module, **kwargs: real_compile(module, backend=counter, **kwargs)
     try:
-        model = tiny_model(compile=True, octaves=3, scale=1.3, iterations=4)
-        run_dream(model, DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "c.png")), **GPU)
+        model = tiny_model(compile=True)
+        data = DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "c.png"))
+        run_dream(model, data, tiny_octaves(count=3, scale=1.3, iterations=4), **GPU)
     finally:
         dreamer.engine.extractor.torch.compile = real_compile
     print(f"compiled frames: {counter.frame_count} for 3 octaves × 4 steps")
@@ -130,13 +133,15 @@ def test_the_steps_between_logging_steps_never_wait_for_the_gpu(tmp_path, gpu_ph
             plain = not (position.octave_start or position.octave_end or position.dream_end)
             torch.cuda.set_sync_debug_mode("warn" if plain else "default")
 
-    model = tiny_model(octaves=2, iterations=6, jitter=4)
+    model = tiny_model(jitter=4)
     data = DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "out"))
     logged = dict(logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")), log_every_n_steps=1000)
     try:
         with warnings.catch_warnings(record=True) as records:
             warnings.simplefilter("always")
-            run_dream(model, data, **GPU, **logged, enable_progress_bar=True, callbacks=[Watch()])
+            run_dream(
+                model, data, tiny_octaves(iterations=6), **GPU, **logged, enable_progress_bar=True, callbacks=[Watch()]
+            )
     finally:
         torch.cuda.set_sync_debug_mode("default")
     caught = [str(r.message) for r in records if "synchroniz" in str(r.message).lower()]
@@ -148,12 +153,13 @@ def test_reduce_overhead_captures_the_step_and_dreams_as_eager_does(tmp_path, gp
     """CUDA graphs per octave size: the dream's gain matches the eager one, and the step time is printed."""
     import time
 
-    eager = tiny_model(octaves=2, iterations=5)
-    captured = tiny_model(octaves=2, iterations=5, compile="reduce-overhead")
+    eager = tiny_model()
+    captured = tiny_model(compile="reduce-overhead")
     gains = {}
     for name, model in (("eager", eager), ("reduce-overhead", captured)):
         started = time.perf_counter()
-        run_dream(model, DreamDataModule(images=str(gpu_photo), output=str(tmp_path / f"{name}.png")), **GPU)
+        data = DreamDataModule(images=str(gpu_photo), output=str(tmp_path / f"{name}.png"))
+        run_dream(model, data, tiny_octaves(iterations=5), **GPU)
         torch.cuda.synchronize()
         image = pixels_of(tmp_path / f"{name}.png")
         with torch.no_grad():
@@ -171,8 +177,9 @@ def test_tiled_4096_dream_stays_within_a_memory_bound(tmp_path):
     photo = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (4096, 4096, 3), dtype=np.uint8)).save(photo)
     torch.cuda.reset_peak_memory_stats()
-    model = tiny_model(layers=11, octaves=1, iterations=2, tile_size=512)
-    run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "big-dream.png")), **GPU)
+    model = tiny_model(layers=11, tile_size=512)
+    data = DreamDataModule(images=str(photo), output=str(tmp_path / "big-dream.png"))
+    run_dream(model, data, tiny_octaves(count=1, iterations=2), **GPU)
     peak = torch.cuda.max_memory_allocated() / 2**30
     print(f"tiled 4096² peak GPU memory: {peak:.2f} GiB")
     assert peak < 3.0 and (tmp_path / "big-dream.png").is_file()

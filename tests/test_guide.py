@@ -13,9 +13,10 @@ from dreamer.engine.guide import guided_objective
 from dreamer.explore.probes import channel_means
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import make_photo, run_dream, tiny_model
+from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
 
-SETTINGS = dict(layers=11, octaves=2, iterations=8, lr=0.03, jitter=4)
+SETTINGS = dict(layers=11, lr=0.03, jitter=4)
+OCTAVES = tiny_octaves(iterations=8)
 
 
 def pattern(path, kind: str, size=(96, 96)):
@@ -31,7 +32,7 @@ def pattern(path, kind: str, size=(96, 96)):
 
 
 def cosine_to(guide_path, dream: torch.Tensor) -> float:
-    judge = tiny_model(layers=11, octaves=1)
+    judge = tiny_model(layers=11)
     guide = to_tensor(open_photo(guide_path)[0])[None]
     return torch.nn.functional.cosine_similarity(
         channel_means(judge.objective, dream)[0], channel_means(judge.objective, guide)[0], dim=0
@@ -52,9 +53,9 @@ def test_each_position_is_pulled_towards_its_best_matching_guide_feature():
 def test_a_guided_dream_takes_on_the_guides_features(tmp_path, photo):
     guide = pattern(tmp_path / "guide.png", "stripes")
     dreams = {}
-    for name, extra in (("unguided", {}), ("guided", {"guide": str(guide)})):
+    for name, extra in (("unguided", {}), ("guided", {"guide": {"image": str(guide)}})):
         model = tiny_model(**SETTINGS, **extra)
-        run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / f"{name}.png")))
+        run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / f"{name}.png")), OCTAVES)
         dreams[name] = model.image.detach()
     unguided, guided = cosine_to(guide, dreams["unguided"]), cosine_to(guide, dreams["guided"])
     print(f"cosine to the guide: unguided {unguided:.3f}, guided {guided:.3f}")
@@ -67,8 +68,8 @@ def test_a_folder_of_guides_gives_each_photo_of_a_batch_its_own(tmp_path):
         make_photo(photos / f"{name}.png", size=(96, 80), seed=1)  # the same photo twice
     pattern(guides / "a.jpg", "stripes")
     pattern(guides / "b.png", "dots")
-    model = tiny_model(**SETTINGS, guide=str(guides))
-    run_dream(model, DreamDataModule(images=str(photos), output=str(tmp_path / "out"), batch_size=2))
+    model = tiny_model(**SETTINGS, guide={"image": str(guides)})
+    run_dream(model, DreamDataModule(images=str(photos), output=str(tmp_path / "out"), batch_size=2), OCTAVES)
     dreams = {name: to_tensor(Image.open(tmp_path / "out" / f"{name}.png"))[None] for name in ("a", "b")}
     assert cosine_to(guides / "a.jpg", dreams["a"]) > cosine_to(guides / "a.jpg", dreams["b"])
     assert cosine_to(guides / "b.png", dreams["b"]) > cosine_to(guides / "b.png", dreams["a"])
@@ -77,9 +78,9 @@ def test_a_folder_of_guides_gives_each_photo_of_a_batch_its_own(tmp_path):
 @pytest.mark.parametrize(
     ("guide", "message"),
     [
-        ("missing.png", "model.guide: missing.png does not exist"),
-        ("broken.png", "model.guide: broken.png: not a readable image"),
-        ("guides", "model.guide: no guide for photo.png in guides (expected photo.<jpg|png|…>)"),
+        ("missing.png", "model.guide.image: missing.png does not exist"),
+        ("broken.png", "model.guide.image: broken.png: not a readable image"),
+        ("guides", "model.guide.image: no guide for photo.png in guides (expected photo.<jpg|png|…>)"),
     ],
 )
 def test_a_guide_that_cannot_be_used_stops_the_run_in_one_line(tmp_path, monkeypatch, capsys, guide, message):
@@ -87,7 +88,16 @@ def test_a_guide_that_cannot_be_used_stops_the_run_in_one_line(tmp_path, monkeyp
     make_photo(tmp_path / "photo.png")
     (tmp_path / "broken.png").write_bytes(b"not a png at all")
     pattern(tmp_path / "guides" / "other.png", "dots")
-    args = ["fit", "--config", "quickstart", "--data.images", "photo.png", "--data.output", "out", "--model.guide"]
+    args = [
+        "fit",
+        "--config",
+        "quickstart",
+        "--data.images",
+        "photo.png",
+        "--data.output",
+        "out",
+        "--model.guide.image",
+    ]
     assert main([*args, guide, "--trainer.enable_progress_bar", "false"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith(f"dreamer: error: {message}")
@@ -100,9 +110,9 @@ def test_a_guide_named_in_a_config_file_is_found_beside_it(tmp_path):
     config = tmp_path / "mine" / "guided.yaml"
     config.parent.mkdir()
     config.write_text(
-        "model:\n  guide: guides/sky.jpg\n"
+        "model:\n  guide:\n    image: guides/sky.jpg\n"
         "data:\n  class_path: dreamer.explore.atlas.AtlasDataModule\n  init_args:\n    photo: p.png\n"
     )
     resolved = yaml.safe_load(resolved_config(str(config)))
-    assert resolved["model"]["guide"] == str(config.parent / "guides" / "sky.jpg")
+    assert resolved["model"]["guide"]["image"] == str(config.parent / "guides" / "sky.jpg")
     assert resolved["data"]["init_args"]["photo"] == str(config.parent / "p.png")

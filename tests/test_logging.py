@@ -1,6 +1,7 @@
 """TensorBoard logs: the tags a run writes; and no logs at all when the logger is off."""
 
 import pytest
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dreamer.cli import main
@@ -23,9 +24,9 @@ def dream_args(tmp_path, *extra):
         str(photo),
         "--data.output",
         str(tmp_path / "out"),
-        "--model.octaves",
+        "--octaves.count",
         "2",
-        "--model.iterations",
+        "--octaves.iterations",
         "4",
         "--model.layers",
         "[[7, 11]]",
@@ -65,7 +66,9 @@ def test_a_run_writes_images_scalars_and_hparams(tmp_path, capsys):
     assert len(events.Scalars("objective")) == 8
     gain = events.Scalars("metrics/gain")[0].value
     assert gain > 1.0
-    assert (run / "hparams.yaml").read_text().count("octaves: 2") == 1
+    hparams = yaml.safe_load((run / "hparams.yaml").read_text())
+    assert hparams["octaves"]["count"] == 2  # the octave walk's settings beside the model's and the data's
+    assert hparams["backbone"] == "mobilenet_v2"
     out = capsys.readouterr().out
     assert f"activation gain {gain:.1f}x" in out and "PSNR" in out
 

@@ -12,12 +12,14 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.engine.batch import DreamBatch
+from dreamer.engine.octaves import Octaves
 from dreamer.engine.schedule import DreamSchedule
 from dreamer.files.imageio import save_image
 from dreamer.files.plan import RunSummary
 from dreamer.photos.data import DreamBatches, DreamDataModule, find_images
 from dreamer.photos.writer import DreamWriter
-from tests.conftest import REPO, make_photo, run_dream, tiny_model
+from tests.cli_args import QUIET
+from tests.conftest import REPO, make_photo, run_dream, tiny_model, tiny_octaves
 from tests.helpers import FloatDreams, free_port
 
 
@@ -66,9 +68,7 @@ def test_resize_sets_the_long_side(tmp_path):
 
 def quickstart_args(images: Path, output: Path, *extra: str, iterations: int = 1) -> list[str]:
     """``dreamer fit`` arguments: the quickstart preset cut to 1 octave, no logger or bar, then ``extra``."""
-    quiet = (
-        f"--model.octaves 1 --model.iterations {iterations} --trainer.logger false --trainer.enable_progress_bar false"
-    )
+    quiet = f"--octaves.count 1 --octaves.iterations {iterations} {' '.join(QUIET)}"
     config = str(REPO / "configs" / "quickstart.yaml")
     return [
         "fit",
@@ -120,7 +120,7 @@ def test_sharding_is_exact_with_an_odd_count(tmp_path):
     for plan in shares:
         share = data_with(plan, data)
         share.summary = summary
-        share.schedule = DreamSchedule(octaves=5, scale=1.5, iterations=1)
+        share.schedule = DreamSchedule(Octaves(count=5, scale=1.5, iterations=1))
         loaders.append(share.train_dataloader())
     assert [len(steps) for steps in loaders] == [10, 10, 10]
     names = [name for steps in loaders for batch in steps if batch.position.dream_start for name in batch.names]
@@ -181,7 +181,7 @@ def dream_with_processes(
     devices: int,
     tag: str,
     accelerator: str = "cpu",
-    length: list[str] = ("--model.octaves", "2", "--model.iterations", "3"),
+    length: list[str] = ("--octaves.count", "2", "--octaves.iterations", "3"),
     **env_vars: str,
 ) -> subprocess.CompletedProcess:
     extra = tmp_path / f"extra-{tag}.yaml"
@@ -226,7 +226,7 @@ def test_one_and_two_processes_give_identical_dreams_each_exactly_once(tmp_path)
     photos = folder_of(tmp_path, 5, size=(96, 80))  # 3 batches of 2, 2, 1 over 2 processes
     results, metrics = {}, {}
     for devices in (1, 2):
-        length = ["--model.octaves", "4"]  # the quickstart's 4 levels on its own photo; auto would give 96 px 1
+        length = ["--octaves.count", "4"]  # the quickstart's 4 levels on its own photo; auto would give 96 px 1
         done = dream_with_processes(tmp_path, photos, devices, str(devices), length=length, OMP_NUM_THREADS="1")
         assert done.stdout.count("5 dreamed, 0 skipped, 0 failed") == 1  # one summary, from rank 0
         metrics[devices] = [line for line in done.stdout.splitlines() if line.startswith("dreams vs originals")]
@@ -314,13 +314,15 @@ def test_plain_ddp_is_refused_with_a_clear_message(tmp_path):
 def test_resume_after_an_interrupted_run_dreams_only_what_is_missing(tmp_path):
     photos = folder_of(tmp_path, 3)
     out = tmp_path / "out"
-    model = tiny_model(octaves=2, iterations=2)
-    run_dream(model, DreamDataModule(images=str(photos), output=str(out)), max_steps=5)  # killed mid-way
+    model = tiny_model()
+    run_dream(
+        model, DreamDataModule(images=str(photos), output=str(out)), tiny_octaves(iterations=2), max_steps=5
+    )  # killed mid-way
     assert sorted(p.name for p in out.glob("*.png")) == ["img00.png"]
     first = (out / "img00.png").stat().st_mtime_ns
     writer_runs = []
     data = DreamDataModule(images=str(photos), output=str(out))
-    trainer = run_dream(tiny_model(octaves=2, iterations=2), data)
+    trainer = run_dream(tiny_model(), data, tiny_octaves(iterations=2))
     writer_runs = [c for c in trainer.callbacks if isinstance(c, DreamWriter)][0].written
     assert sorted(p.name for p in writer_runs) == ["img01.png", "img02.png"]
     assert data.plan.skipped == [out / "img00.png"] and (out / "img00.png").stat().st_mtime_ns == first
@@ -398,9 +400,9 @@ def test_a_corpus_of_awkward_and_broken_files(tmp_path, monkeypatch, capsys):
             "fit",
             "--config",
             str(REPO / "configs" / "quickstart.yaml"),
-            "--model.octaves",
+            "--octaves.count",
             "2",
-            "--model.iterations",
+            "--octaves.iterations",
             "2",
             "--data.images",
             str(tmp_path / "corpus"),

@@ -8,17 +8,17 @@ from dreamer.engine.jitter import roll_each
 from dreamer.engine.module import DreamModule
 from dreamer.engine.optim import NormalizedGD
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import make_photo, run_dream, tiny_model
+from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
 
 
-def dream_of(tmp_path, model, photo, name="out.png", **data_kwargs):
+def dream_of(tmp_path, model, photo, name="out.png", octaves=None, **data_kwargs):
     target = tmp_path / "out" / name
-    run_dream(model, DreamDataModule(images=str(photo), output=str(target), **data_kwargs))
+    run_dream(model, DreamDataModule(images=str(photo), output=str(target), **data_kwargs), octaves)
     return np.asarray(Image.open(target), dtype=np.float32) / 255
 
 
 def test_gradient_ascent_raises_the_objective_and_only_the_image_is_optimized(tmp_path, photo):
-    model = tiny_model(octaves=1, iterations=8)
+    model = tiny_model()
     seen = []
     original_step = model.training_step
 
@@ -28,7 +28,9 @@ def test_gradient_ascent_raises_the_objective_and_only_the_image_is_optimized(tm
         return output
 
     model.training_step = spy
-    trainer = run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")))
+    trainer = run_dream(
+        model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")), tiny_octaves(count=1, iterations=8)
+    )
     assert len(seen) == 8 and seen[-1] > 1.5 * seen[0]
     (optimizer,) = trainer.optimizers
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -38,7 +40,7 @@ def test_gradient_ascent_raises_the_objective_and_only_the_image_is_optimized(tm
 
 
 def test_layer_schedule_uses_each_octaves_layer(tmp_path, photo):
-    model = tiny_model(layers=[3, [5, 7]], octaves=2, iterations=2)
+    model = tiny_model(layers=[3, [5, 7]])
     used = []
     forward = model.objective.extractor.forward
 
@@ -48,18 +50,25 @@ def test_layer_schedule_uses_each_octaves_layer(tmp_path, photo):
         return forward(images, layers)
 
     model.objective.extractor.forward = spy
-    run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")))
+    run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")), tiny_octaves(iterations=2))
     assert used == [((43, 53), ("features.3",))] * 2 + [((64, 80), ("features.5", "features.7"))] * 2
 
 
 def test_layer_list_must_match_octaves():
-    with pytest.raises(ValueError, match="one per octave"):
-        tiny_model(layers=[3, 5, 7], octaves=2)
+    with pytest.raises(ValueError, match="model.layers has 3 entries but there are 2 octaves"):
+        tiny_model(layers=[3, 5, 7]).schedule(tiny_octaves(count=2))
+
+
+def test_a_layer_list_of_its_own_length_or_one_entry_fits_any_count():
+    assert tiny_model(layers=[3, 5, 7]).schedule(tiny_octaves(count=3)).octaves.count == 3
+    assert tiny_model(layers=[7]).schedule(tiny_octaves(count=5)).octaves.count == 5
+    with pytest.raises(ValueError, match="model.channels has 3 entries but there are 2 octaves"):
+        tiny_model(channels=[[1], [2], [3]]).schedule(tiny_octaves(count=2))
 
 
 def test_too_small_octaves_are_skipped_with_a_warning(tmp_path, capfd):
     small = make_photo(tmp_path / "small.png", size=(40, 40))
-    model = tiny_model(layers=18, octaves=4, scale=2.0, iterations=2)  # stride 32: needs 32 px
+    model = tiny_model(layers=18)  # stride 32: needs 32 px
     steps = []
     original_step = model.training_step
 
@@ -69,7 +78,11 @@ def test_too_small_octaves_are_skipped_with_a_warning(tmp_path, capfd):
         return output
 
     model.training_step = spy
-    run_dream(model, DreamDataModule(images=str(small), output=str(tmp_path / "o")))
+    run_dream(
+        model,
+        DreamDataModule(images=str(small), output=str(tmp_path / "o")),
+        tiny_octaves(count=4, scale=2.0, iterations=2),
+    )
     assert steps == [False] * 6 + [True] * 2
     lines = [line for line in capfd.readouterr().err.splitlines() if "skipped" in line]
     assert lines == ["warning: small.png (40×40): 3 of 4 octaves skipped, too small for their layers"]
@@ -95,7 +108,7 @@ def test_channel_objective_restricts(tmp_path):
 @pytest.mark.parametrize("blur", [{"grad_blur": 1.5}, {"image_blur": 1.0}, {"laplacian_levels": 4}])
 def test_gradient_and_image_filters_smooth_the_dream(tmp_path, photo, blur):
     plain = dream_of(tmp_path, tiny_model(), photo, "plain.png")
-    blurred = dream_of(tmp_path, tiny_model(**blur), photo, "blurred.png")
+    blurred = dream_of(tmp_path, tiny_model(filters=blur), photo, "blurred.png")
     roughness = lambda img: np.abs(np.diff(img, axis=1)).mean()  # noqa: E731
     assert roughness(blurred) < roughness(plain)
 
@@ -103,8 +116,8 @@ def test_gradient_and_image_filters_smooth_the_dream(tmp_path, photo, blur):
 def test_noise_start_ignores_the_photo_content(tmp_path):
     one = make_photo(tmp_path / "a" / "same.png", seed=1)
     two = make_photo(tmp_path / "b" / "same.png", seed=2)
-    a = dream_of(tmp_path, tiny_model(init="noise"), one, "a.png")
-    b = dream_of(tmp_path, tiny_model(init="noise"), two, "b.png")
+    a = dream_of(tmp_path, tiny_model(), one, "a.png", tiny_octaves(init="noise"))
+    b = dream_of(tmp_path, tiny_model(), two, "b.png", tiny_octaves(init="noise"))
     photo_a = dream_of(tmp_path, tiny_model(), one, "pa.png")
     assert np.array_equal(a, b)
     assert np.abs(a - photo_a).mean() > 0.05
@@ -125,7 +138,7 @@ def test_roll_each_rolls_images_independently():
 
 
 def test_adam_state_is_reset_at_each_octave(tmp_path, photo):
-    model = tiny_model(optimizer=torch.optim.Adam, lr=0.01, octaves=2, iterations=3)
+    model = tiny_model(optimizer=torch.optim.Adam, lr=0.01)
     steps_at_reset = []
     original = model.optimizer_step
 

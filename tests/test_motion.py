@@ -24,7 +24,7 @@ from tests.cli_args import QUIET, flags
 from tests.conftest import REPO, make_photo, run_dream, tiny_model
 from tests.videos import make_video
 
-FAST = [*flags(model_octaves=2, model_scale=1.5, model_iterations=2, model_layers=7), *QUIET]
+FAST = [*flags(octaves_count=2, octaves_scale=1.5, octaves_iterations=2, model_layers=7), *QUIET]
 
 
 def decoded(path: Path) -> list[np.ndarray]:

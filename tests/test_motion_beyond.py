@@ -15,7 +15,7 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.command.runner import DreamerCLI
 from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-from dreamer.engine.octaves import OctaveSchedule
+from dreamer.engine.octaves import Octaves, OctaveSchedule
 from dreamer.errors import ConfigError
 from dreamer.motion.audio import envelopes
 from dreamer.motion.drift import anchored, carried_share, fade_frames, first_ages, older
@@ -78,7 +78,7 @@ def test_keyframed_layers_are_built_into_the_model_and_cross_fade_its_objective(
     cli = DreamerCLI(
         args=[
             "--config=zoom",
-            "--model.octaves=2",
+            "--octaves.count=2",
             "--animation.keyframes={0: {model.layers: 7}, 10: {model.layers: 11}}",
         ],
         run=False,
@@ -276,7 +276,7 @@ def test_pixels_with_no_dream_to_carry_take_full_size_steps_the_others_frame_lr(
     batch = replace(batch, position=Position(0, 4, 1, 0, 4, 2))
     model.take = lambda step: taken.append(step)  # type: ignore[method-assign]
     taken: list = []
-    OctaveSchedule(scale=2.0).on_train_batch_start(SimpleNamespace(optimizers=[]), model, batch, 0)
+    OctaveSchedule(Octaves(scale=2.0)).on_train_batch_start(SimpleNamespace(optimizers=[]), model, batch, 0)
     top = taken[0].step_weights[0, 0]
     torch.testing.assert_close(top[:, :32], torch.full((64, 32), 4.0))  # 0.02 / 0.005
     torch.testing.assert_close(top[:, 32:], torch.ones(64, 32))

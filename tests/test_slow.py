@@ -19,7 +19,7 @@ def test_seed_presets_run_their_whole_layer_schedule(tmp_path, monkeypatch, pres
             str(REPO / "configs" / f"{preset}.yaml"),
             "--model.weights",
             "null",
-            "--model.iterations",
+            "--octaves.iterations",
             "2",
             "--data.images",
             str(photo),

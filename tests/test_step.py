@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from dreamer.engine.batch import DreamBatch, Frame, Pace
-from dreamer.engine.octaves import OctaveSchedule, renewed_step_weights
+from dreamer.engine.octaves import Octaves, OctaveSchedule, renewed_step_weights
 from dreamer.engine.schedule import DreamSchedule, DreamSteps
 from dreamer.engine.step import Dreamable, DreamStep
 from tests.conftest import tiny_model
@@ -31,10 +31,12 @@ def test_a_step_record_cannot_be_changed_by_whoever_reads_it():
 
 
 def steps_taken(batch: DreamBatch, levels: int, iterations: int, module: FakeModule) -> list[DreamStep]:
-    schedule = OctaveSchedule(scale=2.0)
+    schedule = OctaveSchedule(Octaves(scale=2.0))
     trainer = SimpleNamespace(optimizers=[])
     total = (levels - (batch.pace or Pace()).first_octave) * iterations
-    for index, step in enumerate(DreamSteps([batch], DreamSchedule(levels, 2.0, iterations), total)):
+    for index, step in enumerate(
+        DreamSteps([batch], DreamSchedule(Octaves(count=levels, scale=2.0, iterations=iterations)), total)
+    ):
         schedule.on_train_batch_start(trainer, module, step, index)
         schedule.on_train_batch_end(trainer, module, {"objective": torch.ones(1)}, step, index)
     return module.steps

@@ -53,13 +53,16 @@ def test_sweep_keys_and_values_are_checked():
         check_sweep({"model.scal": [1.4]})
     with pytest.raises(ConfigError, match="unknown key 'data.resize'"):
         check_sweep({"data.resize": [64]})
-    with pytest.raises(ConfigError, match="model.alpha needs a non-empty list"):
-        check_sweep({"model.alpha": 0.5})
+    with pytest.raises(ConfigError, match="octaves.alpha needs a non-empty list"):
+        check_sweep({"octaves.alpha": 0.5})
+    with pytest.raises(ConfigError, match="unknown key 'octaves.alfa'"):
+        check_sweep({"octaves.alfa": [0.5]})
+    check_sweep({"octaves.scale": [1.4], "model.jitter.roll": [4, 8], "model.filters.grad_blur": [0.5]})
 
 
 def test_a_sweep_dreams_every_point_and_lays_them_on_one_sheet(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # data.output is relative to where dreamer runs
-    config = sweep_config(tmp_path, "  model.scale: [1.4, 1.6]\n  model.alpha: [0.1, 0.5, 0.9]\n")
+    config = sweep_config(tmp_path, "  octaves.scale: [1.4, 1.6]\n  octaves.alpha: [0.1, 0.5, 0.9]\n")
     assert main(["sweep", "--config", config, "--tile-side", "64"]) == 0
     out = tmp_path / "out"
     dreams = sorted(out.glob("*/photo.png"))
@@ -85,9 +88,9 @@ def test_sweep_points_are_shared_out_over_worker_processes(tmp_path, capsys, mon
 
 def test_a_bad_point_fails_alone_and_a_bad_key_stops_before_dreaming(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = sweep_config(tmp_path, "  model.alpha: [0.5, 2.0]\n")
+    config = sweep_config(tmp_path, "  model.alpha: [0.5, 2.0]\n")  # dreamer 0.1's key: octaves.alpha today
     assert main(["sweep", "--config", config]) == 1
-    assert "failed: alpha=2.0: alpha must be within [0, 1], got 2.0" in capsys.readouterr().err
+    assert "failed: alpha=2.0: octaves.alpha must be within [0, 1], got 2.0" in capsys.readouterr().err
     assert (tmp_path / "out" / "alpha=0.5" / "photo.png").is_file()
     assert (tmp_path / "out" / "photo-sweep.png").is_file()
 

@@ -21,7 +21,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dreamer.cli import main
 from dreamer.files.background import Background, ahead, overlaps
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import REPO, make_photo, run_dream, tiny_model
+from tests.conftest import REPO, make_photo, run_dream, tiny_model, tiny_octaves
 
 
 def test_background_runs_jobs_in_order_and_a_full_queue_makes_the_caller_wait():
@@ -198,10 +198,10 @@ def test_between_logging_steps_nothing_is_read_back_from_the_dream(tmp_path, mon
                 plain.append(trainer.global_step)
 
     plain: list[int] = []
-    model = tiny_model(octaves=2, iterations=8, jitter=4)
+    model = tiny_model(jitter=4)
     data = DreamDataModule(images=str(photos(tmp_path / "in", 1)), output=str(tmp_path / "out"))
     logged = dict(logger=pl.loggers.TensorBoardLogger(str(tmp_path / "logs")), log_every_n_steps=every)
-    run_dream(model, data, **logged, enable_progress_bar=True, callbacks=[Window()])
+    run_dream(model, data, tiny_octaves(iterations=8), **logged, enable_progress_bar=True, callbacks=[Window()])
     watching[0] = "none"
     assert len(plain) >= 8  # plain steps were watched, before and after logging steps
     assert not {key: count for key, count in reads.items() if key.startswith("plain")}, reads

@@ -7,7 +7,7 @@ from PIL import Image
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.tiling import tile_bounds, tiled_gradient
 from dreamer.photos.data import DreamDataModule
-from tests.conftest import make_photo, run_dream, tiny_model
+from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
 
 
 def test_tile_bounds_cover_the_image_in_near_equal_spans():
@@ -46,8 +46,8 @@ def test_tiled_and_untiled_dreams_are_as_alike_as_two_untiled_ones(tmp_path):
     dreams = {}
     for tile, seed in ((None, 0), (None, 1), (128, 0)):
         target = tmp_path / f"{tile}-{seed}.png"
-        model = tiny_model(tile_size=tile, iterations=4, jitter=64)
-        run_dream(model, DreamDataModule(images=str(photo), output=str(target), seed=seed))
+        model = tiny_model(tile_size=tile, jitter=64)
+        run_dream(model, DreamDataModule(images=str(photo), output=str(target), seed=seed), tiny_octaves(iterations=4))
         dreams[tile, seed] = np.asarray(Image.open(target), dtype=np.float32) / 255
     tiling = np.abs(dreams[None, 0] - dreams[128, 0]).mean()
     reseeding = np.abs(dreams[None, 0] - dreams[None, 1]).mean()

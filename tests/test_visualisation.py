@@ -20,7 +20,7 @@ from dreamer.explore.examples import CROP, search, strongest_boxes
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.photos.data import DreamDataModule
 from tests.cli_args import QUIET, flags
-from tests.conftest import SAMPLE, make_photo, run_dream, tiny_model
+from tests.conftest import SAMPLE, make_photo, run_dream, tiny_model, tiny_octaves
 from tests.videos import make_video
 
 NAMES = ["pixel", "fft", "decorrelated", "fft+decorrelated"]
@@ -64,7 +64,7 @@ def test_parametrisation_names_and_contradictions_are_refused():
     with pytest.raises(ConfigError, match="'wavelet' is not one of pixel, fft, decorrelated"):
         Parametrisation.named("wavelet")
     with pytest.raises(ConfigError, match="model.parametrisation fft climbs frequencies, not pixels"):
-        tiny_model(parametrisation="fft", grad_blur=1.0)
+        tiny_model(parametrisation="fft", filters={"grad_blur": 1.0})
     with pytest.raises(ConfigError, match="a caricature and the diversity term compare whole images"):
         tiny_model(objective="caricature", tile_size=64)
 
@@ -125,7 +125,7 @@ def test_every_objective_rises_when_climbed(tmp_path, objective):
     """Lucent's ``assert_gradient_descent``: a few plain gradient steps on an image raise the objective."""
     np.save(tmp_path / "vector.npy", np.random.default_rng(0).normal(size=64))
     objective = objective.replace("VECTOR", str(tmp_path / "vector.npy")).replace("PHOTO", str(SAMPLE))
-    model = tiny_model(objective=objective, octaves=1)
+    model = tiny_model(objective=objective)
     image = to_tensor(open_photo(SAMPLE)[0].resize((64, 48)))[None].requires_grad_(True)
     first = objective_value(model, image).item()
     for _ in range(5):
@@ -136,7 +136,7 @@ def test_every_objective_rises_when_climbed(tmp_path, objective):
 
 
 def test_a_difference_of_channels_is_the_difference_of_their_objectives():
-    model = tiny_model(objective="channel 5 - 0.5*channel 9", octaves=1)
+    model = tiny_model(objective="channel 5 - 0.5*channel 9")
     images = torch.rand(2, 3, 48, 48)
     with torch.no_grad():
         activation = model.objective.extractor(images, ("features.7",))["features.7"]
@@ -158,9 +158,7 @@ def test_the_diversity_penalty_is_lucids_and_only_within_a_channel():
 def test_the_diversity_term_pushes_the_faces_of_a_channel_apart(tmp_path):
     def gram_cosine(folder) -> float:
         images = torch.stack([to_tensor(open_photo(f)[0]) for f in sorted(folder.glob("*.png"))])
-        penalty = diversity_penalty(
-            tiny_model(layers=11, octaves=1).objective.extractor(images, ("features.11",))["features.11"]
-        )
+        penalty = diversity_penalty(tiny_model(layers=11).objective.extractor(images, ("features.11",))["features.11"])
         return penalty.sum().item() / 3  # Σ over pairs / (4 · 3) · 4
 
     cosines = []
@@ -177,10 +175,10 @@ def test_the_diversity_term_pushes_the_faces_of_a_channel_apart(tmp_path):
 def test_a_caricature_accentuates_what_the_network_sees_in_the_photo_and_stays_close(tmp_path):
     source = make_photo(tmp_path / "in" / "p.png", size=(96, 80))
     out = tmp_path / "out"
-    model = tiny_model(objective="caricature", parametrisation="fft+decorrelated", octaves=1, iterations=12)
+    model = tiny_model(objective="caricature", parametrisation="fft+decorrelated")
     model.hparams.lr = 0.02
     data = DreamDataModule(images=str(source), output=str(out))
-    run_dream(model, data)
+    run_dream(model, data, tiny_octaves(count=1, iterations=12))
     dream = to_tensor(open_photo(out / "p.png")[0])[None]
     photo = to_tensor(open_photo(source)[0])[None]
     with torch.no_grad():
@@ -251,8 +249,9 @@ def test_a_photo_start_is_the_photo_in_every_parametrisation(tmp_path, name):
     """End to end, a vanishing step leaves the photo as it was: nothing between the steps (the
     filters, the writer) treats the parameter as pixels."""
     source = make_photo(tmp_path / "in" / "p.png", size=(96, 80))
-    model = tiny_model(parametrisation=name, octaves=1, iterations=2, lr=1e-7, optimizer=torch.optim.Adam)
-    run_dream(model, DreamDataModule(images=str(source), output=str(tmp_path / "out"), overwrite=True))
+    model = tiny_model(parametrisation=name, lr=1e-7, optimizer=torch.optim.Adam)
+    data = DreamDataModule(images=str(source), output=str(tmp_path / "out"), overwrite=True)
+    run_dream(model, data, tiny_octaves(count=1, iterations=2))
     dream = np.asarray(Image.open(tmp_path / "out" / "p.png"), dtype=np.int16)
     photo = np.asarray(Image.open(source).convert("RGB"), dtype=np.int16)
     assert np.abs(dream - photo).max() <= 1

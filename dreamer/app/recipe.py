@@ -17,13 +17,13 @@ from dreamer.files.bundled import config_path, preset_names
 SETTINGS: dict[str, tuple[str, Any]] = {
     "model.layers": ("layer", 30),
     "model.channels": ("channel", None),
-    "model.octaves": ("octaves", 8),
-    "model.scale": ("octave scale", 1.8),
-    "model.iterations": ("steps per octave", 20),
+    "octaves.count": ("octaves", 8),
+    "octaves.scale": ("octave scale", 1.8),
+    "octaves.iterations": ("steps per octave", 20),
     "model.lr": ("step size", 0.2),
-    "model.alpha": ("alpha (the photo blended back in at each octave)", 0.2),
+    "octaves.alpha": ("alpha (the photo blended back in at each octave)", 0.2),
     "model.jitter.roll": ("jitter (roll, px)", 0),
-    "model.laplacian_levels": ("Laplacian normalisation (levels, 0: off)", 0),
+    "model.filters.laplacian_levels": ("Laplacian normalisation (levels, 0: off)", 0),
     "model.tile_size": ("tile size for big photos", None),
     "data.seed": ("seed", 0),
 }

@@ -12,11 +12,14 @@ from torch import Tensor
 
 from dreamer.engine.module import DreamModule
 from dreamer.errors import ConfigError
+from dreamer.files.earlier import OLD_MODEL_KEYS
 from dreamer.files.imageio import to_image
 from dreamer.photos.data import DreamDataModule
 from dreamer.quiet import silence_known_noise
 
-_MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}
+# Keywords by section; an earlier name (``octaves=2``, ``alpha=0.5``) is the model's, read in today's
+# name by the upgrade step like the flag it becomes.
+_MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"} | OLD_MODEL_KEYS
 _DATA_ARGS = set(inspect.signature(DreamDataModule.__init__).parameters) - {"self", "images", "output"}
 
 
@@ -41,7 +44,8 @@ def dream(
     """Dream one image with a preset (``"clouds"``) or YAML file, and return the dream.
 
     ``overrides`` are any model, data or trainer settings by name (``lr=0.05``, ``layers=[6, 30]``,
-    ``precision="bf16-mixed"``) or by dotted path (``**{"trainer.max_steps": 10}``). The run is the
+    ``precision="bf16-mixed"``), the octave walk's by its earlier names (``octaves=4``,
+    ``iterations=5``, ``alpha=0.5``), or any setting by dotted path (``**{"octaves.scale": 1.6}``). The run is the
     CLI's: the same LightningCLI parser, LightningModule, Callbacks and Trainer. ``image`` is a path,
     a PIL image or a ``[3, H, W]`` tensor in [0, 1]. No logs are written unless ``logger=True``.
     """

@@ -18,10 +18,12 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from typing_extensions import override
 
+from dreamer import __version__
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
 from dreamer.command.wiring import Wiring, wire
 from dreamer.engine.accounts import Findings, SavesConfig
 from dreamer.engine.module import DreamModule
+from dreamer.engine.octaves import Octaves
 from dreamer.errors import DreamerError
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
 from dreamer.explore.sheets import ContactSheets
@@ -34,11 +36,13 @@ from dreamer.watch.image_logger import DreamImageLogger
 
 
 class ConfigBesideDreams(SaveConfigCallback):
-    """Hands the resolved config to the writers, which save it beside every dream and video they write."""
+    """Hands the resolved config to the writers, which save it beside every dream and video they
+    write; its first line says which dreamer wrote it (a later one reads it through ``files.earlier``)."""
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        text = self.parser.dump(inputs_from_anywhere(self.config), skip_none=False)
+        config = self.parser.dump(inputs_from_anywhere(self.config), skip_none=False)
+        text = f"# written by dreamer {__version__}\n{config}"
         for callback in trainer.callbacks:
             if isinstance(callback, SavesConfig):
                 callback.config_text = text
@@ -116,6 +120,8 @@ class DreamerCLI(LightningCLI):
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # How every dream walks its pyramid: the owner's settings (``OctaveSchedule``), not the model's.
+        parser.add_class_arguments(Octaves, "octaves", instantiate=True)
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
         # Keyframes and audio drives of zooms and videos; keyframed layers must be built into the model.
         parser.add_class_arguments(Timeline, "animation", instantiate=True)
@@ -128,10 +134,10 @@ class DreamerCLI(LightningCLI):
         """The model, data and Trainer, then wired (``wire``): the data is handed the model's
         schedule and the inputs it must never write to besides its own."""
         super().instantiate_classes()
-        model_files = [self.model.hparams.get(key) for key in ("weights", "guide")]
+        model_files = [self.model.hparams.weights, self.model.hparams.guide["image"]]
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
-        timeline = self.config_init[self.subcommand]["animation"] if self.subcommand else Timeline()
-        self.wiring: Wiring = wire(self.model, self.datamodule, self.trainer, timeline)
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        self.wiring: Wiring = wire(self.model, self.datamodule, self.trainer, config["octaves"], config["animation"])
 
     def before_fit(self) -> None:
         keep_freed_memory()  # the network is built: from here on every step reuses the same blocks

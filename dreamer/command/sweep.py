@@ -1,9 +1,9 @@
-"""Parameter sweeps: the same photos dreamed under every combination of some model settings.
+"""Parameter sweeps: the same photos dreamed under every combination of some model and octave settings.
 
     dreamer sweep --config sweep_seed [--processes 2] [--data.images my.jpg] [--data.output sweeps/mine]
 
-A sweep config is a dreamer config with a ``sweep:`` mapping of ``model.*`` keys to lists of values.
-Every grid point is an ordinary ``dreamer fit`` run (same module, callbacks and Trainer) with those
+A sweep config is a dreamer config with a ``sweep:`` mapping of ``model.*`` and ``octaves.*`` keys
+to lists of values. Every grid point is an ordinary ``dreamer fit`` run (same module, callbacks and Trainer) with those
 values, writing to ``<data.output>/<point>/``; points are shared out over ``--processes`` worker
 processes (one GPU each where there are enough). Then each photo gets a labelled sheet,
 ``<data.output>/<photo>-sweep.png``: rows are the first key's values, columns the other keys'.
@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,7 +34,7 @@ from dreamer.files.bundled import resolved_config
 
 @dataclass(frozen=True)
 class GridPoint:
-    settings: dict[str, Any]  # {"model.scale": 1.4, "model.alpha": 0.2}
+    settings: dict[str, Any]  # {"octaves.scale": 1.4, "octaves.alpha": 0.2}
 
     @property
     def name(self) -> str:
@@ -58,7 +58,7 @@ def read_sweep(config: str) -> tuple[str, dict[str, list[Any]], Path]:
     content = yaml.safe_load(resolved_config(config, sweep=True))
     sweep = content.pop("sweep", None)
     if not isinstance(sweep, dict) or not sweep:
-        raise ConfigError(f"--config {config}: no 'sweep:' mapping of model.* keys to lists of values")
+        raise ConfigError(f"--config {config}: no 'sweep:' mapping of model.* or octaves.* keys to lists of values")
     check_sweep(sweep)
     data = content.get("data") or {}
     output = (data.get("init_args", data) if isinstance(data, dict) else {}).get("output", "dreams/sweep")
@@ -66,15 +66,19 @@ def read_sweep(config: str) -> tuple[str, dict[str, list[Any]], Path]:
 
 
 def check_sweep(sweep: dict[str, Any]) -> None:
-    """Every key a ``model.*`` setting of DreamModule, every value a non-empty list."""
+    """Every key a ``model.*`` setting of DreamModule or an ``octaves.*`` one, every value a non-empty list."""
     from dreamer.engine.module import DreamModule
+    from dreamer.engine.octaves import Octaves
 
-    known = [name for name in inspect.signature(DreamModule.__init__).parameters if name != "self"]
+    known = {
+        "model": [name for name in inspect.signature(DreamModule.__init__).parameters if name != "self"],
+        "octaves": [field.name for field in fields(Octaves)],
+    }
     for key, values in sweep.items():
-        if not key.startswith("model.") or key.split(".")[1] not in known:  # or a member of a group: model.jitter.roll
-            raise ConfigError(
-                f"sweep: unknown key {key!r}; sweep model settings, e.g. model.{', model.'.join(known[:8])}"
-            )
+        section, _, name = key.partition(".")
+        if name.split(".")[0] not in known.get(section, []):  # or a member of a group: model.jitter.roll
+            examples = ", ".join([*(f"octaves.{n}" for n in known["octaves"][:4]), "model.lr", "model.layers"])
+            raise ConfigError(f"sweep: unknown key {key!r}; sweep model and octave settings, e.g. {examples}")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep: {key} needs a non-empty list of values, got {values!r}")
 

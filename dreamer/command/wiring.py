@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from dreamer.engine.accounts import Account
 from dreamer.engine.events import DreamListener
 from dreamer.engine.module import DreamModule
-from dreamer.engine.octaves import OctaveSchedule
+from dreamer.engine.octaves import DEFAULT_OCTAVES, Octaves, OctaveSchedule
 from dreamer.engine.source import DreamSource
 from dreamer.motion.timeline import Timeline
 from dreamer.watch.metrics import DreamMetrics
@@ -29,13 +29,19 @@ class Wiring:
     listeners: list[DreamListener]  # the data's other listeners (a ``Findings`` ends the run's report)
 
 
-def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer, timeline: Optional[Timeline] = None) -> Wiring:
-    """Hand ``data`` the model's schedule, and add to ``trainer`` the owner of the dream in progress
-    (``OctaveSchedule``) with its listeners: the data's writers (and, for sequences, the frame
-    carry), metrics when something logs, dreamer's progress bar in place of Lightning's default,
-    and any listener already among the Trainer's callbacks (the image logger). Metrics and the step's
-    scalars are added when something logs. A ``timeline`` (keyframes, audio) goes to the data."""
-    data.schedule = model.schedule()
+def wire(
+    model: DreamModule,
+    data: DreamSource,
+    trainer: pl.Trainer,
+    octaves: Octaves = DEFAULT_OCTAVES,
+    timeline: Optional[Timeline] = None,
+) -> Wiring:
+    """Hand ``data`` the schedule of ``octaves`` and the model, and add to ``trainer`` the owner of
+    the dream in progress (``OctaveSchedule``, walking ``octaves``) with its listeners: the data's
+    writers (and, for sequences, the frame carry), metrics and the step's scalars when something
+    logs, dreamer's progress bar in place of Lightning's default, and any listener already among the
+    Trainer's callbacks (the image logger). A ``timeline`` (keyframes, audio) goes to the data."""
+    data.schedule = model.schedule(octaves)
     if timeline:
         data.animate(timeline)
     declared = data.dream_callbacks()
@@ -50,8 +56,7 @@ def wire(model: DreamModule, data: DreamSource, trainer: pl.Trainer, timeline: O
     listeners = [c for c in declared if isinstance(c, DreamListener)] + extra
     listeners += [c for c in [carry, metrics, scalars] if isinstance(c, DreamListener)]
     listeners += [c for c in callbacks if isinstance(c, DreamListener)]
-    hp = model.hparams
-    owner = OctaveSchedule(hp.scale, hp.alpha, hp.blend, hp.init, listeners, carry)
+    owner = OctaveSchedule(octaves, listeners, carry)
     hooked = [c for c in extra if isinstance(c, pl.Callback)]
     callbacks.extend([owner, *declared, *hooked, *([metrics] if metrics else [])])
     return Wiring(declared, metrics, extra)

@@ -88,7 +88,7 @@ class DreamBatch:
     alphas: list[Optional[Tensor]] = field(default_factory=list)  # alpha channels to re-attach
     mask: Optional[Tensor] = None  # [B, 1, H, W] in [0, 1]: where the dream may act (first step only)
     channels: Optional[list[int]] = None  # each image's own channel (an atlas)
-    init: Optional[Literal["photo", "noise"]] = None  # overrides ``model.init`` for this batch
+    init: Optional[Literal["photo", "noise"]] = None  # overrides ``octaves.init`` for this batch
     failed: list[str] = field(default_factory=list)  # inputs of this batch that could not be read
     damaged: Optional[tuple[int, int]] = None  # (sequence, frames readable): a stream that broke off
     frame: Optional[Frame] = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
@@ -13,12 +13,17 @@ from dreamer.errors import ConfigError
 
 @dataclass(frozen=True)
 class StepFilters:
-    """``grad_blur``: Gaussian σ (px) of a blur of the gradient; ``laplacian_levels``: normalise the
-    gradient band by band over that many Laplacian levels; ``image_blur``: Gaussian σ of a blur of
-    the image after the update, which is then clamped to [0, 1]. 0 turns a filter off.
+    """The filters of every step (the ``model.filters`` group); 0 turns a filter off.
+
+    Args:
+        grad_blur: Gaussian blur σ (px) of the gradient before each update.
+        laplacian_levels: Normalise the gradient band by band over a Laplacian pyramid of this many
+            levels (TensorFlow's DeepDream ``lap_normalize``, 4 there), so that no scale of detail
+            drowns the others at high resolutions.
+        image_blur: Gaussian blur σ (px) of the image after each update, which is then clamped to [0, 1].
 
     Raises:
-        ConfigError: a negative number of levels.
+        ConfigError: a negative blur or number of levels.
     """
 
     grad_blur: float = 0.0
@@ -26,8 +31,9 @@ class StepFilters:
     image_blur: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.laplacian_levels < 0:
-            raise ConfigError(f"model.laplacian_levels must be >= 0, got {self.laplacian_levels}")
+        for name, value in asdict(self).items():
+            if value < 0:
+                raise ConfigError(f"model.filters.{name} must be >= 0, got {value}")
 
     @torch.no_grad()
     def gradient(self, gradient: Tensor) -> None:
@@ -43,3 +49,6 @@ class StepFilters:
         if self.image_blur > 0:
             image.copy_(blur(image, self.image_blur))
         image.clamp_(0, 1)
+
+
+NO_FILTERS = StepFilters()

@@ -8,7 +8,9 @@ patterns where it already leans towards them (Google's DeepDream notebook).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 from PIL import Image
@@ -27,6 +29,31 @@ def guided_objective(activation: Tensor, guide: Tensor) -> Tensor:
     return torch.einsum("bcn,bnc->bn", features, best).mean(dim=1)
 
 
+@dataclass(frozen=True)
+class Guide:
+    """A guided dream's settings (the ``model.guide`` group).
+
+    Args:
+        image: A guide image, or a folder with one per photo (``<photo stem>.<suffix>``): each
+            position then excites the guide's best-matching feature instead of the layer as a whole.
+            ``null``: no guide.
+        side: The guide's long side in pixels when its features are taken.
+
+    Raises:
+        ConfigError: a side under 8 px.
+    """
+
+    image: Optional[str] = None
+    side: int = 320
+
+    def __post_init__(self) -> None:
+        if self.side < 8:
+            raise ConfigError(f"model.guide.side must be at least 8 px, got {self.side}")
+
+
+NO_GUIDE = Guide()
+
+
 class Guides:
     """One guide image for every photo (``path`` is a file), or one per photo by name (``path`` is a
     folder holding ``<photo stem>.<any image suffix>``); each shrunk to at most ``side`` px."""
@@ -34,7 +61,7 @@ class Guides:
     def __init__(self, path: str, side: int) -> None:
         self.path, self.side = Path(path).expanduser(), side
         if not self.path.exists():
-            raise ConfigError(f"model.guide: {self.path} does not exist")
+            raise ConfigError(f"model.guide.image: {self.path} does not exist")
         if self.path.is_file():
             self._load(self.path)  # an unreadable guide fails here, before any dreaming
         self._sources: dict[str, Path] = {}
@@ -45,7 +72,7 @@ class Guides:
         try:
             image, _ = open_photo(path)
         except ImageError as error:
-            raise ConfigError(f"model.guide: {error}") from None
+            raise ConfigError(f"model.guide.image: {error}") from None
         image.thumbnail((self.side, self.side), Image.Resampling.LANCZOS)
         return to_tensor(image)
 
@@ -61,7 +88,7 @@ class Guides:
         stem = Path(name).with_suffix("").name
         found = sorted(p for p in self.path.glob(f"{stem}.*") if p.suffix.lower() in Image.registered_extensions())
         if not found:
-            raise ConfigError(f"model.guide: no guide for {name} in {self.path} (expected {stem}.<jpg|png|…>)")
+            raise ConfigError(f"model.guide.image: no guide for {name} in {self.path} (expected {stem}.<jpg|png|…>)")
         return found[0]
 
     def check(self, names: Sequence[str]) -> None:

@@ -16,13 +16,14 @@ from typing_extensions import override
 from dreamer.engine.backbones import IMAGENET
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.extractor import Compile
-from dreamer.engine.filters import StepFilters
+from dreamer.engine.filters import NO_FILTERS, StepFilters
+from dreamer.engine.guide import NO_GUIDE, Guide
 from dreamer.engine.jitter import NO_JITTER, Jitter
 from dreamer.engine.objective import ChannelSchedule, DreamObjective, LayerSchedule
 from dreamer.engine.objectives import Objective
+from dreamer.engine.octaves import Octaves
 from dreamer.engine.optim import NormalizedGD
 from dreamer.engine.parametrisation import Parametrisation, ParametrisationName
-from dreamer.engine.pyramid import Blend
 from dreamer.engine.schedule import DreamSchedule
 from dreamer.engine.step import NO_STEP, DreamStep
 from dreamer.engine.strategy import IndependentDDPStrategy
@@ -31,6 +32,9 @@ from dreamer.errors import ConfigError
 
 class DreamModule(pl.LightningModule):
     """Gradient ascent on an image to excite chosen layers of a frozen ImageNet network.
+
+    How a dream walks its pyramid (octaves, scale, steps per octave, the blend into the next octave)
+    is the owner's (``engine.octaves.Octaves``, the config's ``octaves`` section), not the module's.
 
     Args:
         backbone: torchvision network: vgg16, vgg19, googlenet, inception_v3, resnet50, mobilenet_v2.
@@ -50,38 +54,25 @@ class DreamModule(pl.LightningModule):
         parametrisation: The space the image is climbed in: ``pixel`` (DeepDream's), ``fft``
             (1/f-scaled Fourier coefficients), ``decorrelated`` (ImageNet's decorrelated colours) or
             ``fft+decorrelated`` (Lucid's). A photo start is the initial value in that space.
-        octaves: Pyramid levels, smallest first, the last at full size (the seed's ``times``); ``auto``:
-            per photo, as many as make the smallest level's long side about ``smallest_octave`` px, so
-            the dreamed forms have the same size on any photo; per-octave ``layers`` and ``channels``
-            then stretch over the levels (first entry on the smallest, last on the full size).
-        smallest_octave: With ``octaves: auto``, the long side of the smallest level, in pixels.
-        scale: Size ratio between neighbouring levels (seed 1.8, Google 1.4).
-        iterations: Gradient steps per octave (the seed's ``epochs``).
         lr: Step size. For the default naive GD, the step moves each pixel by ``lr`` on average
             (in [0, 1] units); for other optimisers it is their learning rate.
         optimizer: ``dreamer.engine.optim.NormalizedGD`` (original DeepDream) or any ``torch.optim`` class.
-        alpha: At each new octave start from ``(1 - alpha) * photo + alpha * dream`` (``blend: alpha``).
-        blend: ``alpha``, or ``detail`` to carry only the detail the dream added (Google's notebook).
-        init: Start from the ``photo`` or from ``noise`` (shows what the layer/channel wants).
         jitter: Transformation robustness: what each image goes through before the network at every
             step, e.g. ``{pad: 12, roll: 16, rotate: 8, scale: 0.05, flip: true}``: a grey border of
             ``pad`` px, a turn by up to ± ``rotate`` degrees, a scale by up to 1 ± ``scale``, a
             left-right mirror half of the steps, a roll by up to ``roll`` px
             (``--model.jitter.roll 16``). Autograd undoes every transform on the gradient.
-        grad_blur: Gaussian blur σ (px) of the gradient each step; 0 turns it off.
-        laplacian_levels: Normalise the gradient band by band over a Laplacian pyramid of this many
-            levels each step (TensorFlow's DeepDream ``lap_normalize``, 4 there), so that no scale of
-            detail drowns the others at high resolutions; 0 turns it off.
-        image_blur: Gaussian blur σ (px) of the image after each step; 0 turns it off.
+        filters: What filters each step: ``{grad_blur: 0.5, laplacian_levels: 4, image_blur: 0}``
+            (``--model.filters.grad_blur 0.5``; ``engine.filters.StepFilters``).
         tile_size: Compute gradients tile by tile (tiles of at most this many px, randomly rolled
             each step so seams never stay put): peak memory is set by the tile, not the image.
             ``null``: whole images.
         channels_last: Run the backbone in channels-last memory format: ``auto`` (default) does where it
             measured faster for this backbone (all six on a CPU; on GPUs it is cuDNN's preferred layout for
             convolutions), ``true``/``false`` force it.
-        guide: A guide image (or a folder with one per photo, ``<photo stem>.<suffix>``): each position
-            then excites the guide's best-matching feature instead of the layer as a whole.
-        guide_side: The guide's long side in pixels when its features are taken.
+        guide: A guided dream: ``{image: guide.jpg, side: 320}`` (``--model.guide.image guide.jpg``):
+            each position excites the guide's best-matching feature instead of the layer as a whole
+            (``engine.guide.Guide``).
         compile: ``true``: ``torch.compile`` the backbone with dynamic shapes (octave sizes share
             compiled code; a recompile only when a size crosses a compiler shape guard, never per
             step). ``reduce-overhead``: compile each octave's size once and, on a GPU, replay the
@@ -104,61 +95,44 @@ class DreamModule(pl.LightningModule):
         objective: Objective = "mean_square",
         diversity: float = 0.0,
         parametrisation: ParametrisationName = "pixel",
-        octaves: Union[int, Literal["auto"]] = 8,
-        smallest_octave: int = 160,
-        scale: float = 1.8,
-        iterations: int = 20,
         lr: float = 0.2,
         optimizer: OptimizerCallable = NormalizedGD,
-        alpha: float = 0.2,
-        blend: Blend = "alpha",
-        init: Literal["photo", "noise"] = "photo",
         jitter: Jitter = NO_JITTER,
-        grad_blur: float = 0.0,
-        laplacian_levels: int = 0,
-        image_blur: float = 0.0,
+        filters: StepFilters = NO_FILTERS,
+        guide: Guide = NO_GUIDE,
         tile_size: Optional[int] = None,
         channels_last: Union[bool, Literal["auto"]] = "auto",
-        guide: Optional[str] = None,
-        guide_side: int = 320,
         compile: Compile = False,
         animated_layers: Optional[list[Any]] = None,
     ) -> None:
         super().__init__()
-        if iterations < 1:
-            raise ConfigError(f"model.iterations must be >= 1, got {iterations}")
-        if octaves != "auto" and (not isinstance(octaves, int) or octaves < 1):
-            raise ConfigError(f"model.octaves must be a number >= 1 or 'auto', got {octaves!r}")
-        if smallest_octave < 8:
-            raise ConfigError(f"model.smallest_octave must be at least 8 px, got {smallest_octave}")
         if not lr > 0:
             raise ConfigError(f"model.lr must be > 0 (a step up the gradient), got {lr}")
         try:
             optimizer([nn.Parameter(torch.zeros(1))], lr=lr)  # its own checks of its settings, before any work
         except (TypeError, ValueError) as error:
             raise ConfigError(f"model.optimizer: {error}") from None
+        # A group arrives as its dataclass (the command line) or as a mapping (a checkpoint, Python).
+        self.jitter = jitter if isinstance(jitter, Jitter) else Jitter(**jitter)
+        self.filters = filters if isinstance(filters, StepFilters) else StepFilters(**filters)
+        guide = guide if isinstance(guide, Guide) else Guide(**guide)
         self.parametrisation = Parametrisation.named(parametrisation)
-        if self.parametrisation.fft and (grad_blur or laplacian_levels or image_blur):
+        if self.parametrisation.fft and self.filters != NO_FILTERS:
             raise ConfigError(
-                "model.parametrisation fft climbs frequencies, not pixels: model.grad_blur, laplacian_levels "
-                "and image_blur have nothing to filter there; set them to 0 (the 1/f scaling does their job)"
+                "model.parametrisation fft climbs frequencies, not pixels: model.filters have nothing to "
+                "filter there; leave them at 0 (the 1/f scaling does their job)"
             )
-        self.jitter = jitter if isinstance(jitter, Jitter) else Jitter(**jitter)  # or the group's mapping
         self.save_hyperparameters(ignore=["optimizer"])
-        self.hparams["jitter"] = asdict(self.jitter)  # plain values: a checkpoint loads with weights_only
+        for name, group in (("jitter", self.jitter), ("filters", self.filters), ("guide", guide)):
+            self.hparams[name] = asdict(group)  # plain values: a checkpoint loads with weights_only
         self.optimizer_factory = optimizer
-        self.filters = StepFilters(grad_blur, laplacian_levels, image_blur)
-        # Schedule entries: one per octave, or with ``auto`` as many as given, stretched over each photo's levels.
-        entries = octaves if isinstance(octaves, int) else len(layers) if isinstance(layers, list) else 1
         self.objective = DreamObjective(
             backbone,
             weights,
             layers,
             channels,
             kind=objective,
-            entries=entries,
             guide=guide,
-            guide_side=guide_side,
             tile_size=tile_size,
             channels_last=DreamObjective.channels_last_for(backbone, channels_last),
             compile=compile,
@@ -170,14 +144,17 @@ class DreamModule(pl.LightningModule):
         self.picture_size: tuple[int, int] = (1, 1)
         self.step: DreamStep = NO_STEP  # the step in progress, handed over by the dream's owner
 
-    def schedule(self) -> DreamSchedule:
-        """What these settings say about any dream, for the data side (handed over by the command line)."""
+    def schedule(self, octaves: Octaves) -> DreamSchedule:
+        """What ``octaves`` and these settings say about any dream, for the data side (handed over
+        by the command line).
+
+        Raises:
+            ConfigError: a per-octave layer or channel list with another number of entries than octaves.
+        """
+        self.objective.check_entries(octaves.count)
         hp = self.hparams
         return DreamSchedule(
-            hp.octaves,
-            hp.scale,
-            hp.iterations,
-            hp.smallest_octave,
+            octaves,
             min_side=self.objective.min_side(-1, 1),
             layers=tuple(self.objective.layer_schedule),
             widths=self.objective.widths(),
@@ -187,15 +164,16 @@ class DreamModule(pl.LightningModule):
 
     def retune(self, values: Mapping[str, Any], adds: Mapping[str, float]) -> None:
         """Take a frame's animated settings (keyframes and audio, ``motion.timeline``) from now on:
-        ``lr``, ``grad_blur``, ``image_blur``, ``jitter.*`` (a value, plus what audio adds) and the
+        ``lr``, ``filters.grad_blur``, ``filters.image_blur``, ``jitter.*`` (a value, plus what audio adds) and the
         cross-fades of ``layers`` and ``channels`` (``[(weight, value), …]``). Others keep theirs."""
         hp = self.hparams
 
         def number(key: str, base: float) -> float:
             return float(values.get(key, base)) + adds.get(key, 0.0)
 
-        if self.parametrisation.fft and any(values.get(k) or adds.get(k) for k in ("grad_blur", "image_blur")):
-            raise ConfigError("animation: grad_blur and image_blur filter pixels; model.parametrisation fft has none")
+        blurs = ("filters.grad_blur", "filters.image_blur")
+        if self.parametrisation.fft and any(values.get(k) or adds.get(k) for k in blurs):
+            raise ConfigError("animation: model.filters blur pixels; model.parametrisation fft has none")
         if "lr" in values or "lr" in adds:
             self.set_lr(max(number("lr", hp.lr), 1e-8))
         base_jitter = Jitter(**hp.jitter)
@@ -205,10 +183,11 @@ class DreamModule(pl.LightningModule):
             rotate=max(0.0, number("jitter.rotate", base_jitter.rotate)),
             scale=max(0.0, number("jitter.scale", base_jitter.scale)),
         )
+        base_filters = StepFilters(**hp.filters)
         self.filters = replace(
-            self.filters,
-            grad_blur=max(0.0, number("grad_blur", hp.grad_blur)),
-            image_blur=max(0.0, number("image_blur", hp.image_blur)),
+            base_filters,
+            grad_blur=max(0.0, number("filters.grad_blur", base_filters.grad_blur)),
+            image_blur=max(0.0, number("filters.image_blur", base_filters.image_blur)),
         )
         self.objective.cross_fade(values.get("layers"), values.get("channels"))
 

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from dreamer.engine.backbones import backbone_spec, build_backbone, node_name
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.extractor import Compile, LayerExtractor
-from dreamer.engine.guide import Guides, guided_objectives
+from dreamer.engine.guide import NO_GUIDE, Guide, Guides, guided_objectives
 from dreamer.engine.objectives import (
     VECTOR_SUFFIXES,
     Objective,
@@ -36,7 +36,7 @@ ChannelSchedule = Optional[Union[list[int], list[Optional[list[int]]]]]
 
 
 def per_octave(value: Any, entries: int, what: str) -> list[Any]:
-    """A setting given once or once per octave → one entry per octave (a 1-entry list applies to all)."""
+    """A setting given once or once per octave → ``entries`` entries (a 1-entry list applies to all)."""
     if not isinstance(value, list):
         return [value] * entries
     if len(value) == 1:
@@ -48,15 +48,26 @@ def per_octave(value: Any, entries: int, what: str) -> list[Any]:
     return list(value)
 
 
+def per_octave_channels(channels: ChannelSchedule) -> list[Optional[list[int]]]:
+    """``model.channels`` as a list of entries: one list of channels for all octaves, or one per octave."""
+    per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
+    return list(channels) if per_octave_lists and channels is not None else [channels]  # type: ignore[arg-type, list-item]
+
+
+def schedule_entries(layers: LayerSchedule, channels: ChannelSchedule) -> int:
+    """How many entries the layer and channel schedule have: the longer of the per-octave lists, else 1."""
+    return max(len(layers) if isinstance(layers, list) else 1, len(per_octave_channels(channels)))
+
+
 class DreamObjective(nn.Module):
     """Per-image objective ``[B]`` of images ``[B, 3, H, W]`` at a step of their dream.
 
-    The layer (and channel) schedule has ``entries`` entries, stretched over a dream's levels (one per
-    octave unless ``octaves: auto``). ``kind`` is DeepDream's whole-layer objective or a sum of
-    terms (``objectives.parse_objective``), applied to each scheduled layer; ``diversity`` subtracts
-    Lucid's diversity penalty. A batch may give each image its own channel (an atlas); with
-    ``guide`` each position excites the guide's best-matching feature instead. Images longer than
-    ``tile_size`` are measured tile by tile.
+    The layer (and channel) schedule has as many entries as the longer list gives, stretched over a
+    dream's levels (``check_entries``: one per octave unless ``octaves.count`` is ``auto``). ``kind``
+    is DeepDream's whole-layer objective or a sum of terms (``objectives.parse_objective``), applied
+    to each scheduled layer; ``diversity`` subtracts Lucid's diversity penalty. A batch may give
+    each image its own channel (an atlas); with ``guide`` each position excites the guide's
+    best-matching feature instead. Images longer than ``tile_size`` are measured tile by tile.
 
     Raises:
         ConfigError: layers or channels that do not fit the schedule or the network, or a guide
@@ -70,9 +81,7 @@ class DreamObjective(nn.Module):
         layers: LayerSchedule,
         channels: ChannelSchedule,
         kind: Objective,
-        entries: int,
-        guide: Optional[str] = None,
-        guide_side: int = 320,
+        guide: Guide = NO_GUIDE,
         tile_size: Optional[int] = None,
         channels_last: bool = False,
         compile: Compile = False,
@@ -82,12 +91,12 @@ class DreamObjective(nn.Module):
         super().__init__()
         if tile_size is not None and tile_size < 16:
             raise ConfigError(f"model.tile_size must be at least 16 px, got {tile_size}")
-        if guide is not None and channels is not None:
+        if guide.image is not None and channels is not None:
             raise ConfigError("model.guide and model.channels both choose what to excite; set one of them")
         if diversity < 0:
             raise ConfigError(f"model.diversity must be >= 0, got {diversity}")
         self.terms: list[Term] = parse_objective(kind)
-        if guide is not None and not all(term.plain for term in self.terms):
+        if guide.image is not None and not all(term.plain for term in self.terms):
             raise ConfigError("model.guide and model.objective terms both choose what to excite; set one of them")
         self.caricature = any(term.kind == "caricature" for term in self.terms)
         if tile_size is not None and (self.caricature or diversity):
@@ -98,21 +107,20 @@ class DreamObjective(nn.Module):
         self.tile_size, self.diversity = tile_size, diversity
         self.references: dict[str, Tensor] = {}  # caricature: the start photo's activations at this level
         self.directions: dict[tuple[Path, str], Tensor] = {}
-        self.guides = Guides(guide, guide_side) if guide is not None else None
+        self.guides = Guides(guide.image, guide.side) if guide.image is not None else None
+        entries = schedule_entries(layers, channels)
         self.layer_schedule: list[tuple[str, ...]] = [
             tuple(node_name(backbone, layer) for layer in (entry if isinstance(entry, list) else [entry]))
             for entry in per_octave(layers, entries, "layers")
         ]
-        self.backbone = backbone
+        self.backbone, self.given_layers = backbone, layers
         fade_sets = [tuple(node_name(backbone, layer) for layer in self._entry(entry)) for entry in fades]
         self.extractor = LayerExtractor(
             build_backbone(backbone, weights), [*self.layer_schedule, *fade_sets], channels_last, compile
         )
         self.fade: Optional[list[tuple[float, tuple[str, ...], Optional[list[int]]]]] = None
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
-        per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
-        channel_schedule = channels if per_octave_lists else [channels]
-        self.channel_schedule: list[Optional[list[int]]] = per_octave(channel_schedule, entries, "channels")
+        self.channel_schedule = per_octave(per_octave_channels(channels), entries, "channels")
         self._check_terms()
 
     def _check_terms(self) -> None:
@@ -220,6 +228,20 @@ class DreamObjective(nn.Module):
     def channels_last_for(backbone: str, channels_last: Union[bool, str]) -> bool:
         """``auto``: channels-last where it measured faster for ``backbone``."""
         return backbone_spec(backbone).channels_last_faster if channels_last == "auto" else bool(channels_last)
+
+    def check_entries(self, octaves: Union[int, str]) -> None:
+        """A per-octave schedule has one entry per octave when ``octaves`` is a number.
+
+        Raises:
+            ConfigError: a per-octave layer or channel list of another length.
+        """
+        entries = len(self.layer_schedule)
+        if isinstance(octaves, int) and entries not in (1, octaves):
+            what = "layers" if isinstance(self.given_layers, list) and len(self.given_layers) == entries else "channels"
+            raise ConfigError(
+                f"model.{what} has {entries} entries but there are {octaves} octaves; "
+                "give one per octave or one for all"
+            )
 
     def entry(self, octave: int, levels: int) -> int:
         """The schedule entry of level ``octave`` of a dream of ``levels`` levels (-1: the last)."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, Optional
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -18,6 +19,54 @@ from dreamer.errors import ConfigError
 from dreamer.quiet import warn
 
 Carry = Callable[[DreamBatch, torch.device], Tensor]  # a continued frame's start from the previous dream
+
+
+@dataclass(frozen=True)
+class Octaves:
+    """How every dream walks its image pyramid (the ``octaves`` section of a config).
+
+    Args:
+        count: Pyramid levels, smallest first, the last at full size (the seed's ``times``); ``auto``:
+            per photo, as many as make the smallest level's long side about ``smallest`` px, so the
+            dreamed forms have the same size on any photo; per-octave ``model.layers`` and
+            ``model.channels`` then stretch over the levels (first entry on the smallest, last on the full size).
+        smallest: With ``count: auto``, the long side of the smallest level, in pixels.
+        scale: Size ratio between neighbouring levels (seed 1.8, Google 1.4).
+        iterations: Gradient steps per octave (the seed's ``epochs``).
+        alpha: At each new octave start from ``(1 - alpha) * photo + alpha * dream`` (``blend: alpha``).
+        blend: ``alpha``, or ``detail`` to carry only the detail the dream added (Google's notebook).
+        init: Start from the ``photo`` or from ``noise`` (shows what the layer or channel wants).
+
+    Raises:
+        ConfigError: a setting out of range.
+    """
+
+    count: Union[int, Literal["auto"]] = 8
+    smallest: int = 160
+    scale: float = 1.8
+    iterations: int = 20
+    alpha: float = 0.2
+    blend: Blend = "alpha"
+    init: Literal["photo", "noise"] = "photo"
+
+    def __post_init__(self) -> None:
+        if self.count != "auto" and (not isinstance(self.count, int) or self.count < 1):
+            raise ConfigError(f"octaves.count must be a number >= 1 or 'auto', got {self.count!r}")
+        if self.smallest < 8:
+            raise ConfigError(f"octaves.smallest must be at least 8 px, got {self.smallest}")
+        if self.iterations < 1:
+            raise ConfigError(f"octaves.iterations must be >= 1, got {self.iterations}")
+        if not self.scale > 1:
+            raise ConfigError(f"octaves.scale must be > 1, got {self.scale}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"octaves.alpha must be within [0, 1], got {self.alpha}")
+        if self.blend not in ("alpha", "detail"):
+            raise ConfigError(f"octaves.blend must be 'alpha' or 'detail', got {self.blend!r}")
+        if self.init not in ("photo", "noise"):
+            raise ConfigError(f"octaves.init must be 'photo' or 'noise', got {self.init!r}")
+
+
+DEFAULT_OCTAVES = Octaves()  # the seed's: 8 octaves of 1.8, 20 steps each, alpha 0.2
 
 
 class OctaveSchedule(pl.Callback):
@@ -35,36 +84,23 @@ class OctaveSchedule(pl.Callback):
     and would be wrong at the new one.
 
     Args:
-        scale: Size ratio between neighbouring levels.
-        alpha: Weight of the dream when blending into the next level (``blend='alpha'``).
-        blend: ``alpha`` or ``detail``.
-        init: ``photo`` or ``noise`` (a batch may say otherwise).
+        octaves: The walk: scale between levels, the blend into the next level, the start (a batch
+            may say otherwise).
         listeners: Told of every dream, octave and step, in this order.
         carry: The start of a frame that continues the previous frame's dream.
-
-    Raises:
-        ConfigError: a setting out of range.
     """
 
     def __init__(
-        self,
-        scale: float,
-        alpha: float = 0.2,
-        blend: Blend = "alpha",
-        init: Literal["photo", "noise"] = "photo",
-        listeners: Sequence[DreamListener] = (),
-        carry: Optional[Carry] = None,
+        self, octaves: Octaves = DEFAULT_OCTAVES, listeners: Sequence[DreamListener] = (), carry: Optional[Carry] = None
     ) -> None:
-        octave_sizes(64, 64, 1, scale)  # validates scale
-        if blend not in ("alpha", "detail"):
-            raise ConfigError(f"blend must be 'alpha' or 'detail', got {blend!r}")
-        if not 0.0 <= alpha <= 1.0:
-            raise ConfigError(f"alpha must be within [0, 1], got {alpha}")
-        if init not in ("photo", "noise"):
-            raise ConfigError(f"init must be 'photo' or 'noise', got {init!r}")
-        self.scale, self.alpha, self.blend, self.init = scale, alpha, blend, init
-        self.listeners, self.carry = list(listeners), carry
+        self.octaves, self.listeners, self.carry = octaves, list(listeners), carry
         self.dream: Optional[Dream] = None
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """The walk's settings join the model's and the data's among the loggers' hyperparameters."""
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"octaves": asdict(self.octaves)})
 
     @override
     def on_train_batch_start(
@@ -135,9 +171,9 @@ class OctaveSchedule(pl.Callback):
         if pixels.shape[0] == 0:  # no images: every file of the batch failed, or an idle step
             return Dream(batch, [], [False] * position.levels, jitter, position)
         height, width = pixels.shape[-2:]
-        if (batch.init or self.init) == "noise":
+        if (batch.init or self.octaves.init) == "noise":
             pixels = pl_module.noise(pixels.shape, batch.seeds).to(pixels.device, pixels.dtype)
-        sizes = octave_sizes(height, width, position.levels, self.scale)
+        sizes = octave_sizes(height, width, position.levels, self.octaves.scale)
         sides = [pl_module.min_side(octave, position.levels) for octave in range(position.levels)]
         active = [min(size) >= side for size, side in zip(sizes, sides)]
         if not active[-1]:
@@ -176,7 +212,11 @@ class OctaveSchedule(pl.Callback):
         else:
             previous = pl_module.picture()
             start = blend_octave(
-                previous, dream.originals[dream.dreamed], dream.originals[octave], self.alpha, self.blend
+                previous,
+                dream.originals[dream.dreamed],
+                dream.originals[octave],
+                self.octaves.alpha,
+                self.octaves.blend,
             )
         pl_module.restart(start, dream.originals[octave])
         dream.dreamed = octave

@@ -1,17 +1,17 @@
 """How long dreams are: the model's settings as the data side needs them, and the stream of steps.
 
-The command line makes a ``DreamSchedule`` from the model (``DreamModule.schedule``) and hands it to
-the data module, so data never asks the running model; ``DreamSteps`` turns the data's batches into
-one batch per gradient step, each with its ``Position``.
+The command line makes a ``DreamSchedule`` from the octave walk and the model
+(``DreamModule.schedule``) and hands it to the data module, so data never asks the running model;
+``DreamSteps`` turns the data's batches into one batch per gradient step, each with its ``Position``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Union
 
 from dreamer.engine.batch import DreamBatch, Pace, Position
+from dreamer.engine.octaves import Octaves
 from dreamer.engine.pyramid import auto_octaves
 from dreamer.files.background import ahead
 
@@ -22,24 +22,18 @@ def _accept(names: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class DreamSchedule:
-    """What the model's settings say about any dream, before one starts.
+    """What the settings say about any dream, before one starts.
 
     Args:
-        octaves: Pyramid levels, or ``auto`` (as many as make the smallest level ``smallest_octave`` px).
-        scale: Size ratio between neighbouring levels.
-        iterations: Steps per octave.
-        smallest_octave: With ``auto``, the long side of the smallest level.
+        octaves: The pyramid walk (count, scale, iterations per octave …).
         min_side: The smallest image side the full-size level's layers can work on.
-        layers: The layer schedule, one entry (a tuple of layer names) per octave.
+        layers: The layer schedule, one entry (a tuple of layer names) per schedule entry.
         widths: Channels of each scheduled layer.
         channels_set: Whether ``model.channels`` chooses the channels.
         check_names: Raises ``ConfigError`` for inputs the model cannot dream (a photo without its guide).
     """
 
-    octaves: Union[int, Literal["auto"]]
-    scale: float
-    iterations: int
-    smallest_octave: int = 160
+    octaves: Octaves = Octaves()
     min_side: int = 1
     layers: tuple[tuple[str, ...], ...] = ()
     widths: dict[str, int] = field(default_factory=dict)
@@ -48,19 +42,20 @@ class DreamSchedule:
 
     def levels_for(self, size: tuple[int, int]) -> int:
         """Pyramid levels of a dream of ``(height, width)``."""
-        if self.octaves == "auto":
-            return auto_octaves(*size, self.scale, self.smallest_octave)
-        return self.octaves
+        octaves = self.octaves
+        if octaves.count == "auto":
+            return auto_octaves(*size, octaves.scale, octaves.smallest)
+        return octaves.count
 
     def steps_for(self, size: tuple[int, int]) -> int:
         """Gradient steps of a whole dream of ``(height, width)``."""
-        return self.levels_for(size) * self.iterations
+        return self.levels_for(size) * self.octaves.iterations
 
     def walk(self, batch: DreamBatch) -> tuple[int, int, int]:
         """``(levels, first_octave, iterations)`` of ``batch``'s dream (at its first step)."""
         pace = batch.pace or Pace()
         levels = pace.levels if pace.levels is not None else self.levels_for(batch.size)
-        return levels, pace.first_octave, pace.iterations or self.iterations
+        return levels, pace.first_octave, pace.iterations or self.octaves.iterations
 
 
 class DreamSteps:

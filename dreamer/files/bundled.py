@@ -31,7 +31,7 @@ INPUT_KEYS = {
     ("data", "mask"),
     ("data", "soundtrack"),
     ("model", "weights"),
-    ("model", "guide"),
+    ("model", "guide.image"),
 }
 _NOT_PATHS = {"imagenet"}
 
@@ -81,9 +81,12 @@ def read_yaml(path: Path, what: str) -> Any:
 
 def anchored_inputs(content: dict[str, Any], folder: Path) -> dict[str, Any]:
     """``content`` (a config's mapping) with its relative input paths made absolute against ``folder``."""
-    for section, key in INPUT_KEYS:
+    for section, dotted in INPUT_KEYS:
         part = content.get(section)
         settings = part.get("init_args", part) if isinstance(part, dict) else None
+        *groups, key = dotted.split(".")
+        for group in groups:
+            settings = settings.get(group) if isinstance(settings, dict) else None
         if isinstance(settings, dict) and settings.get(key) is not None:
             settings[key] = anchored(settings[key], folder)
     return content

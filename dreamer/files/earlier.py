@@ -1,5 +1,13 @@
-"""Configs and flags written for dreamer 0.1 (and the configs it saved beside its dreams) still run:
-moved class paths get their new homes, and the jitter settings become the ``jitter`` group."""
+"""Configs, flags and keywords written for earlier dreamers (and the configs they saved beside their
+dreams) still run, read in today's names:
+
+- 0.1: moved class paths get their new homes; the jitter settings became the ``model.jitter`` group.
+- 0.2: the octave walk left the model for the ``octaves`` section (``model.octaves`` is
+  ``octaves.count``, ``model.alpha`` is ``octaves.alpha`` …); the step filters became the
+  ``model.filters`` group and the guide the ``model.guide`` group (``model.guide`` is
+  ``model.guide.image``, ``model.guide_side`` is ``model.guide.side``). Keyframe, audio and sweep
+  keys are renamed alike.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,22 @@ MOVED = {
     "dreamer.atlas.AtlasDataModule": "dreamer.explore.atlas.AtlasDataModule",
 }
 JITTER = {"jitter_rotate": "rotate", "jitter_scale": "scale", "jitter_flip": "flip"}  # now in the group
+# A model setting of 0.1 → its dotted key today (its section first).
+RENAMED = {
+    **{f"model.{old}": f"model.jitter.{new}" for old, new in JITTER.items()},
+    "model.octaves": "octaves.count",
+    "model.smallest_octave": "octaves.smallest",
+    "model.scale": "octaves.scale",
+    "model.iterations": "octaves.iterations",
+    "model.alpha": "octaves.alpha",
+    "model.blend": "octaves.blend",
+    "model.init": "octaves.init",
+    "model.grad_blur": "model.filters.grad_blur",
+    "model.laplacian_levels": "model.filters.laplacian_levels",
+    "model.image_blur": "model.filters.image_blur",
+    "model.guide_side": "model.guide.side",
+}
+OLD_MODEL_KEYS = {key.split(".", 1)[1] for key in RENAMED}  # ``dream(octaves=2)`` keywords
 
 
 def _moved(value: Any) -> Any:
@@ -26,32 +50,65 @@ def _moved(value: Any) -> Any:
     return value
 
 
+def renamed_key(key: str) -> str:
+    """A dotted setting (a flag without its dashes, a keyframe, audio or sweep key) in today's name."""
+    if key == "model.jitter":
+        return key  # a whole group, or a roll alone (``upgraded_args`` decides which)
+    return RENAMED.get(key, key)
+
+
+def _put(content: dict[str, Any], dotted: str, value: Any) -> None:
+    section, *path = dotted.split(".")
+    node = content.setdefault(section, {})
+    if isinstance(node, dict) and "init_args" in node and section == "model":
+        node = node["init_args"]
+    for part in path[:-1]:
+        child = node.get(part)
+        node[part] = child = dict(child) if isinstance(child, dict) else {}
+        node = child
+    node.setdefault(path[-1], value)  # a value given in today's name wins
+
+
 def upgraded(content: dict[str, Any]) -> dict[str, Any]:
     """A config's mapping in today's names (unchanged when it already uses them)."""
     content = _moved(content)
     model = content.get("model")
     settings = model.get("init_args", model) if isinstance(model, dict) else None
     if isinstance(settings, dict):
-        group = settings.get("jitter")
-        group = {"roll": group} if isinstance(group, int) else dict(group or {})
-        moved = {JITTER[key]: settings.pop(key) for key in list(settings) if key in JITTER}
-        if moved or isinstance(settings.get("jitter"), int):
-            settings["jitter"] = {**group, **moved}
+        if isinstance(settings.get("jitter"), int):
+            settings["jitter"] = {"roll": settings["jitter"]}
+        if isinstance(settings.get("guide"), str) or settings.get("guide", {}) is None:
+            settings["guide"] = {"image": settings["guide"]}
+        for key in [key for key in list(settings) if f"model.{key}" in RENAMED]:
+            _put(content, RENAMED[f"model.{key}"], settings.pop(key))
+    animation = content.get("animation")
+    if isinstance(animation, dict):
+        if isinstance(animation.get("keyframes"), dict):
+            animation["keyframes"] = {
+                time: {renamed_key(key): value for key, value in frame.items()} if isinstance(frame, dict) else frame
+                for time, frame in animation["keyframes"].items()
+            }
+        for drive in animation.get("audio") or []:
+            if isinstance(drive, dict) and isinstance(drive.get("setting"), str):
+                drive["setting"] = renamed_key(drive["setting"])
+    if isinstance(content.get("sweep"), dict):
+        content["sweep"] = {renamed_key(key): values for key, values in content["sweep"].items()}
     return content
 
 
 def upgraded_args(args: Sequence[str]) -> list[str]:
-    """Command-line arguments in today's names: ``--model.jitter 16`` is ``--model.jitter.roll 16``,
-    ``--model.jitter_rotate 8`` is ``--model.jitter.rotate 8``, moved class paths their new ones."""
-    renamed = {
-        "--model.jitter": "--model.jitter.roll",
-        **{f"--model.{old}": f"--model.jitter.{new}" for old, new in JITTER.items()},
-    }
+    """Command-line arguments in today's names: ``--model.octaves 4`` is ``--octaves.count 4``,
+    ``--model.jitter 16`` is ``--model.jitter.roll 16``, ``--model.guide a.jpg`` is
+    ``--model.guide.image a.jpg``, moved class paths their new ones."""
     out = []
     for index, arg in enumerate(args):
         flag, equals, value = arg.partition("=")
         given = value if equals else (args[index + 1] if index + 1 < len(args) else "")
-        if flag in renamed and (flag != "--model.jitter" or given.lstrip("-").isdigit()):
-            flag = renamed[flag]
+        if flag.startswith("--model."):
+            flag = "--" + renamed_key(flag[2:])
+        if flag == "--model.jitter" and given.lstrip("-").isdigit():
+            flag = "--model.jitter.roll"
+        if flag == "--model.guide" and not given.lstrip().startswith("{"):
+            flag = "--model.guide.image"
         out.append(f"{flag}={MOVED.get(value, value)}" if equals else MOVED.get(flag, flag))
     return out

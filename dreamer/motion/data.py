@@ -67,7 +67,7 @@ class MotionDataModule(DreamSource):
         resize: Scale every frame so its long side has this many pixels (``null``: keep).
         recursive: Also take files from sub-folders of a folder.
         frame_octaves: Octaves a continued frame dreams: the top (largest) ones of the pyramid.
-        frame_iterations: Steps per octave of a continued frame (``null``: ``model.iterations``).
+        frame_iterations: Steps per octave of a continued frame (``null``: ``octaves.iterations``).
         frame_lr: Step size of a continued frame (``null``: ``model.lr``): it only tends a dream
             that is already there, and smaller steps flicker less.
         keep_frames: Keep the PNG frames once the video is written.
@@ -294,13 +294,14 @@ class MotionDataModule(DreamSource):
     def setup(self, stage: str) -> None:
         self.frame_writes.threaded = overlaps(self.device)
         schedule = self.current_schedule
-        if schedule.octaves == "auto":
-            raise ConfigError("model.octaves: 'auto' is for photos and atlases; give videos and zooms a number")
-        if self.frame_octaves > schedule.octaves:
-            raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds model.octaves ({schedule.octaves})")
-        iterations = schedule.iterations
+        octaves = schedule.octaves
+        if octaves.count == "auto":
+            raise ConfigError("octaves.count: 'auto' is for photos and atlases; give videos and zooms a number")
+        if self.frame_octaves > octaves.count:
+            raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds octaves.count ({octaves.count})")
+        iterations = octaves.iterations
         frame_iterations = self.frame_iterations or iterations
-        self.pace = FramePace(schedule.octaves, iterations, self.frame_octaves, frame_iterations, self.frame_lr)
+        self.pace = FramePace(octaves.count, iterations, self.frame_octaves, frame_iterations, self.frame_lr)
         if self.plan is not None:
             return
         strategy = self.trainer.strategy if self.trainer else None

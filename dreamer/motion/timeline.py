@@ -23,8 +23,8 @@ Envelope = Literal["loudness", "onsets"]
 
 NUMBERS = {
     "model.lr",
-    "model.grad_blur",
-    "model.image_blur",
+    "model.filters.grad_blur",
+    "model.filters.image_blur",
     "model.jitter.roll",
     "model.jitter.rotate",
     "model.jitter.scale",
@@ -123,7 +123,7 @@ class Timeline:
     Args:
         keyframes: ``{time: {setting: value}}``; a time is a frame number or seconds (``"2.5s"``),
             e.g. ``{0: {model.lr: 0.01, data.zoom: 1.02}, 120: {model.layers: 14, data.zoom: 1.05}}``.
-            Numbers: model.lr, model.grad_blur, model.image_blur, model.jitter.roll/rotate/scale,
+            Numbers: model.lr, model.filters.grad_blur/image_blur, model.jitter.roll/rotate/scale,
             data.zoom, data.rotate, data.translate, data.blend, data.keep_colors; cross-faded:
             model.layers, model.channels (these then apply at every octave of a frame).
         ease: ``linear`` or ``smooth`` (ease in and out) between keyframes.

@@ -79,7 +79,7 @@ def whole_command(
 ) -> list[str]:
     args = [sys.executable, "-m", "dreamer.cli", "fit", "--config", "video", f"--data.output={out}"]
     if smoke:  # tiny frames, few steps: only that the commands run
-        args += ["--data.resize=64", "--model.octaves=2", "--model.iterations=2", "--data.frame_iterations=1"]
+        args += ["--data.resize=64", "--octaves.count=2", "--octaves.iterations=2", "--data.frame_iterations=1"]
     args += ["--data.overwrite=true", "--trainer.logger=false", "--trainer.enable_progress_bar=false"]
     args += [f"--data.{key}={value}" for key, value in data_options.items()]
     args += [f"--animation.{key}={value}" for key, value in timeline_options.items()]
@@ -140,7 +140,7 @@ def parts(reps: int = 50) -> str:
     valid = consistent(backward, dis_flow(frames[0], frames[1]))
     timeline = Timeline(keyframes=KEYFRAMES, audio=AUDIO)
     curves = {"onsets": np.random.rand(48), "loudness": np.random.rand(48)}
-    model = model_for("mobilenet_v2", 11, octaves=3, iterations=8, lr=0.012, jitter=16)
+    model = model_for("mobilenet_v2", 11, octaves=3, iterations=8, lr=0.012, jitter=16).model
     track = SourceTrack(size, max_age=24, seed=0, mask=read_mask(MASK, size), feather=4.0)
     pixels = torch.from_numpy(frames[1]).permute(2, 0, 1)[None].float() / 255
     sizes = [(round(size[0] / 1.4**k), round(size[1] / 1.4**k)) for k in (2, 1, 0)]

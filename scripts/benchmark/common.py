@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import lightning.pytorch as pl
 import numpy as np
@@ -25,6 +25,7 @@ from dreamer import wire
 from dreamer.engine.extractor import IMAGENET_MEAN, IMAGENET_STD
 from dreamer.engine.jitter import Jitter
 from dreamer.engine.module import DreamModule
+from dreamer.engine.octaves import Octaves
 from dreamer.photos.data import DreamDataModule
 from scripts.plain_deepdream import deepdream
 
@@ -100,23 +101,31 @@ def trainer(lean: bool = True, **kwargs) -> pl.Trainer:
     return pl.Trainer(**settings)
 
 
-def fit(model: DreamModule, data: DreamDataModule, lean: bool = True, **trainer_kwargs) -> None:
+class Setup(NamedTuple):
+    """A model and the octave walk its dreams take."""
+
+    model: DreamModule
+    octaves: Octaves
+
+
+def fit(setup: Setup, data: DreamDataModule, lean: bool = True, **trainer_kwargs) -> None:
     """``trainer.fit`` of a run wired as the command line wires it (``dreamer.wire``)."""
     run = trainer(lean, **trainer_kwargs)
-    wire(model, data, run)
-    run.fit(model, datamodule=data)
+    wire(setup.model, data, run, setup.octaves)
+    run.fit(setup.model, datamodule=data)
 
 
-def dreamer_run(model: DreamModule, images: Path, out: Path, batch_size: int = 1, lean: bool = True, **trainer_kwargs):
+def dreamer_run(setup: Setup, images: Path, out: Path, batch_size: int = 1, lean: bool = True, **trainer_kwargs):
     data = DreamDataModule(images=str(images), output=str(out), overwrite=True, batch_size=batch_size)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # bar renders off-screen
-        fit(model, data, lean, default_root_dir=str(out.parent / "logs"), **trainer_kwargs)
+        fit(setup, data, lean, default_root_dir=str(out.parent / "logs"), **trainer_kwargs)
 
 
 def handwritten_run(
-    model: DreamModule, image: Path, out: Path, octaves: int, scale: float, iterations: int, lr: float, jitter: int
+    setup: Setup, image: Path, out: Path, octaves: int, scale: float, iterations: int, lr: float, jitter: int
 ) -> None:
     """The same dream as the plain script's loop (``plain_deepdream.deepdream``) on dreamer's own frozen graph."""
+    model = setup.model
     device = model.device
     extract = model.objective.extractor._graph(model.objective.layer_schedule[-1])
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
@@ -127,29 +136,23 @@ def handwritten_run(
         return sum(a.square().mean() for a in extract((rolled - mean) / std).values())  # type: ignore[return-value]
 
     generator = torch.Generator().manual_seed(0)
-    alpha = model.hparams.alpha
+    alpha = setup.octaves.alpha
     dream = deepdream(objective, original.to(device), octaves, scale, iterations, lr, alpha, jitter, generator)
     pixels = dream[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
     Image.fromarray(pixels).save(out)
 
 
-def model_for(backbone: str, layer: int, **kwargs) -> DreamModule:
+def model_for(backbone: str, layer: int, **kwargs) -> Setup:
+    """``backbone`` at ``layer`` with the benchmark's settings and ``kwargs``: model settings, and the
+    octave walk's (``octaves`` for its count, ``scale``, ``iterations``, ``alpha``)."""
     weights = "imagenet" if backbone == "mobilenet_v2" else None  # VGG weights are not offline; timing is the same
-    settings = dict(
-        backbone=backbone,
-        weights=weights,
-        layers=layer,
-        octaves=3,
-        scale=1.4,
-        iterations=10,
-        lr=0.01,
-        alpha=0.2,
-        jitter=Jitter(roll=8),
-    )
+    walk = {"count": kwargs.pop("octaves", 3), "scale": 1.4, "iterations": 10, "alpha": 0.2}
+    walk.update({key: kwargs.pop(key) for key in ("scale", "iterations", "alpha") if key in kwargs})
+    settings = dict(backbone=backbone, weights=weights, layers=layer, lr=0.01, jitter=Jitter(roll=8))
     if isinstance(kwargs.get("jitter"), int):
         kwargs["jitter"] = Jitter(roll=kwargs["jitter"])
     settings.update(kwargs)
-    return DreamModule(**settings)
+    return Setup(DreamModule(**settings), Octaves(**walk))
 
 
 def table(rows: list[list[object]], header: list[str]) -> str:

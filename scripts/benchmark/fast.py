@@ -63,7 +63,7 @@ def fast_paths(work: Path, smoke: bool, reps: int) -> str:
 
 def flops(side: int) -> str:
     """Achieved throughput of the backbone's forward + backward (VGG-16 up to features.29)."""
-    model = model_for("vgg16", 29)
+    model = model_for("vgg16", 29).model
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     image = torch.rand(1, 3, side, side, device=device, requires_grad=True)

@@ -45,7 +45,7 @@ def gpu(work: Path, smoke: bool, reps: int) -> str:
         return "## GPU\n\nNot measured: no CUDA device on the machine that ran this section."
     torch.backends.cudnn.benchmark = True
     models = {
-        layout: model_for("vgg16", 29, octaves=1, channels_last=layout == "channels-last").cuda()
+        layout: model_for("vgg16", 29, octaves=1, channels_last=layout == "channels-last").model.cuda()
         for layout in ("contiguous", "channels-last")
     }
     rows = []

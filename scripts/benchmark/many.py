@@ -32,7 +32,7 @@ def network_seconds(side: int, octaves: int, scale: float, iterations: int, reps
     from dreamer.command.memory import keep_freed_memory
 
     keep_freed_memory()  # as the command line dreams: no page faults from freed activations
-    model = model_for("mobilenet_v2", 4, weights=None, octaves=octaves, iterations=iterations, scale=scale)
+    model = model_for("mobilenet_v2", 4, weights=None, octaves=octaves, iterations=iterations, scale=scale).model
     sizes = [round(side / scale**k) for k in reversed(range(octaves))]
     images = [torch.rand(1, 3, s, s).contiguous(memory_format=torch.channels_last) for s in sizes]
 
@@ -55,9 +55,9 @@ def many(work: Path, smoke: bool, reps: int) -> str:
     plain_settings += ["--iterations", str(iterations), "--lr", str(lr), "--alpha", str(alpha), "--jitter", str(jitter)]
     dreamer = [sys.executable, "-m", "dreamer.cli", "fit", "--data.overwrite", "true"]
     dreamer += ["--trainer.default_root_dir", str(work / "logs"), "--model.backbone", "mobilenet_v2"]
-    dreamer += ["--model.weights", "null", "--model.layers", "4", "--model.octaves", str(octaves)]
-    dreamer += ["--model.scale", str(scale), "--model.iterations", str(iterations), "--model.lr", str(lr)]
-    dreamer += ["--model.alpha", str(alpha), "--model.jitter.roll", str(jitter)]
+    dreamer += ["--model.weights", "null", "--model.layers", "4", "--octaves.count", str(octaves)]
+    dreamer += ["--octaves.scale", str(scale), "--octaves.iterations", str(iterations), "--model.lr", str(lr)]
+    dreamer += ["--octaves.alpha", str(alpha), "--model.jitter.roll", str(jitter)]
     lean = ["--trainer.logger", "false"]
 
     def commands(photos: Path) -> dict[str, list[str]]:
@@ -127,7 +127,7 @@ def memory_rows(work: Path, dreamer: list[str], smoke: bool) -> str:
     subset.mkdir(exist_ok=True)
     for path in sorted(folder.iterdir())[:small]:
         (subset / path.name).write_bytes(path.read_bytes())
-    quick = ["--model.octaves", "1", "--model.iterations", "1"]
+    quick = ["--octaves.count", "1", "--octaves.iterations", "1"]
     peaks = {}
     for count, photos in ((small, subset), (large, folder)):
         command = [*dreamer, *quick, "--data.images", str(photos), "--data.output", str(work / f"mem{count}")]

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
-    from dreamer.engine.module import DreamModule
     from dreamer.motion.timeline import Timeline
     from dreamer.motion.video import VideoDataModule
+    from scripts.benchmark.common import Setup
 
 from scripts.benchmark.common import (
     ROOT,
@@ -100,7 +100,7 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
     rows = [[name, f"{seconds * 1000:.1f}", f"{100 * seconds / dream:.1f} %"] for name, seconds in parts.items()]
     rows.append(["**all of the above**", f"**{overhead * 1000:.1f}**", f"**{100 * overhead / dream:.1f} %**"])
     # Peak memory against length: light settings so that 240 frames take a minute.
-    light = ["--model.octaves", "1", "--model.iterations", "1", "--data.frame_iterations", "1"]
+    light = ["--octaves.count", "1", "--octaves.iterations", "1", "--data.frame_iterations", "1"]
     peaks = {}
     for count in (short, long):
         longer = camera_clip(work / f"clip{count}.mp4", count)
@@ -141,7 +141,7 @@ def frame_dream_alone(size: tuple[int, int], reps: int) -> float:
     from dreamer.engine.batch import DreamBatch
     from scripts.benchmark.common import median_seconds, model_for
 
-    model = model_for("mobilenet_v2", 11, octaves=1, iterations=4, jitter=16)
+    model = model_for("mobilenet_v2", 11, octaves=1, iterations=4, jitter=16).model
     start = torch.rand(1, 3, *size)
 
     def dream() -> None:
@@ -156,7 +156,7 @@ def frame_dream_alone(size: tuple[int, int], reps: int) -> float:
 
 
 def frame_ends(
-    model: DreamModule, data: VideoDataModule, timeline: Optional[Timeline] = None, **trainer_kwargs
+    setup: Setup, data: VideoDataModule, timeline: Optional[Timeline] = None, **trainer_kwargs
 ) -> list[float]:
     """When each frame's dream ended (``perf_counter``), in a fit of ``data`` on the CPU."""
     import lightning.pytorch as pl
@@ -182,8 +182,8 @@ def frame_ends(
         callbacks=[ends],
         **trainer_kwargs,
     )
-    wire(model, data, trainer, timeline)
-    trainer.fit(model, datamodule=data)
+    wire(setup.model, data, trainer, setup.octaves, timeline)
+    trainer.fit(setup.model, datamodule=data)
     return ends.ends
 
 

@@ -36,13 +36,13 @@ BEFORE_OPTIONS = [
     "dreamer.engine.optim.NormalizedGD",
     "--model.lr",
     "0.03",
-    "--model.octaves",
+    "--octaves.count",
     "3",
-    "--model.scale",
+    "--octaves.scale",
     "1.4",
-    "--model.iterations",
+    "--octaves.iterations",
     "15",
-    "--model.alpha",
+    "--octaves.alpha",
     "1.0",
     "--model.jitter.pad",
     "0",
@@ -145,7 +145,7 @@ def gallery(folders: dict[str, Path], channels: list[int]) -> None:
 def visual(folder: Path, smoke: bool, reps: int) -> str:
     channels = CHANNELS[:2] if smoke else CHANNELS
     text = f"{channels[0]}-{channels[-1]}"
-    steps = ["--model.iterations", "4"] if smoke else []
+    steps = ["--octaves.iterations", "4"] if smoke else []
     outputs = {PRESET: folder / "fft", PIXEL: folder / "pixel", BEFORE: folder / "before", LUCENT: folder / "lucent"}
     commands = {
         PRESET: atlas_command(outputs[PRESET], text, *steps),
@@ -208,7 +208,7 @@ def visual(folder: Path, smoke: bool, reps: int) -> str:
 
 def diversity(folder: Path, smoke: bool, reps: int) -> str:
     """Four faces of each of channels 0-3 (one batch), with the diversity term at several weights."""
-    steps = ["--model.iterations", "4"] if smoke else []
+    steps = ["--octaves.iterations", "4"] if smoke else []
     extractor = LayerExtractor(build_backbone("mobilenet_v2", "imagenet"), [(LAYER,), ("features.7",)])
     rows = []
     for weight in (0, 1, 2):
