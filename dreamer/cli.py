@@ -16,30 +16,45 @@ def list_presets() -> None:
     print(f"\nRun one: dreamer fit --config <name> [--data.images <photos>]; they live in {PRESETS}")
 
 
+USAGE = """usage: dreamer {fit,sweep,app,presets} …
+
+  dreamer fit --config quickstart [--data.images photos/]   dream (dreamer fit --help: every option)
+  dreamer sweep --config sweep_seed                         a sheet of settings side by side
+  dreamer app                                               the page, in a browser
+  dreamer presets                                           the bundled presets"""
+
+
 def main(args: Optional[list[str]] = None) -> int:
     """Run the CLI; errors caused by the user's input print one clear message, no traceback.
     torch and Lightning are imported only for the commands that dream."""
     given = sys.argv[1:] if args is None else args
-    if given[:1] == ["presets"]:
-        list_presets()
+    command, rest = (given[0], given[1:]) if given else ("", [])
+    if command in ("-h", "--help"):
+        print(USAGE)
         return 0
-    if given[:1] in (["--version"], ["-V"]):
+    if command in ("-V", "--version"):
         print(f"dreamer {__version__}")
         return 0
-    if given[:1] == ["app"]:
+    if command == "presets":
+        list_presets()
+        return 0
+    if command == "app":
         from dreamer.app.main import main as app
 
-        return app(given[1:])
+        return app(rest)
+    if command not in ("fit", "sweep"):
+        print(f"dreamer: error: {command or 'no command'}: expected fit, sweep, app or presets", file=sys.stderr)
+        return 2
     from dreamer.quiet import silence_known_noise
 
     silence_known_noise()
-    if given[:1] == ["sweep"]:
+    if command == "sweep":
         from dreamer.command.sweep import main as sweep
 
-        return sweep(given[1:])
+        return sweep(rest)
     from dreamer.command.runner import run
 
-    return run(args)
+    return run(rest)
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def test_the_octave_filter_and_guide_settings_of_dreamer_0_1_are_read_in_their_g
     old.write_text(
         "model:\n  backbone: mobilenet_v2\n  octaves: 3\n  scale: 1.6\n  iterations: 4\n  alpha: 0.5\n"
         "  blend: detail\n  init: noise\n  smallest_octave: 100\n  grad_blur: 0.5\n  laplacian_levels: 2\n"
-        f"  guide: {guide.name}\n  guide_side: 200\n"
+        f"  guide: {guide.name}\n  guide_side: 200\nckpt_path: null\nweights_only: null\n"
     )
     with pytest.raises(SystemExit):
         main(["fit", "--config", str(old), "--print_config"])

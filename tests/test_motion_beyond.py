@@ -81,7 +81,6 @@ def test_keyframed_layers_are_built_into_the_model_and_cross_fade_its_objective(
             "--octaves.count=2",
             "--animation.keyframes={0: {model.layers: 7}, 10: {model.layers: 11}}",
         ],
-        run=False,
     )
     objective = cli.model.objective
     assert ("features.7", "features.11") in objective.extractor.layer_sets

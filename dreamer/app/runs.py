@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 import lightning.pytorch as pl
-from jsonargparse import ArgumentError
 from PIL import Image
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.command.runner import DreamerCLI, Outcome, one_line, outcome, user_error
+from dreamer.command.report import Outcome, outcome
+from dreamer.command.runner import Ran, execute
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.imageio import to_image
 
@@ -118,26 +118,16 @@ class PageRun:
 
     def _run(self) -> None:
         started = time.perf_counter()
-        config_text, error, done, stopped = "", None, None, False
+        ran = Ran(None, "the run ended before it started")  # until ``execute`` returns
         try:
-            cli = DreamerCLI(
-                args=self.arguments,
-                run=False,
-                callbacks=[PageListener(self._events, self.stop)],
-                exit_on_error=False,
-            )
-            config_text = cli.parser.dump(cli.config, skip_none=False)
-            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-            done, stopped = outcome(cli), self.stop.is_set()
-        except ArgumentError as failure:
-            error = one_line(str(failure))
-        except Exception as failure:
-            error = user_error(failure)
-            if error is None:
-                error = f"{type(failure).__name__}: {failure}"  # a bug, said in one line on the page
-                raise
+            ran = execute(self.arguments, callbacks=[PageListener(self._events, self.stop)])
+        except Exception as failure:  # a bug: said in one line on the page, and raised on its thread
+            ran = Ran(None, f"{type(failure).__name__}: {failure}")
+            raise
         finally:
-            self._events.put(Finished(done, stopped, error, config_text, time.perf_counter() - started))
+            done = outcome(ran.cli) if ran.cli is not None and ran.error is None else None
+            seconds = time.perf_counter() - started
+            self._events.put(Finished(done, self.stop.is_set(), ran.error, ran.config_text, seconds))
 
 
 def first_written(done: Outcome, suffix: str) -> Optional[Path]:

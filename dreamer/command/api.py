@@ -48,8 +48,12 @@ def dream(
     ``iterations=5``, ``alpha=0.5``), or any setting by dotted path (``**{"octaves.scale": 1.6}``). The run is the
     CLI's: the same LightningCLI parser, LightningModule, Callbacks and Trainer. ``image`` is a path,
     a PIL image or a ``[3, H, W]`` tensor in [0, 1]. No logs are written unless ``logger=True``.
+
+    Raises:
+        ConfigError: a bad setting or an input that could not be dreamed, in one line.
     """
-    from dreamer.command.runner import DreamerCLI  # torch and Lightning: only when a dream is asked for
+    from dreamer.command.report import outcome
+    from dreamer.command.runner import execute  # torch and Lightning: only when a dream is asked for
 
     silence_known_noise()
     with tempfile.TemporaryDirectory(prefix="dreamer-") as folder:
@@ -70,9 +74,10 @@ def dream(
             "--data.overwrite=true",
             *(_argument(k, v) for k, v in settings.items()),
         ]
-        cli = DreamerCLI(args=args, run=False)
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-        failed = cli.datamodule.summary.failed
+        ran = execute(args)
+        if ran.error is not None or ran.cli is None:
+            raise ConfigError(str(ran.error))
+        failed = outcome(ran.cli).failed
         if failed or not target.is_file():
             raise ConfigError(failed[0] if failed else f"{source}: no dream was produced")
         with Image.open(target) as result:

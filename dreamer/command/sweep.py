@@ -90,7 +90,8 @@ def grid(sweep: dict[str, list[Any]]) -> list[GridPoint]:
 
 def run_points(base: str, points: list[GridPoint], output: Path, extra: list[str]) -> list[str]:
     """Dream each point as a ``dreamer fit`` run in this process; the failures, one line each."""
-    from dreamer.command.runner import DreamerCLI, report
+    from dreamer.command.report import report
+    from dreamer.command.runner import execute
 
     failed = []
     with tempfile.TemporaryDirectory(prefix="dreamer-sweep-") as folder:
@@ -98,13 +99,13 @@ def run_points(base: str, points: list[GridPoint], output: Path, extra: list[str
         config.write_text(base)
         for point in points:
             print(f"sweep: {point.label}", flush=True)
-            args = ["fit", "--config", str(config), *extra, *point.arguments()]
-            try:
-                if report(DreamerCLI(args=[*args, "--data.output", str(output / point.name)])) != 0:
-                    failed.append(f"{point.name}: some images failed")
-            except DreamerError as error:
-                failed.append(f"{point.name}: {error}")
-                print(f"failed: {point.name}: {error}", file=sys.stderr)
+            args = ["--config", str(config), *extra, *point.arguments(), "--data.output", str(output / point.name)]
+            ran = execute(args)
+            if ran.error is not None or ran.cli is None:
+                failed.append(f"{point.name}: {ran.error}")
+                print(f"failed: {point.name}: {ran.error}", file=sys.stderr)
+            elif report(ran.cli) != 0:
+                failed.append(f"{point.name}: some images failed")
     return failed
 
 

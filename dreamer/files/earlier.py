@@ -6,7 +6,8 @@ dreams) still run, read in today's names:
   ``octaves.count``, ``model.alpha`` is ``octaves.alpha`` …); the step filters became the
   ``model.filters`` group and the guide the ``model.guide`` group (``model.guide`` is
   ``model.guide.image``, ``model.guide_side`` is ``model.guide.side``). Keyframe, audio and sweep
-  keys are renamed alike.
+  keys are renamed alike. A dream runs without a subcommand, so a saved config's ``ckpt_path: null``
+  and ``weights_only: null`` (``fit``'s own arguments, never used by a dream) are dropped.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def _put(content: dict[str, Any], dotted: str, value: Any) -> None:
 def upgraded(content: dict[str, Any]) -> dict[str, Any]:
     """A config's mapping in today's names (unchanged when it already uses them)."""
     content = _moved(content)
+    for unused in ("ckpt_path", "weights_only"):
+        if unused in content and content[unused] is None:
+            del content[unused]
     model = content.get("model")
     settings = model.get("init_args", model) if isinstance(model, dict) else None
     if isinstance(settings, dict):

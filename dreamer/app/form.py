@@ -1,0 +1,75 @@
+"""The Dream tab's form and the settings it stands for, keyed by their dotted names
+(``model.layers``, ``octaves.count`` …): a preset's values into the form, the form's into settings."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import gradio as gr
+
+from dreamer.app.recipe import SETTINGS, preset, preset_value
+from dreamer.engine.backbones import backbone_spec
+from dreamer.errors import ConfigError
+
+TILES = ["none", "256", "512", "1024", "2048"]
+
+
+def layer_choices(config: dict[str, Any]) -> list[str]:
+    """The documented layers of the preset's backbone, and the preset's own layer schedule."""
+    backbone = preset_value(config, "model.backbone") or "vgg16"
+    own = str(preset_value(config, "model.layers"))
+    choices = list(backbone_spec(backbone).layers)
+    return choices if own in choices else [own, *choices]
+
+
+def form_values(name: str) -> dict[str, Any]:
+    """The form's fields at the preset's values, by setting (the layer with the backbone's choices)."""
+    config = preset(name)
+    value = {key: preset_value(config, key) for key in SETTINGS}
+    tile = value["model.tile_size"]
+    return {
+        **value,
+        "model.layers": gr.update(choices=layer_choices(config), value=str(value["model.layers"])),
+        "model.channels": channels_text(value["model.channels"]),
+        "octaves.count": str(value["octaves.count"]),
+        "model.tile_size": str(tile) if tile else "none",
+    }
+
+
+def form_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's fields (by setting) typed as the command line takes them."""
+    count, tile = values["octaves.count"], values["model.tile_size"]
+    return {
+        "model.layers": values["model.layers"],
+        "model.channels": channel_list(values["model.channels"]),
+        "octaves.count": count if count == "auto" else int(count),
+        "octaves.scale": round(float(values["octaves.scale"]), 4),
+        "octaves.iterations": int(values["octaves.iterations"]),
+        "model.lr": float(values["model.lr"]),
+        "octaves.alpha": round(float(values["octaves.alpha"]), 4),
+        "model.jitter.roll": int(values["model.jitter.roll"]),
+        "model.filters.laplacian_levels": int(values["model.filters.laplacian_levels"]),
+        "model.tile_size": None if tile == "none" else int(tile),
+        "data.seed": int(values["data.seed"] or 0),
+    }
+
+
+def channels_text(channels: Any) -> str:
+    """A preset's channels as the form shows them: ``""`` (the whole layer), ``7`` or ``3, 7``."""
+    if not isinstance(channels, list) or not channels or not all(isinstance(c, int) for c in channels):
+        return "" if channels is None else str(channels)
+    return ", ".join(map(str, channels))
+
+
+def channel_list(text: Optional[str]) -> Optional[list[int]]:
+    """The form's channels (``7``, ``3, 7, 12``) as the command line takes them; empty: the whole layer."""
+    text = (text or "").strip().strip("[]")
+    if not text:
+        return None
+    try:
+        channels = [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise ConfigError(f"model.channels: {text!r} is not a channel number (e.g. 7, or 3, 7, 12)") from None
+    if any(channel < 0 for channel in channels):
+        raise ConfigError(f"model.channels: {text!r}: channels are numbered from 0")
+    return channels
