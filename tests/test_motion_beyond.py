@@ -19,7 +19,7 @@ from dreamer.engine.octaves import Octaves, OctaveSchedule
 from dreamer.errors import ConfigError
 from dreamer.motion.audio import envelopes
 from dreamer.motion.drift import anchored, carried_share, fade_frames, first_ages, older
-from dreamer.motion.flicker import BlendTuner, FlickerMeter
+from dreamer.motion.flicker import FlickerMeter
 from dreamer.motion.plan import FramePace
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.tracks import SourceTrack
@@ -236,19 +236,6 @@ def test_ages_and_anchored_colours_run_end_to_end_and_the_scorecard_is_reported(
     assert code == 0, out
     assert "clip.mp4: flicker (warping error)" in out
     assert len(list((tmp_path / "out" / "clip.frames").glob("*.png"))) == 6
-
-
-def test_the_blend_tuner_carries_more_while_it_flickers_above_target_and_less_below():
-    tuner = BlendTuner(target=2.0)
-    carried = np.array([0.0, 0.5, 0.7], np.float32)
-    tuner.restart(0)
-    for _ in range(5):
-        tuner.observe(0, dreamed=6.0, original=1.0)  # 6x the source: too much flicker
-    more = tuner.carried(0, carried)
-    assert more[0] == 0 and more[1] > 0.5 and more[2] == pytest.approx(BlendTuner.HIGHEST)  # hidden pixels stay fresh
-    tuner.restart(0)
-    tuner.observe(0, dreamed=1.0, original=1.0)  # half the target: room to dream more freely
-    assert tuner.carried(0, carried)[1] < 0.5
 
 
 def test_continued_frames_step_with_frame_lr_and_fresh_ones_with_the_model_lr(tmp_path):

@@ -192,14 +192,14 @@ def test_levels_too_small_for_their_layers_are_skipped_and_not_heard_and_a_too_s
 
 def test_a_continued_frame_starts_from_the_carry_of_the_previous_dream(tmp_path: Path):
     previous_png = tmp_path / "000000.png"
-    shifted = lambda previous, batch: np.roll(previous, 1, axis=1).astype(np.float32) / 255  # noqa: E731
-    carry = FrameCarry(shifted)
+    carry = FrameCarry()
     first = torch.zeros(1, 3, 8, 8)
     first[..., 0] = 1.0  # a white left column
     frame = Frame(sequence=0, number=0, count=2, continues=False, previous=None, target=previous_png)
     dream = SimpleNamespace(batch=DreamBatch(first, ["clip"], [0], frame=frame))
     carry.on_dream_end(None, dream, first)  # kept in memory: no PNG is read
-    following = Frame(0, 1, 2, continues=True, previous=previous_png, target=tmp_path / "000001.png")
+    step_right = (1.0, 0.0, (1.0, 0.0))  # a zoom step of one pixel to the right, nothing else
+    following = Frame(0, 1, 2, continues=True, previous=previous_png, target=tmp_path / "000001.png", zoom=step_right)
     start = carry(DreamBatch(None, ["clip"], [0], frame=following), torch.device("cpu"))
     assert start.shape == (1, 3, 8, 8)
     assert torch.equal(start[0, :, :, 1], torch.ones(3, 8)) and start[0, :, :, 0].max() == 0

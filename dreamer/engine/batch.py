@@ -57,7 +57,8 @@ IDLE = Pace(first_octave=0, iterations=1, levels=1)  # one step that dreams noth
 
 @dataclass(frozen=True)
 class Frame:
-    """A frame of a video or zoom: which sequence, which frame, and how its dream starts."""
+    """A frame of a video or zoom: which sequence, which frame, and everything its start needs to
+    carry the previous frame's dream into it (the data side computes it; the carry only applies it)."""
 
     sequence: int  # the sequence's index in the plan
     number: int
@@ -69,6 +70,9 @@ class Frame:
     valid: Optional[np.ndarray] = None  # video: pixels the flow carries reliably
     carried: Optional[np.ndarray] = None  # [H, W]: how much of the previous dream each pixel's start keeps
     renewed: Optional[np.ndarray] = None  # [H, W]: 1 where the start has no dream to carry (hidden before, renewed)
+    zoom: Optional[tuple[float, float, tuple[float, float]]] = None  # zoom: (zoom, rotate, translate) into it
+    colours: Optional[np.ndarray] = None  # [3]: the means a start is pulled to (``None``: the frame's own)
+    keep_colors: float = 0.0  # how far the start is pulled to ``colours``
     settings: Any = None  # the frame's animated settings (``motion.timeline.FrameSettings``)
 
 

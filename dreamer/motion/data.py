@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from typing_extensions import override
 
@@ -163,10 +162,6 @@ class MotionDataModule(DreamSource):
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[DreamBatch]:
         raise NotImplementedError
 
-    def next_start(self, previous: np.ndarray, batch: DreamBatch) -> np.ndarray:
-        """The start ``float32 [H, W, 3]`` of a continued frame from the previous dream (``uint8``)."""
-        raise NotImplementedError
-
     def chunk(self, job: MotionJob) -> tuple[Optional[int], int]:
         """Frames per chunk (``None``: one) and warm-up frames."""
         return None, 0
@@ -189,9 +184,8 @@ class MotionDataModule(DreamSource):
         """The file whose audio an output gets: the soundtrack, else the source's own (if it has one)."""
         return self.soundtrack or (source if has_audio else None)
 
-    def keep_colors_at(self, batch: DreamBatch) -> float:
-        """How far the start of ``batch``'s frame is pulled to the source's colours (keyframes may move it)."""
-        settings = batch.frame.settings if batch.frame is not None else None
+    def keep_colors_at(self, settings: Optional[FrameSettings]) -> float:
+        """How far a frame's start is pulled to the source's colours (keyframes may move it)."""
         if settings is None:
             return self.keep_colors
         return min(max(settings.number("data.keep_colors", self.keep_colors), 0.0), 1.0)
@@ -210,7 +204,7 @@ class MotionDataModule(DreamSource):
 
     @override
     def carry(self) -> FrameCarry:
-        return FrameCarry(self.next_start, self.frame_writes)
+        return FrameCarry(self.frame_writes)
 
     def make_plan(self, min_side: int = 1) -> MotionPlan:
         """Every input's job and the spans of frames still to dream. Inputs that share a stem
@@ -272,6 +266,7 @@ class MotionDataModule(DreamSource):
             warming = span.start <= number < span.write_from
             return warmup_path(job.frames_dir, number) if warming else frame_path(job.frames_dir, number)
 
+        settings = self.settings_at(job, frame) if self.timeline else None
         return DreamBatch(
             pixels=None,
             names=[job.name],
@@ -285,7 +280,8 @@ class MotionDataModule(DreamSource):
                 continues=carried,
                 previous=png(frame - 1) if carried else None,
                 target=png(frame),
-                settings=self.settings_at(job, frame) if self.timeline else None,
+                keep_colors=self.keep_colors_at(settings),
+                settings=settings,
             ),
             pace=self.current_pace.of(carried),
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import lightning.pytorch as pl
 import numpy as np
 from torch import Tensor
@@ -16,36 +14,6 @@ from dreamer.files.imageio import to_bytes
 from dreamer.motion.warp import warping_error
 
 
-class BlendTuner:
-    """Tunes, frame by frame, how much of the carried dream each start keeps so that the dream's
-    warping error comes near ``target`` times its source's (``data.target_flicker``).
-
-    The weights the data gives (``blend`` × visibility × age) are scaled by a factor per sequence
-    (at most ``HIGHEST`` carried anywhere): up by ``(ratio / target) ** RATE`` after a frame that
-    flickered more than the target, down after one that flickered less. A fresh dream (a video's
-    or chunk's first frame, or a resumed run's) starts again from the factor 1.
-    """
-
-    RATE = 0.25
-    HIGHEST = 0.98
-
-    def __init__(self, target: float) -> None:
-        self.target = target
-        self.factors: dict[int, float] = {}
-
-    def restart(self, sequence: int) -> None:
-        self.factors[sequence] = 1.0
-
-    def observe(self, sequence: int, dreamed: float, original: float) -> None:
-        ratio = dreamed / max(original, 0.05)
-        factor = self.factors.get(sequence, 1.0) * (ratio / self.target) ** self.RATE
-        self.factors[sequence] = float(np.clip(factor, 0.1, 1 / (1 - self.HIGHEST)))
-
-    def carried(self, sequence: int, carried: np.ndarray) -> np.ndarray:
-        """``carried`` (the data's weights) tuned for ``sequence``."""
-        return np.minimum(carried * self.factors.get(sequence, 1.0), self.HIGHEST).astype(np.float32)
-
-
 class FlickerMeter(pl.Callback, DreamListener, Findings):
     """Measures every continued video frame's warping error: the mean ``|frame_t − warp(frame_{t−1})|``
     (in 8-bit levels) over the pixels visible in both frames, with the optical flow the frame was
@@ -53,11 +21,10 @@ class FlickerMeter(pl.Callback, DreamListener, Findings):
     dream that moves with the picture scores near it.
 
     Each frame's pair goes to the loggers (``flicker/dream``, ``flicker/source``); ``findings()``
-    gives one line per video for the run's end, over all processes. A ``tuner`` is told every pair.
+    gives one line per video for the run's end, over all processes.
     """
 
-    def __init__(self, tuner: Optional[BlendTuner] = None) -> None:
-        self.tuner = tuner
+    def __init__(self) -> None:
         self.names: dict[int, str] = {}
         self.totals: dict[int, list[float]] = {}  # sequence → [dream error sum, source error sum, pairs]
         self._previous: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # sequence → (frame, dream, source)
@@ -71,8 +38,6 @@ class FlickerMeter(pl.Callback, DreamListener, Findings):
         source = to_bytes(batch.pixels[0]).permute(1, 2, 0).numpy()
         before = self._previous.get(frame.sequence)
         self._previous[frame.sequence] = (frame.number, picture, source)
-        if self.tuner is not None and not frame.continues:
-            self.tuner.restart(frame.sequence)
         if before is None or before[0] != frame.number - 1 or frame.backward is None or frame.valid is None:
             return
         dreamed = warping_error(picture, before[1], frame.backward, frame.valid)
@@ -81,8 +46,6 @@ class FlickerMeter(pl.Callback, DreamListener, Findings):
         totals[0] += dreamed
         totals[1] += original
         totals[2] += 1
-        if self.tuner is not None:
-            self.tuner.observe(frame.sequence, dreamed, original)
         self.names.setdefault(frame.sequence, batch.names[0])
         for logger in trainer.loggers:
             logger.log_metrics({"flicker/dream": dreamed, "flicker/source": original}, step=trainer.global_step)

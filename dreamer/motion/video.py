@@ -18,13 +18,13 @@ from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_CLIP
 from dreamer.files.masks import read_mask
 from dreamer.files.plan import image_seed, resized
+from dreamer.motion.carry import CarryTuner, FrameCarry
 from dreamer.motion.data import MotionDataModule
-from dreamer.motion.drift import anchored
-from dreamer.motion.flicker import BlendTuner, FlickerMeter
+from dreamer.motion.flicker import FlickerMeter
 from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan, continues
 from dreamer.motion.tracks import SourceTrack
 from dreamer.motion.videoio import VideoError, is_video, probe, read_frames
-from dreamer.motion.warp import carry_over, consistent, dis_flow, warp
+from dreamer.motion.warp import consistent, dis_flow, warp
 from dreamer.photos.data import find_images
 
 
@@ -84,7 +84,7 @@ class VideoDataModule(MotionDataModule):
             raise ConfigError(
                 f"data.target_flicker must be > 0 (the dream's warping error ÷ the source's), got {target_flicker}"
             )
-        self.tuner = BlendTuner(target_flicker) if target_flicker is not None else None
+        self.target_flicker = target_flicker
         self._raft: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
     @override
@@ -141,7 +141,12 @@ class VideoDataModule(MotionDataModule):
 
     @override
     def dream_listeners(self) -> list[Any]:
-        return [*super().dream_listeners(), FlickerMeter(self.tuner)]
+        return [*super().dream_listeners(), FlickerMeter()]
+
+    @override
+    def carry(self) -> FrameCarry:
+        tuner = CarryTuner(self.target_flicker) if self.target_flicker is not None else None
+        return FrameCarry(self.frame_writes, tuner)
 
     def blend_at(self, job: MotionJob, frame: int) -> float:
         """The carried dream's weight at ``frame`` (keyframes and audio may move it)."""
@@ -213,17 +218,6 @@ class VideoDataModule(MotionDataModule):
                 item.frame, backward=backward, valid=valid, carried=self.blend_at(job, number) * kept, renewed=1 - kept
             )
         return item
-
-    @override
-    def next_start(self, previous: np.ndarray, batch: DreamBatch) -> np.ndarray:
-        assert batch.pixels is not None and batch.frame is not None
-        assert batch.frame.backward is not None and batch.frame.carried is not None
-        frame = batch.pixels[0].permute(1, 2, 0).cpu().numpy()
-        carried = batch.frame.carried
-        if self.tuner is not None:
-            carried = self.tuner.carried(batch.frame.sequence, carried)
-        start = carry_over(previous.astype(np.float32) / 255, frame, batch.frame.backward, carried)
-        return anchored(start, frame.reshape(-1, 3).mean(0), self.keep_colors_at(batch))
 
 
 def find_videos(

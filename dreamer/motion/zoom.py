@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -20,10 +21,9 @@ from dreamer.files.imageio import open_photo
 from dreamer.files.masks import feathered, read_mask
 from dreamer.files.plan import image_seed, plan_header
 from dreamer.motion.data import MotionDataModule
-from dreamer.motion.drift import anchored
 from dreamer.motion.plan import FrameSpan, MotionJob, MotionPlan
 from dreamer.motion.videoio import is_video
-from dreamer.motion.warp import zoom_matrix, zoom_step
+from dreamer.motion.warp import zoom_matrix
 from dreamer.photos.data import find_images
 
 
@@ -74,7 +74,6 @@ class ZoomDataModule(MotionDataModule):
             raise ConfigError(f"data.mask: {self.mask}: a zoom takes a mask image, not a video")
         if self.max_age:
             raise ConfigError("data.max_age is for videos: a zoom carries every dream out of the frame by itself")
-        self._colours: dict[str, np.ndarray] = {}
 
     @override
     def gif(self) -> bool:
@@ -109,7 +108,10 @@ class ZoomDataModule(MotionDataModule):
 
     @override
     def frames(self, job: MotionJob, span: FrameSpan) -> Iterator[DreamBatch]:
+        """Each frame of the zoom: a fresh one from the photo where it is placed; a continued one
+        with the zoom step into it and the photo's colours, which its start is held to."""
         photo = self.photo(job)
+        colours = photo.reshape(-1, 3).mean(0)
         height, width = job.size
         mask = read_mask(self.mask, job.size) if self.mask is not None else None
         moved = np.eye(3)  # the photo's place in this frame: every zoom step so far
@@ -121,6 +123,8 @@ class ZoomDataModule(MotionDataModule):
                 continue
             item = self.frame_item(job, span, frame)
             assert item.frame is not None
+            if item.frame.continues:
+                item.frame = replace(item.frame, zoom=self.step_at(job, frame), colours=colours)
             if not item.frame.continues or self.follows_source:
                 source = zoom_map(photo, moved[:2])
                 item.pixels = torch.from_numpy(source).permute(2, 0, 1)[None]
@@ -134,20 +138,6 @@ class ZoomDataModule(MotionDataModule):
         if (photo.height, photo.width) != job.size:
             photo = photo.resize(job.size[::-1], Image.Resampling.LANCZOS)
         return np.asarray(photo, dtype=np.float32) / 255
-
-    @override
-    def next_start(self, previous: np.ndarray, batch: DreamBatch) -> np.ndarray:
-        frame = batch.frame
-        assert frame is not None
-        job = self.current_plan.jobs[frame.sequence]
-        start = zoom_step(previous.astype(np.float32) / 255, *self.step_at(job, frame.number))
-        return anchored(start, self.colours(job), self.keep_colors_at(batch))
-
-    def colours(self, job: MotionJob) -> np.ndarray:
-        """The photo's per-channel means, which ``keep_colors`` holds the zoom to."""
-        if job.name not in self._colours:
-            self._colours[job.name] = self.photo(job).reshape(-1, 3).mean(0)
-        return self._colours[job.name]
 
 
 def zoom_map(values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
