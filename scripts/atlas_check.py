@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = yaml.safe_load(config_path(args.config).read_text())["model"]
     model = DreamModule(**{k: settings[k] for k in ("backbone", "weights", "layers") if k in settings})
-    (layer,) = model.objective.layer_schedule[0]
+    (layer,) = model.objective.schedule.layers[0]
     files = sorted((args.folder / layer).glob(f"{layer}-c*.png"))
     channels = [int(re.search(r"-c(\d+)\.png$", f.name).group(1)) for f in files]
     images = torch.stack([to_tensor(open_photo(f)[0]) for f in files])

@@ -9,7 +9,7 @@ The clip is made from the bundled photo (a real photograph) filmed by a virtual 
 across it and slowly zooms in, with a cut-out of the photo sliding the other way in front (so
 parts of the picture are hidden and uncovered). It is dreamed twice with the preset, once as it is
 (each frame starts from the previous dream carried along the optical flow) and once with
-``--data.blend 0`` (every frame a fresh dream of its own, in full). The warping error is the mean
+``--data.carry 0`` (every frame a fresh dream of its own, in full). The warping error is the mean
 ``|dream_t − warp(dream_{t−1})|`` over the pixels visible in both frames, with the flow of the
 source frames, in 8-bit levels.
 """
@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from dreamer.motion.videoio import encode_video, read_frames, video_pictures
+from dreamer.motion.frames import video_pictures
+from dreamer.motion.videoio import encode_video, read_frames
 from dreamer.motion.warp import mean_warping_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--sample", type=Path, help="only write the clip (as assets/chelsea_pan.mp4 is made) and stop")
     parser.add_argument("--chunk", type=int, default=0, help="also dream in chunks of this many frames: seam errors")
-    parser.add_argument("extra", nargs="*", help="more dreamer options for both runs, e.g. --data.blend=0.8")
+    parser.add_argument("extra", nargs="*", help="more dreamer options for both runs, e.g. --data.carry=0.8")
     args = parser.parse_args()
     if args.sample:
         camera_clip(args.sample, args.frames, crf=20)
@@ -126,12 +127,12 @@ def main() -> None:
             return
         source = mean_warping_error(read_frames(clip), read_frames(clip))
         carried_time = dream(clip, work / "carried", *args.extra)
-        alone_time = dream(clip, work / "alone", *args.extra, "--data.blend", "0")
+        alone_time = dream(clip, work / "alone", *args.extra, "--data.carry", "0")
         carried = warping_error_of(work / "carried" / "clip.frames", clip)
         alone = warping_error_of(work / "alone" / "clip.frames", clip)
     print(f"clip: {args.frames} frames of 256x170; warping error of the source itself {source:.2f}")
     print(f"carried along the flow (configs/video.yaml): {carried:.2f}  ({carried_time:.0f} s)")
-    print(f"every frame dreamed alone (--data.blend 0):  {alone:.2f}  ({alone_time:.0f} s)")
+    print(f"every frame dreamed alone (--data.carry 0):  {alone:.2f}  ({alone_time:.0f} s)")
     print(f"ratio {carried / alone:.2f}")
 
 

@@ -1,12 +1,12 @@
 """Coherence, strength and drift of dreamed videos and zooms, as the closing figures measure them.
 
-    python scripts/drift.py coherence [--frames 48] [--data.blend=0.9 …]        # carried vs alone
+    python scripts/drift.py coherence [--frames 48] [--data.carry=0.9 …]        # carried vs alone
     python scripts/drift.py drift --frames 240 --data.max_age=24 …             # a clip and a zoom, off vs on
 
 *Coherence*: the warping error (``motion.warp.mean_warping_error``: mean ``|dream_t −
 warp(dream_{t−1})|`` over pixels visible in both frames, 8-bit levels) of the video preset's dream of
 a clip (with the extra options given), against the same frames each dreamed alone by the preset
-(``--data.blend 0``), on the bundled clip and on a generated one (``tests/videos.py``: a panning
+(``--data.carry 0``), on the bundled clip and on a generated one (``tests/videos.py``: a panning
 texture with a square moving the other way in front).
 
 *Strength*: the activation gain of each frame (the preset's layer objective of the dream ÷ of its
@@ -87,7 +87,7 @@ def coherence(frames: int, extra: list[str], work: Path) -> None:
         sources = list(read_frames(clip))[:frames]
         size = ["--data.resize", "null"]
         carried_time = run("video", work / "carried", f"--data.video={clip}", *size, *extra)
-        alone_time = run("video", work / "alone", f"--data.video={clip}", *size, "--data.blend=0")  # the preset's dream
+        alone_time = run("video", work / "alone", f"--data.video={clip}", *size, "--data.carry=0")  # the preset's dream
         name = clip.stem + ".frames"
         carried, alone = frames_in(work / "carried" / name), frames_in(work / "alone" / name)
         error_carried, error_alone = mean_warping_error(carried, sources), mean_warping_error(alone, sources)

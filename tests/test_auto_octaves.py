@@ -38,7 +38,7 @@ class LayersSeen(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         position, objective = batch.position, pl_module.objective
         if batch.names and position.octave_start:
-            entry = objective.layer_schedule[objective.entry(position.octave, position.levels)]
+            entry = objective.schedule.layers[objective.entry(position.octave, position.levels)]
             self.seen.setdefault(batch.names[0], []).append(entry)
 
 

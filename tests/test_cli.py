@@ -137,7 +137,7 @@ def test_real_weights_raise_the_target_activation_on_the_sample_photo(tmp_path):
     dream = to_tensor(open_photo(tmp_path / "d.png")[0]).unsqueeze(0)
     with torch.no_grad():
         gain = (model.objective(dream, DreamBatch(None), -1) / model.objective(photo, DreamBatch(None), -1)).item()
-    print(f"activation gain of {model.objective.layer_schedule[-1]} on the sample photo: {gain:.1f}x")
+    print(f"activation gain of {model.objective.schedule.layers[-1]} on the sample photo: {gain:.1f}x")
     assert gain > 3.0
 
 
@@ -200,13 +200,22 @@ def test_the_octave_filter_and_guide_settings_of_dreamer_0_1_are_read_in_their_g
         {
             "sweep": {"model.scale": [1.4], "model.lr": [0.1]},
             "animation": {
-                "keyframes": {0: {"model.grad_blur": 1.0, "model.lr": 0.01}},
+                "keyframes": {0: {"model.grad_blur": 1.0, "model.lr": 0.01, "data.blend": 0.5}},
                 "audio": [{"setting": "model.image_blur", "envelope": "onsets", "range": [0, 1]}],
             },
         }
     )
     assert list(animated["sweep"]) == ["octaves.scale", "model.lr"]
-    assert animated["animation"]["keyframes"][0] == {"model.filters.grad_blur": 1.0, "model.lr": 0.01}
+    assert animated["animation"]["keyframes"][0] == {
+        "model.filters.grad_blur": 1.0,
+        "model.lr": 0.01,
+        "data.carry": 0.5,
+    }
+    video = upgraded({"data": {"class_path": "VideoDataModule", "init_args": {"blend": 0.5}}})
+    assert video["data"]["init_args"] == {"carry": 0.5}
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", "video", "--data.blend", "0.4", "--print_config"])
+    assert yaml.safe_load(capsys.readouterr().out)["data"]["init_args"]["carry"] == 0.4
     assert animated["animation"]["audio"][0]["setting"] == "model.filters.image_blur"
 
 
@@ -270,3 +279,12 @@ def test_a_picture_given_as_the_config_is_one_line(tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     reason = "not a YAML file (it holds binary data: a picture or a video?)"
     assert lines == [f"dreamer: error: --config {SAMPLE}: {reason}"]
+
+
+def test_dreamer_without_a_known_command_says_which_there_are(capsys):
+    assert main([]) == 2
+    assert capsys.readouterr().err.strip() == "dreamer: error: no command: expected fit, sweep, app or presets"
+    assert main(["fitt", "--config", "quickstart"]) == 2
+    assert "fitt: expected fit, sweep, app or presets" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "dreamer fit --config quickstart" in capsys.readouterr().out

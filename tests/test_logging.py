@@ -9,9 +9,8 @@ from tests.conftest import REPO, make_photo
 
 
 @pytest.fixture(autouse=True)
-def plain_argv(monkeypatch, tmp_path):
-    monkeypatch.setattr("sys.argv", ["dreamer"])
-    monkeypatch.chdir(tmp_path)
+def in_a_folder_of_its_own(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # Lightning's logs go where dreamer runs
 
 
 def dream_args(tmp_path, *extra):

@@ -13,7 +13,7 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.octaves import Octaves
-from dreamer.engine.schedule import DreamSchedule
+from dreamer.engine.outline import DreamOutline
 from dreamer.files.imageio import save_image
 from dreamer.files.plan import RunSummary
 from dreamer.photos.data import DreamBatches, DreamDataModule, find_images
@@ -120,7 +120,7 @@ def test_sharding_is_exact_with_an_odd_count(tmp_path):
     for plan in shares:
         share = data_with(plan, data)
         share.summary = summary
-        share.schedule = DreamSchedule(Octaves(count=5, scale=1.5, iterations=1))
+        share.outline = DreamOutline(Octaves(count=5, scale=1.5, iterations=1))
         loaders.append(share.train_dataloader())
     assert [len(steps) for steps in loaders] == [10, 10, 10]
     names = [name for steps in loaders for batch in steps if batch.position.dream_start for name in batch.names]
@@ -389,10 +389,9 @@ def write_corpus(root: Path) -> dict[str, str]:
     return expect
 
 
-def test_a_corpus_of_awkward_and_broken_files(tmp_path, monkeypatch, capsys):
+def test_a_corpus_of_awkward_and_broken_files(tmp_path, capsys):
     from dreamer.cli import main
 
-    monkeypatch.setattr("sys.argv", ["dreamer"])
     expect = write_corpus(tmp_path / "corpus")
     out = tmp_path / "out"
     code = main(

@@ -56,14 +56,14 @@ def test_layer_schedule_uses_each_octaves_layer(tmp_path, photo):
 
 def test_layer_list_must_match_octaves():
     with pytest.raises(ValueError, match="model.layers has 3 entries but there are 2 octaves"):
-        tiny_model(layers=[3, 5, 7]).schedule(tiny_octaves(count=2))
+        tiny_model(layers=[3, 5, 7]).outline(tiny_octaves(count=2))
 
 
 def test_a_layer_list_of_its_own_length_or_one_entry_fits_any_count():
-    assert tiny_model(layers=[3, 5, 7]).schedule(tiny_octaves(count=3)).octaves.count == 3
-    assert tiny_model(layers=[7]).schedule(tiny_octaves(count=5)).octaves.count == 5
+    assert tiny_model(layers=[3, 5, 7]).outline(tiny_octaves(count=3)).octaves.count == 3
+    assert tiny_model(layers=[7]).outline(tiny_octaves(count=5)).octaves.count == 5
     with pytest.raises(ValueError, match="model.channels has 3 entries but there are 2 octaves"):
-        tiny_model(channels=[[1], [2], [3]]).schedule(tiny_octaves(count=2))
+        tiny_model(channels=[[1], [2], [3]]).outline(tiny_octaves(count=2))
 
 
 def test_too_small_octaves_are_skipped_with_a_warning(tmp_path, capfd):

@@ -15,7 +15,7 @@ from PIL import Image
 from dreamer.cli import main
 from dreamer.command.runner import DreamerCLI
 from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-from dreamer.engine.octaves import Octaves, OctaveSchedule
+from dreamer.engine.octaves import Octaves, OctaveWalk
 from dreamer.errors import ConfigError
 from dreamer.motion.audio import envelopes
 from dreamer.motion.drift import anchored, carried_share, fade_frames, first_ages, older
@@ -229,7 +229,7 @@ def test_ages_and_anchored_colours_run_end_to_end_and_the_scorecard_is_reported(
             "--data.max_age=2",
             "--data.frame_lr=0.003",
             "--data.keep_colors=0.5",
-            "--animation.keyframes={0: {data.blend: 0.9}, 5: {data.blend: 0.5}}",
+            "--animation.keyframes={0: {data.carry: 0.9}, 5: {data.carry: 0.5}}",
         ]
     )
     out = capsys.readouterr().out
@@ -262,7 +262,7 @@ def test_pixels_with_no_dream_to_carry_take_full_size_steps_the_others_frame_lr(
     batch = replace(batch, position=Position(0, 4, 1, 0, 4, 2))
     model.take = lambda step: taken.append(step)  # type: ignore[method-assign]
     taken: list = []
-    OctaveSchedule(Octaves(scale=2.0)).on_train_batch_start(SimpleNamespace(optimizers=[]), model, batch, 0)
+    OctaveWalk(Octaves(scale=2.0)).on_train_batch_start(SimpleNamespace(optimizers=[]), model, batch, 0)
     top = taken[0].step_weights[0, 0]
     torch.testing.assert_close(top[:, :32], torch.full((64, 32), 4.0))  # 0.02 / 0.005
     torch.testing.assert_close(top[:, 32:], torch.ones(64, 32))

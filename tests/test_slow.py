@@ -9,8 +9,7 @@ from tests.conftest import REPO, make_photo
 
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["default", "city"])
-def test_seed_presets_run_their_whole_layer_schedule(tmp_path, monkeypatch, preset):
-    monkeypatch.setattr("sys.argv", ["dreamer"])
+def test_seed_presets_run_their_whole_layer_schedule(tmp_path, preset):
     photo = make_photo(tmp_path / "photo.png", size=(160, 120))
     code = main(
         [

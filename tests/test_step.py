@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from dreamer.engine.batch import DreamBatch, Frame, Pace
-from dreamer.engine.octaves import Octaves, OctaveSchedule, renewed_step_weights
-from dreamer.engine.schedule import DreamSchedule, DreamSteps
+from dreamer.engine.octaves import Octaves, OctaveWalk, renewed_step_weights
+from dreamer.engine.outline import DreamOutline, DreamSteps
 from dreamer.engine.step import Dreamable, DreamStep
 from tests.conftest import tiny_model
 from tests.test_steps import FakeModule
@@ -31,11 +31,11 @@ def test_a_step_record_cannot_be_changed_by_whoever_reads_it():
 
 
 def steps_taken(batch: DreamBatch, levels: int, iterations: int, module: FakeModule) -> list[DreamStep]:
-    schedule = OctaveSchedule(Octaves(scale=2.0))
+    schedule = OctaveWalk(Octaves(scale=2.0))
     trainer = SimpleNamespace(optimizers=[])
     total = (levels - (batch.pace or Pace()).first_octave) * iterations
     for index, step in enumerate(
-        DreamSteps([batch], DreamSchedule(Octaves(count=levels, scale=2.0, iterations=iterations)), total)
+        DreamSteps([batch], DreamOutline(Octaves(count=levels, scale=2.0, iterations=iterations)), total)
     ):
         schedule.on_train_batch_start(trainer, module, step, index)
         schedule.on_train_batch_end(trainer, module, {"objective": torch.ones(1)}, step, index)

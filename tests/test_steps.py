@@ -10,9 +10,9 @@ import torch
 
 from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
 from dreamer.engine.events import DreamListener
-from dreamer.engine.octaves import Octaves, OctaveSchedule
+from dreamer.engine.octaves import Octaves, OctaveWalk
+from dreamer.engine.outline import DreamOutline, DreamSteps
 from dreamer.engine.pyramid import octave_sizes
-from dreamer.engine.schedule import DreamSchedule, DreamSteps
 from dreamer.engine.step import DreamStep
 from dreamer.errors import ConfigError
 from dreamer.motion.carry import FrameCarry
@@ -24,7 +24,7 @@ def batch(name: str = "a", side: int = 4, **fields) -> DreamBatch:
 
 
 def test_every_batch_repeats_for_its_steps_and_only_the_first_carries_pixels():
-    schedule = DreamSchedule(Octaves(count=3, scale=1.5, iterations=1))
+    schedule = DreamOutline(Octaves(count=3, scale=1.5, iterations=1))
     loader = [batch("a"), batch("b", pace=Pace(first_octave=0, iterations=1, levels=2))]
     stream = list(DreamSteps(loader, schedule, total=5))
     assert [(item.names, item.position.step, item.position.steps) for item in stream] == [
@@ -38,7 +38,7 @@ def test_every_batch_repeats_for_its_steps_and_only_the_first_carries_pixels():
 
 
 def test_positions_walk_the_octaves_and_a_continued_frame_starts_higher():
-    schedule = DreamSchedule(Octaves(count=3, scale=1.5, iterations=2))
+    schedule = DreamOutline(Octaves(count=3, scale=1.5, iterations=2))
     positions = [item.position for item in DreamSteps([batch()], schedule, total=6)]
     assert [(p.octave, p.iteration) for p in positions] == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]
     assert [p.octave_start for p in positions] == [True, False] * 3
@@ -50,14 +50,14 @@ def test_positions_walk_the_octaves_and_a_continued_frame_starts_higher():
 
 
 def test_auto_octaves_give_each_size_its_own_levels():
-    schedule = DreamSchedule(Octaves(count="auto", scale=2.0, iterations=1, smallest=16))
+    schedule = DreamOutline(Octaves(count="auto", scale=2.0, iterations=1, smallest=16))
     assert schedule.levels_for((16, 16)) == 1 and schedule.levels_for((64, 32)) == 3
     stream = list(DreamSteps([batch(side=64), batch(side=16)], schedule, total=4))
     assert [item.position.levels for item in stream] == [3, 3, 3, 1]
 
 
 def test_a_process_with_less_to_dream_takes_idle_steps_up_to_the_busiest():
-    schedule = DreamSchedule(Octaves(count=2, scale=1.5, iterations=1))
+    schedule = DreamOutline(Octaves(count=2, scale=1.5, iterations=1))
     stream = list(DreamSteps([batch()], schedule, total=5))
     assert len(stream) == 5
     assert [item.names for item in stream[2:]] == [[], [], []]
@@ -66,7 +66,7 @@ def test_a_process_with_less_to_dream_takes_idle_steps_up_to_the_busiest():
 
 
 def test_the_stream_stops_at_its_total():
-    schedule = DreamSchedule(Octaves(count=4, scale=1.5, iterations=1))
+    schedule = DreamOutline(Octaves(count=4, scale=1.5, iterations=1))
     stream = list(DreamSteps([batch()] * 3, schedule, total=6))
     assert [item.position.step for item in stream] == [0, 1, 2, 3, 0, 1]
 
@@ -80,7 +80,7 @@ def test_a_continued_frame_dreams_only_the_top_octaves_for_its_own_iterations():
 
 
 class FakeModule:
-    """A ``Dreamable`` (what OctaveSchedule may ask of the module): minimum sides, the picture, restarts."""
+    """A ``Dreamable`` (what OctaveWalk may ask of the module): minimum sides, the picture, restarts."""
 
     def __init__(self, min_side: int = 1, base_lr: float = 0.1) -> None:
         self.sides = min_side
@@ -129,13 +129,13 @@ class Recorder(DreamListener):
         self.events.append(("dream end", dream.octave))
 
 
-def walk(schedule: OctaveSchedule, module: FakeModule, pixels: torch.Tensor, levels: int, iterations: int, dream=None):
+def walk(schedule: OctaveWalk, module: FakeModule, pixels: torch.Tensor, levels: int, iterations: int, dream=None):
     """Every step's image size, octave and whether the optimizer's state was cleared before it."""
     optimizer = torch.optim.Adam([module.image], lr=0.1)
     trainer = SimpleNamespace(optimizers=[optimizer])
     steps = DreamSteps(
         [DreamBatch(pixels, ["a"], [0])],
-        DreamSchedule(Octaves(count=levels, scale=schedule.octaves.scale, iterations=iterations)),
+        DreamOutline(Octaves(count=levels, scale=schedule.octaves.scale, iterations=iterations)),
         levels * iterations,
     )
     seen = []
@@ -153,7 +153,7 @@ def test_octaves_go_smallest_first_each_with_a_fresh_optimizer_state_and_listene
     photo = torch.rand(1, 3, 60, 90)
     sizes = octave_sizes(60, 90, 3, 1.5)
     recorder = Recorder()
-    seen = walk(OctaveSchedule(Octaves(scale=1.5), listeners=[recorder]), FakeModule(), photo, levels=3, iterations=2)
+    seen = walk(OctaveWalk(Octaves(scale=1.5), listeners=[recorder]), FakeModule(), photo, levels=3, iterations=2)
     assert [size for size, _, _ in seen] == [sizes[0], sizes[0], sizes[1], sizes[1], sizes[2], sizes[2]]
     assert [octave for _, octave, _ in seen] == [0, 0, 1, 1, 2, 2]
     assert [cleared for _, _, cleared in seen] == [True, False, True, False, True, False]
@@ -173,7 +173,7 @@ def test_the_next_octave_starts_from_the_dream_blended_with_alpha():
     photo = torch.full((1, 3, 40, 40), 0.5)
     module = FakeModule()
     brighten = lambda image: image + 0.2  # noqa: E731  every dream brightens by 0.2
-    walk(OctaveSchedule(Octaves(scale=2.0, alpha=0.25)), module, photo, levels=2, iterations=1, dream=brighten)
+    walk(OctaveWalk(Octaves(scale=2.0, alpha=0.25)), module, photo, levels=2, iterations=1, dream=brighten)
     # The top level started from the photo's level plus alpha × (the dream − its own start): 0.5 + 0.25·0.2.
     assert torch.allclose(module.image.data - 0.2, torch.full_like(module.image.data, 0.55), atol=1e-5)
 
@@ -181,12 +181,12 @@ def test_the_next_octave_starts_from_the_dream_blended_with_alpha():
 def test_levels_too_small_for_their_layers_are_skipped_and_not_heard_and_a_too_small_photo_refused():
     photo = torch.rand(1, 3, 40, 40)
     recorder = Recorder()
-    schedule = OctaveSchedule(Octaves(scale=2.0), listeners=[recorder])
+    schedule = OctaveWalk(Octaves(scale=2.0), listeners=[recorder])
     seen = walk(schedule, FakeModule(min_side=15), photo, levels=3, iterations=1)
     assert [size for size, _, _ in seen][1:] == [(20, 20), (40, 40)]  # the 10 px level is not dreamed
     assert ("octave end", 0) not in recorder.events and ("octave end", 1) in recorder.events
     with pytest.raises(ConfigError, match="smaller than the 50 px"):
-        walk(OctaveSchedule(Octaves(scale=2.0)), FakeModule(min_side=50), photo, levels=2, iterations=1)
+        walk(OctaveWalk(Octaves(scale=2.0)), FakeModule(min_side=50), photo, levels=2, iterations=1)
 
 
 def test_a_continued_frame_starts_from_the_carry_of_the_previous_dream(tmp_path: Path):
@@ -202,7 +202,7 @@ def test_a_continued_frame_starts_from_the_carry_of_the_previous_dream(tmp_path:
     start = carry(DreamBatch(None, ["clip"], [0], frame=following), torch.device("cpu"))
     assert start.shape == (1, 3, 8, 8)
     assert torch.equal(start[0, :, :, 1], torch.ones(3, 8)) and start[0, :, :, 0].max() == 0
-    schedule = OctaveSchedule(Octaves(scale=2.0), carry=carry)
+    schedule = OctaveWalk(Octaves(scale=2.0), carry=carry)
     module = FakeModule()
     step = DreamBatch(None, ["clip"], [0], frame=following, init="photo", position=Position(0, 1, 0, 0, 1, 1))
     schedule.on_train_batch_start(SimpleNamespace(optimizers=[]), module, step, 0)

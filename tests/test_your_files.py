@@ -174,7 +174,10 @@ def test_a_video_dreamed_from_a_folder_holding_dreamer_is_encoded_by_the_real_en
     fake = tmp_path / "work" / "dreamer"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
-    (fake / "videoio.py").write_text("import sys; sys.exit(0)  # an impostor that writes nothing\n")
+    (fake / "motion").mkdir()
+    (fake / "motion" / "__init__.py").write_text("")
+    for impostor in ("encoder.py", "videoio.py"):  # impostors that write nothing
+        (fake / "motion" / impostor).write_text("import sys; sys.exit(0)\n")
     clip = make_clip(tmp_path / "clip.mp4")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "dreamer.cli", "fit", *VIDEO, "--data.video", str(clip), "--data.output", str(out)]
@@ -187,11 +190,12 @@ def test_a_video_dreamed_from_a_folder_holding_dreamer_is_encoded_by_the_real_en
 def test_a_video_is_never_reported_written_when_the_encoder_left_nothing_on_disk(tmp_path, monkeypatch):
     from fractions import Fraction
 
-    from dreamer.motion import videoio
+    from dreamer.motion import encoder
+    from dreamer.motion.videoio import VideoError
 
-    monkeypatch.setattr(videoio.children, "run", lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, "", ""))
-    with pytest.raises(videoio.VideoError, match="the encoder ended without writing it"):
-        videoio.encode_frames(tmp_path, 1, tmp_path / "clip.mp4", Fraction(12))
+    monkeypatch.setattr(encoder.children, "run", lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, "", ""))
+    with pytest.raises(VideoError, match="the encoder ended without writing it"):
+        encoder.encode_frames(tmp_path, 1, tmp_path / "clip.mp4", Fraction(12))
 
 
 def test_a_child_ends_when_its_parent_is_killed(tmp_path):
@@ -463,7 +467,7 @@ def test_a_photo_with_the_longest_name_the_file_system_takes_is_dreamed(tmp_path
             "model.optimizer: Invalid beta",
         ),
         (["--model.lr", "abc"], "model.lr: Expected a float. Got value: abc"),
-        ([*VIDEO, "--data.blend", "2"], "data.blend must be within [0, 1]"),
+        ([*VIDEO, "--data.carry", "2"], "data.carry must be within [0, 1]"),
         ([*VIDEO, "--data.chunk_frames", "0"], "data.chunk_frames must be >= 1"),
     ],
 )

@@ -71,7 +71,7 @@ class DreamerCLI(LightningCLI):
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # How every dream walks its pyramid: the owner's settings (``OctaveSchedule``), not the model's.
+        # How every dream walks its pyramid: the owner's settings (``OctaveWalk``), not the model's.
         parser.add_class_arguments(Octaves, "octaves", instantiate=True)
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
         # Keyframes and audio drives of zooms and videos; keyframed layers must be built into the model.
@@ -83,7 +83,7 @@ class DreamerCLI(LightningCLI):
     @override
     def instantiate_classes(self) -> None:
         """The model, data and Trainer, then wired (``wire``): the data is handed the model's
-        schedule and the inputs it must never write to besides its own."""
+        outline and the inputs it must never write to besides its own."""
         super().instantiate_classes()
         model_files = [self.model.hparams.weights, self.model.hparams.guide["image"]]
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]

@@ -1,4 +1,4 @@
-"""Putting a run together: the data is handed the model's schedule, and the Trainer the dream's
+"""Putting a run together: the data is handed the dream's outline, and the Trainer the dream's
 callbacks that the data declares. The command line, ``dream()`` and scripts all wire through here."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from dreamer.engine.accounts import Account
 from dreamer.engine.events import DreamListener
 from dreamer.engine.module import DreamModule
-from dreamer.engine.octaves import DEFAULT_OCTAVES, Octaves, OctaveSchedule
+from dreamer.engine.octaves import DEFAULT_OCTAVES, Octaves, OctaveWalk
 from dreamer.engine.source import DreamSource
 from dreamer.motion.timeline import Timeline
 from dreamer.watch.metrics import DreamMetrics
@@ -36,16 +36,16 @@ def wire(
     octaves: Octaves = DEFAULT_OCTAVES,
     timeline: Optional[Timeline] = None,
 ) -> Wiring:
-    """Hand ``data`` the schedule of ``octaves`` and the model, and add to ``trainer`` the owner of
-    the dream in progress (``OctaveSchedule``, walking ``octaves``) with its listeners: the data's
+    """Hand ``data`` the outline of ``octaves`` and the model, and add to ``trainer`` the owner of
+    the dream in progress (``OctaveWalk``, walking ``octaves``) with its listeners: the data's
     writers (and, for sequences, the frame carry), metrics and the step's scalars when something
     logs, dreamer's progress bar in place of Lightning's default, and any listener already among the
     Trainer's callbacks (the image logger). A ``timeline`` (keyframes, audio) goes to the data."""
-    data.schedule = model.schedule(octaves)
+    data.outline = model.outline(octaves)
     if timeline:
         data.animate(timeline)
     declared = data.dream_callbacks()
-    carry = data.carry()
+    carry = data.frame_carry()
     metrics = DreamMetrics(model.objective.measure) if trainer.loggers else None
     scalars = DreamScalars() if trainer.loggers else None
     callbacks = trainer.callbacks
@@ -56,7 +56,7 @@ def wire(
     listeners = [c for c in declared if isinstance(c, DreamListener)] + extra
     listeners += [c for c in [carry, metrics, scalars] if isinstance(c, DreamListener)]
     listeners += [c for c in callbacks if isinstance(c, DreamListener)]
-    owner = OctaveSchedule(octaves, listeners, carry)
+    owner = OctaveWalk(octaves, listeners, carry)
     hooked = [c for c in extra if isinstance(c, pl.Callback)]
     callbacks.extend([owner, *declared, *hooked, *([metrics] if metrics else [])])
     return Wiring(declared, metrics, extra)

@@ -1,2 +1,2 @@
 """The dream itself: the module whose only parameter is the image, its objective on a frozen network,
-the typed batch and schedule it is fed, the octave pyramid and the owner of the dream in progress."""
+the typed batch and outline it is fed, the octave pyramid and the owner of the dream in progress."""

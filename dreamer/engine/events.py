@@ -1,4 +1,4 @@
-"""The dream in progress, and what its owner (``OctaveSchedule``) tells those who listen.
+"""The dream in progress, and what its owner (``OctaveWalk``) tells those who listen.
 
 Writers, metrics, the image logger and the progress bar are handed each event with what it concerns
 (the dream and its images), as Lightning's ``BasePredictionWriter`` is handed its predictions: none
@@ -21,7 +21,7 @@ from dreamer.engine.batch import DreamBatch, Position
 class Dream:
     """One batch's walk through its pyramid: everything that lives as long as the dream.
 
-    Made and kept by ``OctaveSchedule``, read by its listeners; the module never sees it (it is handed
+    Made and kept by ``OctaveWalk``, read by its listeners; the module never sees it (it is handed
     each step's ``engine.step.DreamStep``).
     """
 

@@ -19,12 +19,13 @@ from dreamer.engine.extractor import Compile
 from dreamer.engine.filters import NO_FILTERS, StepFilters
 from dreamer.engine.guide import NO_GUIDE, Guide
 from dreamer.engine.jitter import NO_JITTER, Jitter
-from dreamer.engine.objective import ChannelSchedule, DreamObjective, LayerSchedule
+from dreamer.engine.objective import DreamObjective
 from dreamer.engine.objectives import Objective
 from dreamer.engine.octaves import Octaves
 from dreamer.engine.optim import NormalizedGD
+from dreamer.engine.outline import DreamOutline
 from dreamer.engine.parametrisation import Parametrisation, ParametrisationName
-from dreamer.engine.schedule import DreamSchedule
+from dreamer.engine.schedule import ChannelSchedule, LayerSchedule
 from dreamer.engine.step import NO_STEP, DreamStep
 from dreamer.engine.strategy import IndependentDDPStrategy
 from dreamer.errors import ConfigError
@@ -144,7 +145,7 @@ class DreamModule(pl.LightningModule):
         self.picture_size: tuple[int, int] = (1, 1)
         self.step: DreamStep = NO_STEP  # the step in progress, handed over by the dream's owner
 
-    def schedule(self, octaves: Octaves) -> DreamSchedule:
+    def outline(self, octaves: Octaves) -> DreamOutline:
         """What ``octaves`` and these settings say about any dream, for the data side (handed over
         by the command line).
 
@@ -153,10 +154,10 @@ class DreamModule(pl.LightningModule):
         """
         self.objective.check_entries(octaves.count)
         hp = self.hparams
-        return DreamSchedule(
+        return DreamOutline(
             octaves,
             min_side=self.objective.min_side(-1, 1),
-            layers=tuple(self.objective.layer_schedule),
+            layers=tuple(self.objective.schedule.layers),
             widths=self.objective.widths(),
             channels_set=hp.channels is not None,
             check_names=self.objective.check_names,

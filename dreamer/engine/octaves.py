@@ -69,7 +69,7 @@ class Octaves:
 DEFAULT_OCTAVES = Octaves()  # the seed's: 8 octaves of 1.8, 20 steps each, alpha 0.2
 
 
-class OctaveSchedule(pl.Callback):
+class OctaveWalk(pl.Callback):
     """Owns the dream in progress: walks each batch through its Gaussian pyramid, smallest level
     first, and tells the ``listeners`` (writers, metrics, image logger, progress bar) what happens.
 

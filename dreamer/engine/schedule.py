@@ -1,98 +1,82 @@
-"""How long dreams are: the model's settings as the data side needs them, and the stream of steps.
-
-The command line makes a ``DreamSchedule`` from the octave walk and the model
-(``DreamModule.schedule``) and hands it to the data module, so data never asks the running model;
-``DreamSteps`` turns the data's batches into one batch per gradient step, each with its ``Position``.
-"""
+"""The layer schedule: which layers (and channels) a dream climbs at each octave, as ``model.layers``
+and ``model.channels`` give them, stretched over however many levels a dream has."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Union
 
-from dreamer.engine.batch import DreamBatch, Pace, Position
-from dreamer.engine.octaves import Octaves
-from dreamer.engine.pyramid import auto_octaves
-from dreamer.files.background import ahead
+from dreamer.engine.backbones import node_name
+from dreamer.engine.pyramid import stretched
+from dreamer.errors import ConfigError
 
-
-def _accept(names: Sequence[str]) -> None:
-    return None
+Layer = Union[int, str]
+LayerSchedule = Union[Layer, list[Union[Layer, list[Layer]]]]
+ChannelSchedule = Optional[Union[list[int], list[Optional[list[int]]]]]
 
 
-@dataclass(frozen=True)
-class DreamSchedule:
-    """What the settings say about any dream, before one starts.
+def per_octave(value: Any, entries: int, what: str) -> list[Any]:
+    """A setting given once or once per octave → ``entries`` entries (a 1-entry list applies to all)."""
+    if not isinstance(value, list):
+        return [value] * entries
+    if len(value) == 1:
+        return value * entries
+    if len(value) != entries:
+        raise ConfigError(
+            f"model.{what} has {len(value)} entries but there are {entries} octaves; give one per octave or one for all"
+        )
+    return list(value)
 
-    Args:
-        octaves: The pyramid walk (count, scale, iterations per octave …).
-        min_side: The smallest image side the full-size level's layers can work on.
-        layers: The layer schedule, one entry (a tuple of layer names) per schedule entry.
-        widths: Channels of each scheduled layer.
-        channels_set: Whether ``model.channels`` chooses the channels.
-        check_names: Raises ``ConfigError`` for inputs the model cannot dream (a photo without its guide).
+
+def per_octave_channels(channels: ChannelSchedule) -> list[Optional[list[int]]]:
+    """``model.channels`` as a list of entries: one list of channels for all octaves, or one per octave."""
+    per_octave_lists = bool(channels) and any(c is None or isinstance(c, list) for c in channels or [])
+    return list(channels) if per_octave_lists and channels is not None else [channels]  # type: ignore[arg-type, list-item]
+
+
+def entry_list(entry: Any) -> list[Any]:
+    """A schedule entry (one layer, or a list of layers whose objectives are summed) as a list."""
+    return list(entry) if isinstance(entry, list) else [entry]
+
+
+class Schedule:
+    """``model.layers`` and ``model.channels`` of ``backbone`` resolved: as many entries as the longer
+    per-octave list gives (else one), each a tuple of layer names and the channels to climb there
+    (``None``: all).
+
+    Raises:
+        ConfigError: per-octave lists of different lengths, or a layer the network does not have.
     """
 
-    octaves: Octaves = Octaves()
-    min_side: int = 1
-    layers: tuple[tuple[str, ...], ...] = ()
-    widths: dict[str, int] = field(default_factory=dict)
-    channels_set: bool = False
-    check_names: Callable[[Sequence[str]], None] = _accept
+    def __init__(self, backbone: str, layers: LayerSchedule, channels: ChannelSchedule) -> None:
+        layer_entries = len(layers) if isinstance(layers, list) else 1
+        channel_entries = len(per_octave_channels(channels))
+        if min(layer_entries, channel_entries) > 1 and layer_entries != channel_entries:
+            raise ConfigError(
+                f"model.layers has {layer_entries} entries and model.channels {channel_entries}; "
+                "give each one per octave, or one for all"
+            )
+        entries = max(layer_entries, channel_entries)
+        self.layers: list[tuple[str, ...]] = [
+            tuple(node_name(backbone, layer) for layer in entry_list(entry))
+            for entry in per_octave(layers, entries, "layers")
+        ]
+        self.channels: list[Optional[list[int]]] = per_octave(per_octave_channels(channels), entries, "channels")
+        self.layers_given_per_octave = isinstance(layers, list) and len(layers) == entries
 
-    def levels_for(self, size: tuple[int, int]) -> int:
-        """Pyramid levels of a dream of ``(height, width)``."""
-        octaves = self.octaves
-        if octaves.count == "auto":
-            return auto_octaves(*size, octaves.scale, octaves.smallest)
-        return octaves.count
+    def entry(self, octave: int, levels: int) -> int:
+        """The entry of level ``octave`` of a dream of ``levels`` levels (-1: the last)."""
+        return stretched(octave, levels, len(self.layers))
 
-    def steps_for(self, size: tuple[int, int]) -> int:
-        """Gradient steps of a whole dream of ``(height, width)``."""
-        return self.levels_for(size) * self.octaves.iterations
+    def check_entries(self, octaves: Union[int, str]) -> None:
+        """A per-octave schedule has one entry per octave when ``octaves`` is a number.
 
-    def walk(self, batch: DreamBatch) -> tuple[int, int, int]:
-        """``(levels, first_octave, iterations)`` of ``batch``'s dream (at its first step)."""
-        pace = batch.pace or Pace()
-        levels = pace.levels if pace.levels is not None else self.levels_for(batch.size)
-        return levels, pace.first_octave, pace.iterations or self.octaves.iterations
-
-
-class DreamSteps:
-    """Repeats every batch for each gradient step of its dream, in exactly ``total`` steps.
-
-    Step 0 carries the pixels; later steps carry only the bookkeeping, so nothing is copied to the
-    device again. Idle one-step batches fill the stream up to ``total``: Lightning synchronises
-    processes at every training step, so a process with less to dream must take as many steps as
-    the busiest.
-
-    With ``prefetch`` the loader runs that many batches ahead on a background thread (``ahead``):
-    for loaders without worker processes, so that the next batch is ready when a dream ends.
-    """
-
-    def __init__(self, loader: Iterable[DreamBatch], schedule: DreamSchedule, total: int, prefetch: int = 0) -> None:
-        self.loader, self.schedule, self.total, self.prefetch = loader, schedule, total, prefetch
-
-    def __len__(self) -> int:
-        return self.total
-
-    def __iter__(self) -> Iterator[DreamBatch]:
-        taken = 0
-        for batch in ahead(self.loader, self.prefetch) if self.prefetch else self.loader:
-            levels, first, iterations = self.schedule.walk(batch)
-            steps = (levels - first) * iterations
-            for step in range(steps):
-                if taken == self.total:
-                    return
-                octave, iteration = divmod(step, iterations)
-                position = Position(step, steps, first + octave, iteration, iterations, levels)
-                first_step = step == 0
-                yield replace(
-                    batch,
-                    pixels=batch.pixels if first_step else None,
-                    mask=batch.mask if first_step else None,
-                    position=position,
-                )
-                taken += 1
-        for _ in range(self.total - taken):
-            yield DreamBatch.idle()
+        Raises:
+            ConfigError: a per-octave layer or channel list of another length.
+        """
+        entries = len(self.layers)
+        if isinstance(octaves, int) and entries not in (1, octaves):
+            what = "layers" if self.layers_given_per_octave else "channels"
+            raise ConfigError(
+                f"model.{what} has {entries} entries but there are {octaves} octaves; "
+                "give one per octave or one for all"
+            )

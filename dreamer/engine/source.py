@@ -13,7 +13,7 @@ from typing_extensions import override
 from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.octaves import Carry
-from dreamer.engine.schedule import DreamSchedule
+from dreamer.engine.outline import DreamOutline
 from dreamer.errors import ConfigError
 from dreamer.files.background import overlaps
 from dreamer.files.plan import RunSummary
@@ -22,10 +22,11 @@ from dreamer.files.plan import RunSummary
 class DreamSource(pl.LightningDataModule):
     """A data module of dream batches (``DreamSteps`` of ``DreamBatch``).
 
-    It is handed, before the run, the model's ``schedule`` and the inputs it must never write to
-    besides its own (``protected``: config files, weights, guides); it declares the callbacks its
+    It is handed, before the run, the dream's ``outline`` (the octave walk and the model's facts)
+    and the inputs it must never write to besides its own (``protected``: config files, weights,
+    guides); it declares the callbacks its
     outputs need (``dream_callbacks``: writers, each an ``engine.accounts.Account``) and, for
-    sequences, how a frame continues the previous one (``carry``). After ``setup`` its ``summary``
+    sequences, how a frame continues the previous one (``frame_carry``). After ``setup`` its ``summary``
     says what every process planned.
     """
 
@@ -33,15 +34,15 @@ class DreamSource(pl.LightningDataModule):
 
     def __init__(self) -> None:
         super().__init__()
-        self.schedule: Optional[DreamSchedule] = None
+        self.outline: Optional[DreamOutline] = None
         self.protected: list[Path] = []
         self.summary: Optional[RunSummary] = None
 
     @property
-    def current_schedule(self) -> DreamSchedule:
-        if self.schedule is None:
-            raise RuntimeError("the model's schedule is handed to the data module before the run (dreamer.wire)")
-        return self.schedule
+    def current_outline(self) -> DreamOutline:
+        if self.outline is None:
+            raise RuntimeError("the dream's outline is handed to the data module before the run (dreamer.wire)")
+        return self.outline
 
     def dream_callbacks(self) -> list[Account]:
         """The callbacks this data's outputs need (each an ``Account``: it reports what it wrote and
@@ -57,7 +58,7 @@ class DreamSource(pl.LightningDataModule):
         """Take settings that change over a sequence (``motion.timeline.Timeline``); only sequences can."""
         raise ConfigError("animation: keyframes and audio drives are for zooms and videos (data.class_path)")
 
-    def carry(self) -> Optional[Carry]:
+    def frame_carry(self) -> Optional[Carry]:
         """A continued frame's start from the previous dream (``None``: every dream starts afresh)."""
         return None
 

@@ -1,4 +1,4 @@
-"""The one-way boundary between the owner of a dream (``OctaveSchedule``) and the module that climbs it.
+"""The one-way boundary between the owner of a dream (``OctaveWalk``) and the module that climbs it.
 
 The owner asks the module only what ``Dreamable`` declares, and hands it one immutable ``DreamStep``
 per step; the module reads that record and never reads or writes the owner's state (the ``Dream``).

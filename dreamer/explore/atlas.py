@@ -15,7 +15,7 @@ from typing_extensions import override
 
 from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch
-from dreamer.engine.schedule import DreamSchedule, DreamSteps
+from dreamer.engine.outline import DreamOutline, DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
 from dreamer.explore.examples import Example, ExampleSearch
@@ -159,29 +159,29 @@ class AtlasDataModule(DreamSource):
         return self.output / self.layer / f"{self.layer}-c{channel:04d}{tail}.png"
 
     @staticmethod
-    def choose_layer(schedule: DreamSchedule) -> tuple[str, int]:
+    def choose_layer(outline: DreamOutline) -> tuple[str, int]:
         """The one layer every octave dreams, and its width."""
-        layer_sets = set(schedule.layers)
+        layer_sets = set(outline.layers)
         if len(layer_sets) != 1 or len(next(iter(layer_sets))) != 1:
             raise ConfigError(
                 "model.layers: an atlas dreams the channels of one layer; give a single layer for all octaves"
             )
-        if schedule.channels_set:
+        if outline.channels_set:
             raise ConfigError("model.channels: the atlas chooses each image's channel (data.channels); leave it unset")
         ((layer,),) = layer_sets
-        return layer, schedule.widths[layer]
+        return layer, outline.widths[layer]
 
     @override
     def setup(self, stage: str) -> None:
         if self.summary is not None:
             return
-        schedule = self.current_schedule
+        outline = self.current_outline
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        self.layer, width = self.choose_layer(schedule)
+        self.layer, width = self.choose_layer(outline)
         self.channels = parse_channels(self.channel_text, width)
-        if self.size < schedule.min_side:
+        if self.size < outline.min_side:
             raise ConfigError(
-                f"data.size: {self.size} px is smaller than the {schedule.min_side} px that {self.layer} needs"
+                f"data.size: {self.size} px is smaller than the {outline.min_side} px that {self.layer} needs"
             )
         if self.photo is not None:
             try:
@@ -206,7 +206,7 @@ class AtlasDataModule(DreamSource):
                     self.jobs.append(job)
         check_writable(self.output / self.layer, needed_bytes=3 * self.size**2 * len(self.jobs))
         remove_leftovers([self.output, self.output / self.layer])
-        steps = schedule.steps_for((self.size, self.size)) * len(self.batches())
+        steps = outline.steps_for((self.size, self.size)) * len(self.batches())
         mine = RunSummary(failed, [], skipped[:10], len(skipped), steps, planned=len(self.jobs))
         self.summary = gather_summaries(mine, world_size)
 
@@ -223,10 +223,8 @@ class AtlasDataModule(DreamSource):
     def train_dataloader(self) -> DreamSteps:
         dataset = ChannelBatches(self.batches(), self.start, self.size, self.seed)
         loader = DataLoader(dataset, batch_size=None, shuffle=False)
-        mine = self.current_schedule.steps_for((self.size, self.size)) * len(dataset)
-        return DreamSteps(
-            loader, self.current_schedule, total=max(self.summary.busiest, mine) if self.summary else mine
-        )
+        mine = self.current_outline.steps_for((self.size, self.size)) * len(dataset)
+        return DreamSteps(loader, self.current_outline, total=max(self.summary.busiest, mine) if self.summary else mine)
 
     @override
     def dream_callbacks(self) -> list[Account]:

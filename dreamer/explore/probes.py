@@ -9,7 +9,7 @@ from dreamer.engine.objective import DreamObjective
 
 def channel_means(objective: DreamObjective, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
     """Mean activation of every channel of the objective's (one) layer for each image: ``[N, C]``."""
-    layers = objective.layer_schedule[-1]
+    layers = objective.schedule.layers[-1]
     rows = []
     with torch.no_grad():
         for first in range(0, len(images), batch_size):

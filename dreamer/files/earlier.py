@@ -5,9 +5,10 @@ dreams) still run, read in today's names:
 - 0.2: the octave walk left the model for the ``octaves`` section (``model.octaves`` is
   ``octaves.count``, ``model.alpha`` is ``octaves.alpha`` …); the step filters became the
   ``model.filters`` group and the guide the ``model.guide`` group (``model.guide`` is
-  ``model.guide.image``, ``model.guide_side`` is ``model.guide.side``). Keyframe, audio and sweep
-  keys are renamed alike. A dream runs without a subcommand, so a saved config's ``ckpt_path: null``
-  and ``weights_only: null`` (``fit``'s own arguments, never used by a dream) are dropped.
+  ``model.guide.image``, ``model.guide_side`` is ``model.guide.side``); a video's ``data.blend``
+  (the carried share of the dream) is ``data.carry``. Keyframe, audio and sweep keys are renamed
+  alike. A dream runs without a subcommand, so a saved config's ``ckpt_path: null`` and
+  ``weights_only: null`` (``fit``'s own arguments, never used by a dream) are dropped.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ RENAMED = {
     "model.image_blur": "model.filters.image_blur",
     "model.guide_side": "model.guide.side",
 }
+DATA_RENAMED = {"data.blend": "data.carry"}  # a video's carried share (``octaves.blend`` is the octaves')
 OLD_MODEL_KEYS = {key.split(".", 1)[1] for key in RENAMED}  # ``dream(octaves=2)`` keywords
 
 
@@ -55,7 +57,7 @@ def renamed_key(key: str) -> str:
     """A dotted setting (a flag without its dashes, a keyframe, audio or sweep key) in today's name."""
     if key == "model.jitter":
         return key  # a whole group, or a roll alone (``upgraded_args`` decides which)
-    return RENAMED.get(key, key)
+    return RENAMED.get(key, DATA_RENAMED.get(key, key))
 
 
 def _put(content: dict[str, Any], dotted: str, value: Any) -> None:
@@ -85,6 +87,10 @@ def upgraded(content: dict[str, Any]) -> dict[str, Any]:
             settings["guide"] = {"image": settings["guide"]}
         for key in [key for key in list(settings) if f"model.{key}" in RENAMED]:
             _put(content, RENAMED[f"model.{key}"], settings.pop(key))
+    data = content.get("data")
+    data_settings = data.get("init_args", data) if isinstance(data, dict) else None
+    if isinstance(data_settings, dict) and "blend" in data_settings:
+        data_settings.setdefault("carry", data_settings.pop("blend"))
     animation = content.get("animation")
     if isinstance(animation, dict):
         if isinstance(animation.get("keyframes"), dict):
@@ -108,8 +114,8 @@ def upgraded_args(args: Sequence[str]) -> list[str]:
     for index, arg in enumerate(args):
         flag, equals, value = arg.partition("=")
         given = value if equals else (args[index + 1] if index + 1 < len(args) else "")
-        if flag.startswith("--model."):
-            flag = "--" + renamed_key(flag[2:])
+        if flag.startswith("--model.") or flag in ("--data.blend", "--data.init_args.blend"):
+            flag = "--" + renamed_key(flag[2:].replace("init_args.", ""))
         if flag == "--model.jitter" and given.lstrip("-").isdigit():
             flag = "--model.jitter.roll"
         if flag == "--model.guide" and not given.lstrip().startswith("{"):

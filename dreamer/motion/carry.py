@@ -18,7 +18,7 @@ from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.background import Background
 from dreamer.files.imageio import to_bytes
 from dreamer.motion.drift import anchored
-from dreamer.motion.videoio import read_picture
+from dreamer.motion.frames import read_picture
 from dreamer.motion.warp import carry_over, warping_error, zoom_step
 
 
@@ -58,7 +58,7 @@ class CarryTuner:
 
 
 class FrameCarry(DreamListener):
-    """The start of a frame that continues its sequence, which ``OctaveSchedule`` asks for at the
+    """The start of a frame that continues its sequence, which ``OctaveWalk`` asks for at the
     frame's first step: the previous dream moved into the frame (``Frame.zoom``: one zoom step; else
     warped along ``Frame.backward`` and blended with the frame by ``Frame.carried``), then pulled
     ``Frame.keep_colors`` of the way to ``Frame.colours`` (``None``: the frame's own means).

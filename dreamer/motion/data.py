@@ -1,6 +1,6 @@
 """Frame sequences to dream, what zooms and videos share: output layout, resume, per-frame pace, sharding.
 
-Each frame is one dream through the same DreamModule, OctaveSchedule and Trainer as a photo. A
+Each frame is one dream through the same DreamModule, OctaveWalk and Trainer as a photo. A
 sequence data module plans its sequences (which frames are missing, where each goes), streams their
 frames lazily and shards whole sequences (or chunks of long videos) over processes; it declares
 ``FrameCarry`` (one frame's dream into the next frame's start) and ``SequenceWriter`` (frames and
@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch, Frame
-from dreamer.engine.schedule import DreamSteps
+from dreamer.engine.outline import DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError
 from dreamer.files.background import Background, overlaps
@@ -28,11 +28,12 @@ from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
 from dreamer.files.plan import RunSummary, check_writable, image_seed
 from dreamer.motion.audio import check_audio, envelopes
 from dreamer.motion.carry import FrameCarry
+from dreamer.motion.frames import frame_path, warmup_path
 from dreamer.motion.plan import FramePace, FrameSpan, MotionJob, MotionPlan, continues, share, split
 from dreamer.motion.retune import Retune
 from dreamer.motion.sequences import SequenceWriter
 from dreamer.motion.timeline import FrameSettings, Timeline
-from dreamer.motion.videoio import VideoError, frame_path, is_video, probe, warmup_path
+from dreamer.motion.videoio import VideoError, is_video, probe
 
 
 def _as_is(item: Any) -> Any:
@@ -203,7 +204,7 @@ class MotionDataModule(DreamSource):
         return [Retune()] if self.timeline.of_model else []
 
     @override
-    def carry(self) -> FrameCarry:
+    def frame_carry(self) -> FrameCarry:
         return FrameCarry(self.frame_writes)
 
     def make_plan(self, min_side: int = 1) -> MotionPlan:
@@ -289,8 +290,8 @@ class MotionDataModule(DreamSource):
     @override
     def setup(self, stage: str) -> None:
         self.frame_writes.threaded = overlaps(self.device)
-        schedule = self.current_schedule
-        octaves = schedule.octaves
+        outline = self.current_outline
+        octaves = outline.octaves
         if octaves.count == "auto":
             raise ConfigError("octaves.count: 'auto' is for photos and atlases; give videos and zooms a number")
         if self.frame_octaves > octaves.count:
@@ -302,7 +303,7 @@ class MotionDataModule(DreamSource):
             return
         strategy = self.trainer.strategy if self.trainer else None
         if strategy is None or strategy.is_global_zero:
-            self.plan = self.make_plan(schedule.min_side)
+            self.plan = self.make_plan(outline.min_side)
         # Videos are few and their spans are balanced by cost over all processes: rank 0 plans them all.
         self.plan = strategy.broadcast(self.plan) if strategy is not None else self.plan
         self.summary = RunSummary.of(self.current_plan, steps=0, keep=len(self.current_plan.skipped))
@@ -334,4 +335,4 @@ class MotionDataModule(DreamSource):
             pin_memory=self.on_gpu,
         )
         busiest = max(sum(costs[index] for index in indices) for indices in shares)
-        return DreamSteps(loader, self.current_schedule, total=busiest, prefetch=self.prefetch(self.num_workers))
+        return DreamSteps(loader, self.current_outline, total=busiest, prefetch=self.prefetch(self.num_workers))

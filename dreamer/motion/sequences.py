@@ -17,8 +17,9 @@ from dreamer.errors import DreamerError
 from dreamer.files.background import Background
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes
+from dreamer.motion.encoder import encode_frames
+from dreamer.motion.frames import frame_path
 from dreamer.motion.plan import MotionJob, MotionPlan
-from dreamer.motion.videoio import encode_frames, frame_path
 
 
 class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
@@ -31,7 +32,7 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
     are all there is encoded (sequences are spread over the processes), its audio copied from the
     source, the resolved config saved beside it, and its frame folder removed unless ``keep_frames``.
     A stream found damaged while decoding is encoded up to the damage. A chunk's warm-up frames are
-    written to ``warmup/`` and cross-faded into the video (``videoio.video_pictures``).
+    written to ``warmup/`` and cross-faded into the video (``frames.video_pictures``).
 
     Args:
         plan: The run's plan (made at setup): every sequence to encode.

@@ -31,7 +31,7 @@ NUMBERS = {
     "data.zoom",
     "data.rotate",
     "data.translate",
-    "data.blend",
+    "data.carry",
     "data.keep_colors",
 }
 CHOICES = {"model.layers", "model.channels"}  # cross-faded, not interpolated
@@ -124,7 +124,7 @@ class Timeline:
         keyframes: ``{time: {setting: value}}``; a time is a frame number or seconds (``"2.5s"``),
             e.g. ``{0: {model.lr: 0.01, data.zoom: 1.02}, 120: {model.layers: 14, data.zoom: 1.05}}``.
             Numbers: model.lr, model.filters.grad_blur/image_blur, model.jitter.roll/rotate/scale,
-            data.zoom, data.rotate, data.translate, data.blend, data.keep_colors; cross-faded:
+            data.zoom, data.rotate, data.translate, data.carry, data.keep_colors; cross-faded:
             model.layers, model.channels (these then apply at every octave of a frame).
         ease: ``linear`` or ``smooth`` (ease in and out) between keyframes.
         audio: Settings that follow the audio (the video's own, or ``data.soundtrack``):

@@ -35,7 +35,7 @@ class VideoDataModule(MotionDataModule):
     Args:
         video: A video, a folder of videos, a glob or a list of these.
         output: Folder for ``<video>.mp4`` (and ``.yaml``, ``.frames/``).
-        blend: Weight of the carried dream in each frame's start: ``(1 − blend)·frame + blend·warped
+        carry: Weight of the carried dream in each frame's start: ``(1 − carry)·frame + carry·warped
             previous dream`` (0: every frame is a fresh dream of its own, in full; near 1: the dream sticks).
         flow: Optical flow between source frames: ``dis`` (OpenCV DIS: no weights, fast on a CPU) or
             torchvision's ``raft_small`` / ``raft_large`` (pretrained weights, found like a backbone's:
@@ -47,20 +47,20 @@ class VideoDataModule(MotionDataModule):
             from the earlier chunk's dream to the later one's.
         target_flicker: Tune the carried dream's weight frame by frame, within each chunk, so that
             the dream's warping error comes near this many times the source's (the flicker
-            scorecard's ratio; ``null``: ``blend`` as given). A resumed run tunes afresh.
+            scorecard's ratio; ``null``: ``carry`` as given). A resumed run tunes afresh.
         shared: What zooms and videos share (``MotionDataModule``): resize, recursive, overwrite,
             frame_octaves, frame_iterations, frame_lr, keep_frames, seed, num_workers, max_age,
             keep_colors, mask, mask_feather, soundtrack.
 
     Raises:
-        ConfigError: a setting out of range (blend, flow, chunk frames, overlap, and the shared ones).
+        ConfigError: a setting out of range (carry, flow, chunk frames, overlap, and the shared ones).
     """
 
     def __init__(
         self,
         video: Union[str, list[str]] = str(SAMPLE_CLIP),
         output: str = "dreams/video",
-        blend: float = 0.7,
+        carry: float = 0.7,
         flow: Literal["dis", "raft_small", "raft_large"] = "dis",
         chunk_frames: Optional[int] = None,
         overlap: int = 8,
@@ -70,15 +70,15 @@ class VideoDataModule(MotionDataModule):
         super().__init__(output, **shared)
         if not video:
             raise ConfigError("data.video: give a video file, folder or glob")
-        if not 0.0 <= blend <= 1.0:
-            raise ConfigError(f"data.blend must be within [0, 1], got {blend}")
+        if not 0.0 <= carry <= 1.0:
+            raise ConfigError(f"data.carry must be within [0, 1], got {carry}")
         if flow not in ("dis", "raft_small", "raft_large"):
             raise ConfigError(f"data.flow must be 'dis', 'raft_small' or 'raft_large', got {flow!r}")
         if chunk_frames is not None and chunk_frames < 1:
             raise ConfigError(f"data.chunk_frames must be >= 1, got {chunk_frames}")
         if overlap < 0:
             raise ConfigError(f"data.overlap must be >= 0, got {overlap}")
-        self.video, self.blend, self.flow = video, blend, flow
+        self.video, self.carry_share, self.flow = video, carry, flow
         self.chunk_frames, self.overlap = chunk_frames, overlap
         if target_flicker is not None and target_flicker <= 0:
             raise ConfigError(
@@ -110,7 +110,7 @@ class VideoDataModule(MotionDataModule):
     @property
     @override
     def carries(self) -> bool:
-        return self.blend > 0
+        return self.carry_share > 0
 
     @override
     def find_sources(self, notes: list[str]) -> list[tuple[Path, str]]:
@@ -144,14 +144,14 @@ class VideoDataModule(MotionDataModule):
         return [*super().dream_listeners(), FlickerMeter()]
 
     @override
-    def carry(self) -> FrameCarry:
+    def frame_carry(self) -> FrameCarry:
         tuner = CarryTuner(self.target_flicker) if self.target_flicker is not None else None
         return FrameCarry(self.frame_writes, tuner)
 
-    def blend_at(self, job: MotionJob, frame: int) -> float:
+    def carry_at(self, job: MotionJob, frame: int) -> float:
         """The carried dream's weight at ``frame`` (keyframes and audio may move it)."""
         settings = self.settings_at(job, frame)
-        return min(max(settings.number("data.blend", self.blend), 0.0), 1.0)
+        return min(max(settings.number("data.carry", self.carry_share), 0.0), 1.0)
 
     def mask_frames(self, job: MotionJob) -> Optional[Iterator[np.ndarray]]:
         """One mask per frame from a mask video (``None`` for a mask image or none)."""
@@ -215,7 +215,7 @@ class VideoDataModule(MotionDataModule):
             share = track.share()
             kept = valid.astype(np.float32) if share is None else valid * share
             item.frame = replace(
-                item.frame, backward=backward, valid=valid, carried=self.blend_at(job, number) * kept, renewed=1 - kept
+                item.frame, backward=backward, valid=valid, carried=self.carry_at(job, number) * kept, renewed=1 - kept
             )
         return item
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ import numpy as np
 from PIL import Image
 
 from dreamer.errors import ImageError
-from dreamer.files import children
 from dreamer.files.outputs import atomic_path
 
 VIDEO_SUFFIXES = {
@@ -212,83 +209,6 @@ def _audio_track(
         output.mux(aac.encode())
 
     return write_aac
-
-
-def frame_path(folder: Path, frame: int) -> Path:
-    """Where frame ``frame`` of a dreamed video is kept: ``<folder>/000012.png``."""
-    return folder / f"{frame:06d}.png"
-
-
-def warmup_path(folder: Path, frame: int) -> Path:
-    """Where a chunk's warm-up dream of frame ``frame`` (the frame before the chunk) is kept."""
-    return folder / "warmup" / f"{frame:06d}.png"
-
-
-def read_picture(path: Path) -> np.ndarray:
-    with Image.open(path) as picture:
-        return np.asarray(picture.convert("RGB"))
-
-
-def video_pictures(folder: Path, frames: int) -> Iterator[np.ndarray]:
-    """The ``frames`` pictures of a finished video from its frame folder, one at a time.
-
-    Where a chunk follows another, the chunk's warm-up dreams of the frames before it are there too
-    (``warmup/``): over those frames the video cross-fades from the earlier chunk's dream to the later
-    one's, the later one's weight rising 1/(n+1), 2/(n+1) … over a warm-up of n frames, so the seam
-    is spread out instead of a jump."""
-    warm = sorted(int(p.stem) for p in (folder / "warmup").glob("*.png")) if (folder / "warmup").is_dir() else []
-    weights: dict[int, float] = {}
-    run: list[int] = []
-    for frame in [*warm, None]:
-        if run and (frame is None or frame != run[-1] + 1):
-            weights.update({f: (k + 1) / (len(run) + 1) for k, f in enumerate(run)})
-            run = []
-        if frame is not None:
-            run.append(frame)
-    for frame in range(frames):
-        picture = read_picture(frame_path(folder, frame))
-        if frame in weights:
-            later = read_picture(warmup_path(folder, frame)).astype(np.float32)
-            picture = np.clip((1 - weights[frame]) * picture + weights[frame] * later + 0.5, 0, 255).astype(np.uint8)
-        yield picture
-
-
-def encode_frames(
-    folder: Path,
-    frames: int,
-    target: Path,
-    fps: Fraction,
-    audio_from: Optional[Path] = None,
-    gif: Optional[Path] = None,
-) -> None:
-    """``encode_video`` (and ``encode_gif`` beside it) of the ``video_pictures`` of ``folder``, in a
-    process of its own: x264's output depends on the state of the process it runs in, so a fresh
-    process makes the same MP4 from the same frames every time (a resumed run's video is the same as
-    an uninterrupted one's), and an FFmpeg crash cannot take the dreaming process down with it."""
-    job = {
-        "folder": str(folder),
-        "frames": frames,
-        "target": str(target),
-        "fps": str(fps),
-        "audio_from": str(audio_from) if audio_from else None,
-        "gif": str(gif) if gif else None,
-    }
-    done = children.run("dreamer.motion.videoio:encode_job", input=json.dumps(job), capture_output=True, text=True)
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"the encoder exited with status {done.returncode}"]
-        raise VideoError(f"{target}: {lines[-1]}")
-    for path in [target, *([gif] if gif else [])]:
-        if not path.is_file():
-            raise VideoError(f"{path}: the encoder ended without writing it")
-
-
-def encode_job(args: list[str]) -> None:
-    """A child's side of ``encode_frames``: the job comes as JSON on standard input."""
-    job = json.loads(sys.stdin.read())
-    folder, frames, target, fps = Path(job["folder"]), job["frames"], Path(job["target"]), Fraction(job["fps"])
-    encode_video(video_pictures(folder, frames), target, fps, Path(job["audio_from"]) if job["audio_from"] else None)
-    if job["gif"]:
-        encode_gif(video_pictures(folder, frames), Path(job["gif"]), fps)
 
 
 def encode_gif(frames: Iterable[np.ndarray], target: Path, fps: Fraction) -> None:

@@ -15,7 +15,7 @@ from typing_extensions import override
 
 from dreamer.engine.accounts import Account
 from dreamer.engine.batch import DreamBatch
-from dreamer.engine.schedule import DreamSteps
+from dreamer.engine.outline import DreamSteps
 from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
 from dreamer.files.bundled import SAMPLE_PHOTO
@@ -220,17 +220,17 @@ class DreamDataModule(DreamSource):
     def setup(self, stage: str) -> None:
         if self.plan is not None:
             return
-        schedule = self.current_schedule
+        outline = self.current_outline
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        self.plan = self.make_plan(schedule.min_side, rank, world_size)
-        schedule.check_names([job.name for job in self.plan.jobs])  # e.g. a photo without its guide
+        self.plan = self.make_plan(outline.min_side, rank, world_size)
+        outline.check_names([job.name for job in self.plan.jobs])  # e.g. a photo without its guide
         # One small exchange: the busiest process's step count (every process takes as many steps) and
         # what rank 0 reports for the whole run.
         self.summary = gather_summaries(RunSummary.of(self.plan, self.planned_steps()), world_size)
 
     def planned_steps(self) -> int:
         """Gradient steps this process's batches take."""
-        return sum(self.current_schedule.steps_for(batch[0].size) for batch in self.batches())
+        return sum(self.current_outline.steps_for(batch[0].size) for batch in self.batches())
 
     def batches(self) -> list[list[DreamJob]]:
         """Jobs grouped by size (first appearance order), cut into batches of at most ``batch_size``."""
@@ -261,4 +261,4 @@ class DreamDataModule(DreamSource):
         )
         mine = self.planned_steps()
         total = max(self.summary.busiest, mine) if self.summary else mine
-        return DreamSteps(loader, self.current_schedule, total, prefetch=self.prefetch(self.num_workers))
+        return DreamSteps(loader, self.current_outline, total, prefetch=self.prefetch(self.num_workers))

@@ -15,8 +15,8 @@ CLIP = ROOT / "assets" / "chelsea_pan.mp4"
 BEAT = ROOT / "assets" / "beat.m4a"
 MASK = ROOT / "assets" / "chelsea_pan_mask.png"
 KEYFRAMES = {
-    0: {"model.lr": 0.012, "data.blend": 0.7, "model.jitter.roll": 16},
-    "1s": {"model.lr": 0.02, "data.blend": 0.8},
+    0: {"model.lr": 0.012, "data.carry": 0.7, "model.jitter.roll": 16},
+    "1s": {"model.lr": 0.02, "data.carry": 0.8},
 }
 AUDIO = [{"setting": "model.lr", "envelope": "onsets", "range": [0.0, 0.004]}]
 
@@ -62,7 +62,7 @@ def frame_seconds(out: Path, data_options: dict[str, Any], timeline_options: dic
         video=str(CLIP),
         output=str(out),
         resize=None,
-        blend=0.9,
+        carry=0.9,
         frame_octaves=1,
         frame_iterations=4,
         frame_lr=0.006,
@@ -124,7 +124,7 @@ def parts(reps: int = 50) -> str:
     import torch
 
     from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-    from dreamer.engine.octaves import OctaveSchedule, renewed_step_weights
+    from dreamer.engine.octaves import OctaveWalk, renewed_step_weights
     from dreamer.engine.pyramid import gaussian_pyramid
     from dreamer.files.masks import read_mask
     from dreamer.motion.drift import anchored
@@ -158,7 +158,7 @@ def parts(reps: int = 50) -> str:
         model.retune(values, adds)
 
     track.advance(None, None)  # the first frame
-    schedule = OctaveSchedule(scale=1.4)
+    schedule = OctaveWalk(scale=1.4)
     position = Position(0, 4, 2, 0, 4, 3)
     mask = torch.from_numpy(track.mask())[None, None]
     plain = DreamBatch(pixels=pixels, pace=Pace(2, 4, 3), position=position)

@@ -127,7 +127,7 @@ def handwritten_run(
     """The same dream as the plain script's loop (``plain_deepdream.deepdream``) on dreamer's own frozen graph."""
     model = setup.model
     device = model.device
-    extract = model.objective.extractor._graph(model.objective.layer_schedule[-1])
+    extract = model.objective.extractor._graph(model.objective.schedule.layers[-1])
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
     original = torch.from_numpy(np.asarray(Image.open(image).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)

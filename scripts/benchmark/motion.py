@@ -30,7 +30,9 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
     from coherence import camera_clip
 
     from dreamer.files.imageio import save_image, to_image
-    from dreamer.motion.videoio import encode_frames, frame_path, read_frames
+    from dreamer.motion.encoder import encode_frames
+    from dreamer.motion.frames import frame_path
+    from dreamer.motion.videoio import read_frames
     from dreamer.motion.warp import carry_over, consistent, dis_flow
 
     frames, short, long = (4, 4, 8) if smoke else (24, 24, 240)
@@ -202,7 +204,7 @@ def frame_interval(clip: Path, out: Path, reps: int) -> float:
             video=str(clip),
             output=str(out / str(rep)),
             resize=None,
-            blend=0.9,
+            carry=0.9,
             frame_octaves=1,
             frame_iterations=4,
             frame_lr=0.006,
