@@ -121,6 +121,41 @@ def machine() -> dict[str, str]:
     }
 
 
+THUMBNAIL = 16  # px: the side of the thumbnail a picture is compared by across machines
+
+
+def thumbnail(path: Path) -> list[int]:
+    """``path``'s picture shrunk to ``THUMBNAIL``² by box averaging, as 8-bit RGB values."""
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        small = picture.convert("RGB").resize((THUMBNAIL, THUMBNAIL), Image.Resampling.BOX)
+    return list(small.tobytes())
+
+
+def gain(dream: Path) -> float:
+    """How much the quickstart dream excites its layer (MobileNetV2 ``features.11``) over the photo."""
+    import torch
+
+    from dreamer.engine.batch import DreamBatch
+    from dreamer.engine.module import DreamModule
+    from dreamer.files.bundled import SAMPLE_PHOTO
+    from dreamer.files.imageio import open_photo, to_tensor
+
+    objective = DreamModule(backbone="mobilenet_v2", weights="imagenet", layers=11).objective
+    with torch.no_grad():
+        values = [
+            objective(to_tensor(open_photo(p)[0])[None], DreamBatch(None), -1).item() for p in (dream, SAMPLE_PHOTO)
+        ]
+    return values[0] / values[1]
+
+
+def measures(work: Path) -> dict[str, object]:
+    """What the tolerance check compares on any machine: the quickstart dream's thumbnail and gain."""
+    dream = work / "quickstart" / "out" / "chelsea.png"
+    return {"thumbnail": thumbnail(dream), "gain": round(gain(dream), 5), "machine": machine()}
+
+
 def run_all(work: Path) -> dict[str, dict[str, str]]:
     """Run every kind in ``work/<kind>`` and fingerprint its outputs."""
     from dreamer.cli import main
@@ -149,8 +184,11 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--record"]:
         with tempfile.TemporaryDirectory() as folder:
             outputs = run_all(Path(folder))
-        GOLDEN.write_text(json.dumps({"machine": machine(), "outputs": outputs}, indent=1, sort_keys=True) + "\n")
+            recorded = {"machine": machine(), "outputs": outputs, "measures": measures(Path(folder))}
+        GOLDEN.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
         print(f"recorded {sum(map(len, outputs.values()))} files of {len(outputs)} kinds in {GOLDEN}")
     else:
         work, target = Path(sys.argv[1]), Path(sys.argv[2])
-        target.write_text(json.dumps({"machine": machine(), "outputs": run_all(work)}, indent=1, sort_keys=True))
+        outputs = run_all(work)
+        result = {"machine": machine(), "outputs": outputs, "measures": measures(work)}
+        target.write_text(json.dumps(result, indent=1, sort_keys=True))

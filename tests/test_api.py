@@ -14,7 +14,8 @@ FAST = dict(octaves=2, iterations=3, enable_progress_bar=False)
 def test_dream_takes_a_path_and_returns_a_changed_pil_image(tmp_path):
     photo = make_photo(tmp_path / "p.png", size=(72, 56))
     result = dream(photo, "quickstart", **FAST)
-    assert isinstance(result, Image.Image) and result.size == (72, 56)
+    assert isinstance(result, Image.Image)
+    assert result.size == (72, 56)
     assert np.abs(np.asarray(result, float) - np.asarray(Image.open(photo), float)).mean() > 1.0
     assert not list(tmp_path.glob("lightning_logs"))
 

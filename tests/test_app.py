@@ -59,7 +59,8 @@ def test_the_recipe_yaml_names_the_downloads_not_the_session_folder():
         recipe_yaml(text, {"data.images": "photo.jpg", "data.output": "dream.png"}, ["--trainer.logger=false"])
     )
     assert recipe["data"] == {"images": "photo.jpg", "output": "dream.png"}
-    assert "logger" not in recipe["trainer"] and recipe["trainer"]["max_epochs"] == 1
+    assert "logger" not in recipe["trainer"]
+    assert recipe["trainer"]["max_epochs"] == 1
     motion = yaml.safe_dump({"data": {"class_path": "ZoomDataModule", "init_args": {"images": "/s/photo.jpg"}}})
     assert (
         yaml.safe_load(recipe_yaml(motion, {"data.images": "photo.jpg"}))["data"]["init_args"]["images"] == "photo.jpg"
@@ -71,12 +72,14 @@ def test_an_upload_is_checked_like_the_clis_photos_and_never_named_by_the_browse
     upload.parent.mkdir()
     shutil.copyfile(SAMPLE, upload)
     kept = take_photo(upload, "../../etc/evil name.jpeg", tmp_path / "session")
-    assert kept == tmp_path / "session" / "photo.jpg" and kept.read_bytes() == SAMPLE.read_bytes()
+    assert kept == tmp_path / "session" / "photo.jpg"
+    assert kept.read_bytes() == SAMPLE.read_bytes()
     text = tmp_path / "notes.txt"
     text.write_text("not a photo")
     with pytest.raises(UploadError, match=r"^notes\.txt: not a readable image") as caught:
         take_photo(text, "C:\\Users\\me\\notes.txt", tmp_path / "session")
-    assert "\n" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert str(tmp_path) not in str(caught.value)
     empty = tmp_path / "empty.png"
     empty.touch()
     with pytest.raises(UploadError, match=r"^empty\.png: the file is empty$"):
@@ -91,10 +94,12 @@ def test_an_upload_is_checked_like_the_clis_photos_and_never_named_by_the_browse
 def test_sessions_have_their_own_folders_removed_when_they_close(tmp_path):
     workspace = Workspace(tmp_path)
     first, second = workspace.new_run("a/../../b", "dream"), workspace.new_run("c", "dream")
-    assert first.parent != second.parent and first.is_relative_to(workspace.root / "sessions")
+    assert first.parent != second.parent
+    assert first.is_relative_to(workspace.root / "sessions")
     assert ".." not in first.parts
     workspace.close_session("a/../../b")
-    assert not first.exists() and second.exists()
+    assert not first.exists()
+    assert second.exists()
     workspace.close()
     assert not workspace.root.exists()
 
@@ -109,7 +114,8 @@ def test_the_page_is_an_extra_the_command_line_never_loads():
     code = "import sys, dreamer.cli; dreamer.cli.main(['presets']); print('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()[-1] == "False"
     gradio_needs = [need for need in metadata.requires("dreamer") or [] if need.startswith("gradio")]
-    assert gradio_needs and all('extra == "app"' in need.replace("'", '"') for need in gradio_needs), gradio_needs
+    assert gradio_needs, gradio_needs
+    assert all('extra == "app"' in need.replace("'", '"') for need in gradio_needs), gradio_needs
 
 
 # --- in a browser ------------------------------------------------------------------------------
@@ -233,7 +239,8 @@ def test_the_page_dreams_the_photo_and_its_command_makes_the_same_pixels(page, s
     dream = np.asarray(Image.open(tmp_path / "page" / "dream.png").convert("RGB"), dtype=np.int16)
     photo = np.asarray(Image.open(SAMPLE).convert("RGB"), dtype=np.int16)
     assert (tmp_path / "page" / "photo.jpg").read_bytes() == SAMPLE.read_bytes()
-    assert dream.shape == photo.shape and np.abs(dream - photo).mean() > 5, "the dream is the photo"
+    assert dream.shape == photo.shape, "the dream is the photo"
+    assert np.abs(dream - photo).mean() > 5, "the dream is the photo"
 
     # The command, as shown, beside the downloaded photo: the same pixels. So does the recipe file.
     cli = tmp_path / "cli"
@@ -259,7 +266,8 @@ def test_a_text_file_upload_is_one_line_in_the_page(page, tmp_path):
     page.set_input_files("#upload input[type=file]", str(notes))
     line = wait_for_status(page, "error")
     assert re.fullmatch(r"dreamer: error: notes\.txt: not a readable image \(.+\)", line), line
-    assert "Traceback" not in page.content() and str(tmp_path) not in line
+    assert "Traceback" not in page.content()
+    assert str(tmp_path) not in line
 
 
 def test_stop_really_stops_the_trainer(page):
@@ -310,7 +318,8 @@ def test_motion_zooms_into_the_photo_and_plays_the_mp4(page):
     line = wait_for_status(page, "Dreamed in", element="#motion-status", timeout=300)
     assert line.startswith("Dreamed in")
     source = page.get_attribute("#motion-video video", "src")
-    assert source and source.endswith(".mp4")
+    assert source
+    assert source.endswith(".mp4")
     assert len(page.request.get(source).body()) > 10_000
 
 

@@ -57,7 +57,8 @@ def test_atlas_writes_one_image_per_channel_and_a_labelled_sheet_and_resumes(tmp
     assert all(Image.open(p).size == (64, 64) for p in folder.glob("*.png"))
     sheet = Image.open(tmp_path / "atlas" / "features.11-sheet1.png")
     tile = 112  # data.tile_side
-    assert sheet.width == 2 * tile + 3 * 4 and sheet.height > 2 * tile  # 2 columns × 2 rows, labels and title
+    assert sheet.width == 2 * tile + 3 * 4
+    assert sheet.height > 2 * tile  # 2 columns × 2 rows, labels and title
     assert "4 dreamed, 0 skipped, 0 failed" in capsys.readouterr().out
     assert main(args) == 0
     assert "0 dreamed, 4 skipped, 0 failed" in capsys.readouterr().out
@@ -87,7 +88,8 @@ def test_atlas_shards_channels_over_processes(tmp_path):
 def test_bad_atlas_settings_fail_in_one_line_before_dreaming(tmp_path, capsys, extra, message):
     assert main(atlas(tmp_path, *extra, "--octaves.count", "2")) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith(f"dreamer: error: {message}")
+    assert len(error) == 1
+    assert error[0].startswith(f"dreamer: error: {message}")
     assert not list((tmp_path / "atlas").rglob("*.png"))
 
 

@@ -27,7 +27,8 @@ def vgg_extractor(vgg):
 
 
 def test_vgg_index_i_is_features_i(vgg, vgg_extractor):
-    assert node_name("vgg16", 6) == "features.6" and node_name("vgg16", "30") == "features.30"
+    assert node_name("vgg16", 6) == "features.6"
+    assert node_name("vgg16", "30") == "features.30"
     images = torch.rand(1, 3, 64, 64)
     normalised = (images - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     expected = vgg.features[:7](normalised)
@@ -67,7 +68,8 @@ def test_min_input_size_agrees_with_real_forwards(backbone, layer):
             return 0
 
     stride = -(-512 // real_side(512))
-    assert real_side(side) >= 1 and side >= stride
+    assert real_side(side) >= 1
+    assert side >= stride
     assert side == stride or real_side(side - 1) == 0
 
 
@@ -127,9 +129,11 @@ def test_hub_cache_is_searched_first(tmp_path, monkeypatch):
 
 def test_mobilenet_weights_shipped_by_an_installed_package():
     path = shipped_checkpoint_path("mobilenet_v2")
-    assert path is not None and path.name == BACKBONES["mobilenet_v2"].filename
+    assert path is not None
+    assert path.name == BACKBONES["mobilenet_v2"].filename
     model = build_backbone("mobilenet_v2", "imagenet")
-    assert not any(p.requires_grad for p in model.parameters()) and not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    assert not model.training
 
 
 @pytest.mark.parametrize(
@@ -138,4 +142,5 @@ def test_mobilenet_weights_shipped_by_an_installed_package():
 def test_every_backbone_builds_and_extracts(name, layer):
     extractor = LayerExtractor(build_backbone(name, weights=None), [(layer,)])
     out = extractor(torch.rand(1, 3, 96, 96), [layer])[layer]
-    assert out.dim() == 4 and out.shape[0] == 1
+    assert out.dim() == 4
+    assert out.shape[0] == 1

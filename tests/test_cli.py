@@ -35,7 +35,8 @@ def test_every_preset_parses(config, capsys, tmp_path):
     assert done.value.code == 0
     resolved = yaml.safe_load(capsys.readouterr().out)
     data = resolved["data"]["init_args"]
-    assert resolved["octaves"]["iterations"] >= 1 and (data.get("images") or data.get("video") or data.get("channels"))
+    assert resolved["octaves"]["iterations"] >= 1
+    assert data.get("images") or data.get("video") or data.get("channels")
 
 
 @pytest.mark.parametrize(
@@ -83,12 +84,14 @@ def test_quickstart_end_to_end_writes_a_dream_and_its_config(tmp_path, monkeypat
     assert main(args) == 0
     dream = out / "chelsea.png"
     with Image.open(dream) as image:
-        assert image.format == "PNG" and image.size == Image.open(SAMPLE).size
+        assert image.format == "PNG"
+        assert image.size == Image.open(SAMPLE).size
         pixels = np.asarray(image.convert("RGB"), dtype=np.float32)
     original = np.asarray(Image.open(SAMPLE).convert("RGB"), dtype=np.float32)
     assert np.abs(pixels - original).mean() > 2.0  # visibly changed
     config = yaml.safe_load((out / "chelsea.yaml").read_text())
-    assert config["model"]["backbone"] == "mobilenet_v2" and config["octaves"]["count"] == 2
+    assert config["model"]["backbone"] == "mobilenet_v2"
+    assert config["octaves"]["count"] == 2
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
     assert str(dream) in capsys.readouterr().out
 
@@ -125,7 +128,9 @@ def test_user_errors_are_one_clear_line(tmp_path, monkeypatch, capsys, extra, me
     except SystemExit as exit:  # the parser's own errors exit at once
         code = exit.code
     err = capsys.readouterr().err
-    assert code == 2 and message in err and "Traceback" not in err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
 
 
 def test_real_weights_raise_the_target_activation_on_the_sample_photo(tmp_path):

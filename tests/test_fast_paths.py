@@ -15,7 +15,8 @@ def test_bf16_mixed_precision_runs_on_cpu_without_nans(tmp_path, photo):
     target = tmp_path / "bf16.png"
     model = tiny_model()
     run_dream(model, DreamDataModule(images=str(photo), output=str(target)), precision="bf16-mixed")
-    assert torch.isfinite(model.image).all() and target.is_file()
+    assert torch.isfinite(model.image).all()
+    assert target.is_file()
     assert model.image.dtype == torch.float32  # the image and its normalised step stay fp32
 
 

@@ -100,7 +100,8 @@ def test_a_guide_that_cannot_be_used_stops_the_run_in_one_line(tmp_path, monkeyp
     ]
     assert main([*args, guide, "--trainer.enable_progress_bar", "false"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith(f"dreamer: error: {message}")
+    assert len(error) == 1
+    assert error[0].startswith(f"dreamer: error: {message}")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 

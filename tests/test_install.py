@@ -51,7 +51,8 @@ def test_wheel_in_a_fresh_environment_runs_presets_by_name_from_any_folder(tmp_p
     dreamer = fresh / "bin" / "dreamer"
     assert run([dreamer, "--version"], cwd=elsewhere).stdout.startswith("dreamer ")
     listing = run([dreamer, "presets"], cwd=elsewhere).stdout
-    assert "quickstart" in listing and "googlenet_classic" in listing
+    assert "quickstart" in listing
+    assert "googlenet_classic" in listing
 
     done = run(
         [
@@ -74,7 +75,8 @@ def test_wheel_in_a_fresh_environment_runs_presets_by_name_from_any_folder(tmp_p
     dream = elsewhere / "dreams" / "quickstart" / "chelsea.png"
     photo = np.asarray(Image.open(REPO / "assets" / "chelsea.jpg").convert("RGB"), dtype=np.float32)
     result = np.asarray(Image.open(dream).convert("RGB"), dtype=np.float32)
-    assert result.shape == photo.shape and np.abs(result - photo).mean() > 2.0
+    assert result.shape == photo.shape
+    assert np.abs(result - photo).mean() > 2.0
 
     # A user's own config beside their photos: its relative paths are relative to the config file.
     project = tmp_path / "project"
@@ -98,4 +100,5 @@ def test_wheel_in_a_fresh_environment_runs_presets_by_name_from_any_folder(tmp_p
         ],
         cwd=elsewhere,
     )
-    assert "1 dreamed" in done.stdout and (elsewhere / "out" / "cat.png").is_file()
+    assert "1 dreamed" in done.stdout
+    assert (elsewhere / "out" / "cat.png").is_file()

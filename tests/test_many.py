@@ -57,7 +57,9 @@ def test_equal_sizes_are_batched_and_other_sizes_kept_apart(tmp_path):
     sizes = [[job.size for job in batch] for batch in data.batches()]
     assert sizes == [[(30, 40)] * 2, [(30, 40)] * 2, [(30, 40)], [(40, 30)]]
     item = DreamBatches(data.batches())[0]
-    assert item.pixels is not None and item.pixels.shape == (2, 3, 30, 40) and item.names == ["a0.png", "a1.png"]
+    assert item.pixels is not None
+    assert item.pixels.shape == (2, 3, 30, 40)
+    assert item.names == ["a0.png", "a1.png"]
 
 
 def test_resize_sets_the_long_side(tmp_path):
@@ -151,7 +153,8 @@ def test_a_dream_does_not_depend_on_the_batch_size(tmp_path):
     with torch.backends.mkldnn.flags(enabled=False):
         one = dream_folder(tmp_path, photos, "b1", batch_size=1)
         four = dream_folder(tmp_path, photos, "b4", batch_size=4)
-    assert list(one) == list(four) and len(one) == 5
+    assert list(one) == list(four)
+    assert len(one) == 5
     worst = max((one[k] - four[k]).abs().max().item() for k in one)
     print(f"batch 1 vs 4: max abs difference {worst:.2e}")
     assert worst <= 1e-4
@@ -236,7 +239,8 @@ def test_one_and_two_processes_give_identical_dreams_each_exactly_once(tmp_path)
         ]
     assert list(results[1]) == list(results[2])
     assert all(torch.equal(results[1][k], results[2][k]) for k in results[1])
-    assert len(metrics[1]) == 1 and metrics[1] == metrics[2]  # torchmetrics synced over both processes
+    assert len(metrics[1]) == 1
+    assert metrics[1] == metrics[2]  # torchmetrics synced over both processes
 
 
 @pytest.mark.parametrize("launcher", ["environment", "torchrun"])
@@ -287,16 +291,19 @@ def test_two_nodes_dream_every_photo_exactly_once(tmp_path, launcher):
     outputs = [node.communicate(timeout=300) for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
     first, second = (stdout for stdout, _ in outputs)
-    assert "5 dreamed, 0 skipped, 0 failed" in first and "dreamed" not in second  # rank 0 reports the run
+    assert "5 dreamed, 0 skipped, 0 failed" in first
+    assert "dreamed" not in second  # rank 0 reports the run
     written = [line for line in first.splitlines() if line.startswith("written: ")]
-    assert sorted(written) == sorted(set(written)) and len(written) == 5  # each photo once, by either node
+    assert sorted(written) == sorted(set(written))
+    assert len(written) == 5  # each photo once, by either node
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [f"img{i:02d}.png" for i in range(5)]
 
 
 def test_more_processes_than_photos(tmp_path):
     photos = folder_of(tmp_path, 1)
     done = dream_with_processes(tmp_path, photos, 2, "lonely")
-    assert "1 dreamed, 0 skipped, 0 failed" in done.stdout and "dreams vs originals" in done.stdout
+    assert "1 dreamed, 0 skipped, 0 failed" in done.stdout
+    assert "dreams vs originals" in done.stdout
 
 
 def test_plain_ddp_is_refused_with_a_clear_message(tmp_path):
@@ -325,7 +332,8 @@ def test_resume_after_an_interrupted_run_dreams_only_what_is_missing(tmp_path):
     trainer = run_dream(tiny_model(), data, tiny_octaves(iterations=2))
     writer_runs = [c for c in trainer.callbacks if isinstance(c, DreamWriter)][0].written
     assert sorted(p.name for p in writer_runs) == ["img01.png", "img02.png"]
-    assert data.plan.skipped == [out / "img00.png"] and (out / "img00.png").stat().st_mtime_ns == first
+    assert data.plan.skipped == [out / "img00.png"]
+    assert (out / "img00.png").stat().st_mtime_ns == first
 
 
 def test_no_partial_file_is_left_when_writing_crashes(tmp_path, monkeypatch):
@@ -422,7 +430,8 @@ def test_a_corpus_of_awkward_and_broken_files(tmp_path, capsys):
         assert written == (outcome == "dreamed"), name
         if outcome == "failed":
             lines = [line for line in captured.err.splitlines() if name in line]
-            assert len(lines) == 1 and lines[0].startswith("failed: "), (name, captured.err)
+            assert len(lines) == 1, (name, captured.err)
+            assert lines[0].startswith("failed: "), (name, captured.err)
     assert "Traceback" not in captured.err
     assert "animated (2 frames); dreaming its first frame" in captured.out
     dreamed = sum(1 for outcome in expect.values() if outcome == "dreamed")
@@ -452,7 +461,8 @@ def test_exif_orientation_is_honoured(tmp_path):
     with Image.open(tmp_path / "o" / "camera.png") as dream:
         assert dream.size == (40, 64)
         pixels = np.asarray(dream, dtype=np.float32)
-    assert pixels[:16, :, 0].mean() > 200 and pixels[:16, :, 1].mean() < 80  # red band still on top
+    assert pixels[:16, :, 0].mean() > 200
+    assert pixels[:16, :, 1].mean() < 80  # red band still on top
 
 
 def test_a_diverged_dream_is_reported_and_never_written(tmp_path, photo):
@@ -467,7 +477,8 @@ def test_a_diverged_dream_is_reported_and_never_written(tmp_path, photo):
     trainer = run_dream(model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")))
     writer = [c for c in trainer.callbacks if isinstance(c, DreamWriter)][0]
     assert not (tmp_path / "o" / "photo.png").exists()
-    assert len(writer.failed) == 1 and "NaN" in writer.failed[0]
+    assert len(writer.failed) == 1
+    assert "NaN" in writer.failed[0]
 
 
 def test_unwritable_output_is_an_error_before_any_work(tmp_path, photo):
@@ -489,4 +500,5 @@ def test_an_output_never_replaces_its_own_photo(tmp_path):
     photo = make_photo(tmp_path / "holiday" / "beach.png")
     data = DreamDataModule(images=str(photo), output=str(tmp_path / "holiday"), overwrite=True)
     plan = data.make_plan()
-    assert not plan.jobs and "is one of this run's inputs" in plan.failed[0]
+    assert not plan.jobs
+    assert "is one of this run's inputs" in plan.failed[0]

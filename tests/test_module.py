@@ -31,12 +31,15 @@ def test_gradient_ascent_raises_the_objective_and_only_the_image_is_optimized(tm
     trainer = run_dream(
         model, DreamDataModule(images=str(photo), output=str(tmp_path / "o")), tiny_octaves(count=1, iterations=8)
     )
-    assert len(seen) == 8 and seen[-1] > 1.5 * seen[0]
+    assert len(seen) == 8
+    assert seen[-1] > 1.5 * seen[0]
     (optimizer,) = trainer.optimizers
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    assert len(params) == 1 and params[0] is model.image
+    assert len(params) == 1
+    assert params[0] is model.image
     assert [name for name, p in model.named_parameters() if p.requires_grad] == ["image"]
-    assert model.image.min() >= 0 and model.image.max() <= 1
+    assert model.image.min() >= 0
+    assert model.image.max() <= 1
 
 
 def test_layer_schedule_uses_each_octaves_layer(tmp_path, photo):
@@ -127,7 +130,8 @@ def test_same_config_and_seed_give_the_same_dream(tmp_path, photo):
     a = dream_of(tmp_path, tiny_model(jitter=4), photo, "a.png")
     b = dream_of(tmp_path, tiny_model(jitter=4), photo, "b.png")
     c = dream_of(tmp_path, tiny_model(jitter=4), photo, "c.png", seed=1)
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
 
 
 def test_roll_each_rolls_images_independently():

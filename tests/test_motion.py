@@ -93,17 +93,22 @@ def test_zoom_writes_frames_an_mp4_a_gif_and_its_config(tmp_path, monkeypatch, c
     ]
     assert main(args) == 0
     frames = frames_of(out / "photo.frames")
-    assert len(frames) == 5 and frames[0].shape == (56, 72, 3)
+    assert len(frames) == 5
+    assert frames[0].shape == (56, 72, 3)
     video = decoded(out / "photo.mp4")
     info = probe(out / "photo.mp4")
-    assert len(video) == 5 and info.fps == 10 and info.size == (56, 72)
+    assert len(video) == 5
+    assert info.fps == 10
+    assert info.size == (56, 72)
     with Image.open(out / "photo.gif") as gif:
         assert gif.n_frames == 5
-    assert (out / "photo.yaml").is_file() and "ZoomDataModule" in (out / "photo.yaml").read_text()
+    assert (out / "photo.yaml").is_file()
+    assert "ZoomDataModule" in (out / "photo.yaml").read_text()
     assert not list(out.rglob(".*"))  # no temporary file left
     assert np.abs(frames[4].astype(float) - frames[0]).mean() > 5  # the picture moved
     printed = capsys.readouterr().out
-    assert f"written: {out / 'photo.mp4'}" in printed and "1 dreamed" in printed
+    assert f"written: {out / 'photo.mp4'}" in printed
+    assert "1 dreamed" in printed
 
     assert main(args) == 0  # nothing overwritten without asking
     assert "1 skipped" in capsys.readouterr().out
@@ -144,7 +149,8 @@ def test_both_presets_run_on_the_bundled_photo_and_clip(tmp_path, monkeypatch, c
         )
         == 0
     )
-    assert probe(tmp_path / "z" / "chelsea.mp4").frames == 3 and (tmp_path / "z" / "chelsea.gif").is_file()
+    assert probe(tmp_path / "z" / "chelsea.mp4").frames == 3
+    assert (tmp_path / "z" / "chelsea.gif").is_file()
 
 
 def test_zoom_frames_can_be_removed_after_the_video(tmp_path):
@@ -153,7 +159,8 @@ def test_zoom_frames_can_be_removed_after_the_video(tmp_path):
         images=str(photo), output=str(tmp_path / "z"), frames=3, keep_frames=False, frame_iterations=1
     )
     run_dream(tiny_model(), data)
-    assert (tmp_path / "z" / "p.mp4").is_file() and not (tmp_path / "z" / "p.frames").exists()
+    assert (tmp_path / "z" / "p.mp4").is_file()
+    assert not (tmp_path / "z" / "p.frames").exists()
 
 
 # ---------------------------------------------------------------- video
@@ -165,13 +172,16 @@ def test_video_keeps_frame_count_rate_duration_audio_and_orientation(tmp_path):
     run_dream(tiny_model(), data)
     result = tmp_path / "out" / "clip.mp4"
     before, after = probe(source), probe(result)
-    assert after.frames == before.frames == 10 and after.fps == before.fps == 12
-    assert after.rotation == 0 and after.size == (64, 48)  # stored upright; odd sides padded, not scaled
+    assert after.frames == before.frames == 10
+    assert after.fps == before.fps == 12
+    assert after.rotation == 0
+    assert after.size == (64, 48)  # stored upright; odd sides padded, not scaled
     with av.open(str(source)) as a, av.open(str(result)) as b:
         assert abs(a.duration - b.duration) <= av.time_base / 12
         audio_in = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
         audio_out = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
-        assert b.streams.audio[0].codec_context.name == "aac" and audio_out == audio_in  # copied, not re-encoded
+        assert b.streams.audio[0].codec_context.name == "aac"
+        assert audio_out == audio_in  # copied, not re-encoded
     dreamed = frames_of(tmp_path / "out" / "clip.frames")
     assert dreamed[0].shape == (63, 47, 3)
     first = decoded(result)[0].astype(float)
@@ -208,7 +218,8 @@ def test_chunks_cover_every_frame_once_and_cross_fade_over_their_warm_up(tmp_pat
     source = make_video(tmp_path / "clip.mp4", frames=9, size=(40, 48))
     run_dream(tiny_model(), video_data(source, tmp_path / "out", chunk_frames=4, overlap=2))
     folder = tmp_path / "out" / "clip.frames"
-    assert len(frames_of(folder)) == 9 and probe(tmp_path / "out" / "clip.mp4").frames == 9
+    assert len(frames_of(folder)) == 9
+    assert probe(tmp_path / "out" / "clip.mp4").frames == 9
     assert sorted(p.name for p in (folder / "warmup").glob("*.png")) == [
         "000002.png",
         "000003.png",
@@ -270,7 +281,8 @@ def test_bad_videos_get_one_clear_line_and_the_others_finish(tmp_path, capsys):
     )
     captured = capsys.readouterr()
     failed = [line for line in captured.err.splitlines() if line.startswith("failed: ")]
-    assert code == 1 and "Traceback" not in captured.err
+    assert code == 1
+    assert "Traceback" not in captured.err
     expect = {
         "garbage.mp4": "not a video",
         "empty.mov": "not a video",
@@ -303,8 +315,11 @@ def test_existing_frames_and_video_are_not_overwritten_without_asking(tmp_path, 
     assert main(args) == 0
     video = tmp_path / "out" / "clip.mp4"
     before = video.stat().st_mtime_ns
-    assert main(args) == 0 and video.stat().st_mtime_ns == before and "1 skipped" in capsys.readouterr().out
-    assert main([*args, "--data.overwrite", "true"]) == 0 and video.stat().st_mtime_ns != before
+    assert main(args) == 0
+    assert video.stat().st_mtime_ns == before
+    assert "1 skipped" in capsys.readouterr().out
+    assert main([*args, "--data.overwrite", "true"]) == 0
+    assert video.stat().st_mtime_ns != before
     assert main([*args[:4], str(tmp_path / "out" / "clip.mp4"), *args[5:6], str(tmp_path / "out")]) == 1
     assert "is one of this run's inputs" in capsys.readouterr().err
 
@@ -408,7 +423,9 @@ def test_raft_flow_is_optional_and_its_missing_weights_are_one_clear_message(tmp
         ]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "raft_small_C_T_V2-01064c6d.pth" in err and "Traceback" not in err
+    assert code == 2
+    assert "raft_small_C_T_V2-01064c6d.pth" in err
+    assert "Traceback" not in err
 
 
 def test_raft_flow_gives_a_dense_flow_of_the_frame_size(tmp_path, monkeypatch):
@@ -420,7 +437,9 @@ def test_raft_flow_gives_a_dense_flow_of_the_frame_size(tmp_path, monkeypatch):
     monkeypatch.setattr("dreamer.motion.raft.resolve_state_dict", lambda name, weights: random)
     frames = list(read_frames(make_video(tmp_path / "c.mp4", frames=2, size=(36, 50))))
     flow = RaftFlow("raft_small", updates=2)(frames[0], frames[1])
-    assert flow.shape == (36, 50, 2) and flow.dtype == np.float32 and np.isfinite(flow).all()
+    assert flow.shape == (36, 50, 2)
+    assert flow.dtype == np.float32
+    assert np.isfinite(flow).all()
 
 
 def _offline(*args, **kwargs):

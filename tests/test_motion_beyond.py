@@ -123,7 +123,8 @@ def test_audio_envelopes_of_a_tone_with_known_beats_peak_on_the_beats(tmp_path):
     onsets, loudness = curves["onsets"], curves["loudness"]
     beat_frames = [int(beat * fps) for beat in beats]
     for frame in beat_frames:
-        assert onsets[frame] > 0.6 and onsets[frame] == onsets[frame - 2 : frame + 3].max(), (frame, onsets)
+        assert onsets[frame] > 0.6, (frame, onsets)
+        assert onsets[frame] == onsets[frame - 2 : frame + 3].max(), (frame, onsets)
         assert loudness[frame] > 0.9
     quiet = [f for f in range(frames) if all(abs(f - b) > 3 for b in beat_frames)]
     assert onsets[quiet].max() < 0.2
@@ -135,7 +136,8 @@ def test_audio_envelopes_of_a_tone_with_known_beats_peak_on_the_beats(tmp_path):
     )
     zoom = [drive.at(f, fps, curves).number("data.zoom", 1.0) for f in range(frames)]
     assert zoom[beat_frames[1]] == pytest.approx(1.02 + 0.1 * onsets[beat_frames[1]])
-    assert min(zoom) >= 1.02 and max(zoom) <= 1.12
+    assert min(zoom) >= 1.02
+    assert max(zoom) <= 1.12
 
 
 # ---------------------------------------------------------------- drift
@@ -150,12 +152,14 @@ def test_ages_fade_a_carried_dream_after_max_age_and_start_over():
         ages = older(ages, lambda a: a, identity, max_age)
         shares.append(float(carried_share(ages, max_age)[0, 0]))
     assert shares[:max_age] == [1.0] * max_age
-    assert shares[max_age] < 1.0 and shares[max_age + fade_frames(max_age) - 1] == 0.0
+    assert shares[max_age] < 1.0
+    assert shares[max_age + fade_frames(max_age) - 1] == 0.0
     assert shares[-1] == 1.0  # started over
     hidden = older(np.full((4, 4), 5, np.float32), lambda a: a, ~identity, max_age)
     assert not hidden.any()  # newly seen pixels are young
     first = first_ages((30, 40), max_age, seed=1)
-    assert first.min() == 0 and first.max() == pytest.approx(max_age - 1)
+    assert first.min() == 0
+    assert first.max() == pytest.approx(max_age - 1)
 
 
 def test_keep_colors_moves_the_means_towards_the_source():
@@ -240,7 +244,8 @@ def test_ages_and_anchored_colours_run_end_to_end_and_the_scorecard_is_reported(
 
 def test_continued_frames_step_with_frame_lr_and_fresh_ones_with_the_model_lr(tmp_path):
     pace = FramePace(octaves=3, iterations=8, frame_octaves=1, frame_iterations=4, frame_lr=0.006)
-    assert pace.of(True).lr == 0.006 and pace.of(False).lr is None
+    assert pace.of(True).lr == 0.006
+    assert pace.of(False).lr is None
     source = make_video(tmp_path / "clip.mp4", frames=3, size=(48, 64))
     seen = []
 

@@ -39,4 +39,5 @@ def test_normalized_gd_takes_full_steps_for_tiny_gradients_and_none_for_zero():
     image.grad = torch.randn(2, 3, 4, 4) * torch.tensor([1e-12, 0.0]).view(2, 1, 1, 1)
     NormalizedGD([image], lr=0.1).step()
     moved = image.detach().abs().flatten(1).mean(dim=1)
-    assert moved[0].item() == pytest.approx(0.1, rel=1e-4) and moved[1].item() == 0.0
+    assert moved[0].item() == pytest.approx(0.1, rel=1e-4)
+    assert moved[1].item() == 0.0

@@ -21,7 +21,8 @@ def test_octave_sizes_smallest_first_ending_at_input():
 
 def test_octave_sizes_seed_defaults_reach_a_few_pixels():
     sizes = octave_sizes(512, 512, octaves=8, scale=1.8)
-    assert len(sizes) == 8 and sizes[-1] == (512, 512)
+    assert len(sizes) == 8
+    assert sizes[-1] == (512, 512)
     assert sizes[0] == (round(512 / 1.8**7),) * 2 == (8, 8)
     assert all(a[0] < b[0] for a, b in zip(sizes, sizes[1:]))
 
@@ -37,7 +38,8 @@ def test_gaussian_resize_removes_aliasing_of_fine_stripes():
     stripes[..., ::2] = 1.0  # 1-px stripes cannot be represented at half size
     small = gaussian_resize(stripes, (16, 16))
     assert small.shape == (1, 1, 16, 16)
-    assert small.std() < 0.05 and abs(small.mean() - 0.5) < 0.05
+    assert small.std() < 0.05
+    assert abs(small.mean() - 0.5) < 0.05
 
 
 def test_pyramid_levels_have_their_sizes():
@@ -83,6 +85,7 @@ def test_laplacian_normalisation_gives_unit_std_per_band_and_keeps_the_shape():
     for band in normalized_bands(gradient, 4):
         assert torch.allclose(band.std(dim=(1, 2, 3)), torch.ones(2), atol=1e-5)
     normalised = laplacian_normalize(gradient, 4)
-    assert normalised.shape == gradient.shape and torch.isfinite(normalised).all()
+    assert normalised.shape == gradient.shape
+    assert torch.isfinite(normalised).all()
     # each image on its own: the result for image 0 does not depend on image 1
     assert torch.allclose(laplacian_normalize(gradient[:1], 4), normalised[:1], atol=1e-5)

@@ -30,7 +30,8 @@ def quickstart(tmp_path, *extra: str) -> list[str]:
 def test_a_run_that_works_returns_its_objects_and_its_config(tmp_path):
     ran = execute(quickstart(tmp_path))
     assert ran.error is None
-    assert ran.cli is not None and ran.cli.trainer.global_step == 1
+    assert ran.cli is not None
+    assert ran.cli.trainer.global_step == 1
     assert "backbone: mobilenet_v2" in ran.config_text
     assert (tmp_path / "out" / "p.png").is_file()
 

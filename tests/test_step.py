@@ -62,7 +62,8 @@ def test_a_masked_frame_hands_each_level_its_own_confinement_and_renewed_pixels_
     assert [step.octave for step in taken] == [1, 1]  # a frame that dreams its top level only
     assert module.lrs == [0.025]
     source, mask = taken[0].confinement  # type: ignore[misc]
-    assert source.shape[-2:] == (32, 32) and torch.equal(mask, torch.ones(1, 1, 32, 32))
+    assert source.shape[-2:] == (32, 32)
+    assert torch.equal(mask, torch.ones(1, 1, 32, 32))
     weights = taken[0].step_weights
     assert weights is not None
     torch.testing.assert_close(weights[0, 0, :, :16], torch.full((32, 16), 4.0))  # 0.1 / 0.025
@@ -74,7 +75,8 @@ def test_renewed_step_weights_leave_out_the_levels_a_frame_does_not_dream():
     frame = Frame(0, 1, 2, continues=True, previous=None, target=Path("x.png"), renewed=renewed)
     batch = DreamBatch(None, frame=frame, pace=Pace(1, 4, 2, lr=0.005))
     weights = renewed_step_weights(batch, [torch.rand(1, 3, 4, 4), torch.rand(1, 3, 8, 8)], full=4.0)
-    assert weights is not None and weights[0] is None
+    assert weights is not None
+    assert weights[0] is None
     torch.testing.assert_close(weights[1], torch.full((1, 1, 8, 8), 4.0))
     assert renewed_step_weights(DreamBatch(None), [torch.rand(1, 3, 8, 8)], full=4.0) is None
 

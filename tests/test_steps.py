@@ -51,7 +51,8 @@ def test_positions_walk_the_octaves_and_a_continued_frame_starts_higher():
 
 def test_auto_octaves_give_each_size_its_own_levels():
     schedule = DreamOutline(Octaves(count="auto", scale=2.0, iterations=1, smallest=16))
-    assert schedule.levels_for((16, 16)) == 1 and schedule.levels_for((64, 32)) == 3
+    assert schedule.levels_for((16, 16)) == 1
+    assert schedule.levels_for((64, 32)) == 3
     stream = list(DreamSteps([batch(side=64), batch(side=16)], schedule, total=4))
     assert [item.position.levels for item in stream] == [3, 3, 3, 1]
 
@@ -73,7 +74,8 @@ def test_the_stream_stops_at_its_total():
 
 def test_a_continued_frame_dreams_only_the_top_octaves_for_its_own_iterations():
     pace = FramePace(octaves=3, iterations=10, frame_octaves=1, frame_iterations=2)
-    assert pace.of(False) == Pace(0, 10, 3) and pace.of(True) == Pace(2, 2, 3)
+    assert pace.of(False) == Pace(0, 10, 3)
+    assert pace.of(True) == Pace(2, 2, 3)
     span = FrameSpan(job=0, start=0, write_from=0, stop=4, resume=False)
     assert pace.span(span) == 30 + 3 * 2
     assert pace.span(span, carries=False) == 4 * 30
@@ -184,7 +186,8 @@ def test_levels_too_small_for_their_layers_are_skipped_and_not_heard_and_a_too_s
     schedule = OctaveWalk(Octaves(scale=2.0), listeners=[recorder])
     seen = walk(schedule, FakeModule(min_side=15), photo, levels=3, iterations=1)
     assert [size for size, _, _ in seen][1:] == [(20, 20), (40, 40)]  # the 10 px level is not dreamed
-    assert ("octave end", 0) not in recorder.events and ("octave end", 1) in recorder.events
+    assert ("octave end", 0) not in recorder.events
+    assert ("octave end", 1) in recorder.events
     with pytest.raises(ConfigError, match="smaller than the 50 px"):
         walk(OctaveWalk(Octaves(scale=2.0)), FakeModule(min_side=50), photo, levels=2, iterations=1)
 
@@ -201,7 +204,8 @@ def test_a_continued_frame_starts_from_the_carry_of_the_previous_dream(tmp_path:
     following = Frame(0, 1, 2, continues=True, previous=previous_png, target=tmp_path / "000001.png", zoom=step_right)
     start = carry(DreamBatch(None, ["clip"], [0], frame=following), torch.device("cpu"))
     assert start.shape == (1, 3, 8, 8)
-    assert torch.equal(start[0, :, :, 1], torch.ones(3, 8)) and start[0, :, :, 0].max() == 0
+    assert torch.equal(start[0, :, :, 1], torch.ones(3, 8))
+    assert start[0, :, :, 0].max() == 0
     schedule = OctaveWalk(Octaves(scale=2.0), carry=carry)
     module = FakeModule()
     step = DreamBatch(None, ["clip"], [0], frame=following, init="photo", position=Position(0, 1, 0, 0, 1, 1))

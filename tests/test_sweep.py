@@ -97,7 +97,8 @@ def test_a_bad_point_fails_alone_and_a_bad_key_stops_before_dreaming(tmp_path, c
     bad = sweep_config(tmp_path, "  model.alpah: [0.5]\n")
     assert main(["sweep", "--config", bad, "--data.output", str(tmp_path / "bad")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and error[0].startswith("dreamer: error: sweep: unknown key 'model.alpah'")
+    assert len(error) == 1
+    assert error[0].startswith("dreamer: error: sweep: unknown key 'model.alpah'")
     assert not (tmp_path / "bad").exists()
 
 

@@ -44,7 +44,8 @@ def test_on_a_cpu_work_beside_the_dream_runs_in_place_and_nothing_is_prepared_ah
     """The dream's threads use every core of a CPU: a thread beside them only slows them down."""
     from dreamer.photos.data import DreamDataModule
 
-    assert not overlaps(torch.device("cpu")) and overlaps(torch.device("cuda"))
+    assert not overlaps(torch.device("cpu"))
+    assert overlaps(torch.device("cuda"))
     where: list[str] = []
     Background("test", threaded=False).submit(lambda: where.append(threading.current_thread().name))
     assert where == [threading.current_thread().name]

@@ -45,10 +45,12 @@ def test_gradients_reach_every_part_of_the_parameter_and_pictures_stay_in_range(
     parameter = parametrisation.encode(torch.rand(1, 3, 32, 32)).requires_grad_(True)
     picture = parametrisation.decode(parameter, (32, 32))
     (picture * torch.randn_like(picture)).sum().backward()
-    assert parameter.grad is not None and torch.isfinite(parameter.grad).all()
+    assert parameter.grad is not None
+    assert torch.isfinite(parameter.grad).all()
     assert (parameter.grad != 0).float().mean() > 0.9
     far = parametrisation.decode(parameter.detach() * 50, (32, 32))
-    assert far.min() >= 0 and far.max() <= 1  # the sigmoid keeps any parameter a picture
+    assert far.min() >= 0
+    assert far.max() <= 1  # the sigmoid keeps any parameter a picture
 
 
 def test_fft_climbs_coarse_before_fine():
@@ -76,7 +78,8 @@ def test_the_robustness_group_pads_with_grey_and_gradients_land_on_the_image():
     assert moved.shape == (2, 3, 30, 40)
     assert torch.allclose(Jitter(pad=5)(image, generators)[:, :, :5], torch.full((2, 3, 5, 40), 0.5))
     moved.sum().backward()
-    assert image.grad is not None and image.grad.abs().sum() > 0
+    assert image.grad is not None
+    assert image.grad.abs().sum() > 0
     with pytest.raises(ConfigError, match="model.jitter.pad must be >= 0"):
         Jitter(pad=-1)
 
@@ -92,7 +95,8 @@ def test_objective_terms_are_read_with_their_weights_and_bad_ones_named(tmp_path
         (2.0, "direction", None),
         (-1.0, "caricature", None),
     ]
-    assert terms[2].at == (0.25, 1.0) and terms[3].source == vector
+    assert terms[2].at == (0.25, 1.0)
+    assert terms[3].source == vector
     for text, message in [
         ("channel", "'channel' takes a channel number"),
         ("channel 3 channel 4", "cannot read 'channel 4'"),
@@ -214,13 +218,17 @@ def test_natural_examples_find_the_crops_that_excite_a_channel_and_name_their_so
     files = [(tmp_path / n, n) for n in ("broken.jpg", "clip.mp4", "square.png")]
     failed: list[str] = []
     found = search(files, measure, [0, 1], per_channel=2, failed=failed)
-    assert len(failed) == 1 and "broken.jpg" in failed[0]
+    assert len(failed) == 1
+    assert "broken.jpg" in failed[0]
     best = found[0][0]
-    assert best.source == "square.png" and best.pixels.shape == (CROP, CROP, 3)
+    assert best.source == "square.png"
+    assert best.pixels.shape == (CROP, CROP, 3)
     left, top, right, bottom = best.box  # the picture is searched at a long side of 448: ×1.12
-    assert 250 * 1.12 <= (left + right) / 2 <= 330 * 1.12 and 100 * 1.12 <= (top + bottom) / 2 <= 160 * 1.12
+    assert 250 * 1.12 <= (left + right) / 2 <= 330 * 1.12
+    assert 100 * 1.12 <= (top + bottom) / 2 <= 160 * 1.12
     grey = found[1]
-    assert grey[0].source.startswith("clip.mp4#") and grey[0].value > 0.9
+    assert grey[0].source.startswith("clip.mp4#")
+    assert grey[0].value > 0.9
     assert len({e.source for e in grey if e.source.startswith("clip.mp4")}) == 1  # one frame of a video
 
 
@@ -237,7 +245,8 @@ def test_the_atlas_lays_faces_and_natural_examples_beside_each_channel(tmp_path,
     names = sorted(p.name for p in (out / "features.11").glob("*.png"))
     assert names == [f"features.11-c000{c}-f{f}.png" for c in (2, 3) for f in (1, 2)]
     listing = json.loads((out / "features.11-examples.json").read_text())
-    assert sorted(listing) == ["2", "3"] and all(len(v) == 2 for v in listing.values())
+    assert sorted(listing) == ["2", "3"]
+    assert all(len(v) == 2 for v in listing.values())
     assert {e["source"] for v in listing.values() for e in v} <= {"a.png", "b.png"}
     sheet = Image.open(out / "features.11-sheet1.png")
     assert sheet.width >= 4 * 112  # two faces and two examples side by side in a cell

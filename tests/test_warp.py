@@ -42,7 +42,8 @@ def test_pixels_entering_the_frame_are_not_valid():
     backward = np.zeros((20, 30, 2), np.float32)
     backward[..., 0] = 5.0  # everything was 5 px further right: the right 5 columns came from outside
     valid = consistent(backward, -backward)
-    assert valid[:, :25].all() and not valid[:, 26:].any()
+    assert valid[:, :25].all()
+    assert not valid[:, 26:].any()
 
 
 def test_carry_over_blends_where_valid_and_takes_the_frame_where_not():

@@ -77,8 +77,10 @@ def test_videos_that_share_a_stem_never_replace_each_other_even_with_overwrite(t
     )
     after = fingerprints(folder)
     assert {name: after[name] for name in before} == before  # both inputs byte for byte
-    assert probe(folder / "clip.mov.mp4").frames == 4 and probe(folder / "clip.mp4.mp4").frames == 4
-    assert (folder / "clip.mov.yaml").is_file() and (folder / "clip.mp4.yaml").is_file()
+    assert probe(folder / "clip.mov.mp4").frames == 4
+    assert probe(folder / "clip.mp4.mp4").frames == 4
+    assert (folder / "clip.mov.yaml").is_file()
+    assert (folder / "clip.mp4.yaml").is_file()
     # Again into the same folder: the dreams are inputs now too. Those would replace themselves: refused.
     capsys.readouterr()
     assert main(["fit", *VIDEO, "--data.video", str(folder), "--data.output", str(folder)]) == 1
@@ -95,8 +97,10 @@ def test_a_users_yaml_beside_the_dream_is_kept_and_the_config_is_never_overwritt
     mine.write_text("# my own notes, with comments\nmodel: {lr: 0.1}\n")
     assert main(["fit", *QUICK, "--data.images", str(photos), "--data.output", str(out)]) == 0
     captured = capsys.readouterr()
-    assert mine.read_text().startswith("# my own notes") and (out / "beach.png").is_file()
-    assert "config not saved beside beach.png" in captured.out and "exists" in captured.out
+    assert mine.read_text().startswith("# my own notes")
+    assert (out / "beach.png").is_file()
+    assert "config not saved beside beach.png" in captured.out
+    assert "exists" in captured.out
     # The user's config saved where the dream's config would go, and run with overwrite: an input, so kept.
     config = out / "beach.yaml"
     shutil.copy(REPO / "configs" / "quickstart.yaml", config)
@@ -104,7 +108,8 @@ def test_a_users_yaml_beside_the_dream_is_kept_and_the_config_is_never_overwritt
     text = config.read_bytes()
     args = ["fit", *QUICK[2:], "--config", str(config), "--data.images", str(photos), "--data.output", str(out)]
     assert main([*args, "--data.overwrite", "true"]) == 0
-    assert config.read_bytes() == text and "is one of this run's inputs" in capsys.readouterr().out
+    assert config.read_bytes() == text
+    assert "is one of this run's inputs" in capsys.readouterr().out
 
 
 def test_no_output_escapes_the_output_folder(tmp_path, capsys):
@@ -113,7 +118,8 @@ def test_no_output_escapes_the_output_folder(tmp_path, capsys):
     out = tmp_path / "out"
     pattern = str(tmp_path / "in" / "*" / ".." / ".." / "outside" / "*.png")
     assert main(["fit", *QUICK, "--data.images", pattern, "--data.output", str(out)]) == 0
-    assert (out / "two.png").is_file() and files_under(tmp_path / "outside") == {tmp_path / "outside" / "two.png"}
+    assert (out / "two.png").is_file()
+    assert files_under(tmp_path / "outside") == {tmp_path / "outside" / "two.png"}
     # A folder inside the output that is a symlink to elsewhere: refused, one line, nothing written there.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -121,7 +127,8 @@ def test_no_output_escapes_the_output_folder(tmp_path, capsys):
     (out / "sub").symlink_to(elsewhere)
     assert main(["fit", *QUICK, "--data.images", str(tmp_path / "deep"), "--data.output", str(out)]) == 1
     err = capsys.readouterr().err
-    assert "would lie outside data.output" in err and not any(elsewhere.iterdir())
+    assert "would lie outside data.output" in err
+    assert not any(elsewhere.iterdir())
 
 
 def test_property_inputs_stay_byte_identical_and_every_write_stays_inside_the_output(tmp_path, capsys):
@@ -153,7 +160,8 @@ def test_property_inputs_stay_byte_identical_and_every_write_stays_inside_the_ou
         assert {name: after[name] for name in before} == before, (trial, source)
         written = files_under(root) - everything_before
         real_out = Path(os.path.realpath(out))
-        assert written and all(Path(os.path.realpath(path)).is_relative_to(real_out) for path in written), trial
+        assert written, trial
+        assert all(Path(os.path.realpath(path)).is_relative_to(real_out) for path in written), trial
     capsys.readouterr()
 
 
@@ -166,7 +174,8 @@ def test_children_import_the_installed_package_not_a_dreamer_folder_in_the_curre
     (fake / "__init__.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').write('imported')\n")
     (fake / "children.py").write_text("raise SystemExit(9)\n")
     done = children.run("builtins:print", "hello", cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout.strip() == "['hello']"
+    assert done.returncode == 0
+    assert done.stdout.strip() == "['hello']"
     assert not (tmp_path / "ran").exists()
 
 
@@ -184,7 +193,8 @@ def test_a_video_dreamed_from_a_folder_holding_dreamer_is_encoded_by_the_real_en
     # ``python -m`` from that folder would import the impostor as the parent too; the console script does not.
     done = subprocess.run([str(DREAMER), *command[3:]], cwd=fake.parent, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert probe(out / "clip.mp4").frames == 4 and f"written: {out / 'clip.mp4'}" in done.stdout
+    assert probe(out / "clip.mp4").frames == 4
+    assert f"written: {out / 'clip.mp4'}" in done.stdout
 
 
 def test_a_video_is_never_reported_written_when_the_encoder_left_nothing_on_disk(tmp_path, monkeypatch):
@@ -302,10 +312,12 @@ def test_a_read_only_sub_folder_fails_its_photos_alone_and_an_unreadable_photo_s
     args = ["fit", *QUICK, "--data.images", str(photos), "--data.output", str(out)]
     done = run_dreamer(args, tmp_path, prefix=tuple(without_root_override()))
     failed = [line for line in done.stderr.splitlines() if line.startswith("failed: ")]
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
     assert any(str(out / "ro" / "b.png") in line and "Permission denied" in line for line in failed), failed
     assert any("secret.png: permission denied" in line for line in failed), failed
-    assert (out / "a.png").is_file() and "1 dreamed" in done.stdout
+    assert (out / "a.png").is_file()
+    assert "1 dreamed" in done.stdout
     (out / "ro").chmod(0o755)
 
 
@@ -323,9 +335,13 @@ def test_a_full_disk_fails_the_dreams_that_do_not_fit_and_the_others_go_on(tmp_p
         ["fit", *QUICK, "--data.images", str(photos), "--data.output", str(out)], tmp_path, preexec_fn=limited
     )
     failed = [line for line in done.stderr.splitlines() if line.startswith("failed: ")]
-    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert len(failed) == 1 and str(out / "large.png") in failed[0] and "File too large" in failed[0]
-    assert (out / "small.png").is_file() and not (out / "large.png").exists()
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert len(failed) == 1
+    assert str(out / "large.png") in failed[0]
+    assert "File too large" in failed[0]
+    assert (out / "small.png").is_file()
+    assert not (out / "large.png").exists()
     assert not [path for path in files_under(out) if path.name.endswith(".part")]  # nothing half-written left
 
 
@@ -342,8 +358,10 @@ def test_a_video_cut_after_a_front_index_gives_the_frames_that_decode_and_status
     args = ["fit", *VIDEO, "--data.video", str(clip.parent), "--data.output", str(out)]
     assert main(args) == 1
     captured = capsys.readouterr()
-    assert "truncated or damaged stream" in captured.err and f"{readable} of 16 frames" in captured.err
-    assert probe(out / "cut.mp4").frames == readable and 0 < readable < 16
+    assert "truncated or damaged stream" in captured.err
+    assert f"{readable} of 16 frames" in captured.err
+    assert probe(out / "cut.mp4").frames == readable
+    assert 0 < readable < 16
 
 
 def test_a_run_stopped_early_accounts_for_every_photo_and_does_not_claim_success(tmp_path, capsys):
@@ -370,9 +388,11 @@ def test_ctrl_c_reports_what_was_dreamed_and_what_was_not(tmp_path):
     run.send_signal(signal.SIGINT)
     stdout, stderr = run.communicate(timeout=120)
     dreamed = int(stdout.strip().splitlines()[-1].split()[0])
-    assert run.returncode == 1 and 0 < dreamed < 20, (stdout, stderr)
+    assert run.returncode == 1, (stdout, stderr)
+    assert 0 < dreamed < 20, (stdout, stderr)
     assert f"{20 - dreamed} not dreamed: the run was interrupted after" in stderr
-    assert len(list(out.glob("*.png"))) == dreamed and not [p for p in files_under(out) if p.name.endswith(".part")]
+    assert len(list(out.glob("*.png"))) == dreamed
+    assert not [p for p in files_under(out) if p.name.endswith(".part")]
 
 
 def test_a_later_run_removes_what_a_killed_one_left_and_nothing_of_a_live_one(tmp_path):
@@ -389,7 +409,9 @@ def test_a_later_run_removes_what_a_killed_one_left_and_nothing_of_a_live_one(tm
     make_photo(tmp_path / "in" / "photo.png")
     data = DreamDataModule(images=str(tmp_path / "in"), output=str(out))
     data.make_plan()
-    assert not dead.exists() and live.exists() and other_host.exists()
+    assert not dead.exists()
+    assert live.exists()
+    assert other_host.exists()
 
 
 def test_a_kill_during_encoding_leaves_no_encoder_and_the_next_run_finishes_the_video(tmp_path):
@@ -419,7 +441,8 @@ def test_a_kill_during_encoding_leaves_no_encoder_and_the_next_run_finishes_the_
     assert len(list(frames.glob("*.png"))) == 12
     done = run_dreamer(args, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert probe(out / "clip.mp4").frames == 12 and (out / "clip.yaml").is_file()
+    assert probe(out / "clip.mp4").frames == 12
+    assert (out / "clip.yaml").is_file()
     assert not [path for path in files_under(out) if path.name.endswith(".part")]
 
 
@@ -480,8 +503,10 @@ def test_bad_values_are_one_line_and_exit_status_2(args, message, tmp_path, caps
     assert code == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert lines[-1].startswith("dreamer: error: ") and message in lines[-1], captured.err
-    assert "Traceback" not in captured.err and "usage:" not in captured.err
+    assert lines[-1].startswith("dreamer: error: "), captured.err
+    assert message in lines[-1], captured.err
+    assert "Traceback" not in captured.err
+    assert "usage:" not in captured.err
     assert not (tmp_path / "o").exists()  # before any work
 
 
