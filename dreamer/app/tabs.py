@@ -158,17 +158,18 @@ class Tab:
         made: Callable[[Finished], bool],
         finish: Callable[[Finished], tuple[Any, ...]],
         doing: str = "Dreaming",
+        live: bool = True,
         failed: Callable[[], None] = lambda: None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Run ``arguments``; while it grows yield (``doing`` and where, the newest picture when
-        ``doing`` shows one, the other outputs unchanged); then ``finish``'s outputs if it ``made``
+        """Run ``arguments``; while it grows yield (``doing`` and where, the newest picture if the tab
+        shows it ``live``, the other outputs unchanged); then ``finish``'s outputs if it ``made``
         what it should, else ``failed()`` and the status line alone (a bad setting, a failed input, Stop)."""
         nothing = gr.update()
         run = self.session.start(request, arguments)
         try:
             for preview, finished, where in follow(run, progress):
                 if finished is None:
-                    picture = preview.image if preview and doing == "Dreaming" else nothing
+                    picture = preview.image if preview and live else nothing
                     yield f"{doing}: {where}", picture, *[nothing] * (width - 2)
                     continue
                 problem = ended(finished, where)
@@ -265,8 +266,8 @@ class ExploreTab(Tab):
         def forget() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
-        watching = self.watch(request, arguments, progress, 4, lambda _: True, finish, "Dreaming the channels", forget)
-        yield from watching
+        doing = "Dreaming the channels"  # no live picture: the gallery fills when the atlas is done
+        yield from self.watch(request, arguments, progress, 4, lambda _: True, finish, doing, live=False, failed=forget)
 
 
 def atlas_pictures(folder: Path) -> list[tuple[int, Path]]:
