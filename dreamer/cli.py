@@ -16,10 +16,11 @@ def list_presets() -> None:
     print(f"\nRun one: dreamer fit --config <name> [--data.images <photos>]; they live in {PRESETS}")
 
 
-USAGE = """usage: dreamer {fit,sweep,app,presets} …
+USAGE = """usage: dreamer {fit,sweep,layers,app,presets} …
 
   dreamer fit --config quickstart [--data.images photos/]   dream (dreamer fit --help: every option)
   dreamer sweep --config sweep_seed                         a sheet of settings side by side
+  dreamer layers --model.backbone resnet50                  every layer a network can be dreamed at
   dreamer app                                               the page, in a browser
   dreamer presets                                           the bundled presets"""
 
@@ -42,8 +43,10 @@ def main(args: Optional[list[str]] = None) -> int:
         from dreamer.app.main import main as app
 
         return app(rest)
-    if command not in ("fit", "sweep"):
-        print(f"dreamer: error: {command or 'no command'}: expected fit, sweep, app or presets", file=sys.stderr)
+    if command not in ("fit", "sweep", "layers"):
+        print(
+            f"dreamer: error: {command or 'no command'}: expected fit, sweep, layers, app or presets", file=sys.stderr
+        )
         return 2
     from dreamer.quiet import silence_known_noise
 
@@ -52,6 +55,10 @@ def main(args: Optional[list[str]] = None) -> int:
         from dreamer.command.sweep import main as sweep
 
         return sweep(rest)
+    if command == "layers":
+        from dreamer.command.layers import main as layers
+
+        return layers(rest)
     from dreamer.command.runner import run
 
     return run(rest)

@@ -25,7 +25,14 @@ from dreamer.engine.accounts import SavesConfig
 from dreamer.engine.module import DreamModule
 from dreamer.engine.octaves import Octaves
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
-from dreamer.files.bundled import INPUT_KEYS, anchored, config_files, with_resolved_configs
+from dreamer.files.bundled import (
+    INPUT_KEYS,
+    NETWORK_KEYS,
+    anchored,
+    anchored_network,
+    config_files,
+    with_resolved_configs,
+)
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.video import VideoDataModule  # noqa: F401
 from dreamer.motion.zoom import ZoomDataModule  # noqa: F401
@@ -50,10 +57,11 @@ def inputs_from_anywhere(config: Namespace) -> Namespace:
     """``config`` with its relative input paths (relative to where dreamer runs) made absolute, so the
     saved config finds its inputs wherever it is run from."""
     config = config.clone()
-    for section, key in INPUT_KEYS:
-        for dotted in (f"{section}.init_args.{key}", f"{section}.{key}"):
-            if dotted in config and config[dotted] is not None:
-                config[dotted] = anchored(config[dotted], Path.cwd())
+    for keys, anchor in ((INPUT_KEYS, anchored), (NETWORK_KEYS, anchored_network)):
+        for section, key in keys:
+            for dotted in (f"{section}.init_args.{key}", f"{section}.{key}"):
+                if dotted in config and config[dotted] is not None:
+                    config[dotted] = anchor(config[dotted], Path.cwd())
     return config
 
 

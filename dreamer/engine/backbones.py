@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import importlib.util
 import urllib.error
 import warnings
@@ -110,10 +112,24 @@ FLOW_NETWORKS: dict[str, BackboneSpec] = {
 
 
 def backbone_spec(name: str) -> BackboneSpec:
-    try:
-        return BACKBONES[name] if name in BACKBONES else FLOW_NETWORKS[name]
-    except KeyError:
-        raise ConfigError(f"Unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)}") from None
+    """The spec of one of the documented networks, of any other torchvision classification model
+    (its default weights; layers by name only), or of a flow network.
+
+    Raises:
+        ConfigError: a name torchvision does not have, with the closest names.
+    """
+    if name in BACKBONES:
+        return BACKBONES[name]
+    if name in FLOW_NETWORKS:
+        return FLOW_NETWORKS[name]
+    if name in tvm.list_models(module=tvm):
+        return BackboneSpec(functools.partial(tvm.get_model, name), tvm.get_model_weights(name).DEFAULT)
+    known = sorted({*BACKBONES, *tvm.list_models(module=tvm)})
+    close = difflib.get_close_matches(name, known, n=5)
+    raise ConfigError(
+        f"Unknown backbone {name!r}; closest: {', '.join(close) or 'none'} (any torchvision classification "
+        "model, timm:<name>, or your own class: my_pkg.nets.Net or nets.py:Net)"
+    )
 
 
 def hub_checkpoint_path(name: str) -> Path:
@@ -185,11 +201,7 @@ def resolve_state_dict(name: str, weights: Optional[str]) -> Optional[dict[str, 
 
 
 def build_backbone(name: str, weights: Optional[str] = IMAGENET) -> nn.Module:
-    """A frozen torchvision network in eval mode, with its classifier head still attached.
-
-    In-place ReLUs are made out-of-place so that a layer's output can be read while later
-    layers run (reading ``features.28`` and ``features.30`` together must not see ``features.29``'s edit).
-    """
+    """A frozen torchvision network in eval mode (``frozen``), with its classifier head still attached."""
     spec = backbone_spec(name)
     state_dict = resolve_state_dict(name, weights)
     if state_dict is None:
@@ -212,8 +224,15 @@ def build_backbone(name: str, weights: Optional[str] = IMAGENET) -> nn.Module:
         for aux in ("aux1", "aux2", "AuxLogits"):
             if hasattr(model, aux):
                 setattr(model, aux, None)
+    return frozen(model)
+
+
+def frozen(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode without gradients, its in-place activations made out-of-place so that
+    a layer's output can be read while later layers run (reading ``features.28`` and ``features.30``
+    together must not see ``features.29``'s edit)."""
     for module in model.modules():
-        if isinstance(module, nn.ReLU):
+        if hasattr(module, "inplace") and isinstance(module.inplace, bool):
             module.inplace = False
     return model.eval().requires_grad_(False)
 
@@ -233,11 +252,9 @@ def node_name(backbone: str, layer: LayerRef) -> str:
     if isinstance(layer, bool):
         raise TypeError(f"Layer {layer!r} is not a layer index or name")
     if isinstance(layer, int) or (isinstance(layer, str) and layer.isdigit()):
-        prefix = backbone_spec(backbone).index_prefix
+        prefix = BACKBONES[backbone].index_prefix if backbone in BACKBONES else None
         if prefix is None:
-            raise ConfigError(
-                f"Backbone {backbone!r} has no numbered layers; use names such as "
-                f"{backbone_spec(backbone).example_layers}"
-            )
+            examples = BACKBONES[backbone].example_layers if backbone in BACKBONES else "dreamer layers lists them"
+            raise ConfigError(f"Backbone {backbone!r} has no numbered layers; use names ({examples})")
         return f"{prefix}.{int(layer)}"
     return layer

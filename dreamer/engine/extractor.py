@@ -16,11 +16,8 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from typing_extensions import override
 
 from dreamer.engine.backbones import layer_names
+from dreamer.engine.network import IMAGENET_MEAN, IMAGENET_STD
 from dreamer.errors import ConfigError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 Compile = Union[bool, Literal["reduce-overhead"]]
 
@@ -28,12 +25,13 @@ Compile = Union[bool, Literal["reduce-overhead"]]
 class LayerExtractor(nn.Module):
     """Maps images in [0, 1] ``[B, 3, H, W]`` to ``{layer: activation}`` for one of its layer sets.
 
-    ImageNet normalisation happens here. For each layer set a truncated graph is traced once
-    (``torchvision.models.feature_extraction``), so layers after the deepest requested one never run,
-    and only those graphs are kept: modules no layer set reaches (VGG-16's classifier, 470 MB) are
-    freed. Each convolution followed by a batch norm becomes one convolution (a frozen batch norm is
-    an affine map): a quarter less time per step for MobileNetV2 on a CPU. The graphs stay frozen
-    and in eval mode whatever ``train()`` is called with.
+    The network's input normalisation (``mean``, ``std``; ImageNet's by default) happens here. For
+    each layer set a truncated graph is traced once (``torchvision.models.feature_extraction``), so
+    layers after the deepest requested one never run, and only those graphs are kept: modules no
+    layer set reaches (VGG-16's classifier, 470 MB) are freed. Each convolution followed by a batch
+    norm becomes one convolution (a frozen batch norm is an affine map): a quarter less time per
+    step for MobileNetV2 on a CPU. The graphs stay frozen and in eval mode whatever ``train()`` is
+    called with.
     """
 
     def __init__(
@@ -42,12 +40,14 @@ class LayerExtractor(nn.Module):
         layer_sets: Sequence[Sequence[str]],
         channels_last: bool = False,
         compile: Compile = False,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         super().__init__()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compiled = compile
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(tuple(mean)).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(tuple(std)).view(1, 3, 1, 1), persistent=False)
         known = set(layer_names(backbone))
         self.layer_sets: list[tuple[str, ...]] = list(dict.fromkeys(tuple(layers) for layers in layer_sets))
         for layers in self.layer_sets:

@@ -19,6 +19,7 @@ from dreamer.engine.extractor import Compile
 from dreamer.engine.filters import NO_FILTERS, StepFilters
 from dreamer.engine.guide import NO_GUIDE, Guide
 from dreamer.engine.jitter import NO_JITTER, Jitter
+from dreamer.engine.network import NETWORK_INPUT, Backbone, Input, build_network
 from dreamer.engine.objective import DreamObjective
 from dreamer.engine.objectives import Objective
 from dreamer.engine.octaves import Octaves
@@ -38,9 +39,16 @@ class DreamModule(pl.LightningModule):
     is the owner's (``engine.octaves.Octaves``, the config's ``octaves`` section), not the module's.
 
     Args:
-        backbone: torchvision network: vgg16, vgg19, googlenet, inception_v3, resnet50, mobilenet_v2.
-        weights: ``imagenet`` (hub cache, a package that ships them, then download), a path to a
-            ``.pth`` state dict, or ``null`` for random weights.
+        backbone: The network (``engine.network``): any torchvision classification model by name
+            (vgg16, vgg19, googlenet, inception_v3, resnet50 and mobilenet_v2 have integer layer
+            shortcuts; convnext_tiny, efficientnet_b0 … take layer names), ``timm:<name>``, or your
+            own ``nn.Module``: ``my_pkg.nets.Net``, ``path/to/nets.py:Net``, or
+            ``{class_path: …, init_args: {…}}``.
+        weights: ``imagenet`` (torchvision's: hub cache, a package that ships them, then download;
+            timm's: its own loading), a state dict (``.pth``, ``.pt``, ``.safetensors``), a Lightning
+            ``.ckpt``, or ``null`` for random weights. Nothing is loaded in a way that runs code.
+        input: How the network wants its pixels: ``{mean: [...], std: [...]}`` (``null``: what the
+            network says, else ImageNet's).
         layers: The layer to excite, or one entry per octave (smallest first); an entry may be a list
             of layers whose objectives are summed. Integers index ``features`` of VGG/MobileNet
             (``6`` is ``vgg16.features[6]``); names are module paths (``features.29``, ``inception4c``).
@@ -89,8 +97,9 @@ class DreamModule(pl.LightningModule):
 
     def __init__(
         self,
-        backbone: str = "vgg16",
+        backbone: Backbone = "vgg16",
         weights: Optional[str] = IMAGENET,
+        input: Input = NETWORK_INPUT,
         layers: LayerSchedule = 30,
         channels: ChannelSchedule = None,
         objective: Objective = "mean_square",
@@ -123,19 +132,20 @@ class DreamModule(pl.LightningModule):
                 "model.parametrisation fft climbs frequencies, not pixels: model.filters have nothing to "
                 "filter there; leave them at 0 (the 1/f scaling does their job)"
             )
+        given = input if isinstance(input, Input) else Input(**input)
         self.save_hyperparameters(ignore=["optimizer"])
-        for name, group in (("jitter", self.jitter), ("filters", self.filters), ("guide", guide)):
+        for name, group in (("jitter", self.jitter), ("filters", self.filters), ("guide", guide), ("input", given)):
             self.hparams[name] = asdict(group)  # plain values: a checkpoint loads with weights_only
         self.optimizer_factory = optimizer
+        network = build_network(backbone, weights, given)
         self.objective = DreamObjective(
-            backbone,
-            weights,
+            network,
             layers,
             channels,
             kind=objective,
             guide=guide,
             tile_size=tile_size,
-            channels_last=DreamObjective.channels_last_for(backbone, channels_last),
+            channels_last=DreamObjective.channels_last_for(network.name, channels_last),
             compile=compile,
             fades=animated_layers or [],
             diversity=diversity,

@@ -12,11 +12,12 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from dreamer.engine.backbones import backbone_spec, build_backbone, node_name
+from dreamer.engine.backbones import BACKBONES, node_name
 from dreamer.engine.batch import DreamBatch
 from dreamer.engine.extractor import Compile, LayerExtractor
 from dreamer.engine.fades import CrossFade
 from dreamer.engine.guide import NO_GUIDE, Guide, Guides, guided_objectives
+from dreamer.engine.network import Network
 from dreamer.engine.objectives import Objective
 from dreamer.engine.schedule import ChannelSchedule, LayerSchedule, Schedule, entry_list
 from dreamer.engine.terms import Terms
@@ -42,8 +43,7 @@ class DreamObjective(nn.Module):
 
     def __init__(
         self,
-        backbone: str,
-        weights: Optional[str],
+        network: Network,
         layers: LayerSchedule,
         channels: ChannelSchedule,
         kind: Objective,
@@ -68,12 +68,11 @@ class DreamObjective(nn.Module):
             )
         self.tile_size = tile_size
         self.guides = Guides(guide.image, guide.side) if guide.image is not None else None
-        self.schedule = Schedule(backbone, layers, channels)
-        fade_sets = [tuple(node_name(backbone, layer) for layer in entry_list(entry)) for entry in fades]
-        self.extractor = LayerExtractor(
-            build_backbone(backbone, weights), [*self.schedule.layers, *fade_sets], channels_last, compile
-        )
-        self.fade = CrossFade(backbone)
+        self.schedule = Schedule(network.name, layers, channels)
+        fade_sets = [tuple(node_name(network.name, layer) for layer in entry_list(entry)) for entry in fades]
+        layer_sets = [*self.schedule.layers, *fade_sets]
+        self.extractor = LayerExtractor(network.module, layer_sets, channels_last, compile, network.mean, network.std)
+        self.fade = CrossFade(network.name)
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
         self.terms.check(self.widths())
 
@@ -105,8 +104,11 @@ class DreamObjective(nn.Module):
 
     @staticmethod
     def channels_last_for(backbone: str, channels_last: Union[bool, str]) -> bool:
-        """``auto``: channels-last where it measured faster for ``backbone``."""
-        return backbone_spec(backbone).channels_last_faster if channels_last == "auto" else bool(channels_last)
+        """``auto``: channels-last where it measured faster (all six documented networks on a CPU; it is
+        the layout convolutions prefer on GPUs too, so any other network gets it)."""
+        if channels_last != "auto":
+            return bool(channels_last)
+        return BACKBONES[backbone].channels_last_faster if backbone in BACKBONES else True
 
     def check_entries(self, octaves: Union[int, str]) -> None:
         """The schedule has one entry per octave when ``octaves`` is a number (``Schedule.check_entries``)."""

@@ -34,6 +34,8 @@ INPUT_KEYS = {
     ("model", "guide.image"),
 }
 _NOT_PATHS = {"imagenet"}
+# A network given in file form (``nets.py:Net``): relative files are relative to the config's folder too.
+NETWORK_KEYS = {("model", "backbone"), ("model", "backbone.class_path")}
 
 
 def preset_names() -> list[str]:
@@ -81,15 +83,25 @@ def read_yaml(path: Path, what: str) -> Any:
 
 def anchored_inputs(content: dict[str, Any], folder: Path) -> dict[str, Any]:
     """``content`` (a config's mapping) with its relative input paths made absolute against ``folder``."""
-    for section, dotted in INPUT_KEYS:
-        part = content.get(section)
-        settings = part.get("init_args", part) if isinstance(part, dict) else None
-        *groups, key = dotted.split(".")
-        for group in groups:
-            settings = settings.get(group) if isinstance(settings, dict) else None
-        if isinstance(settings, dict) and settings.get(key) is not None:
-            settings[key] = anchored(settings[key], folder)
+    for keys, anchor in ((INPUT_KEYS, anchored), (NETWORK_KEYS, anchored_network)):
+        for section, dotted in keys:
+            part = content.get(section)
+            settings = part.get("init_args", part) if isinstance(part, dict) else None
+            *groups, key = dotted.split(".")
+            for group in groups:
+                settings = settings.get(group) if isinstance(settings, dict) else None
+            if isinstance(settings, dict) and settings.get(key) is not None:
+                settings[key] = anchor(settings[key], folder)
     return content
+
+
+def anchored_network(value: Any, folder: Path) -> Any:
+    """A network's file form (``nets.py:Net``) with its file made absolute against ``folder``;
+    a name, ``timm:<name>`` or an import path as it is."""
+    if not isinstance(value, str) or value.startswith("timm:"):
+        return value
+    file, colon, name = value.rpartition(":")
+    return f"{anchored(file, folder)}:{name}" if colon and file.endswith(".py") else value
 
 
 def anchored(value: Any, folder: Path) -> Any:

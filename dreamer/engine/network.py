@@ -1,0 +1,282 @@
+"""The network a dream climbs through, as one idea: the module (frozen, in eval mode), its weights,
+the pixels it wants (``model.input``) and how its layers are named, built from ``model.backbone``,
+``model.weights`` and ``model.input``.
+
+``model.backbone`` is any torchvision classification model by name (``convnext_tiny``,
+``efficientnet_b0``, ``regnet_y_400mf`` …), ``timm:<name>`` for any timm model, or the user's own
+``nn.Module``: an importable class path (``my_pkg.nets.ShapesNet``), a file form
+(``path/to/nets.py:ShapesNet``), or either with constructor arguments the LightningCLI way
+(``{class_path: nets.py:ShapesNet, init_args: {width: 32}}``). A ``LightningModule`` is an
+``nn.Module``: the module a user trained with Lightning works as it is.
+
+``model.weights`` is ``imagenet`` (torchvision's and timm's pretrained weights), a state dict
+(``.pth``, ``.pt``, ``.safetensors``), a Lightning checkpoint (``.ckpt``: its ``state_dict``) or
+``null``. No file is ever loaded in a way that runs code from it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+import torchvision.models as tvm
+from torch import nn
+
+from dreamer.engine.backbones import BACKBONES, IMAGENET, backbone_spec, build_backbone, frozen
+from dreamer.errors import ConfigError, WeightsNotFoundError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+TIMM = "timm:"
+
+Backbone = Union[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Input:
+    """How the network wants its pixels (the ``model.input`` group): each channel of an image in
+    [0, 1] becomes ``(x − mean) / std``. ``null``: what the network says (torchvision's weight
+    transforms, timm's pretrained config), else ImageNet's.
+
+    Raises:
+        ConfigError: a mean or std of another length than 3, or a std that is not positive.
+    """
+
+    mean: Optional[tuple[float, ...]] = None
+    std: Optional[tuple[float, ...]] = None
+
+    def __post_init__(self) -> None:
+        for name, values in (("mean", self.mean), ("std", self.std)):
+            if values is not None and len(values) != 3:
+                raise ConfigError(f"model.input.{name}: one number per colour channel (3), got {list(values)}")
+        if self.std is not None and not all(value > 0 for value in self.std):
+            raise ConfigError(f"model.input.std must be > 0, got {list(self.std)}")
+
+
+NETWORK_INPUT = Input()
+
+
+@dataclass
+class Network:
+    """A built network: its module (frozen, eval), its name (for messages and layer shortcuts) and
+    the normalisation its input gets."""
+
+    name: str
+    module: nn.Module
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+
+def build_network(backbone: Backbone, weights: Optional[str] = IMAGENET, given: Input = NETWORK_INPUT) -> Network:
+    """The network ``backbone`` names, with ``weights``, normalised as ``given`` says (else as the network says).
+
+    Raises:
+        ConfigError: a name that names no network (with the closest matches), a class that cannot
+            be built, or weights that do not fit (``WeightsNotFoundError``: pretrained weights that are not here).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # random weights (``null``) are the same on every run: a saved config makes the same dream
+        if isinstance(backbone, Mapping) or is_class_reference(backbone):
+            network = _users(backbone, weights)
+        elif backbone.startswith(TIMM):
+            network = _timm(backbone[len(TIMM) :], weights)
+        else:
+            network = _torchvision(backbone, weights)
+    if given.mean is not None:
+        network.mean = tuple(given.mean)
+    if given.std is not None:
+        network.std = tuple(given.std)
+    return network
+
+
+def backbone_label(backbone: Backbone) -> str:
+    """A backbone as messages and output names say it (a class path for the user's own)."""
+    if isinstance(backbone, Mapping):
+        return str(backbone.get("class_path", "?"))
+    return backbone
+
+
+def is_class_reference(backbone: str) -> bool:
+    """``pkg.module.Class`` or ``path/to/file.py:Class`` (a torchvision or timm name has neither form)."""
+    return not backbone.startswith(TIMM) and (":" in backbone or "." in backbone)
+
+
+# torchvision ---------------------------------------------------------------------------------------
+
+
+def _torchvision(name: str, weights: Optional[str]) -> Network:
+    spec = backbone_spec(name)  # any classification model, or a one-line error with the closest names
+    module = build_backbone(name, weights)
+    transforms = spec.weights.transforms()
+    return Network(name, module, tuple(transforms.mean), tuple(transforms.std))
+
+
+# timm ------------------------------------------------------------------------------------------
+
+
+def _timm(name: str, weights: Optional[str]) -> Network:
+    try:
+        import timm
+    except ImportError:
+        raise ConfigError("model.backbone: timm is not installed (pip install timm)") from None
+    if not timm.list_models(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=5)
+        raise ConfigError(f"model.backbone: timm has no model {name!r}; closest: {', '.join(close) or 'none'}")
+    pretrained = weights == IMAGENET
+    try:
+        module = timm.create_model(name, pretrained=pretrained)
+    except Exception as error:  # no network, no cache: timm's hub download fails in many ways
+        if not pretrained:
+            raise ConfigError(f"model.backbone: timm could not build {name!r}: {error}") from None
+        raise WeightsNotFoundError(
+            f"Pretrained weights for timm:{name} were not found and could not be downloaded "
+            f'({type(error).__name__}). On a machine with internet: python -c "import timm; '
+            f"timm.create_model('{name}', pretrained=True)\", then copy its Hugging Face cache "
+            "(~/.cache/huggingface, or HF_HOME) to this machine."
+        ) from None
+    if weights is not None and not pretrained:
+        load_weights(module, Path(weights).expanduser(), f"timm:{name}")
+    config: dict[str, Any] = dict(getattr(module, "pretrained_cfg", None) or {})
+    mean, std = tuple(config.get("mean", IMAGENET_MEAN)), tuple(config.get("std", IMAGENET_STD))
+    return Network(f"{TIMM}{name}", frozen(module), mean, std)
+
+
+# the user's own ----------------------------------------------------------------------------------
+
+
+def _users(backbone: Backbone, weights: Optional[str]) -> Network:
+    if isinstance(backbone, Mapping):
+        reference, arguments = str(backbone.get("class_path", "")), dict(backbone.get("init_args") or {})
+        if not reference:
+            raise ConfigError("model.backbone: a mapping needs a class_path (and may give init_args)")
+    else:
+        reference, arguments = backbone, {}
+    cls = import_class(reference)
+    try:
+        module = cls(**arguments)
+    except Exception as error:
+        raise ConfigError(f"model.backbone: {reference}({_arguments(arguments)}) failed: {error}") from None
+    if not isinstance(module, nn.Module):
+        raise ConfigError(f"model.backbone: {reference} made a {type(module).__name__}, not a torch nn.Module")
+    if weights == IMAGENET:
+        raise ConfigError(
+            f"model.weights: imagenet is for torchvision and timm networks; give {reference} a weights file or null"
+        )
+    if weights is not None:
+        load_weights(module, Path(weights).expanduser(), reference)
+    return Network(reference, frozen(module))
+
+
+def _arguments(arguments: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in arguments.items())
+
+
+def import_class(reference: str) -> type:
+    """The class ``pkg.module.Class`` (imported) or ``path/to/file.py:Class`` (that file, run as a module).
+
+    Raises:
+        ConfigError: a module or file that is not there or fails to import, or no such class in it.
+    """
+    if ":" in reference:
+        file, _, name = reference.rpartition(":")
+        path = Path(file).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"model.backbone: {path} is not a file (the form is path/to/nets.py:ClassName)")
+        spec = importlib.util.spec_from_file_location(f"dreamer_user_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"model.backbone: {path} is not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses and pickling look their module up by name
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise ConfigError(f"model.backbone: importing {path} failed: {type(error).__name__}: {error}") from None
+    else:
+        module_name, _, name = reference.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ConfigError(f"model.backbone: cannot import {module_name} ({error})") from None
+    found = getattr(module, name, None)
+    if not isinstance(found, type):
+        classes = [
+            key for key, value in vars(module).items() if isinstance(value, type) and issubclass(value, nn.Module)
+        ]
+        close = difflib.get_close_matches(name, classes, n=5)
+        hint = f"; closest: {', '.join(close)}" if close else (f"; it has {', '.join(classes[:8])}" if classes else "")
+        raise ConfigError(f"model.backbone: {reference}: no class {name!r} there{hint}")
+    return found
+
+
+# weights files -----------------------------------------------------------------------------------
+
+WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt")
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from ``path``: safetensors, or a torch file loaded with ``weights_only`` (tensors
+    and plain containers only: nothing in it is run); a Lightning checkpoint gives its ``state_dict``.
+
+    Raises:
+        ConfigError: a file that is not there, not weights, or holds pickled objects.
+    """
+    if not path.is_file():
+        raise WeightsNotFoundError(f"model.weights: {path} does not exist")
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as error:
+            raise ConfigError(f"model.weights: {path} is not a readable safetensors file ({error})") from None
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "weights_only" in str(error) or "Unsupported global" in str(error) or "pickle" in str(error).lower():
+            raise ConfigError(
+                f"model.weights: {path} holds more than tensors (pickled objects); it is not loaded, "
+                "so nothing in it ran (save a state dict: torch.save(model.state_dict(), path))"
+            ) from None
+        raise ConfigError(f"model.weights: {path} is not a weights file ({first})") from None
+    if isinstance(content, Mapping) and isinstance(content.get("state_dict"), Mapping):
+        content = content["state_dict"]  # a Lightning checkpoint
+    if not isinstance(content, Mapping) or not all(isinstance(v, torch.Tensor) for v in content.values()):
+        raise ConfigError(f"model.weights: {path} holds no state dict (a mapping of names to tensors)")
+    return dict(content)
+
+
+def load_weights(module: nn.Module, path: Path, label: str) -> None:
+    """Load the state dict of ``path`` into ``module``, exactly.
+
+    Raises:
+        ConfigError: keys that are missing or unexpected (the first few named), or shapes that differ.
+    """
+    state = read_state_dict(path)
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shapes that differ
+        detail = " ".join(str(error).split())
+        raise ConfigError(f"model.weights: {path} does not fit {label}: {detail[:300]}") from None
+    if result.missing_keys or result.unexpected_keys:
+        parts = []
+        if result.missing_keys:
+            parts.append(
+                f"missing {', '.join(result.missing_keys[:4])}" + (" …" if len(result.missing_keys) > 4 else "")
+            )
+        if result.unexpected_keys:
+            unexpected = result.unexpected_keys
+            parts.append(f"unexpected {', '.join(unexpected[:4])}" + (" …" if len(unexpected) > 4 else ""))
+        raise ConfigError(f"model.weights: {path} does not fit {label}: {'; '.join(parts)}")
+
+
+def torchvision_names() -> list[str]:
+    """Every torchvision classification model dreamer can build by name."""
+    return sorted({*BACKBONES, *tvm.list_models(module=tvm)})

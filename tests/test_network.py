@@ -1,0 +1,182 @@
+"""``engine.network``: any network dreams — torchvision's zoo beyond the documented six, timm, the
+user's own class (by import path, by file, with arguments), a LightningModule with its checkpoint —
+and every bad name or weights file is one line, before any work."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from dreamer.cli import main
+from dreamer.engine.network import Input, build_network
+from dreamer.errors import ConfigError
+from dreamer.photos.data import DreamDataModule
+from tests.cli_args import QUIET
+from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
+
+NETS = textwrap.dedent(
+    """
+    import lightning.pytorch as pl
+    import torch
+    from torch import nn
+
+
+    class ShapesNet(nn.Module):
+        def __init__(self, width: int = 8, classes: int = 4):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            )
+            self.head = nn.Linear(2 * width, classes)
+
+        def forward(self, x):
+            return self.head(self.body(x).mean(dim=(2, 3)))
+
+
+    class ShapesModule(pl.LightningModule):
+        def __init__(self, width: int = 8):
+            super().__init__()
+            self.net = ShapesNet(width)
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            images, labels = batch
+            return nn.functional.cross_entropy(self(images), labels)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+    """
+)
+
+
+@pytest.fixture
+def nets(tmp_path: Path) -> Path:
+    path = tmp_path / "nets.py"
+    path.write_text(NETS)
+    return path
+
+
+def dreams(tmp_path: Path, photo: Path, **model) -> float:
+    """Dream ``photo`` through the network ``model`` names; how far the dream moved from the photo."""
+    module = tiny_model(**model)
+    run_dream(module, DreamDataModule(images=str(photo), output=str(tmp_path / "dream.png")), tiny_octaves(count=1))
+    from dreamer.files.imageio import open_photo, to_tensor
+
+    before, after = (to_tensor(open_photo(p)[0]) for p in (photo, tmp_path / "dream.png"))
+    return float((after - before).abs().mean())
+
+
+def test_a_torchvision_network_beyond_the_documented_six_dreams_by_layer_name(tmp_path, photo):
+    assert dreams(tmp_path, photo, backbone="resnet18", weights=None, layers="layer2", lr=0.05) > 0.005
+
+
+def test_a_timm_network_dreams(tmp_path, photo):
+    assert dreams(tmp_path, photo, backbone="timm:resnet18", weights=None, layers="layer2", lr=0.05) > 0.005
+
+
+def test_a_class_of_your_own_dreams_by_file_and_by_import_path_with_arguments(tmp_path, photo, nets, monkeypatch):
+    assert dreams(tmp_path, photo, backbone=f"{nets}:ShapesNet", weights=None, layers="body.4", lr=0.05) > 0.005
+    monkeypatch.syspath_prepend(str(nets.parent))
+    network = build_network({"class_path": "nets.ShapesNet", "init_args": {"width": 4}}, None)
+    assert network.module.body[0].out_channels == 4
+    assert not any(p.requires_grad for p in network.module.parameters())
+    assert not network.module.training
+
+
+def test_a_lightning_checkpoint_and_a_safetensors_file_give_the_network_its_trained_weights(tmp_path, nets):
+    from safetensors.torch import save_file
+
+    from dreamer.engine.network import import_class
+
+    module = import_class(f"{nets}:ShapesModule")(width=4)
+    images, labels = torch.rand(8, 3, 16, 16), torch.randint(0, 4, (8,))
+    loader = torch.utils.data.DataLoader(list(zip(images, labels)), batch_size=4)
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(module, loader)
+    trainer.save_checkpoint(tmp_path / "shapes.ckpt")
+    trained = module.net.body[0].weight.detach()
+    from_ckpt = build_network(
+        {"class_path": f"{nets}:ShapesModule", "init_args": {"width": 4}}, str(tmp_path / "shapes.ckpt")
+    )
+    assert torch.equal(from_ckpt.module.net.body[0].weight, trained)
+    save_file(module.net.state_dict(), str(tmp_path / "shapes.safetensors"))
+    from_safetensors = build_network(
+        {"class_path": f"{nets}:ShapesNet", "init_args": {"width": 4}}, str(tmp_path / "shapes.safetensors")
+    )
+    assert torch.equal(from_safetensors.module.body[0].weight, trained)
+
+
+class Payload:
+    """Unpickling it would run code: it writes a file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_a_checkpoint_holding_a_pickled_payload_is_refused_and_nothing_in_it_runs(tmp_path, nets):
+    marker = tmp_path / "payload-ran"
+    torch.save({"state_dict": {}, "extra": Payload(marker)}, tmp_path / "evil.ckpt")
+    with pytest.raises(ConfigError, match="holds more than tensors"):
+        build_network(f"{nets}:ShapesNet", str(tmp_path / "evil.ckpt"))
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_fit_name_the_first_keys(tmp_path, nets):
+    torch.save({"body.0.weight": torch.zeros(8, 3, 3, 3), "stray.bias": torch.zeros(1)}, tmp_path / "w.pth")
+    with pytest.raises(ConfigError, match=r"does not fit .*ShapesNet: missing body.0.bias, .*; unexpected stray.bias"):
+        build_network(f"{nets}:ShapesNet", str(tmp_path / "w.pth"))
+
+
+def test_the_input_convention_is_the_networks_unless_given():
+    assert build_network("mobilenet_v2", None).mean == (0.485, 0.456, 0.406)
+    given = build_network("mobilenet_v2", None, Input(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
+    assert given.std == (0.25, 0.25, 0.25)
+    with pytest.raises(ConfigError, match="model.input.mean: one number per colour channel"):
+        Input(mean=(0.5,))
+
+
+@pytest.mark.parametrize(
+    "backbone, weights, message",
+    [
+        ("resnet5", "null", "Unknown backbone 'resnet5'; closest: resnet50"),
+        ("timm:resnet1", "null", "timm has no model 'resnet1'; closest: "),
+        ("no/such/nets.py:Net", "null", "no/such/nets.py is not a file"),
+        ("NETS:ShapeNet", "null", "no class 'ShapeNet' there; closest: ShapesNet"),
+        ("NETS:ShapesNet", "imagenet", "imagenet is for torchvision and timm networks"),
+        ("no_such_package.Net", "null", "cannot import no_such_package"),
+    ],
+)
+def test_a_bad_network_is_one_line_and_exit_2_before_any_work(tmp_path, nets, capsys, backbone, weights, message):
+    photo = make_photo(tmp_path / "p.png")
+    backbone = backbone.replace("NETS", str(nets))
+    args = ["fit", "--config", "quickstart", "--data.images", str(photo), "--data.output", str(tmp_path / "out")]
+    code = main([*args, "--model.backbone", backbone, "--model.weights", weights, "--model.layers", "body.4", *QUIET])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dream_through_your_own_file_runs_back_from_its_saved_config_anywhere(tmp_path, nets, monkeypatch):
+    """The file form is made absolute in the saved config, and random weights are the same every run."""
+    photo = make_photo(tmp_path / "p.png")
+    monkeypatch.chdir(tmp_path)
+    network = ["--model.backbone", "nets.py:ShapesNet", "--model.weights", "null", "--model.layers", "body.4"]
+    args = ["--config", "quickstart", "--data.images", str(photo), "--octaves.iterations", "2", *QUIET]
+    assert main(["fit", *args, *network, "--data.output", "first"]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["fit", "--config", str(tmp_path / "first" / "p.yaml"), "--data.output", "again", *QUIET]) == 0
+    assert (elsewhere / "again" / "p.png").read_bytes() == (tmp_path / "first" / "p.png").read_bytes()
