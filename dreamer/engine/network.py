@@ -29,7 +29,7 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-from dreamer.engine.backbones import BACKBONES, IMAGENET, backbone_spec, build_backbone, frozen
+from dreamer.engine.backbones import BACKBONES, IMAGENET, backbone_spec, build_backbone, frozen, layer_names
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -65,13 +65,19 @@ NETWORK_INPUT = Input()
 
 @dataclass
 class Network:
-    """A built network: its module (frozen, eval), its name (for messages and layer shortcuts) and
-    the normalisation its input gets."""
+    """A built network: its module (frozen, eval), its name (for messages and layer shortcuts), the
+    normalisation its input gets, and the names of its classes where its weights carry them."""
 
     name: str
     module: nn.Module
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    categories: Optional[list[str]] = None
+
+    @property
+    def output(self) -> str:
+        """The name of the network's last node: its output (a classifier's logits)."""
+        return layer_names(self.module)[-1]
 
 
 def build_network(backbone: Backbone, weights: Optional[str] = IMAGENET, given: Input = NETWORK_INPUT) -> Network:
@@ -115,7 +121,8 @@ def _torchvision(name: str, weights: Optional[str]) -> Network:
     spec = backbone_spec(name)  # any classification model, or a one-line error with the closest names
     module = build_backbone(name, weights)
     transforms = spec.weights.transforms()
-    return Network(name, module, tuple(transforms.mean), tuple(transforms.std))
+    categories = spec.weights.meta.get("categories") if weights == IMAGENET else None
+    return Network(name, module, tuple(transforms.mean), tuple(transforms.std), categories)
 
 
 # timm ------------------------------------------------------------------------------------------
@@ -145,7 +152,10 @@ def _timm(name: str, weights: Optional[str]) -> Network:
         load_weights(module, Path(weights).expanduser(), f"timm:{name}")
     config: dict[str, Any] = dict(getattr(module, "pretrained_cfg", None) or {})
     mean, std = tuple(config.get("mean", IMAGENET_MEAN)), tuple(config.get("std", IMAGENET_STD))
-    return Network(f"{TIMM}{name}", frozen(module), mean, std)
+    categories = None
+    if pretrained and timm.data.infer_imagenet_subset(module) == "imagenet-1k":
+        categories = [text.split(",")[0] for text in timm.data.ImageNetInfo().label_descriptions()]
+    return Network(f"{TIMM}{name}", frozen(module), mean, std, categories)
 
 
 # the user's own ----------------------------------------------------------------------------------

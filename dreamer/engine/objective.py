@@ -69,6 +69,13 @@ class DreamObjective(nn.Module):
         self.tile_size = tile_size
         self.guides = Guides(guide.image, guide.side) if guide.image is not None else None
         self.schedule = Schedule(network.name, layers, channels)
+        if self.terms.classes:  # class terms climb the network's output (its logits)
+            output = network.output
+            self.terms.name_classes(output, network.categories)
+            only = all(term.kind == "class" for term in self.terms.terms)
+            self.schedule.layers = [
+                (output,) if only else tuple(dict.fromkeys((*entry, output))) for entry in self.schedule.layers
+            ]
         fade_sets = [tuple(node_name(network.name, layer) for layer in entry_list(entry)) for entry in fades]
         layer_sets = [*self.schedule.layers, *fade_sets]
         self.extractor = LayerExtractor(network.module, layer_sets, channels_last, compile, network.mean, network.std)
@@ -161,8 +168,8 @@ class DreamObjective(nn.Module):
         return torch.stack(list(self.per_layer(images, batch, octave).values())).sum(dim=0)
 
     def tiles(self, images: Tensor) -> bool:
-        """Whether ``images`` are measured tile by tile."""
-        return self.tile_size is not None and max(images.shape[-2:]) > self.tile_size
+        """Whether ``images`` are measured tile by tile (never for a class: it needs the whole picture)."""
+        return self.tile_size is not None and max(images.shape[-2:]) > self.tile_size and not self.terms.classes
 
     def gradient(self, images: Tensor, batch: DreamBatch) -> tuple[Tensor, Tensor]:
         """The objective's gradient and value ``[B]``, tile by tile (memory bounded by the tile)."""

@@ -53,11 +53,12 @@ def activation_objective(
     return values.flatten(1).mean(dim=1)
 
 
-TermKind = Literal["mean_square", "mean", "channel", "neuron", "direction", "caricature"]
+TermKind = Literal["mean_square", "mean", "channel", "neuron", "direction", "caricature", "class"]
 _TERM = re.compile(
     r"\s*(?P<sign>[+-])?\s*(?P<weight>\d+(?:\.\d*)?(?:e-?\d+)?|\.\d+)?\s*\*?\s*"
-    r"(?P<kind>mean_square|mean|channel|neuron|direction|caricature)\b"
-    r"(?:\s+(?P<number>\d+)(?:\s*@\s*(?P<y>[\d.]+)\s*,\s*(?P<x>[\d.]+))?|\s+(?P<source>[^\s+]+))?"
+    r"(?P<kind>mean_square|mean|channel|neuron|direction|caricature|class)\b"
+    r"(?:\s+(?P<number>\d+)(?:\s*@\s*(?P<y>[\d.]+)\s*,\s*(?P<x>[\d.]+))?"
+    r"|\s+(?P<quoted>'[^']+'|\"[^\"]+\")|\s+(?P<source>[^\s+]+))?"
 )
 VECTOR_SUFFIXES = (".npy", ".pt", ".txt", ".csv")
 
@@ -71,6 +72,7 @@ class Term:
     channel: Optional[int] = None  # channel, neuron
     at: Optional[tuple[float, float]] = None  # neuron: (row, column) as fractions of the map; None: centre
     source: Optional[Path] = None  # direction: a vector file, or a photo whose activations point the way
+    label: Optional[str] = None  # class: a class by name, found among the weights' categories
 
     @property
     def plain(self) -> bool:
@@ -81,7 +83,8 @@ class Term:
 def parse_objective(text: str) -> list[Term]:
     """``mean_square``, ``mean``, or weighted terms joined by ``+``/``-``: ``channel 7 - channel 12``,
     ``neuron 7`` (the centre of the map) or ``neuron 7@0.25,0.5`` (row, column as fractions),
-    ``direction vector.npy`` (or a photo), ``caricature``, ``2*channel 3 + 0.5 mean``.
+    ``direction vector.npy`` (or a photo), ``caricature``, ``class 207`` or ``class 'tiger shark'``
+    (the network's output logit for that class), ``2*channel 3 + 0.5 mean``.
 
     Raises:
         ConfigError: text that is none of these, naming the first part that is not understood.
@@ -95,9 +98,22 @@ def parse_objective(text: str) -> list[Term]:
             rest = text[position:].strip()
             raise ConfigError(
                 f"model.objective: cannot read {rest!r}; write terms like 'channel 7 - channel 12', 'neuron 7', "
-                "'direction vector.npy', 'caricature', 'mean_square' or 'mean', joined by + or -"
+                "'direction vector.npy', 'caricature', 'class 207', 'mean_square' or 'mean', joined by + or -"
             )
         kind = match["kind"]
+        if kind == "class":
+            if (match["number"] is None) == (match["quoted"] is None) or match["y"] is not None:
+                raise ConfigError(
+                    f"model.objective: 'class' takes a class number or a quoted name: {match.group(0).strip()!r}"
+                )
+            weight = float(match["weight"] or 1) * (-1 if match["sign"] == "-" else 1)
+            number = int(match["number"]) if match["number"] is not None else None
+            label = match["quoted"][1:-1] if match["quoted"] else None
+            terms.append(Term(weight, "class", number, label=label))
+            position = match.end()
+            continue
+        if match["quoted"] is not None:
+            raise ConfigError(f"model.objective: {kind!r} takes no name: {match.group(0).strip()!r}")
         needs_number, needs_source = kind in ("channel", "neuron"), kind == "direction"
         if needs_number != (match["number"] is not None) or needs_source != (match["source"] is not None):
             what = "a channel number" if needs_number else "a vector file or photo" if needs_source else "nothing"
@@ -137,8 +153,8 @@ def term_objective(term: Term, activation: Tensor, direction: Optional[Tensor] =
     """Per-image value ``[B]`` of one non-plain ``term`` at ``activation`` ``[B, C, h, w]``, unweighted
     (``direction``: the unit vector of a direction term)."""
     activation = activation.float()
-    if term.kind == "channel":
-        return activation[:, term.channel].flatten(1).mean(dim=1)
+    if term.kind in ("channel", "class"):  # a class: its logit (a channel of the output)
+        return activation[:, term.channel].reshape(activation.shape[0], -1).mean(dim=1)
     if term.kind == "neuron":
         height, width = activation.shape[-2:]
         row, column = term.at if term.at is not None else (0.5, 0.5)
@@ -179,3 +195,26 @@ def diversity_penalty(activation: Tensor, groups: Optional[Sequence[int]] = None
     labels = torch.tensor(list(groups) if groups is not None else [0] * len(grams), device=grams.device)
     others = (labels[:, None] == labels[None, :]) & ~torch.eye(len(grams), dtype=torch.bool, device=grams.device)
     return (similarity * others).sum(dim=1) / len(grams)
+
+
+def class_number(label: str, categories: Sequence[str]) -> int:
+    """The number of the class called ``label``: matched case-insensitively, exactly or by a unique prefix.
+
+    Raises:
+        ConfigError: no class of that name (the closest named), or several that it begins.
+    """
+    wanted = label.strip().lower()
+    names = [name.lower() for name in categories]
+    if wanted in names:
+        return names.index(wanted)
+    starting = [index for index, name in enumerate(names) if name.startswith(wanted)]
+    if len(starting) == 1:
+        return starting[0]
+    if starting:
+        listed = ", ".join(f"{categories[i]!r} ({i})" for i in starting[:8])
+        raise ConfigError(f"model.objective: class {label!r} is ambiguous: {listed}")
+    import difflib
+
+    close = difflib.get_close_matches(wanted, names, n=4)
+    hint = ", ".join(f"{categories[names.index(n)]!r}" for n in close) or "none"
+    raise ConfigError(f"model.objective: no class {label!r} among the weights' {len(names)} classes; closest: {hint}")

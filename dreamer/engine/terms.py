@@ -5,6 +5,7 @@ Lucid's diversity between the images of a batch."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +18,7 @@ from dreamer.engine.objectives import (
     Term,
     activation_objective,
     caricature_objective,
+    class_number,
     diversity_penalty,
     load_direction,
     parse_objective,
@@ -44,8 +46,28 @@ class Terms:
         self.diversity = diversity
         self.plain = all(term.plain for term in self.terms)  # whole layers or channels only
         self.caricature = any(term.kind == "caricature" for term in self.terms)
+        self.classes = any(term.kind == "class" for term in self.terms)
+        self.output: Optional[str] = None  # the network's output, where class terms are climbed
         self.references: dict[str, Tensor] = {}
         self.directions: dict[tuple[Path, str], Tensor] = {}
+
+    def name_classes(self, output: str, categories: Optional[Sequence[str]]) -> None:
+        """Climb class terms at ``output``, their names found among ``categories`` (the weights' classes).
+
+        Raises:
+            ConfigError: a class named where the weights carry no names, or a name none or several match.
+        """
+        self.output = output
+        named = []
+        for term in self.terms:
+            if term.kind == "class" and term.label is not None:
+                if not categories:
+                    raise ConfigError(
+                        f"model.objective: class {term.label!r}: these weights carry no class names; give its number"
+                    )
+                term = replace(term, channel=class_number(term.label, categories))
+            named.append(term)
+        self.terms = named
 
     def check(self, widths: dict[str, int]) -> None:
         """Channels and direction files fit every layer of ``widths`` (its channels), before any dreaming.
@@ -55,6 +77,10 @@ class Terms:
         """
         for name, width in widths.items():
             for term in self.terms:
+                if (term.kind == "class") != (name == self.output):
+                    continue  # class terms are climbed at the output, the others at the scheduled layers
+                if term.kind == "class" and term.channel is not None and term.channel >= width:
+                    raise ConfigError(f"model.objective: class {term.channel} is past the network's {width} classes")
                 if term.channel is not None and term.channel >= width:
                     raise ConfigError(f"model.objective: channel {term.channel} is past {name}'s {width} channels")
                 if term.source is not None and term.source.suffix.lower() in VECTOR_SUFFIXES:
@@ -81,6 +107,8 @@ class Terms:
         photo's activations (for a ``direction`` of a photo)."""
         total: Optional[Tensor] = None
         for term in self.terms:
+            if (term.kind == "class") != (layer == self.output):
+                continue  # class terms are climbed at the output, the others at the scheduled layers
             if term.plain:
                 value = activation_objective(activation, channels, term.kind, image_channels)
             elif term.kind == "caricature":
@@ -89,8 +117,9 @@ class Terms:
                 direction = self._direction(term, layer, look, activation.device) if term.source else None
                 value = term_objective(term, activation, direction)
             total = term.weight * value if total is None else total + term.weight * value
-        assert total is not None
-        if self.diversity:
+        if total is None:  # the output, climbed for class terms only, is also a scheduled layer
+            total = activation.new_zeros(activation.shape[0], dtype=torch.float32)
+        if self.diversity and layer != self.output:
             total = total - self.diversity * diversity_penalty(activation, image_channels)
         return total
 

@@ -1,0 +1,82 @@
+"""Class dreams: ``class 207`` or ``class 'goldfish'`` climbs the network's output logit for a class."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dreamer.cli import main
+from dreamer.engine.network import build_network
+from dreamer.engine.objectives import Term, class_number, parse_objective
+from dreamer.errors import ConfigError
+from dreamer.files.bundled import SAMPLE_PHOTO
+from dreamer.files.imageio import open_photo, to_tensor
+from tests.cli_args import QUIET
+
+CATEGORIES = ["tench", "goldfish", "great white shark", "goldfinch", "golden retriever"]
+
+
+def test_a_class_is_a_number_or_a_quoted_name_and_composes_with_other_terms():
+    assert parse_objective("class 207") == [Term(1.0, "class", 207)]
+    assert parse_objective("class 'tiger shark'") == [Term(1.0, "class", None, label="tiger shark")]
+    assert parse_objective('2*class 1 - 0.5*class "goldfish"') == [
+        Term(2.0, "class", 1),
+        Term(-0.5, "class", None, label="goldfish"),
+    ]
+    with pytest.raises(ConfigError, match="'class' takes a class number or a quoted name"):
+        parse_objective("class")
+
+
+@pytest.mark.parametrize(
+    "label, number",
+    [("goldfish", 1), ("GOLDFISH", 1), ("great", 2), ("golden", 4)],
+)
+def test_a_name_matches_exactly_or_by_a_unique_prefix_whatever_its_case(label, number):
+    assert class_number(label, CATEGORIES) == number
+
+
+def test_an_ambiguous_name_lists_the_candidates_and_an_unknown_one_the_closest():
+    with pytest.raises(ConfigError, match=r"'gold' is ambiguous: 'goldfish' \(1\), 'goldfinch' \(3\), 'golden"):
+        class_number("gold", CATEGORIES)
+    with pytest.raises(ConfigError, match="no class 'goldfsh' among the weights' 5 classes; closest: 'goldfish'"):
+        class_number("goldfsh", CATEGORIES)
+
+
+def probability(network, picture: torch.Tensor, number: int) -> float:
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (network.mean, network.std))
+    with torch.no_grad():
+        return torch.softmax(network.module((picture - mean) / std), dim=1)[0, number].item()
+
+
+def test_a_class_dream_turns_the_photo_towards_the_class(tmp_path):
+    """The bundled cat, dreamed towards 'goldfish' through MobileNetV2's real weights."""
+    photo = to_tensor(open_photo(SAMPLE_PHOTO)[0].resize((160, 107)))[None]
+    source = tmp_path / "cat.png"
+    from dreamer.files.imageio import to_image
+
+    to_image(photo[0]).save(source)
+    args = ["fit", "--config", "quickstart", "--data.images", str(source), "--data.output", str(tmp_path / "out")]
+    assert main([*args, "--model.objective", "class 'goldfish'", "--octaves.count", "1", *QUIET]) == 0
+    network = build_network("mobilenet_v2", "imagenet")
+    dream = to_tensor(open_photo(tmp_path / "out" / "cat.png")[0])[None]
+    before, after = probability(network, photo, 1), probability(network, dream, 1)
+    print(f"goldfish: {before:.4f} → {after:.4f}")
+    assert after > 0.5
+    assert after > 100 * before
+
+
+@pytest.mark.parametrize(
+    "objective, weights, message",
+    [
+        ("class 'gold'", "imagenet", "class 'gold' is ambiguous"),
+        ("class 5000", "imagenet", "class 5000 is past the network's 1000 classes"),
+        ("class 'goldfish'", "null", "these weights carry no class names; give its number"),
+    ],
+)
+def test_a_bad_class_is_one_line_before_any_work(tmp_path, capsys, objective, weights, message):
+    args = ["fit", "--config", "quickstart", "--data.output", str(tmp_path / "out"), *QUIET]
+    assert main([*args, "--model.objective", objective, "--model.weights", weights]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert not (tmp_path / "out").exists()
