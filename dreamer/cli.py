@@ -16,11 +16,12 @@ def list_presets() -> None:
     print(f"\nRun one: dreamer fit --config <name> [--data.images <photos>]; they live in {PRESETS}")
 
 
-USAGE = """usage: dreamer {fit,sweep,layers,app,presets} …
+USAGE = """usage: dreamer {fit,sweep,layers,weights,app,presets} …
 
   dreamer fit --config quickstart [--data.images photos/]   dream (dreamer fit --help: every option)
   dreamer sweep --config sweep_seed                         a sheet of settings side by side
   dreamer layers --model.backbone resnet50                  every layer a network can be dreamed at
+  dreamer weights [fetch vgg16 …]                           where pretrained weights are; fetch them
   dreamer app                                               the page, in a browser
   dreamer presets                                           the bundled presets"""
 
@@ -43,9 +44,10 @@ def main(args: Optional[list[str]] = None) -> int:
         from dreamer.app.main import main as app
 
         return app(rest)
-    if command not in ("fit", "sweep", "layers"):
+    if command not in ("fit", "sweep", "layers", "weights"):
         print(
-            f"dreamer: error: {command or 'no command'}: expected fit, sweep, layers, app or presets", file=sys.stderr
+            f"dreamer: error: {command or 'no command'}: expected fit, sweep, layers, weights, app or presets",
+            file=sys.stderr,
         )
         return 2
     from dreamer.quiet import silence_known_noise
@@ -59,6 +61,10 @@ def main(args: Optional[list[str]] = None) -> int:
         from dreamer.command.layers import main as layers
 
         return layers(rest)
+    if command == "weights":
+        from dreamer.command.weights import main as weights
+
+        return weights(rest)
     from dreamer.command.runner import run
 
     return run(rest)

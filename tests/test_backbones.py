@@ -104,7 +104,7 @@ def test_missing_weights_offline_names_file_place_and_command(tmp_path, monkeypa
     message = str(raised.value)
     assert "vgg16-397923af.pth" in message
     assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
-    assert "scripts/fetch_weights.py vgg16" in message
+    assert "dreamer weights fetch vgg16 --dest <folder>" in message
     assert "--model.weights" in message
 
 

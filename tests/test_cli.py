@@ -288,8 +288,11 @@ def test_a_picture_given_as_the_config_is_one_line(tmp_path, capsys):
 
 def test_dreamer_without_a_known_command_says_which_there_are(capsys):
     assert main([]) == 2
-    assert capsys.readouterr().err.strip() == "dreamer: error: no command: expected fit, sweep, layers, app or presets"
+    assert (
+        capsys.readouterr().err.strip()
+        == "dreamer: error: no command: expected fit, sweep, layers, weights, app or presets"
+    )
     assert main(["fitt", "--config", "quickstart"]) == 2
-    assert "fitt: expected fit, sweep, layers, app or presets" in capsys.readouterr().err
+    assert "fitt: expected fit, sweep, layers, weights, app or presets" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "dreamer fit --config quickstart" in capsys.readouterr().out

@@ -158,7 +158,7 @@ def _missing_weights_message(name: str, reason: str) -> str:
         f"found and could not be downloaded ({reason}).",
         f"  Expected file: {spec.filename}",
         f"  Put it here:   {hub}   (torch hub cache; set TORCH_HOME to move it)",
-        f"  To fetch it on a machine with internet: python scripts/fetch_weights.py {name} --dest <folder>",
+        f"  To fetch it on a machine with internet: dreamer weights fetch {name} --dest <folder>",
         f"  (it downloads {spec.weights.url})",
     ]
     if name in BACKBONES:
