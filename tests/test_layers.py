@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
+import torch
+
 from dreamer.cli import main
 
 
@@ -58,3 +60,44 @@ def test_a_misspelled_network_is_one_line_with_the_closest_names(capsys):
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1
     assert "Unknown backbone 'resnt50'; closest: resnet50" in error[0]
+
+
+SHARED = textwrap.dedent(
+    """
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, act):
+            super().__init__()
+            self.conv, self.act = nn.Conv2d(4, 4, 3, padding=1), act
+
+        def forward(self, x):
+            return self.act(self.conv(x))
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            act = nn.ReLU()  # one module object, registered in every block
+            self.stem = nn.Conv2d(3, 4, 3, padding=1)
+            self.body = nn.Sequential(Block(act), Block(act), Block(act))
+
+        def forward(self, x):
+            return self.body(self.stem(x))
+    """
+)
+
+
+def test_a_module_shared_by_every_block_is_named_by_the_block_that_calls_it_and_dreams_there(tmp_path, capsys):
+    from dreamer.engine.network import build_network
+    from dreamer.engine.objective import DreamObjective
+
+    (tmp_path / "shared.py").write_text(SHARED)
+    backbone = f"{tmp_path / 'shared.py'}:Shared"
+    lines = lines_of(capsys, "--model.backbone", backbone)
+    assert [line.split()[0] for line in lines if ".act" in line] == ["body.0.act", "body.1.act", "body.2.act"]
+    objective = DreamObjective(build_network(backbone, None), "body.2.act", None, "mean_square")
+    images = torch.rand(1, 3, 32, 32, requires_grad=True)
+    activations = objective.extractor(images, ("body.2.act",))["body.2.act"]
+    network = objective.extractor.graphs[0]
+    assert activations.shape == (1, 4, 32, 32)
+    assert "body.2.act" in [str(node.target) for node in network.graph.nodes if node.op == "call_module"]

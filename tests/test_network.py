@@ -180,3 +180,14 @@ def test_a_dream_through_your_own_file_runs_back_from_its_saved_config_anywhere(
     monkeypatch.chdir(elsewhere)
     assert main(["fit", "--config", str(tmp_path / "first" / "p.yaml"), "--data.output", "again", *QUIET]) == 0
     assert (elsewhere / "again" / "p.png").read_bytes() == (tmp_path / "first" / "p.png").read_bytes()
+
+
+def test_a_vision_transformers_tokens_are_maps_of_its_patches_and_it_dreams_at_any_size(tmp_path):
+    """timm's ViT: the class token left out, the others laid out as [B, C, ⌈H/16⌉, ⌈W/16⌉]; a picture
+    that is not a multiple of the patch is padded, its position embeddings interpolated."""
+    layer = "blocks.6.mlp.fc1"
+    model = tiny_model(backbone="timm:vit_tiny_patch16_224", weights=None, layers=layer, objective="channel 5")
+    activation = model.objective.extractor(torch.rand(2, 3, 72, 100), (layer,))[layer]
+    assert activation.shape == (2, 768, 5, 7)
+    photo = make_photo(tmp_path / "p.png", size=(100, 72))
+    assert dreams(tmp_path, photo, backbone="timm:vit_tiny_patch16_224", weights=None, layers=layer, lr=0.05) > 0.005

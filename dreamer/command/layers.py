@@ -14,14 +14,13 @@ from __future__ import annotations
 import os
 import re
 import sys
-import warnings
 from typing import Any, Optional
 
 import torch
 import yaml
 from torch import nn
 
-from dreamer.engine.backbones import BACKBONES
+from dreamer.engine.backbones import BACKBONES, call_site_names, layer_names
 from dreamer.engine.network import IMAGENET, Input, Network, build_network
 from dreamer.errors import DreamerError
 from dreamer.files.bundled import resolved_config
@@ -72,14 +71,15 @@ def shown_side(network: Network) -> int:
 def layer_table(network: Network, side: int) -> list[tuple[str, str, str, str]]:
     """``(name, computed by, output shape, channels)`` of every layer: each node of the network's eval
     graph, and each module whose output is its last node's (``layer3``, ``features.11``), right after it."""
-    from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+    from torchvision.models.feature_extraction import create_feature_extractor
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        names = get_graph_node_names(network.module)[1][1:]  # the first is the input picture
-        graph = create_feature_extractor(network.module, return_nodes=names)
+    names = layer_names(network.module, network.tracer_kwargs)[1:]  # the first is the input picture
+    with call_site_names():
+        graph = create_feature_extractor(network.module, return_nodes=names, tracer_kwargs=network.tracer_kwargs)
     with torch.no_grad():
         outputs = graph(torch.zeros(1, 3, side, side))
+    if network.tokens:
+        outputs = network.tokens.maps(outputs, (side, side))
     modules = dict(network.module.named_modules())
     last: dict[str, str] = {}  # a module → its last node
     for name in names:
@@ -91,7 +91,7 @@ def layer_table(network: Network, side: int) -> list[tuple[str, str, str, str]]:
             ends.setdefault(node, []).append(module)
     rows = []
     for name in names:
-        rows.append(_row(name, kind_of(name, modules), outputs[name]))
+        rows.append(_row(name, kind_of(name, network.module), outputs[name]))
         for module in sorted(ends.get(name, []), key=lambda m: -m.count(".")):  # the innermost first
             rows.append(_row(module, type(modules[module]).__name__, outputs[name]))
     return rows
@@ -103,13 +103,14 @@ def _row(name: str, kind: str, value: object) -> tuple[str, str, str, str]:
     return name, kind, str(list(value.shape)), str(value.shape[1]) if value.dim() >= 2 else "—"
 
 
-def kind_of(name: str, modules: dict[str, nn.Module]) -> str:
+def kind_of(name: str, network: nn.Module) -> str:
     """What computes node ``name``: its module's type (``layer1.0.relu_1`` is the second call of
     ``layer1.0.relu``), else the function it calls (``layer1.0.add``: ``add``)."""
     base = re.sub(r"_\d+$", "", name)
-    if base in modules:
-        return type(modules[base]).__name__
-    return base.rsplit(".", 1)[-1]
+    try:
+        return type(network.get_submodule(base)).__name__
+    except AttributeError:
+        return base.rsplit(".", 1)[-1]
 
 
 def main(args: list[str]) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import importlib.util
 import urllib.error
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -16,8 +17,7 @@ from urllib.parse import urlparse
 import torch
 import torchvision.models as tvm
 from torch import nn
-from torchvision.models import WeightsEnum
-from torchvision.models.feature_extraction import get_graph_node_names
+from torchvision.models import WeightsEnum, feature_extraction
 
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
@@ -237,11 +237,52 @@ def frozen(model: nn.Module) -> nn.Module:
     return model.eval().requires_grad_(False)
 
 
-def layer_names(model: nn.Module) -> list[str]:
-    """Every node name a layer may refer to (torchvision feature-extraction names, eval graph)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return get_graph_node_names(model)[1]
+class CallSiteTracer(feature_extraction.NodePathTracer):
+    """torchvision's tracer, naming a module call by where it is made: a module object registered in
+    several blocks (one activation shared by every block) is ``body.2.act`` when ``body.2`` calls it,
+    not the first name ``named_modules()`` lists; several calls from one place stay ``relu``,
+    ``relu_1``, ``relu_2`` in call order."""
+
+    current_module_qualname: str
+
+    def call_module(self, m: nn.Module, forward: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        old_qualname = self.current_module_qualname
+        try:
+            qualname = self._call_site(m)
+            self.current_module_qualname = qualname
+            if not self.is_leaf_module(m, qualname):
+                return forward(*args, **kwargs)
+            return self.create_proxy("call_module", qualname, args, kwargs)
+        finally:
+            self.current_module_qualname = old_qualname
+
+    def _call_site(self, m: nn.Module) -> str:
+        caller = self.current_module_qualname
+        parent = self.root.get_submodule(caller) if caller else self.root
+        for name, child in parent.named_children():
+            if child is m:
+                return f"{caller}.{name}" if caller else name
+        return self.path_of_module(m)  # a module the caller does not hold itself
+
+
+@contextlib.contextmanager
+def call_site_names() -> Iterator[None]:
+    """torchvision's feature extraction, naming module calls by where they are made (``CallSiteTracer``)."""
+    original = feature_extraction.NodePathTracer
+    feature_extraction.NodePathTracer = CallSiteTracer
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchvision's train/eval node-list note
+            yield
+    finally:
+        feature_extraction.NodePathTracer = original
+
+
+def layer_names(model: nn.Module, tracer_kwargs: Optional[dict[str, Any]] = None) -> list[str]:
+    """Every node name a layer may refer to (feature-extraction names of the eval graph, by call
+    site); ``tracer_kwargs``: the modules and functions a network's own tracing leaves whole (timm's)."""
+    with call_site_names():
+        return feature_extraction.get_graph_node_names(model, tracer_kwargs=tracer_kwargs)[1]
 
 
 LayerRef = Union[int, str]

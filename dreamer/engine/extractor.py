@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Callable, Sequence
-from typing import Literal, Optional, Union, cast
+from typing import Any, Literal, Optional, Union, cast
 
 import torch
 from torch import Tensor, fx, nn
@@ -15,8 +14,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.feature_extraction import create_feature_extractor
 from typing_extensions import override
 
-from dreamer.engine.backbones import layer_names
-from dreamer.engine.network import IMAGENET_MEAN, IMAGENET_STD
+from dreamer.engine.backbones import call_site_names, layer_names
+from dreamer.engine.network import IMAGENET_MEAN, IMAGENET_STD, TokenGrid
 from dreamer.errors import ConfigError
 
 Compile = Union[bool, Literal["reduce-overhead"]]
@@ -42,19 +41,22 @@ class LayerExtractor(nn.Module):
         compile: Compile = False,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        tracer_kwargs: Optional[dict[str, Any]] = None,
+        tokens: Optional[TokenGrid] = None,
     ) -> None:
         super().__init__()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compiled = compile
         self.register_buffer("mean", torch.tensor(tuple(mean)).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(tuple(std)).view(1, 3, 1, 1), persistent=False)
-        known = set(layer_names(backbone))
+        self.tokens = tokens
+        known = set(layer_names(backbone, tracer_kwargs))
         self.layer_sets: list[tuple[str, ...]] = list(dict.fromkeys(tuple(layers) for layers in layer_sets))
         for layers in self.layer_sets:
             check_layers(layers, known)
         folded: dict[tuple[int, int], nn.Module] = {}  # one folded convolution per pair, shared by the graphs
         self.graphs = nn.ModuleList(
-            fold_batch_norms(trace(backbone.eval(), layers), folded) for layers in self.layer_sets
+            fold_batch_norms(trace(backbone.eval(), layers, tracer_kwargs), folded) for layers in self.layer_sets
         )
         self.graphs.requires_grad_(False).to(memory_format=self.memory_format)
         self._compiled: dict[tuple[str, ...], Callable[..., dict[str, Tensor]]] = {}
@@ -95,7 +97,8 @@ class LayerExtractor(nn.Module):
         normalised = ((images - mean) / std).contiguous(memory_format=self.memory_format)
         if self.compiled == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()  # each call is a new step: earlier outputs are done with
-        return self._runner(tuple(layers))(normalised)
+        outputs = self._runner(tuple(layers))(normalised)
+        return self.tokens.maps(outputs, images.shape[-2:]) if self.tokens else outputs
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 (one extractor per run; the cache lives as long)
     def min_input_size(self, layers: tuple[str, ...]) -> int:
@@ -139,7 +142,8 @@ class LayerExtractor(nn.Module):
         graph = self._graph(layers)
         shapes = {name: torch.empty_like(value, device="meta") for name, value in _tensors(graph)}
         with torch.no_grad():
-            return functional_call(graph, shapes, (torch.empty(1, 3, side, side, device="meta"),))
+            outputs = functional_call(graph, shapes, (torch.empty(1, 3, side, side, device="meta"),))
+        return self.tokens.maps(outputs, (side, side)) if self.tokens else outputs
 
 
 def check_layers(layers: Sequence[str], known: set[str]) -> None:
@@ -152,11 +156,10 @@ def check_layers(layers: Sequence[str], known: set[str]) -> None:
         raise ConfigError(f"model.layers: unknown layer(s) {unknown}; this backbone has e.g. {', '.join(blocks[:40])}")
 
 
-def trace(backbone: nn.Module, layers: Sequence[str]) -> fx.GraphModule:
+def trace(backbone: nn.Module, layers: Sequence[str], tracer_kwargs: Optional[dict[str, Any]] = None) -> fx.GraphModule:
     """The backbone's graph up to ``layers``, returning ``{layer: activation}``; it shares the backbone's modules."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torchvision's train/eval node-list note
-        return create_feature_extractor(backbone, return_nodes=list(layers)).eval()
+    with call_site_names():
+        return create_feature_extractor(backbone, return_nodes=list(layers), tracer_kwargs=tracer_kwargs).eval()
 
 
 def _folded(conv: nn.Module, norm: nn.Module, folded: dict[tuple[int, int], nn.Module]) -> nn.Module:

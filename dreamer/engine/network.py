@@ -20,7 +20,7 @@ import difflib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -63,6 +63,26 @@ class Input:
 NETWORK_INPUT = Input()
 
 
+@dataclass(frozen=True)
+class TokenGrid:
+    """A vision transformer's tokens as maps: its ``prefix`` tokens (class, registers) left out, the
+    others ``[B, N, C]`` laid out as ``[B, C, ⌈H/p⌉, ⌈W/p⌉]`` for a picture of ``H × W`` and patches
+    of ``patch`` (the network interpolates its position embeddings to the picture, and pads it)."""
+
+    prefix: int
+    patch: tuple[int, int]
+
+    def maps(self, outputs: dict[str, torch.Tensor], size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """``outputs`` with every token sequence laid out as a map; other activations as they are."""
+        rows, columns = -(-size[0] // self.patch[0]), -(-size[1] // self.patch[1])  # a partial patch is padded
+        laid = {}
+        for name, value in outputs.items():
+            if isinstance(value, torch.Tensor) and value.dim() == 3 and value.shape[1] == self.prefix + rows * columns:
+                value = value[:, self.prefix :].transpose(1, 2).reshape(value.shape[0], value.shape[2], rows, columns)
+            laid[name] = value
+        return laid
+
+
 @dataclass
 class Network:
     """A built network: its module (frozen, eval), its name (for messages and layer shortcuts), the
@@ -73,11 +93,13 @@ class Network:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     categories: Optional[list[str]] = None
+    tracer_kwargs: Optional[dict[str, Any]] = None  # what the network's own tracing leaves whole (timm's)
+    tokens: Optional[TokenGrid] = None  # a vision transformer: its tokens as maps
 
     @property
     def output(self) -> str:
         """The name of the network's last node: its output (a classifier's logits)."""
-        return layer_names(self.module)[-1]
+        return layer_names(self.module, self.tracer_kwargs)[-1]
 
 
 def build_network(backbone: Backbone, weights: Optional[str] = IMAGENET, given: Input = NETWORK_INPUT) -> Network:
@@ -138,7 +160,10 @@ def _timm(name: str, weights: Optional[str]) -> Network:
         raise ConfigError(f"model.backbone: timm has no model {name!r}; closest: {', '.join(close) or 'none'}")
     pretrained = weights == IMAGENET
     try:
-        module = timm.create_model(name, pretrained=pretrained)
+        try:  # a vision transformer at any size: its position embeddings interpolated to the picture's
+            module = timm.create_model(name, pretrained=pretrained, dynamic_img_size=True, dynamic_img_pad=True)
+        except TypeError:  # a network without that option (a CNN takes any size as it is)
+            module = timm.create_model(name, pretrained=pretrained)
     except Exception as error:  # no network, no cache: timm's hub download fails in many ways
         if not pretrained:
             raise ConfigError(f"model.backbone: timm could not build {name!r}: {error}") from None
@@ -155,7 +180,16 @@ def _timm(name: str, weights: Optional[str]) -> Network:
     categories = None
     if pretrained and timm.data.infer_imagenet_subset(module) == "imagenet-1k":
         categories = [text.split(",")[0] for text in timm.data.ImageNetInfo().label_descriptions()]
-    return Network(f"{TIMM}{name}", frozen(module), mean, std, categories)
+    from timm.models._features_fx import get_notrace_functions, get_notrace_modules
+
+    tracing = {"leaf_modules": list(get_notrace_modules()), "autowrap_functions": list(get_notrace_functions())}
+    tokens = None
+    embed: Any = getattr(module, "patch_embed", None)
+    prefix: Any = getattr(module, "num_prefix_tokens", None)
+    if embed is not None and prefix is not None:
+        patch = embed.patch_size
+        tokens = TokenGrid(int(prefix), (int(patch[0]), int(patch[1])))
+    return Network(f"{TIMM}{name}", frozen(module), mean, std, categories, tracing, tokens)
 
 
 # the user's own ----------------------------------------------------------------------------------

@@ -78,7 +78,16 @@ class DreamObjective(nn.Module):
             ]
         fade_sets = [tuple(node_name(network.name, layer) for layer in entry_list(entry)) for entry in fades]
         layer_sets = [*self.schedule.layers, *fade_sets]
-        self.extractor = LayerExtractor(network.module, layer_sets, channels_last, compile, network.mean, network.std)
+        self.extractor = LayerExtractor(
+            network.module,
+            layer_sets,
+            channels_last,
+            compile,
+            network.mean,
+            network.std,
+            network.tracer_kwargs,
+            network.tokens,
+        )
         self.fade = CrossFade(network.name)
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
         self.terms.check(self.widths())
