@@ -191,3 +191,40 @@ def test_a_vision_transformers_tokens_are_maps_of_its_patches_and_it_dreams_at_a
     assert activation.shape == (2, 768, 5, 7)
     photo = make_photo(tmp_path / "p.png", size=(100, 72))
     assert dreams(tmp_path, photo, backbone="timm:vit_tiny_patch16_224", weights=None, layers=layer, lr=0.05) > 0.005
+
+
+def test_swins_stages_laid_out_height_width_channels_are_climbed_as_maps():
+    model = tiny_model(backbone="swin_t", weights=None, layers="features.3", objective="channel 5")
+    activation = model.objective.extractor(torch.rand(1, 3, 96, 128), ("features.3",))["features.3"]
+    assert activation.shape == (1, 192, 12, 16)  # [B, C, h, w], though swin_t runs its stages [B, h, w, C]
+    assert model.objective.widths() == {"features.3": 192}
+
+
+DYNAMIC = """
+from torch import nn
+
+class Dyn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x) if x.mean() > 0.5 else 2 * self.conv(x)
+"""
+
+
+@pytest.mark.parametrize(
+    "backbone, layers, message",
+    [
+        ("vit_b_16", "encoder", "torchvision's vit_b_16 takes pictures of exactly its own size"),
+        ("DYN:Dyn", "conv", "Dyn's forward cannot be traced by torch.fx"),
+    ],
+)
+def test_a_network_that_cannot_dream_is_refused_in_one_line(tmp_path, capsys, backbone, layers, message):
+    (tmp_path / "dyn.py").write_text(DYNAMIC)
+    backbone = backbone.replace("DYN", str(tmp_path / "dyn.py"))
+    args = ["fit", "--config", "quickstart", "--data.output", str(tmp_path / "out"), *QUIET]
+    assert main([*args, "--model.backbone", backbone, "--model.weights", "null", "--model.layers", layers]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]

@@ -78,8 +78,8 @@ def layer_table(network: Network, side: int) -> list[tuple[str, str, str, str]]:
         graph = create_feature_extractor(network.module, return_nodes=names, tracer_kwargs=network.tracer_kwargs)
     with torch.no_grad():
         outputs = graph(torch.zeros(1, 3, side, side))
-    if network.tokens:
-        outputs = network.tokens.maps(outputs, (side, side))
+    if network.layout:
+        outputs = network.layout.maps(outputs, (side, side))
     modules = dict(network.module.named_modules())
     last: dict[str, str] = {}  # a module → its last node
     for name in names:

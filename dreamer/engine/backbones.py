@@ -280,9 +280,29 @@ def call_site_names() -> Iterator[None]:
 
 def layer_names(model: nn.Module, tracer_kwargs: Optional[dict[str, Any]] = None) -> list[str]:
     """Every node name a layer may refer to (feature-extraction names of the eval graph, by call
-    site); ``tracer_kwargs``: the modules and functions a network's own tracing leaves whole (timm's)."""
-    with call_site_names():
+    site); ``tracer_kwargs``: the modules and functions a network's own tracing leaves whole (timm's).
+
+    Raises:
+        ConfigError: a network whose forward ``torch.fx`` cannot trace, in one line.
+    """
+    with call_site_names(), traceable(model):
         return feature_extraction.get_graph_node_names(model, tracer_kwargs=tracer_kwargs)[1]
+
+
+@contextlib.contextmanager
+def traceable(model: nn.Module) -> Iterator[None]:
+    """A network that ``torch.fx`` cannot trace (control flow on its input's values or shape, a
+    fixed-size check) is one line naming why, not a traceback."""
+    try:
+        yield
+    except Exception as error:
+        if isinstance(error, ConfigError):
+            raise
+        first = " ".join(str(error).split())[:200] or type(error).__name__
+        raise ConfigError(
+            f"model.backbone: {type(model).__name__}'s forward cannot be traced by torch.fx ({first}); dreamer "
+            "reads layers from the traced graph, so the network needs a forward without control flow on its input"
+        ) from None
 
 
 LayerRef = Union[int, str]

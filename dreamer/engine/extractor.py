@@ -14,8 +14,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.feature_extraction import create_feature_extractor
 from typing_extensions import override
 
-from dreamer.engine.backbones import call_site_names, layer_names
-from dreamer.engine.network import IMAGENET_MEAN, IMAGENET_STD, TokenGrid
+from dreamer.engine.backbones import call_site_names, layer_names, traceable
+from dreamer.engine.network import IMAGENET_MEAN, IMAGENET_STD, Layout
 from dreamer.errors import ConfigError
 
 Compile = Union[bool, Literal["reduce-overhead"]]
@@ -42,14 +42,14 @@ class LayerExtractor(nn.Module):
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         tracer_kwargs: Optional[dict[str, Any]] = None,
-        tokens: Optional[TokenGrid] = None,
+        layout: Optional[Layout] = None,
     ) -> None:
         super().__init__()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compiled = compile
         self.register_buffer("mean", torch.tensor(tuple(mean)).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(tuple(std)).view(1, 3, 1, 1), persistent=False)
-        self.tokens = tokens
+        self.layout = layout
         known = set(layer_names(backbone, tracer_kwargs))
         self.layer_sets: list[tuple[str, ...]] = list(dict.fromkeys(tuple(layers) for layers in layer_sets))
         for layers in self.layer_sets:
@@ -98,7 +98,7 @@ class LayerExtractor(nn.Module):
         if self.compiled == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()  # each call is a new step: earlier outputs are done with
         outputs = self._runner(tuple(layers))(normalised)
-        return self.tokens.maps(outputs, images.shape[-2:]) if self.tokens else outputs
+        return self.layout.maps(outputs, images.shape[-2:]) if self.layout else outputs
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 (one extractor per run; the cache lives as long)
     def min_input_size(self, layers: tuple[str, ...]) -> int:
@@ -134,8 +134,20 @@ class LayerExtractor(nn.Module):
         return low
 
     def widths(self, layers: tuple[str, ...]) -> dict[str, int]:
-        """Channels of each of ``layers``' activations, found on the ``meta`` device (no arithmetic)."""
-        return {name: out.shape[1] for name, out in self._meta_outputs(layers, 512).items()}
+        """Channels of each of ``layers``' activations, found on the ``meta`` device (no arithmetic).
+
+        Raises:
+            ConfigError: a network that takes pictures of one size only (a dream's octaves are many).
+        """
+        try:
+            outputs = self._meta_outputs(layers, 512)
+        except (AssertionError, RuntimeError) as error:
+            reason = " ".join(str(error).split())[:160]
+            raise ConfigError(
+                f"model.backbone: the network refuses a 512×512 picture ({reason}); a dream's octaves come in "
+                "many sizes, so it needs a network that takes any size"
+            ) from None
+        return {name: out.shape[1] for name, out in outputs.items()}
 
     def _meta_outputs(self, layers: tuple[str, ...], side: int) -> dict[str, Tensor]:
         """The activations of ``layers`` for a ``side``² image as shapes only, on the ``meta`` device."""
@@ -143,7 +155,7 @@ class LayerExtractor(nn.Module):
         shapes = {name: torch.empty_like(value, device="meta") for name, value in _tensors(graph)}
         with torch.no_grad():
             outputs = functional_call(graph, shapes, (torch.empty(1, 3, side, side, device="meta"),))
-        return self.tokens.maps(outputs, (side, side)) if self.tokens else outputs
+        return self.layout.maps(outputs, (side, side)) if self.layout else outputs
 
 
 def check_layers(layers: Sequence[str], known: set[str]) -> None:
@@ -158,7 +170,7 @@ def check_layers(layers: Sequence[str], known: set[str]) -> None:
 
 def trace(backbone: nn.Module, layers: Sequence[str], tracer_kwargs: Optional[dict[str, Any]] = None) -> fx.GraphModule:
     """The backbone's graph up to ``layers``, returning ``{layer: activation}``; it shares the backbone's modules."""
-    with call_site_names():
+    with call_site_names(), traceable(backbone):
         return create_feature_extractor(backbone, return_nodes=list(layers), tracer_kwargs=tracer_kwargs).eval()
 
 

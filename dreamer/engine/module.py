@@ -145,7 +145,7 @@ class DreamModule(pl.LightningModule):
             kind=objective,
             guide=guide,
             tile_size=tile_size,
-            channels_last=DreamObjective.channels_last_for(network.name, channels_last),
+            channels_last=DreamObjective.channels_last_for(network, channels_last),
             compile=compile,
             fades=animated_layers or [],
             diversity=diversity,

@@ -83,6 +83,29 @@ class TokenGrid:
         return laid
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a network's activations become maps ``[B, C, h, w]``: a vision transformer's tokens
+    (``tokens``), and the layers that run ``[B, H, W, C]`` (Swin's stages: names starting with one
+    of ``channels_last``) permuted."""
+
+    tokens: Optional[TokenGrid] = None
+    channels_last: tuple[str, ...] = ()
+
+    def maps(self, outputs: dict[str, torch.Tensor], size: Sequence[int]) -> dict[str, torch.Tensor]:
+        """``outputs`` (by layer name) of a picture of ``size`` as maps; other activations as they are."""
+        if self.tokens is not None:
+            outputs = self.tokens.maps(outputs, size)
+        if self.channels_last:
+            outputs = {
+                name: value.permute(0, 3, 1, 2)
+                if isinstance(value, torch.Tensor) and value.dim() == 4 and name.split(".")[0] in self.channels_last
+                else value
+                for name, value in outputs.items()
+            }
+        return outputs
+
+
 @dataclass
 class Network:
     """A built network: its module (frozen, eval), its name (for messages and layer shortcuts), the
@@ -95,6 +118,14 @@ class Network:
     categories: Optional[list[str]] = None
     tracer_kwargs: Optional[dict[str, Any]] = None  # what the network's own tracing leaves whole (timm's)
     tokens: Optional[TokenGrid] = None  # a vision transformer: its tokens as maps
+    channels_last_layers: tuple[str, ...] = ()  # layers laid out [B, H, W, C] (Swin's stages), by name prefix
+
+    @property
+    def layout(self) -> Optional[Layout]:
+        """How its activations become maps, where some are not maps already (``None``: all are)."""
+        if self.tokens is None and not self.channels_last_layers:
+            return None
+        return Layout(self.tokens, self.channels_last_layers)
 
     @property
     def output(self) -> str:
@@ -140,11 +171,22 @@ def is_class_reference(backbone: str) -> bool:
 
 
 def _torchvision(name: str, weights: Optional[str]) -> Network:
+    if name.startswith("vit_"):  # torchvision's ViTs check for their one size: they cannot dream at others
+        timm_name = {"vit_b_16": "vit_base_patch16_224", "vit_b_32": "vit_base_patch32_224"}.get(
+            name, "vit_base_patch16_224"
+        )
+        raise ConfigError(
+            f"model.backbone: torchvision's {name} takes pictures of exactly its own size, which a dream's "
+            f"octaves are not; use a timm ViT, which takes any size: timm:{timm_name}"
+        )
     spec = backbone_spec(name)  # any classification model, or a one-line error with the closest names
     module = build_backbone(name, weights)
     transforms = spec.weights.transforms()
     categories = spec.weights.meta.get("categories") if weights == IMAGENET else None
-    return Network(name, module, tuple(transforms.mean), tuple(transforms.std), categories)
+    network = Network(name, module, tuple(transforms.mean), tuple(transforms.std), categories)
+    if isinstance(module, tvm.SwinTransformer):  # its stages run [B, H, W, C] until the head permutes
+        network.channels_last_layers = ("features", "norm")
+    return network
 
 
 # timm ------------------------------------------------------------------------------------------
@@ -189,7 +231,10 @@ def _timm(name: str, weights: Optional[str]) -> Network:
     if embed is not None and prefix is not None:
         patch = embed.patch_size
         tokens = TokenGrid(int(prefix), (int(patch[0]), int(patch[1])))
-    return Network(f"{TIMM}{name}", frozen(module), mean, std, categories, tracing, tokens)
+    network = Network(f"{TIMM}{name}", frozen(module), mean, std, categories, tracing, tokens)
+    if getattr(module, "output_fmt", None) == "NHWC":  # Swin and kin: stages laid out [B, H, W, C]
+        network.channels_last_layers = ("patch_embed", "layers", "norm")
+    return network
 
 
 # the user's own ----------------------------------------------------------------------------------

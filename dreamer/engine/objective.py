@@ -86,7 +86,7 @@ class DreamObjective(nn.Module):
             network.mean,
             network.std,
             network.tracer_kwargs,
-            network.tokens,
+            network.layout,
         )
         self.fade = CrossFade(network.name)
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
@@ -119,12 +119,16 @@ class DreamObjective(nn.Module):
         self.fade.set(layers, channels)
 
     @staticmethod
-    def channels_last_for(backbone: str, channels_last: Union[bool, str]) -> bool:
+    def channels_last_for(network: Network, channels_last: Union[bool, str]) -> bool:
         """``auto``: channels-last where it measured faster (all six documented networks on a CPU; it is
-        the layout convolutions prefer on GPUs too, so any other network gets it)."""
+        the layout convolutions prefer on GPUs too, so any other network made of convolutions gets it;
+        a transformer, whose activations are not maps of a convolution, does not)."""
         if channels_last != "auto":
             return bool(channels_last)
-        return BACKBONES[backbone].channels_last_faster if backbone in BACKBONES else True
+        if network.name in BACKBONES:
+            return BACKBONES[network.name].channels_last_faster
+        convolutions = any(isinstance(module, nn.Conv2d) for module in network.module.modules())
+        return convolutions and network.layout is None
 
     def check_entries(self, octaves: Union[int, str]) -> None:
         """The schedule has one entry per octave when ``octaves`` is a number (``Schedule.check_entries``)."""
