@@ -80,3 +80,12 @@ def test_a_bad_class_is_one_line_before_any_work(tmp_path, capsys, objective, we
     assert len(lines) == 1
     assert message in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_class_alone_climbs_only_the_output_whatever_model_layers_says():
+    from dreamer.engine.module import DreamModule
+
+    model = DreamModule(backbone="resnet18", weights=None, layers=11, objective="class 3")  # 11: no such shortcut
+    assert model.objective.schedule.layers == [("fc",)]
+    both = DreamModule(backbone="resnet18", weights=None, layers="layer2", objective="class 3 + channel 5")
+    assert both.objective.schedule.layers == [("layer2", "fc")]

@@ -68,14 +68,14 @@ class DreamObjective(nn.Module):
             )
         self.tile_size = tile_size
         self.guides = Guides(guide.image, guide.side) if guide.image is not None else None
-        self.schedule = Schedule(network.name, layers, channels)
-        if self.terms.classes:  # class terms climb the network's output (its logits)
+        if self.terms.classes:  # class terms climb the network's output (its logits), whatever model.layers says
             output = network.output
             self.terms.name_classes(output, network.categories)
             only = all(term.kind == "class" for term in self.terms.terms)
-            self.schedule.layers = [
-                (output,) if only else tuple(dict.fromkeys((*entry, output))) for entry in self.schedule.layers
-            ]
+            self.schedule = Schedule(network.name, output if only else layers, None if only else channels)
+            self.schedule.layers = [tuple(dict.fromkeys((*entry, output))) for entry in self.schedule.layers]
+        else:
+            self.schedule = Schedule(network.name, layers, channels)
         fade_sets = [tuple(node_name(network.name, layer) for layer in entry_list(entry)) for entry in fades]
         layer_sets = [*self.schedule.layers, *fade_sets]
         self.extractor = LayerExtractor(
