@@ -29,7 +29,7 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-from dreamer.engine.backbones import BACKBONES, IMAGENET, backbone_spec, build_backbone, frozen, layer_names
+from dreamer.engine.backbones import IMAGENET, backbone_spec, build_backbone, frozen, layer_names
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -153,13 +153,6 @@ def build_network(backbone: Backbone, weights: Optional[str] = IMAGENET, given: 
     if given.std is not None:
         network.std = tuple(given.std)
     return network
-
-
-def backbone_label(backbone: Backbone) -> str:
-    """A backbone as messages and output names say it (a class path for the user's own)."""
-    if isinstance(backbone, Mapping):
-        return str(backbone.get("class_path", "?"))
-    return backbone
 
 
 def is_class_reference(backbone: str) -> bool:
@@ -306,8 +299,6 @@ def import_class(reference: str) -> type:
 
 # weights files -----------------------------------------------------------------------------------
 
-WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt")
-
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from ``path``: safetensors, or a torch file loaded with ``weights_only`` (tensors
@@ -364,8 +355,3 @@ def load_weights(module: nn.Module, path: Path, label: str) -> None:
             unexpected = result.unexpected_keys
             parts.append(f"unexpected {', '.join(unexpected[:4])}" + (" …" if len(unexpected) > 4 else ""))
         raise ConfigError(f"model.weights: {path} does not fit {label}: {'; '.join(parts)}")
-
-
-def torchvision_names() -> list[str]:
-    """Every torchvision classification model dreamer can build by name."""
-    return sorted({*BACKBONES, *tvm.list_models(module=tvm)})
