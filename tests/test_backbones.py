@@ -115,8 +115,15 @@ def test_local_weights_file_is_used(tmp_path):
     assert torch.equal(model.features[0][0].weight, reference.features[0][0].weight)
     with pytest.raises(WeightsNotFoundError, match="does not exist"):
         build_backbone("mobilenet_v2", str(tmp_path / "missing.pth"))
-    with pytest.raises(ValueError, match="do not fit"):
+    with pytest.raises(
+        ValueError, match=r"mine.pth does not fit resnet50: missing conv1.weight, bn1.weight, .* …; unexpected features"
+    ):
         build_backbone("resnet50", str(tmp_path / "mine.pth"))
+    from safetensors.torch import save_file
+
+    save_file(reference.state_dict(), str(tmp_path / "mine.safetensors"))  # a torchvision network takes any format
+    from_safetensors = build_backbone("mobilenet_v2", str(tmp_path / "mine.safetensors"))
+    assert torch.equal(from_safetensors.features[0][0].weight, reference.features[0][0].weight)
 
 
 def test_hub_cache_is_searched_first(tmp_path, monkeypatch):

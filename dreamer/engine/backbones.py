@@ -19,6 +19,7 @@ import torchvision.models as tvm
 from torch import nn
 from torchvision.models import WeightsEnum, feature_extraction
 
+from dreamer.engine.weights import fit, read_state_dict
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 IMAGENET = "imagenet"
@@ -171,13 +172,6 @@ def _missing_weights_message(name: str, reason: str) -> str:
     return "\n".join(lines)
 
 
-def _load_file(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # corrupt file, pickle with code, wrong format
-        raise ConfigError(f"Cannot read weights file {path}: {error}") from error
-
-
 def resolve_state_dict(name: str, weights: Optional[str]) -> Optional[dict[str, torch.Tensor]]:
     """Find the weights for ``name``.
 
@@ -187,13 +181,10 @@ def resolve_state_dict(name: str, weights: Optional[str]) -> Optional[dict[str, 
     if weights is None:
         return None
     if weights != IMAGENET:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsNotFoundError(f"Weights file {path} does not exist (model.weights).")
-        return _load_file(path)
+        return read_state_dict(Path(weights).expanduser())
     for found in (hub_checkpoint_path(name), shipped_checkpoint_path(name)):
         if found is not None and found.is_file():
-            return _load_file(found)
+            return read_state_dict(found)
     try:
         return backbone_spec(name).weights.get_state_dict(progress=True, check_hash=True)
     except (urllib.error.URLError, OSError, RuntimeError) as error:
@@ -211,11 +202,7 @@ def build_backbone(name: str, weights: Optional[str] = IMAGENET) -> nn.Module:
         # weights that are replaced at once (0.8 s for VGG-16).
         with torch.device("meta"):
             model = spec.builder(weights=None, **spec.build_kwargs)
-        try:
-            model.load_state_dict(state_dict, assign=True)
-        except RuntimeError as error:
-            source = weights if weights != IMAGENET else spec.filename
-            raise ConfigError(f"Weights {source} do not fit backbone {name!r}: {error}") from None
+        fit(model, state_dict, str(weights) if weights != IMAGENET else spec.filename, name, assign=True)
         unset = [key for key, value in [*model.named_parameters(), *model.named_buffers()] if value.is_meta]
         if unset:
             raise ConfigError(f"Weights for backbone {name!r} leave {', '.join(unset[:5])} unset")

@@ -144,8 +144,8 @@ class LayerExtractor(nn.Module):
         except (AssertionError, RuntimeError) as error:
             reason = " ".join(str(error).split())[:160]
             raise ConfigError(
-                f"model.backbone: the network refuses a 512×512 picture ({reason}); a dream's octaves come in "
-                "many sizes, so it needs a network that takes any size"
+                f"model.backbone: the network cannot run a 512×512 picture ({reason}); a dream's octaves come "
+                "in many sizes, so it needs a network that takes any size"
             ) from None
         return {name: out.shape[1] for name, out in outputs.items()}
 

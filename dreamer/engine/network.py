@@ -30,6 +30,7 @@ import torchvision.models as tvm
 from torch import nn
 
 from dreamer.engine.backbones import IMAGENET, backbone_spec, build_backbone, frozen, layer_names
+from dreamer.engine.weights import load_weights
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -295,63 +296,3 @@ def import_class(reference: str) -> type:
         hint = f"; closest: {', '.join(close)}" if close else (f"; it has {', '.join(classes[:8])}" if classes else "")
         raise ConfigError(f"model.backbone: {reference}: no class {name!r} there{hint}")
     return found
-
-
-# weights files -----------------------------------------------------------------------------------
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from ``path``: safetensors, or a torch file loaded with ``weights_only`` (tensors
-    and plain containers only: nothing in it is run); a Lightning checkpoint gives its ``state_dict``.
-
-    Raises:
-        ConfigError: a file that is not there, not weights, or holds pickled objects.
-    """
-    if not path.is_file():
-        raise WeightsNotFoundError(f"model.weights: {path} does not exist")
-    if path.suffix.lower() == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as error:
-            raise ConfigError(f"model.weights: {path} is not a readable safetensors file ({error})") from None
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if "weights_only" in str(error) or "Unsupported global" in str(error) or "pickle" in str(error).lower():
-            raise ConfigError(
-                f"model.weights: {path} holds more than tensors (pickled objects); it is not loaded, "
-                "so nothing in it ran (save a state dict: torch.save(model.state_dict(), path))"
-            ) from None
-        raise ConfigError(f"model.weights: {path} is not a weights file ({first})") from None
-    if isinstance(content, Mapping) and isinstance(content.get("state_dict"), Mapping):
-        content = content["state_dict"]  # a Lightning checkpoint
-    if not isinstance(content, Mapping) or not all(isinstance(v, torch.Tensor) for v in content.values()):
-        raise ConfigError(f"model.weights: {path} holds no state dict (a mapping of names to tensors)")
-    return dict(content)
-
-
-def load_weights(module: nn.Module, path: Path, label: str) -> None:
-    """Load the state dict of ``path`` into ``module``, exactly.
-
-    Raises:
-        ConfigError: keys that are missing or unexpected (the first few named), or shapes that differ.
-    """
-    state = read_state_dict(path)
-    try:
-        result = module.load_state_dict(state, strict=False)
-    except RuntimeError as error:  # shapes that differ
-        detail = " ".join(str(error).split())
-        raise ConfigError(f"model.weights: {path} does not fit {label}: {detail[:300]}") from None
-    if result.missing_keys or result.unexpected_keys:
-        parts = []
-        if result.missing_keys:
-            parts.append(
-                f"missing {', '.join(result.missing_keys[:4])}" + (" …" if len(result.missing_keys) > 4 else "")
-            )
-        if result.unexpected_keys:
-            unexpected = result.unexpected_keys
-            parts.append(f"unexpected {', '.join(unexpected[:4])}" + (" …" if len(unexpected) > 4 else ""))
-        raise ConfigError(f"model.weights: {path} does not fit {label}: {'; '.join(parts)}")
