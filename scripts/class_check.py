@@ -1,11 +1,11 @@
-"""How recognisable class dreams are: ImageNet classes dreamed from noise through MobileNetV2 (real
-weights, offline), each judged by the network itself on 16 random crops and turns.
+"""How recognisable class dreams are: ImageNet classes dreamed from noise by the ``classes`` preset
+through MobileNetV2 (real weights, offline), each judged by the network itself on 16 random crops
+and turns.
 
-    python scripts/class_check.py [--classes 1 130 207 281 340 417 430 949] [--steps 10]
+    python scripts/class_check.py [--classes 1 76 207 282 340 425 945 980] [--steps 256] [-- <more dreamer options>]
 
-Each class is a ``dreamer fit`` of the quickstart preset from noise (``--octaves.init noise``) with
-``--model.objective "class N"``; a crop keeps 60–100 % of the side and turns by up to ±15°. Prints,
-per class, the share of crops whose top-1 is the class, and the mean over classes.
+A crop keeps 60–100 % of the side and turns by up to ±15°. Prints, per class, the share of crops
+whose top-1 is the class, and the mean over classes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 import torchvision.transforms.v2.functional as F
-from PIL import Image
 
 from dreamer.cli import main as dreamer
 from dreamer.engine.network import build_network
@@ -42,31 +41,23 @@ def crops(picture: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--classes", type=int, nargs="+", default=[1, 130, 207, 281, 340, 417, 430, 949])
-    parser.add_argument("--steps", type=int, default=10, help="steps per octave")
+    parser.add_argument("--classes", type=int, nargs="+", default=[1, 76, 207, 282, 340, 425, 945, 980])
+    parser.add_argument("--steps", type=int, help="steps per picture (default: the preset's)")
+    parser.add_argument("options", nargs="*", help="more dreamer options, after --")
     args = parser.parse_args()
     network = build_network("mobilenet_v2", "imagenet")
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (network.mean, network.std))
     generator = torch.Generator().manual_seed(0)
     shares = []
     with tempfile.TemporaryDirectory() as folder:
-        start = Path(folder) / "grey.png"
-        Image.new("RGB", (320, 320), (128, 128, 128)).save(start)
+        options = ["--data.classes", ",".join(map(str, args.classes)), "--data.output", folder]
+        options += ["--octaves.iterations", str(args.steps)] if args.steps else []
+        options += ["--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *args.options]
+        if dreamer(["fit", "--config", "classes", *options]) != 0:
+            return 1
         for number in args.classes:
-            out = Path(folder) / f"class{number}"
-            options = ["--model.objective", f"class {number}", "--octaves.init", "noise"]
-            options += ["--octaves.iterations", str(args.steps), "--trainer.logger", "false"]
-            options += [
-                "--trainer.enable_progress_bar",
-                "false",
-                "--data.images",
-                str(start),
-                "--data.output",
-                str(out),
-            ]
-            if dreamer(["fit", "--config", "quickstart", *options]) != 0:
-                return 1
-            dream = to_tensor(open_photo(out / "grey.png")[0])
+            (path,) = Path(folder).glob(f"*/*-class{number:04d}.png")
+            dream = to_tensor(open_photo(path)[0])
             with torch.no_grad():
                 top = network.module((crops(dream, generator) - mean) / std).argmax(dim=1)
             share = float((top == number).float().mean())

@@ -38,6 +38,17 @@ NETS = textwrap.dedent(
             return self.head(self.body(x).mean(dim=(2, 3)))
 
 
+    class Digits(nn.Module):  # grey 28 px pictures only: a Linear after Flatten takes exactly one size
+
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten())
+            self.head = nn.Linear(4 * 28 * 28, 10)
+
+        def forward(self, x):
+            return self.head(self.body(x))
+
+
     class ShapesModule(pl.LightningModule):
         def __init__(self, width: int = 8):
             super().__init__()
@@ -141,8 +152,10 @@ def test_the_input_convention_is_the_networks_unless_given():
     assert build_network("mobilenet_v2", None).mean == (0.485, 0.456, 0.406)
     given = build_network("mobilenet_v2", None, Input(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)))
     assert given.std == (0.25, 0.25, 0.25)
-    with pytest.raises(ConfigError, match="model.input.mean: one number per colour channel"):
-        Input(mean=(0.5,))
+    with pytest.raises(ConfigError, match=r"model.input.mean: one number per channel the network takes \(3\)"):
+        build_network("mobilenet_v2", None, Input(mean=(0.5,)))
+    with pytest.raises(ConfigError, match="model.input.channels: mobilenet_v2's first convolution takes 3"):
+        build_network("mobilenet_v2", None, Input(channels=1))
 
 
 @pytest.mark.parametrize(
@@ -228,3 +241,44 @@ def test_a_network_that_cannot_dream_is_refused_in_one_line(tmp_path, capsys, ba
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert message in lines[0]
+
+
+def test_a_grey_network_of_one_size_dreams_any_photo_grey_through_its_input(tmp_path, nets, photo, capsys):
+    """A network whose first convolution takes one channel sees the mean of the colours, at its own
+    28 px (``model.input.size``): the colour photo is dreamed, written as a grey PNG, with a note."""
+    from PIL import Image
+
+    args = ["fit", "--config", "quickstart", "--model.backbone", f"{nets}:Digits", "--model.weights", "null"]
+    args += ["--model.objective", "class 3", "--data.images", str(photo), "--data.output", str(tmp_path / "out")]
+    args += [*QUIET, "--octaves.count", "2", "--octaves.iterations", "3"]
+    assert main(args) == 2  # it cannot run a 512 px picture: one line
+    assert "cannot run a 512×512 picture" in capsys.readouterr().err
+    assert main([*args, "--model.input.size", "28"]) == 0
+    assert "sees one channel: pictures are dreamed and written grey" in capsys.readouterr().out
+    with Image.open(tmp_path / "out" / photo.name) as dream, Image.open(photo) as original:
+        assert dream.mode == "L"
+        assert dream.size == original.size
+        before = torch.tensor(list(original.convert("RGB").getdata()), dtype=torch.float32).mean(dim=1)
+        after = torch.tensor(list(dream.getdata()), dtype=torch.float32)
+    assert (after - before).abs().mean() > 1  # it dreamed: the picture changed beyond the grey conversion
+    network = build_network(f"{nets}:Digits", None, Input(size=28))
+    assert (network.channels, network.size) == (1, 28)
+    assert network.mean == pytest.approx((0.449,))  # ImageNet's means, averaged over the colours
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--model.input.channels", "2"], "model.input.channels: 1 (grey) or 3 (colour), got 2"),
+        (["--model.input.mean", "[0.5, 0.5]"], "model.input.mean: one number per channel the network takes (1)"),
+        (["--model.input.size", "4"], "model.input.size must be at least 8 px, got 4"),
+    ],
+)
+def test_a_bad_input_convention_is_one_line_before_any_work(tmp_path, nets, photo, capsys, options, message):
+    args = ["fit", "--config", "quickstart", "--model.backbone", f"{nets}:Digits", "--model.weights", "null"]
+    args += ["--data.images", str(photo), "--data.output", str(tmp_path / "out"), *QUIET, *options]
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert not (tmp_path / "out").exists()

@@ -17,8 +17,9 @@ from dreamer.explore.sheets import ContactSheets
 
 
 class Dreamed(Protocol):
-    """What a run's report reads: its data (the plan's summary, the output), Trainer and wiring."""
+    """What a run's report reads: its model, data (the plan's summary, the output), Trainer and wiring."""
 
+    model: Any
     datamodule: Any
     trainer: pl.Trainer
     wiring: Wiring
@@ -60,6 +61,8 @@ def report(cli: Dreamed) -> int:
     summary = cli.datamodule.summary
     if not cli.trainer.is_global_zero:
         return 1 if done.failed else 0  # rank 0 speaks for the run
+    if getattr(cli.model, "grey", False):
+        print(f"note: {cli.model.hparams.backbone} sees one channel: pictures are dreamed and written grey")
     for message in done.notes:
         print(f"note: {message}")
     for message in done.failed:

@@ -25,6 +25,7 @@ from dreamer.engine.accounts import SavesConfig
 from dreamer.engine.module import DreamModule
 from dreamer.engine.octaves import Octaves
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
+from dreamer.explore.classes import ClassesDataModule  # noqa: F401
 from dreamer.files.bundled import (
     INPUT_KEYS,
     NETWORK_KEYS,

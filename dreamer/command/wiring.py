@@ -14,6 +14,7 @@ from dreamer.engine.events import DreamListener
 from dreamer.engine.module import DreamModule
 from dreamer.engine.octaves import DEFAULT_OCTAVES, Octaves, OctaveWalk
 from dreamer.engine.source import DreamSource
+from dreamer.errors import ConfigError
 from dreamer.motion.timeline import Timeline
 from dreamer.watch.metrics import DreamMetrics
 from dreamer.watch.progress import DreamProgressBar
@@ -42,6 +43,13 @@ def wire(
     logs, dreamer's progress bar in place of Lightning's default, and any listener already among the
     Trainer's callbacks (the image logger). A ``timeline`` (keyframes, audio) goes to the data."""
     data.outline = model.outline(octaves)
+    if data.outline.own_class_at is not None and not data.gives_classes:
+        raise ConfigError(
+            "model.objective: a bare 'class' climbs each picture's own class, which only the classes preset hands "
+            "out (--config classes); elsewhere name one: 'class 207'"
+        )
+    if data.gives_classes and data.outline.own_class_at is None:
+        raise ConfigError("model.objective: the classes preset climbs each picture's own class: write a bare 'class'")
     if timeline:
         data.animate(timeline)
     declared = data.dream_callbacks()

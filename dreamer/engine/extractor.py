@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, Optional, Union, cast
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, fx, nn
 from torch.func import functional_call
 from torch.nn.utils.fusion import fuse_conv_bn_eval
@@ -43,13 +44,14 @@ class LayerExtractor(nn.Module):
         std: Sequence[float] = IMAGENET_STD,
         tracer_kwargs: Optional[dict[str, Any]] = None,
         layout: Optional[Layout] = None,
+        size: Optional[int] = None,
     ) -> None:
         super().__init__()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.compiled = compile
-        self.register_buffer("mean", torch.tensor(tuple(mean)).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(tuple(std)).view(1, 3, 1, 1), persistent=False)
-        self.layout = layout
+        self.register_buffer("mean", torch.tensor(tuple(mean)).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(tuple(std)).view(1, -1, 1, 1), persistent=False)
+        self.layout, self.size = layout, size
         known = set(layer_names(backbone, tracer_kwargs))
         self.layer_sets: list[tuple[str, ...]] = list(dict.fromkeys(tuple(layers) for layers in layer_sets))
         for layers in self.layer_sets:
@@ -94,6 +96,10 @@ class LayerExtractor(nn.Module):
     @override
     def forward(self, images: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         mean, std = cast(Tensor, self.mean), cast(Tensor, self.std)
+        if mean.shape[1] == 1:  # a grey network sees the mean of the colours
+            images = images.mean(dim=1, keepdim=True)
+        if self.size is not None and images.shape[-2:] != (self.size, self.size):
+            images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False)
         normalised = ((images - mean) / std).contiguous(memory_format=self.memory_format)
         if self.compiled == "reduce-overhead":
             torch.compiler.cudagraph_mark_step_begin()  # each call is a new step: earlier outputs are done with
@@ -108,7 +114,10 @@ class LayerExtractor(nn.Module):
         ``vgg16.features[30]``), and at least the side below which the network cannot run at all
         (unpadded convolutions and pools, as in Inception v3). Shapes are propagated on the ``meta``
         device: no arithmetic runs and no memory is taken, so asking costs about a millisecond per layer.
+        A network that sees every picture at one ``size`` is worth dreaming from that size up.
         """
+        if self.size is not None:
+            return self.size
 
         def output_side(side: int) -> int:
             try:
@@ -153,8 +162,10 @@ class LayerExtractor(nn.Module):
         """The activations of ``layers`` for a ``side``² image as shapes only, on the ``meta`` device."""
         graph = self._graph(layers)
         shapes = {name: torch.empty_like(value, device="meta") for name, value in _tensors(graph)}
+        side = self.size or side
         with torch.no_grad():
-            outputs = functional_call(graph, shapes, (torch.empty(1, 3, side, side, device="meta"),))
+            picture = torch.empty(1, cast(Tensor, self.mean).shape[1], side, side, device="meta")
+            outputs = functional_call(graph, shapes, (picture,))
         return self.layout.maps(outputs, (side, side)) if self.layout else outputs
 
 

@@ -47,8 +47,8 @@ class DreamModule(pl.LightningModule):
         weights: ``imagenet`` (torchvision's: hub cache, a package that ships them, then download;
             timm's: its own loading), a state dict (``.pth``, ``.pt``, ``.safetensors``), a Lightning
             ``.ckpt``, or ``null`` for random weights. Nothing is loaded in a way that runs code.
-        input: How the network wants its pixels: ``{mean: [...], std: [...]}`` (``null``: what the
-            network says, else ImageNet's).
+        input: How the network wants its pixels: ``{channels: 1, mean: [...], std: [...], size: 64}``
+            (``network.Input``; ``null``: what the network says, else ImageNet's).
         layers: The layer to excite, or one entry per octave (smallest first); an entry may be a list
             of layers whose objectives are summed. Integers index ``features`` of VGG/MobileNet
             (``6`` is ``vgg16.features[6]``); names are module paths (``features.29``, ``inception4c``).
@@ -138,6 +138,7 @@ class DreamModule(pl.LightningModule):
             self.hparams[name] = asdict(group)  # plain values: a checkpoint loads with weights_only
         self.optimizer_factory = optimizer
         network = build_network(backbone, weights, given)
+        self.grey = network.channels == 1  # a grey network: pictures are dreamed and written grey
         self.objective = DreamObjective(
             network,
             layers,
@@ -163,7 +164,7 @@ class DreamModule(pl.LightningModule):
             ConfigError: a per-octave layer or channel list with another number of entries than octaves.
         """
         self.objective.check_entries(octaves.count)
-        hp = self.hparams
+        hp, terms = self.hparams, self.objective.terms
         return DreamOutline(
             octaves,
             min_side=self.objective.min_side(-1, 1),
@@ -171,6 +172,8 @@ class DreamModule(pl.LightningModule):
             widths=self.objective.widths(),
             channels_set=hp.channels is not None,
             check_names=self.objective.check_names,
+            own_class_at=terms.output if terms.own_class else None,
+            categories=terms.categories,
         )
 
     def retune(self, values: Mapping[str, Any], adds: Mapping[str, float]) -> None:
@@ -232,13 +235,15 @@ class DreamModule(pl.LightningModule):
         """The parameter keeps its identity and takes ``start`` in its parametrisation; an objective
         that refers to the photo (a caricature) takes ``original``, the photo at this level."""
         self.picture_size = (start.shape[-2], start.shape[-1])
+        start = grey(start) if self.grey else start
         self.image.data = self.parametrisation.encode(start.to(self.image.dtype)).contiguous().clone()
         if original is not None and self.step.dreaming:
             self.objective.refer(original, self.step.octave, self.step.levels)
 
     def picture(self) -> Tensor:
         with torch.no_grad():
-            return self.parametrisation.decode(self.image.detach(), self.picture_size)
+            pixels = self.parametrisation.decode(self.image.detach(), self.picture_size)
+            return grey(pixels) if self.grey else pixels
 
     def gradient(self) -> Optional[Tensor]:
         return self.image.grad
@@ -326,3 +331,8 @@ class DreamModule(pl.LightningModule):
         frozen = {key: value for key, value in nn.Module.state_dict(self).items() if key.startswith("objective.")}
         self.image.data = torch.empty_like(state_dict["image"], device=self.image.device)
         return super().load_state_dict({**frozen, **state_dict}, strict=strict, assign=assign)
+
+
+def grey(pictures: Tensor) -> Tensor:
+    """``[B, 3, H, W]`` with every pixel the mean of its colours (what a grey network sees)."""
+    return pictures.mean(dim=1, keepdim=True).expand_as(pictures).contiguous()

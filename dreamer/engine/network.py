@@ -42,23 +42,30 @@ Backbone = Union[str, dict[str, Any]]
 
 @dataclass(frozen=True)
 class Input:
-    """How the network wants its pixels (the ``model.input`` group): each channel of an image in
-    [0, 1] becomes ``(x − mean) / std``. ``null``: what the network says (torchvision's weight
-    transforms, timm's pretrained config), else ImageNet's.
+    """How the network wants its pixels (the ``model.input`` group). ``channels``: 3 (colour) or 1
+    (grey: the network sees the mean of a picture's colours, and pictures are dreamed and written
+    grey). Each channel in [0, 1] becomes ``(x − mean) / std``. ``size``: the network sees every
+    picture resized to ``size × size`` (a network that takes only its own size, or one trained on
+    small pictures, dreamed at its own scale); the gradient flows back through the resizing. ``null``:
+    what the network says (its first convolution's channels, torchvision's weight transforms, timm's
+    pretrained config), else ImageNet's (grey: their means).
 
     Raises:
-        ConfigError: a mean or std of another length than 3, or a std that is not positive.
+        ConfigError: channels other than 1 or 3, a std that is not positive, or a size below 8.
     """
 
+    channels: Optional[int] = None
     mean: Optional[tuple[float, ...]] = None
     std: Optional[tuple[float, ...]] = None
+    size: Optional[int] = None
 
     def __post_init__(self) -> None:
-        for name, values in (("mean", self.mean), ("std", self.std)):
-            if values is not None and len(values) != 3:
-                raise ConfigError(f"model.input.{name}: one number per colour channel (3), got {list(values)}")
+        if self.channels not in (None, 1, 3):
+            raise ConfigError(f"model.input.channels: 1 (grey) or 3 (colour), got {self.channels}")
         if self.std is not None and not all(value > 0 for value in self.std):
             raise ConfigError(f"model.input.std must be > 0, got {list(self.std)}")
+        if self.size is not None and self.size < 8:
+            raise ConfigError(f"model.input.size must be at least 8 px, got {self.size}")
 
 
 NETWORK_INPUT = Input()
@@ -120,6 +127,12 @@ class Network:
     tracer_kwargs: Optional[dict[str, Any]] = None  # what the network's own tracing leaves whole (timm's)
     tokens: Optional[TokenGrid] = None  # a vision transformer: its tokens as maps
     channels_last_layers: tuple[str, ...] = ()  # layers laid out [B, H, W, C] (Swin's stages), by name prefix
+    size: Optional[int] = None  # the side every picture is resized to for the network (None: as it is)
+
+    @property
+    def channels(self) -> int:
+        """The picture channels the network takes: 3, or 1 (grey)."""
+        return len(self.mean)
 
     @property
     def layout(self) -> Optional[Layout]:
@@ -149,11 +162,44 @@ def build_network(backbone: Backbone, weights: Optional[str] = IMAGENET, given: 
             network = _timm(backbone[len(TIMM) :], weights)
         else:
             network = _torchvision(backbone, weights)
-    if given.mean is not None:
-        network.mean = tuple(given.mean)
-    if given.std is not None:
-        network.std = tuple(given.std)
+    return with_input(network, given)
+
+
+def with_input(network: Network, given: Input) -> Network:
+    """``network`` taking its pixels as ``given`` says where it says (else as the network says).
+
+    Raises:
+        ConfigError: a mean or std with another number of values than the network's channels, or a
+            network whose first convolution takes neither 1 nor 3 channels.
+    """
+    own = first_channels(network.module)
+    if given.channels is not None and own is not None and given.channels != own:
+        raise ConfigError(f"model.input.channels: {network.name}'s first convolution takes {own}, not {given.channels}")
+    channels = given.channels or own or 3
+    if channels not in (1, 3):
+        raise ConfigError(
+            f"model.backbone: {network.name}'s first convolution takes {channels} channels; dreamer dreams "
+            "pictures of 1 (grey) or 3 (colour)"
+        )
+    if channels == 1 and len(network.mean) == 3:  # a grey network: the colour means' means
+        network.mean, network.std = (sum(network.mean) / 3,), (sum(network.std) / 3,)
+    elif channels == 3 and len(network.mean) == 1:
+        network.mean, network.std = network.mean * 3, network.std * 3
+    for name, values in (("mean", given.mean), ("std", given.std)):
+        if values is not None and len(values) != channels:
+            raise ConfigError(
+                f"model.input.{name}: one number per channel the network takes ({channels}), got {list(values)}"
+            )
+    network.mean = tuple(given.mean) if given.mean is not None else network.mean
+    network.std = tuple(given.std) if given.std is not None else network.std
+    network.size = given.size or network.size
     return network
+
+
+def first_channels(module: nn.Module) -> Optional[int]:
+    """The channels the first convolution of ``module`` takes (``None``: it has none)."""
+    first = next((layer for layer in module.modules() if isinstance(layer, nn.Conv2d)), None)
+    return first.in_channels if first is not None else None
 
 
 def is_class_reference(backbone: str) -> bool:

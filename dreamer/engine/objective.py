@@ -87,6 +87,7 @@ class DreamObjective(nn.Module):
             network.std,
             network.tracer_kwargs,
             network.layout,
+            network.size,
         )
         self.fade = CrossFade(network.name)
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive

@@ -84,7 +84,8 @@ def parse_objective(text: str) -> list[Term]:
     """``mean_square``, ``mean``, or weighted terms joined by ``+``/``-``: ``channel 7 - channel 12``,
     ``neuron 7`` (the centre of the map) or ``neuron 7@0.25,0.5`` (row, column as fractions),
     ``direction vector.npy`` (or a photo), ``caricature``, ``class 207`` or ``class 'tiger shark'``
-    (the network's output logit for that class), ``2*channel 3 + 0.5 mean``.
+    (the network's output logit for that class; a bare ``class``: each picture's own class, which
+    the classes data gives), ``2*channel 3 + 0.5 mean``.
 
     Raises:
         ConfigError: text that is none of these, naming the first part that is not understood.
@@ -102,7 +103,8 @@ def parse_objective(text: str) -> list[Term]:
             )
         kind = match["kind"]
         if kind == "class":
-            if (match["number"] is None) == (match["quoted"] is None) or match["y"] is not None:
+            both = match["number"] is not None and match["quoted"] is not None
+            if both or match["y"] is not None or match["source"] is not None:
                 raise ConfigError(
                     f"model.objective: 'class' takes a class number or a quoted name: {match.group(0).strip()!r}"
                 )
@@ -149,11 +151,17 @@ def load_direction(path: Path) -> Tensor:
     return values.float()
 
 
-def term_objective(term: Term, activation: Tensor, direction: Optional[Tensor] = None) -> Tensor:
+def term_objective(
+    term: Term, activation: Tensor, direction: Optional[Tensor] = None, own: Optional[Sequence[int]] = None
+) -> Tensor:
     """Per-image value ``[B]`` of one non-plain ``term`` at ``activation`` ``[B, C, h, w]``, unweighted
-    (``direction``: the unit vector of a direction term)."""
+    (``direction``: the unit vector of a direction term; ``own``: each picture's class, for a bare class)."""
     activation = activation.float()
     if term.kind in ("channel", "class"):  # a class: its logit (a channel of the output)
+        if term.channel is None:  # a bare class: each picture's own
+            if own is None:
+                raise ConfigError("model.objective: a bare 'class' climbs each picture's own class; name one")
+            return activation[torch.arange(activation.shape[0]), list(own)].reshape(activation.shape[0], -1).mean(1)
         return activation[:, term.channel].reshape(activation.shape[0], -1).mean(dim=1)
     if term.kind == "neuron":
         height, width = activation.shape[-2:]
@@ -197,7 +205,7 @@ def diversity_penalty(activation: Tensor, groups: Optional[Sequence[int]] = None
     return (similarity * others).sum(dim=1) / len(grams)
 
 
-def class_number(label: str, categories: Sequence[str]) -> int:
+def class_number(label: str, categories: Sequence[str], setting: str = "model.objective") -> int:
     """The number of the class called ``label``: matched case-insensitively, exactly or by a unique prefix.
 
     Raises:
@@ -212,9 +220,9 @@ def class_number(label: str, categories: Sequence[str]) -> int:
         return starting[0]
     if starting:
         listed = ", ".join(f"{categories[i]!r} ({i})" for i in starting[:8])
-        raise ConfigError(f"model.objective: class {label!r} is ambiguous: {listed}")
+        raise ConfigError(f"{setting}: class {label!r} is ambiguous: {listed}")
     import difflib
 
     close = difflib.get_close_matches(wanted, names, n=4)
     hint = ", ".join(f"{categories[names.index(n)]!r}" for n in close) or "none"
-    raise ConfigError(f"model.objective: no class {label!r} among the weights' {len(names)} classes; closest: {hint}")
+    raise ConfigError(f"{setting}: no class {label!r} among the weights' {len(names)} classes; closest: {hint}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Optional
 
 from dreamer.engine.batch import DreamBatch, Pace, Position
 from dreamer.engine.octaves import Octaves
@@ -31,6 +32,9 @@ class DreamOutline:
         widths: Channels of each scheduled layer.
         channels_set: Whether ``model.channels`` chooses the channels.
         check_names: Raises ``ConfigError`` for inputs the model cannot dream (a photo without its guide).
+        own_class_at: The network's output, where a bare ``class`` objective climbs each picture's own
+            class (``None``: the objective has none; then no data may hand pictures their classes).
+        categories: The names of the network's classes, where its weights carry them.
     """
 
     octaves: Octaves = Octaves()
@@ -39,6 +43,8 @@ class DreamOutline:
     widths: dict[str, int] = field(default_factory=dict)
     channels_set: bool = False
     check_names: Callable[[Sequence[str]], None] = _accept
+    own_class_at: Optional[str] = None
+    categories: tuple[str, ...] = ()
 
     def levels_for(self, size: tuple[int, int]) -> int:
         """Pyramid levels of a dream of ``(height, width)``."""

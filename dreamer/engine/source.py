@@ -31,6 +31,7 @@ class DreamSource(pl.LightningDataModule):
     """
 
     output: Path
+    gives_classes = False  # whether its batches hand each picture its class (for a bare ``class`` objective)
 
     def __init__(self) -> None:
         super().__init__()

@@ -47,7 +47,9 @@ class Terms:
         self.plain = all(term.plain for term in self.terms)  # whole layers or channels only
         self.caricature = any(term.kind == "caricature" for term in self.terms)
         self.classes = any(term.kind == "class" for term in self.terms)
+        self.own_class = any(term.kind == "class" and term.channel is term.label is None for term in self.terms)
         self.output: Optional[str] = None  # the network's output, where class terms are climbed
+        self.categories: tuple[str, ...] = ()  # the names of its classes, where the weights carry them
         self.references: dict[str, Tensor] = {}
         self.directions: dict[tuple[Path, str], Tensor] = {}
 
@@ -57,7 +59,7 @@ class Terms:
         Raises:
             ConfigError: a class named where the weights carry no names, or a name none or several match.
         """
-        self.output = output
+        self.output, self.categories = output, tuple(categories or ())
         named = []
         for term in self.terms:
             if term.kind == "class" and term.label is not None:
@@ -109,13 +111,14 @@ class Terms:
         for term in self.terms:
             if (term.kind == "class") != (layer == self.output):
                 continue  # class terms are climbed at the output, the others at the scheduled layers
-            if term.plain:
-                value = activation_objective(activation, channels, term.kind, image_channels)
+            if term.plain:  # with a bare class, the batch's numbers are classes, not this layer's channels
+                own = None if self.own_class else image_channels
+                value = activation_objective(activation, channels, term.kind, own)
             elif term.kind == "caricature":
                 value = caricature_objective(activation, self.references[layer])
             else:
                 direction = self._direction(term, layer, look, activation.device) if term.source else None
-                value = term_objective(term, activation, direction)
+                value = term_objective(term, activation, direction, image_channels)
             total = term.weight * value if total is None else total + term.weight * value
         if total is None:  # the output, climbed for class terms only, is also a scheduled layer
             total = activation.new_zeros(activation.shape[0], dtype=torch.float32)

@@ -107,6 +107,8 @@ class AtlasDataModule(DreamSource):
         ConfigError: a setting out of range.
     """
 
+    unit, what, whats = "c", "channel", "channels"  # files ``<layer>-c0007.png``; a line names "channel 7"
+
     def __init__(
         self,
         channels: str = "all",
@@ -156,10 +158,17 @@ class AtlasDataModule(DreamSource):
     def target(self, channel: int, face: int = 0) -> Path:
         """Where channel ``channel``'s image (its face ``face``, counted from 0) goes."""
         tail = f"-f{face + 1}" if self.faces > 1 else ""
-        return self.output / self.layer / f"{self.layer}-c{channel:04d}{tail}.png"
+        return self.output / self.layer / f"{self.layer}-{self.unit}{channel:04d}{tail}.png"
 
-    @staticmethod
-    def choose_layer(outline: DreamOutline) -> tuple[str, int]:
+    def parse(self, text: str, width: int) -> list[int]:
+        """The channels ``data.channels`` chooses (``parse_channels``)."""
+        return parse_channels(text, width)
+
+    def label(self, channel: int) -> str:
+        """A channel's label on the sheets."""
+        return str(channel)
+
+    def choose_layer(self, outline: DreamOutline) -> tuple[str, int]:
         """The one layer every octave dreams, and its width."""
         layer_sets = set(outline.layers)
         if len(layer_sets) != 1 or len(next(iter(layer_sets))) != 1:
@@ -178,7 +187,7 @@ class AtlasDataModule(DreamSource):
         outline = self.current_outline
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
         self.layer, width = self.choose_layer(outline)
-        self.channels = parse_channels(self.channel_text, width)
+        self.channels = self.parse(self.channel_text, width)
         if self.size < outline.min_side:
             raise ConfigError(
                 f"data.size: {self.size} px is smaller than the {outline.min_side} px that {self.layer} needs"
@@ -195,11 +204,11 @@ class AtlasDataModule(DreamSource):
         self.rules.protect([*([self.photo] if self.photo else []), *self.protected, *examples])
         for channel in self.channels[rank::world_size]:
             for face in range(self.faces):
-                name = f"{self.layer}/c{channel:04d}" + (f"-f{face + 1}" if self.faces > 1 else "")
+                name = f"{self.layer}/{self.unit}{channel:04d}" + (f"-f{face + 1}" if self.faces > 1 else "")
                 job = ChannelJob(channel, name, self.target(channel, face))
                 reason = self.rules.refusal(job.target)
                 if reason is not None:
-                    failed.append(f"channel {channel}: not dreamed: its output {reason}; choose another data.output")
+                    failed.append(f"{self.what} {channel}: not dreamed: its output {reason}; choose data.output")
                 elif self.rules.kept(job.target):
                     skipped.append(job.target)
                 else:
@@ -260,13 +269,18 @@ class AtlasDataModule(DreamSource):
                         pictures.append(image.convert("RGB"))
                 pictures += [Image.fromarray(example.pixels) for example in self.examples.get(channel, [])]
                 images.append(side_by_side(pictures, self.tile_side) if len(pictures) > 1 else pictures[0])
+            contiguous = chosen[-1] - chosen[0] == len(chosen) - 1
             title = f"{self.layer}: " + (
-                f"channels {chosen[0]}-{chosen[-1]}" if len(chosen) > 1 else f"channel {chosen[0]}"
+                f"{self.what} {chosen[0]}"
+                if len(chosen) == 1
+                else f"{self.whats} {chosen[0]}-{chosen[-1]}"
+                if contiguous
+                else f"{len(chosen)} {self.whats}"
             )
             if self.examples:
                 title += f" (dream, then the {self.per_channel} crops of your examples that excite it most)"
             width = per_cell * (self.tile_side + 3) - 3
-            sheet = contact_sheet(images, [str(c) for c in chosen], columns, self.tile_side, title, width)
+            sheet = contact_sheet(images, [self.label(c) for c in chosen], columns, self.tile_side, title, width)
             path = self.output / f"{self.layer}-sheet{number}.png"
             reason = self.rules.refusal(path)
             if reason is not None:

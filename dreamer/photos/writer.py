@@ -38,10 +38,12 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
     def __init__(self) -> None:
         super().__init__()
         self.background = Background("dreamer-writer")
+        self.grey = False
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.background.threaded = overlaps(trainer.strategy.root_device)
+        self.grey = bool(getattr(pl_module, "grey", False))  # a grey network's dreams are written grey
 
     @override
     def on_dream_start(self, trainer: pl.Trainer, dream: Dream) -> None:
@@ -70,6 +72,7 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
         """On the writer's thread: encode and write one dream (8-bit ``[3, H, W]``) and its sidecar."""
         try:
             image = to_pil_image(picture)
+            image = image.convert("L") if self.grey else image
             if alpha is not None:
                 image.putalpha(to_pil_image(alpha.unsqueeze(0)))
                 if target.suffix.lower() in (".jpg", ".jpeg"):  # JPEG has no alpha: flatten on white
