@@ -24,9 +24,11 @@ from tests.helpers import free_port
 
 gradio = pytest.importorskip("gradio", reason="the page's extra is not installed: pip install -e '.[app]'")
 
-from dreamer.app.recipe import Recipe, recipe_yaml  # noqa: E402
+from dreamer.app.form import form_settings  # noqa: E402
+from dreamer.app.recipe import SETTINGS, Recipe, preset, preset_value, recipe_yaml  # noqa: E402
 from dreamer.app.uploads import UploadError, take_photo, take_video  # noqa: E402
 from dreamer.app.workspace import Workspace  # noqa: E402
+from dreamer.errors import ConfigError  # noqa: E402
 
 DREAMER = Path(sys.executable).with_name("dreamer")
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
@@ -336,3 +338,44 @@ def test_motion_dreams_an_uploaded_video(page, tmp_path):
     line = wait_for_status(page, "Dreamed in", element="#motion-status", timeout=300)
     assert line.startswith("Dreamed in")
     assert page.get_attribute("#motion-video video", "src").endswith("video.mp4")
+
+
+def test_the_network_field_takes_torchvision_and_timm_names_only_and_lists_their_layers():
+    from dreamer.app.form import network_choices, network_layers, page_network
+
+    assert network_choices("mobilenet_v2")[:2] == ["mobilenet_v2", "vgg16"]
+    assert "convnext_tiny" in network_choices("vgg16")
+    layers, chosen = network_layers("resnet18")  # the names `dreamer layers` lists, maps only
+    assert {"layer3.1.conv2", "layer3", "layer1.0.relu_1"} <= set(layers)
+    assert "fc" not in layers  # logits are no map
+    assert chosen in layers
+    assert network_layers("mobilenet_v2") == ([str(i) for i in range(19)], "11")
+    for own in ("nets.py:ShapesNet", "my_pkg.nets.ShapesNet"):
+        with pytest.raises(ConfigError, match="the page takes torchvision and timm names"):
+            page_network(own)
+    with pytest.raises(ConfigError, match="closest"):
+        network_layers("resnet_18")
+
+
+def test_a_network_changed_in_the_form_is_in_the_command():
+    values = {key: preset_value(preset("quickstart"), key) for key in SETTINGS}
+    values |= {"model.backbone": "resnet18", "model.layers": "layer3", "octaves.count": str(values["octaves.count"])}
+    values["model.tile_size"] = str(values["model.tile_size"])
+    recipe = Recipe.from_form("quickstart", form_settings(values))
+    assert recipe.settings == {"model.backbone": "resnet18", "model.layers": "layer3"}
+    assert "--model.backbone=resnet18 --model.layers=layer3" in recipe.command({})
+
+
+def test_a_network_typed_in_the_page_lists_its_layers_and_a_file_is_refused(page):
+    page.fill("#network input", "resnet18")
+    page.press("#network input", "Enter")
+    line = wait_for_status(page, "layers to dream", timeout=60)
+    assert re.fullmatch(r"resnet18: \d+ layers to dream; \S+ chosen\.", line), line
+    page.click("#layer input")
+    options = page.locator("ul[role=listbox] li").all_inner_texts()
+    assert {"layer3.1.conv2", "layer4"} <= {option.strip() for option in options}, options[:8]
+    page.keyboard.press("Escape")
+    page.fill("#network input", "nets.py:ShapesNet")
+    page.press("#network input", "Enter")
+    line = wait_for_status(page, "error", timeout=60)
+    assert line.startswith("dreamer: error: model.backbone: the page takes torchvision and timm names"), line

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import gradio as gr
+import torchvision.models as tvm
 
 from dreamer.app.recipe import SETTINGS, preset, preset_value
-from dreamer.engine.backbones import backbone_spec
+from dreamer.engine.backbones import BACKBONES, backbone_spec
+from dreamer.engine.network import build_network, is_class_reference
 from dreamer.errors import ConfigError
 
 TILES = ["none", "256", "512", "1024", "2048"]
@@ -20,6 +23,52 @@ def layer_choices(config: dict[str, Any]) -> list[str]:
     own = str(preset_value(config, "model.layers"))
     choices = list(backbone_spec(backbone).layers)
     return choices if own in choices else [own, *choices]
+
+
+def network_choices(own: str) -> list[str]:
+    """The networks the page lists: the documented six, then torchvision's other classification
+    models (any timm name may be typed: ``timm:convnext_tiny``), with the preset's own first."""
+    others = [name for name in tvm.list_models(module=tvm) if name not in BACKBONES and not name.startswith("vit_")]
+    return list(dict.fromkeys([own, *BACKBONES, *sorted(others)]))
+
+
+def page_network(text: Optional[str]) -> str:
+    """The network the page's field names: a torchvision or timm name only. A page may be served to
+    others, so it never imports a class path or a file (the command line does).
+
+    Raises:
+        ConfigError: a class path or a file.
+    """
+    name = (text or "").strip()
+    if not name or is_class_reference(name):
+        raise ConfigError(
+            f"model.backbone: the page takes torchvision and timm names (resnet50, timm:convnext_tiny), not {name!r}; "
+            "a network of your own dreams from the command line"
+        )
+    return name
+
+
+@functools.lru_cache(maxsize=16)
+def network_layers(backbone: str) -> tuple[list[str], str]:
+    """The layers the page offers for ``backbone`` and the one it picks: a documented network's own
+    list and first layer; any other's layers with maps, by the names ``dreamer layers`` lists, and
+    one about 60 % of the way down.
+
+    Raises:
+        ConfigError: a name that names no torchvision or timm network (with the closest ones).
+    """
+    from dreamer.command.layers import layer_table, shown_side
+
+    name = page_network(backbone)
+    if name in BACKBONES:
+        layers = list(BACKBONES[name].layers)
+        return layers, layers[len(layers) * 3 // 5]
+    network = build_network(name, None)  # names and shapes do not depend on the weights
+    rows = layer_table(network, shown_side(network))
+    layers = [row[0] for row in rows if row[2].count(",") == 3]  # [B, C, h, w]: a map, as dreams climb
+    if not layers:
+        raise ConfigError(f"model.backbone: {name} has no layer with maps to dream")
+    return layers, layers[len(layers) * 3 // 5]
 
 
 def form_values(name: str) -> dict[str, Any]:
@@ -40,6 +89,7 @@ def form_settings(values: dict[str, Any]) -> dict[str, Any]:
     """The form's fields (by setting) typed as the command line takes them."""
     count, tile = values["octaves.count"], values["model.tile_size"]
     return {
+        "model.backbone": page_network(values["model.backbone"]),
         "model.layers": values["model.layers"],
         "model.channels": channel_list(values["model.channels"]),
         "octaves.count": count if count == "auto" else int(count),

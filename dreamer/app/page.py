@@ -9,9 +9,10 @@ from typing import Any
 
 import gradio as gr
 
-from dreamer.app.form import TILES, form_values
+from dreamer.app.form import TILES, form_values, network_choices, network_layers
 from dreamer.app.recipe import photo_presets
-from dreamer.app.tabs import VIDEO, ZOOM, DreamForm, DreamTab, ExploreTab, MotionTab, Page, Session
+from dreamer.app.tabs import VIDEO, ZOOM, DreamForm, DreamTab, ExploreTab, MotionTab, Page, Session, status_line
+from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
 
 DEVICE = "device"  # the concurrency group of every button that runs the engine: one run at a time
@@ -22,8 +23,15 @@ __all__ = ["Page", "build"]
 
 def dream_fields(first: dict[str, Any]) -> dict[str, Any]:
     """The Dream tab's settings, by dotted key, at the first preset's values."""
-    layer = first["model.layers"]
+    layer, network = first["model.layers"], first["model.backbone"]
     return {
+        "model.backbone": gr.Dropdown(
+            network_choices(network),
+            value=network,
+            label="Network (torchvision, or timm:<name>)",
+            allow_custom_value=True,
+            elem_id="network",
+        ),
         "model.layers": gr.Dropdown(layer["choices"], value=layer["value"], label="Layer", elem_id="layer"),
         "model.channels": gr.Textbox(
             first["model.channels"], label="Channels (empty: the whole layer; 7, or 3, 7, 12)", elem_id="channels"
@@ -141,6 +149,18 @@ def connect_dream(tab: DreamTab, dreaming: DreamPanel, exploring: ExplorePanel, 
 
     form.preset.change(filled, [form.preset], fields, queue=False)
     form.preset.change(lambda name: form_values(name)["model.layers"], [form.preset], [exploring.layer], queue=False)
+
+    def layers_of(network: str) -> tuple[Any, ...]:
+        try:
+            layers, chosen = network_layers(network)
+        except ConfigError as error:
+            return gr.update(), gr.update(), status_line(str(error), error=True)
+        listed = gr.update(choices=layers, value=chosen)
+        return listed, listed, f"{network}: {len(layers)} layers to dream; {chosen} chosen."
+
+    network = form.settings["model.backbone"]
+    layer_fields = [form.settings["model.layers"], exploring.layer, dreaming.status]
+    network.input(layers_of, [network], layer_fields, show_progress_on=[dreaming.status], **ENGINE)
     run: dict[str, Any] = dict(show_progress_on=[dreaming.status], **ENGINE)
     dreaming.go.click(tab.dream, form.inputs(), dreaming.outputs, **run)
 
@@ -156,7 +176,7 @@ def connect_dream(tab: DreamTab, dreaming: DreamPanel, exploring: ExplorePanel, 
 
 def connect_explore(tab: ExploreTab, dreaming: DreamPanel, exploring: ExplorePanel) -> None:
     status = exploring.outputs[0]
-    inputs = [dreaming.form.preset, *exploring.inputs]
+    inputs = [dreaming.form.preset, dreaming.form.settings["model.backbone"], *exploring.inputs]
     exploring.go.click(tab.atlas, inputs, exploring.outputs, show_progress_on=[status], **ENGINE)
 
 

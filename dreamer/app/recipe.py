@@ -15,6 +15,7 @@ from dreamer.files.bundled import config_path, preset_names
 
 # The form's settings: dotted key → (label, default when the preset leaves it out).
 SETTINGS: dict[str, tuple[str, Any]] = {
+    "model.backbone": ("network", "vgg16"),
     "model.layers": ("layer", 30),
     "model.channels": ("channel", None),
     "octaves.count": ("octaves", 8),

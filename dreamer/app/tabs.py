@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from dreamer.app.form import form_settings
+from dreamer.app.form import form_settings, page_network
 from dreamer.app.recipe import Recipe, preset, preset_value, recipe_yaml
 from dreamer.app.runs import Finished, PageRun, Preview, Progress, first_written
 from dreamer.app.uploads import UploadError, take_photo, take_video
@@ -232,6 +232,7 @@ class ExploreTab(Tab):
     def atlas(
         self,
         config: str,
+        network: str,
         layer: str,
         channels: str,
         steps: float,
@@ -239,8 +240,11 @@ class ExploreTab(Tab):
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> Iterator[tuple[Any, ...]]:
         """Yield status, the gallery of channels, the channel of each picture, and the contact sheets."""
-        base = preset(config)
-        backbone, weights = preset_value(base, "model.backbone") or "vgg16", preset_value(base, "model.weights")
+        try:
+            backbone, weights = page_network(network), preset_value(preset(config), "model.weights")
+        except ConfigError as error:
+            yield status_line(str(error), error=True), [], [], []
+            return
         folder = self.session.page.workspace.atlas(backbone, weights, layer, channels, int(steps))
         made = atlas_pictures(folder)
         if made:

@@ -62,7 +62,9 @@ def _take(settings: dict[str, Any], flag: str, value: str) -> None:
 
 
 def shown_side(network: Network) -> int:
-    """The side the network was trained at, where it says (timm's config, torchvision's crop), else ``SIDE``."""
+    """The side the network sees (``model.input.size``), else the one it was trained at (timm), else ``SIDE``."""
+    if network.size:
+        return network.size
     config = getattr(network.module, "pretrained_cfg", None) or {}
     size = config.get("input_size")
     return int(size[-1]) if size else SIDE
@@ -77,7 +79,7 @@ def layer_table(network: Network, side: int) -> list[tuple[str, str, str, str]]:
     with call_site_names():
         graph = create_feature_extractor(network.module, return_nodes=names, tracer_kwargs=network.tracer_kwargs)
     with torch.no_grad():
-        outputs = graph(torch.zeros(1, 3, side, side))
+        outputs = graph(torch.zeros(1, network.channels, side, side))
     if network.layout:
         outputs = network.layout.maps(outputs, (side, side))
     modules = dict(network.module.named_modules())
