@@ -3,12 +3,13 @@
     python scripts/make_gallery.py            # writes docs/gallery_*.jpg (about a minute on 2 CPU cores)
 
 Every panel is ``dreamer fit --config quickstart`` plus the options in its label;
-``--only gradients`` renders one comparison. ``atlas``, ``faces``, ``caricature``, ``sweep`` and
-``guided`` render the atlas sheet with natural examples (``dreamer fit --config atlas``), four faces
-of one channel without and with the diversity term, caricatures of the bundled photo (``dreamer fit
---config caricature``), the seed's scale × alpha sheet (``dreamer sweep --config sweep_seed``), a
-guided dream beside its guide and the unguided one, and ``octaves: auto`` on a photo three times the
-bundled one's size.
+``--only gradients`` renders one comparison. ``atlas``, ``classes``, ``faces``, ``caricature``,
+``sweep`` and ``guided`` render the atlas sheet with natural examples (``dreamer fit --config
+atlas``), the classes preset's sheet of eight ImageNet classes (``dreamer fit --config classes``),
+four faces of one channel without and with the diversity term, caricatures of the bundled photo
+(``dreamer fit --config caricature``), the seed's scale × alpha sheet (``dreamer sweep --config
+sweep_seed``), a guided dream beside its guide and the unguided one, and ``octaves: auto`` on a
+photo three times the bundled one's size.
 """
 
 from __future__ import annotations
@@ -85,6 +86,14 @@ def atlas_sheet(work: Path) -> Image.Image:
     return Image.open(work / "atlas" / "features.11-sheet1.png")
 
 
+def classes_sheet(work: Path) -> Image.Image:
+    """The classes preset as it comes: eight ImageNet classes dreamed from noise, labelled by name."""
+    command = ["fit", "--config", "classes", "--data.output", str(work / "classes")]
+    print("dreamer " + " ".join(command[:4]))
+    assert dreamer_main([*command, "--trainer.enable_progress_bar", "false"]) == 0
+    return Image.open(work / "classes" / "classifier.1-sheet1.png")
+
+
 def faces_sheet(work: Path) -> Image.Image:
     """Four faces of channel 22, without and with the diversity term."""
     rows = []
@@ -156,6 +165,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=300, help="width of each panel in pixels")
     sheets = {
         "atlas": atlas_sheet,
+        "classes": classes_sheet,
         "faces": faces_sheet,
         "caricature": lambda work: caricature_row(work, args.width),
         "sweep": sweep_sheet,

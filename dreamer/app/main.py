@@ -54,7 +54,7 @@ def main(args: Optional[list[str]] = None) -> int:
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.root / "uploads")  # the browser's files: removed with the rest
     trainer = [f"--trainer.{key}={value}" for key in ("accelerator", "precision") if (value := getattr(given, key))]
     try:
-        blocks = build(Page(workspace, tuple(trainer)))
+        blocks = build(Page(workspace, tuple(trainer), given.host))
         print(f"dreamer app: serving on http://{given.host}:{given.port} (Ctrl-C stops it)", flush=True)
         print(f"dreamer app: its files are in {workspace.root}, removed when it stops", flush=True)
         blocks.queue(default_concurrency_limit=1).launch(

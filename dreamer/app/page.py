@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from dreamer.app.form import TILES, form_values, network_choices, network_layers
+from dreamer.app.live import LIVE_PRESETS, SIZES, LiveTab, default_size
 from dreamer.app.recipe import photo_presets
 from dreamer.app.tabs import VIDEO, ZOOM, DreamForm, DreamTab, ExploreTab, MotionTab, Page, Session, status_line
 from dreamer.errors import ConfigError
@@ -137,6 +138,104 @@ def motion_panel() -> MotionPanel:
     return MotionPanel([kind, frames], [status, live, video, files, command], upload, go, stop)
 
 
+# Clicks the camera component's own buttons: access to the camera (the browser asks only now), then
+# its streaming. The handler gets the inputs as they are.
+START_CAMERA = """(...values) => {
+  const root = document.querySelector('#webcam-camera');
+  (async () => {
+    root.querySelector("[title='grant webcam access'] button")?.click();
+    for (let i = 0; i < 100; i++) {
+      const record = [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Record');
+      if (record) { record.click(); return; }
+      await new Promise(done => setTimeout(done, 100));
+    }
+  })();
+  return values;
+}"""
+STOP_CAMERA = """(...values) => {
+  const root = document.querySelector('#webcam-camera');
+  [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Stop')?.click();
+  return values;
+}"""
+
+
+@dataclass
+class LivePanel:
+    settings: list[Any]  # look, layer, channels, steps, step size, carry, size
+    camera: gr.Image
+    view: gr.Image
+    stats: gr.Markdown
+    status: gr.Markdown
+    record: gr.Checkbox
+    downloads: gr.File
+    start: gr.Button
+    stop: gr.Button
+
+
+def live_panel(page: Page) -> LivePanel:
+    """The Live tab: the camera, its dream, the settings turned while it runs."""
+    served_here = page.host in ("127.0.0.1", "localhost", "::1")
+    gr.Markdown(
+        "Your camera, dreamed as it films: each frame continues the dream of the one before, carried "
+        "along the motion. The frames go to this page's own server and nowhere else."
+        + (
+            ""
+            if served_here
+            else f"\n\n**Browsers give a camera only to pages on localhost or https:** this page is served on "
+            f"{page.host}; open it on the machine that serves it (or through https) to use Live."
+        )
+    )
+    looks = list(LIVE_PRESETS)
+    first = preset_layers(looks[0])
+    with gr.Row():
+        with gr.Column(scale=1):
+            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="webcam-camera")
+            look = gr.Dropdown(looks, value=looks[0], label="Preset", elem_id="webcam-preset")
+            layer = gr.Dropdown(first["choices"], value=first["value"], label="Layer", elem_id="webcam-layer")
+            channels = gr.Textbox("", label="Channels (empty: the whole layer)", elem_id="webcam-channels")
+            steps = gr.Slider(1, 8, value=2, step=1, label="Steps per frame", elem_id="webcam-steps")
+            lr = gr.Number(value=0.012, label="Step size", step=0.001, elem_id="webcam-lr")
+            carry = gr.Slider(0.0, 1.0, value=0.9, step=0.05, label="Dream carried", elem_id="webcam-carry")
+            size = gr.Dropdown(
+                [str(side) for side in SIZES],
+                value=str(default_size(page.accelerator)),
+                label="Size (long side, px)",
+                elem_id="webcam-size",
+            )
+        with gr.Column(scale=2):
+            view = gr.Image(label="Dream", interactive=False, format="jpeg", height=420, elem_id="webcam-view")
+            stats = gr.Markdown("", elem_id="webcam-stats")
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="webcam-start")
+                stop = gr.Button("Stop", variant="stop", elem_id="webcam-stop")
+                record = gr.Checkbox(False, label="Record", elem_id="webcam-record")
+            status = gr.Markdown("", elem_id="webcam-status")
+            downloads = gr.File(label="Recordings", file_count="multiple", elem_id="webcam-downloads")
+    settings = [look, layer, channels, steps, lr, carry, size]
+    return LivePanel(settings, camera, view, stats, status, record, downloads, start, stop)
+
+
+def preset_layers(look: str) -> dict[str, Any]:
+    update = LiveTab.layers(look)
+    return {"choices": update["choices"], "value": update["value"]}
+
+
+def connect_live(tab: LiveTab, live: LivePanel) -> None:
+    """Start holds the engine until Stop; the camera's frames stream past the queue; a change of settings
+    restarts the run between two frames."""
+    inputs = [*live.settings, live.record]
+    live.start.click(tab.start, inputs, [live.status, live.downloads], js=START_CAMERA, **ENGINE)
+    live.stop.click(tab.stop, None, [live.status], js=STOP_CAMERA, queue=False)
+    live.camera.stream(
+        tab.frame, [live.camera], [live.view, live.stats], stream_every=0.04, concurrency_limit=None,
+        show_progress="hidden",
+    )  # fmt: skip
+    live.settings[0].change(tab.layers, [live.settings[0]], [live.settings[1]], queue=False)
+    for control in live.settings:
+        control.change(tab.change, live.settings, None, queue=False)
+    live.record.change(tab.record, [live.record], [live.downloads], queue=False)
+
+
 def connect_dream(tab: DreamTab, dreaming: DreamPanel, exploring: ExplorePanel, tabs: gr.Tabs) -> None:
     """A preset fills the form (and the Explore tab's layer); Dream runs it; a channel clicked in the
     Explore tab is dreamed into the photo."""
@@ -202,10 +301,13 @@ def build(page: Page) -> gr.Blocks:
                 exploring = explore_panel(first["model.layers"], atlas_channels)
             with gr.Tab("Motion", id="motion"):
                 moving = motion_panel()
+            with gr.Tab("Live: your camera", id="webcam"):
+                living = live_panel(page)
         upload.change(session.take_photo, [upload], [kept_photo, dreaming.outputs[1], dreaming.status], queue=False)
         connect_dream(DreamTab(session, dreaming.form), dreaming, exploring, tabs)
         connect_explore(ExploreTab(session), dreaming, exploring)
         connect_motion(MotionTab(session), moving, kept_photo, kept_video)
+        connect_live(LiveTab(session), living)
         for button, status in ((dreaming.stop, dreaming.status), (exploring.stop, exploring.outputs[0])):
             button.click(session.stop, None, [status], queue=False)
         moving.stop.click(session.stop, None, [moving.outputs[0]], queue=False)

@@ -35,6 +35,13 @@ class Page:
 
     workspace: Workspace
     trainer: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+
+    @property
+    def accelerator(self) -> Optional[str]:
+        """The ``--trainer.accelerator`` the page was started with, if any."""
+        given = [option.split("=", 1)[1] for option in self.trainer if option.startswith("--trainer.accelerator=")]
+        return given[0] if given else None
 
 
 @dataclass

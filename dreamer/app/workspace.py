@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from dreamer.app.runs import PageRun
+from dreamer.live.camera import Camera
 
 
 class Workspace:
@@ -19,6 +20,7 @@ class Workspace:
     def __init__(self, root: Optional[Path] = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="dreamer-app-", dir=root))
         self.runs: dict[str, PageRun] = {}
+        self.cameras: dict[str, Camera] = {}  # a session's Live camera, closed with the session
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
 
@@ -45,12 +47,16 @@ class Workspace:
         return self.root / "atlas" / digest
 
     def close_session(self, session: str) -> None:
-        run = self.runs.pop(session, None)
+        run, camera = self.runs.pop(session, None), self.cameras.pop(session, None)
         if run is not None:
             run.stop.set()
+        if camera is not None:
+            camera.close()
         shutil.rmtree(self.root / "sessions" / self._key(session), ignore_errors=True)
 
     def close(self) -> None:
         for run in self.runs.values():
             run.stop.set()
+        for camera in self.cameras.values():
+            camera.close()
         shutil.rmtree(self.root, ignore_errors=True)

@@ -34,6 +34,7 @@ from dreamer.files.bundled import (
     config_files,
     with_resolved_configs,
 )
+from dreamer.live.data import LiveDataModule  # noqa: F401
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.video import VideoDataModule  # noqa: F401
 from dreamer.motion.zoom import ZoomDataModule  # noqa: F401

@@ -77,6 +77,10 @@ class FrameCarry(DreamListener):
         self._kept: dict[Path, np.ndarray] = {}  # a finished frame's PNG path → its picture
         self._sources: dict[int, tuple[int, np.ndarray]] = {}  # tuning: sequence → (frame, its source)
 
+    def keep(self, previous: Path, picture: np.ndarray) -> None:
+        """Hold ``picture`` (8-bit ``[H, W, 3]``) as the dream of the frame whose PNG would be ``previous``."""
+        self._kept[previous] = picture
+
     def __call__(self, batch: DreamBatch, device: torch.device) -> Tensor:
         frame = batch.frame
         assert frame is not None and frame.previous is not None  # only continued frames are carried

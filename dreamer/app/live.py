@@ -1,0 +1,218 @@
+"""The Live tab: the browser's camera dreamed as it films, through the command line's own engine.
+
+Start holds the engine for the whole session (it is one long event of the page's one-at-a-time
+queue, so a dream asked for elsewhere waits and says so) and runs ``dreamer fit`` of the live
+preset (``live.data.LiveDataModule``) with a camera registered for the session. The camera's frames
+come as stream events, which only drop the frame into the camera's one slot and send back the
+newest dream with the frame rate and delay. A change of settings restarts the run between two
+frames, going on from the dream shown; Stop (or closing the tab) closes the camera.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import gradio as gr
+import numpy as np
+import torch
+import yaml
+
+from dreamer.app.form import channel_list, layer_choices
+from dreamer.app.recipe import preset
+from dreamer.app.runs import Finished, PageRun
+from dreamer.app.tabs import Session, ended, status_line
+from dreamer.command.api import cli_text
+from dreamer.errors import ConfigError
+from dreamer.live.camera import CAMERAS, Camera, Shown
+
+LIVE_PRESETS = ("live", "quickstart")  # the looks Live offers (their model settings)
+SIZES = (160, 224, 320, 384, 512)
+RESTART_WAIT = 0.2  # seconds between looks at the run (new settings, Stop)
+
+
+def default_size(accelerator: Optional[str]) -> int:
+    """The long side Live starts at: small on a CPU, larger where a GPU dreams."""
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator in (None, "auto") and torch.cuda.is_available())
+    return 384 if on_gpu else 160
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    """What the Live tab's controls say."""
+
+    look: str = "live"
+    layer: str = "11"
+    channels: str = ""
+    steps: int = 2
+    lr: float = 0.012
+    carry: float = 0.9
+    size: int = 160
+
+    def arguments(self, config: Path, camera: str, output: Path) -> list[str]:
+        """``dreamer fit`` arguments of a live run with these settings."""
+        return [
+            f"--config={config}",
+            f"--data.camera={camera}",
+            f"--data.output={output}",
+            f"--data.size={self.size}",
+            f"--data.carry={self.carry}",
+            f"--data.frame_iterations={self.steps}",
+            f"--data.frame_lr={self.lr}",
+            f"--model.lr={self.lr}",
+            f"--model.layers={self.layer}",
+            f"--model.channels={cli_text(channel_list(self.channels))}",
+        ]
+
+
+def settings_of(look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str) -> LiveSettings:
+    """The controls' values as settings."""
+    return LiveSettings(look, str(layer), channels or "", int(steps), float(lr), float(carry), int(size))
+
+
+def live_config(look: str, folder: Path) -> Path:
+    """The live preset with the model settings of ``look`` (a preset), written into ``folder``."""
+    config = preset("live")
+    if look != "live":
+        config["model"] = preset(look).get("model", {})
+        config["model"].pop("tile_size", None)  # a live frame is never tiled
+    path = folder / f"live-{look}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@dataclass
+class LiveState:
+    """One session's Live: its camera, the settings asked for, what was recorded, the shown rate."""
+
+    camera: Camera
+    name: str
+    wanted: LiveSettings
+    recordings: list[Path] = field(default_factory=list)
+    sent: collections.deque[tuple[int, float]] = field(default_factory=lambda: collections.deque(maxlen=60))
+    delays: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=30))
+    last_sent: Optional[Shown] = None
+
+    def files(self) -> list[str]:
+        """The recordings to download (each dream MP4 with its camera MP4)."""
+        return [str(path) for path in dict.fromkeys([*self.recordings, *self.camera.recordings])]
+
+    def stats(self) -> str:
+        """``6.1 frames/s · 160 ms``: dreams sent per second over the last ones, and their median delay
+        (from the camera frame's arrival to its dream leaving for the page)."""
+        if len(self.sent) < 2:
+            return "starting …"
+        span = self.sent[-1][1] - self.sent[0][1]
+        rate = (len(self.sent) - 1) / span if span > 0 else 0.0
+        return f"{rate:.1f} frames/s · {1000 * float(np.median(self.delays)):.0f} ms"
+
+
+class LiveTab:
+    """Start, Stop, Record, the settings, and each camera frame."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.lives: dict[str, LiveState] = {}
+
+    def key(self, request: gr.Request) -> str:
+        return request.session_hash or ""
+
+    def start(
+        self, look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str,
+        recording: bool, request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+        """Run Live until Stop or the tab closes; yield the status line and the recordings."""
+        key = self.key(request)
+        settings = settings_of(look, layer, channels, steps, lr, carry, size)
+        camera = Camera()
+        camera.recording = bool(recording)
+        name = f"page-{id(camera):x}"
+        CAMERAS[name] = self.session.page.workspace.cameras[key] = camera
+        state = self.lives[key] = LiveState(camera, name, settings)
+        folder = self.session.folder(request, "live")
+        try:
+            while not camera.closed:
+                running = state.wanted
+                try:
+                    arguments = running.arguments(live_config(running.look, folder), name, folder / "recordings")
+                except (ConfigError, OSError) as error:
+                    yield status_line(str(error), error=True), state.files()
+                    return
+                run = self.session.start(request, [*arguments, *self.session.page.trainer])
+                yield f"Live: {running.look}, layer {running.layer}, {running.size} px.", state.files()
+                finished = self.follow(run, state, running)
+                failed = finished.error or (finished.outcome is not None and finished.outcome.failed)
+                problem = ended(finished, "") if failed else None
+                if problem:
+                    yield problem, state.files()
+                    return
+            yield "Stopped.", state.files()
+        finally:
+            camera.close()
+            CAMERAS.pop(name, None)
+            self.lives.pop(key, None)
+            self.session.page.workspace.cameras.pop(key, None)
+            self.session.done(request)
+
+    def follow(self, run: PageRun, state: LiveState, running: LiveSettings) -> Finished:
+        """Wait for ``run`` to end, stopping it when the settings change (it is restarted) or Live stops."""
+        while True:
+            for arrived in run.events():
+                if isinstance(arrived[-1], Finished):
+                    finished = arrived[-1]
+                    if finished.outcome is not None:
+                        state.recordings.extend(finished.outcome.written + finished.outcome.also_written)
+                    return finished
+                if state.wanted != running or state.camera.closed:
+                    run.stop.set()
+
+    def frame(self, picture: Optional[np.ndarray], request: gr.Request) -> tuple[Any, str]:
+        """A camera frame: into the camera's slot; back, the newest dream (if new) and the stats."""
+        state = self.lives.get(self.key(request))
+        if state is None or picture is None:
+            return gr.skip(), gr.skip()
+        state.camera.put(picture)
+        shown = state.camera.shown
+        if shown is None or shown is state.last_sent:
+            return gr.skip(), state.stats()
+        now = time.monotonic()
+        state.last_sent = shown
+        state.sent.append((shown.number, now))
+        state.delays.append(now - shown.arrived)
+        return shown.dream, state.stats()
+
+    def stop(self, request: gr.Request) -> str:
+        state = self.lives.get(self.key(request))
+        if state is None:
+            return "Live is not running."
+        state.camera.close()
+        return "Stopping …"
+
+    def change(self, look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str,
+               request: gr.Request) -> None:  # fmt: skip
+        """New settings: the running Live restarts with them between two frames."""
+        state = self.lives.get(self.key(request))
+        if state is not None:
+            state.wanted = settings_of(look, layer, channels, steps, lr, carry, size)
+
+    def record(self, recording: bool, request: gr.Request) -> Any:
+        """Record from the next frame on, or finish the recording and offer it (with its camera frames)."""
+        state = self.lives.get(self.key(request))
+        if state is None:
+            return gr.skip()
+        state.camera.recording = bool(recording)
+        if recording:
+            return gr.skip()
+        state.camera.wait_recorded(timeout=3.0)  # a recording is finished at the end of the next frame
+        return state.files()
+
+    @staticmethod
+    def layers(look: str) -> Any:
+        """The layer list of a look's network, at its own layer."""
+        config = preset(look)
+        own = str(config.get("model", {}).get("layers", "11"))
+        return gr.update(choices=layer_choices(config), value=own)

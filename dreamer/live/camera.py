@@ -1,0 +1,93 @@
+"""Where a live run's camera frames arrive and its dreams leave: one slot each way, never a queue.
+
+The page puts every camera frame it is sent into ``Camera.put``; the live data takes the freshest
+with ``take`` (a frame not taken before a newer one came is dropped: a slow dream never falls
+behind the camera). Each finished dream is put in ``shown`` with the time its camera frame arrived,
+so the page can show the newest and say how late it is. Cameras are found by name (``CAMERAS``):
+``--data.camera <name>`` of the live data names the one a page registered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A camera frame (``[H, W, 3]`` uint8) and when it arrived (``time.monotonic()``)."""
+
+    picture: np.ndarray
+    arrived: float
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A finished dream (``[H, W, 3]`` uint8), its camera frame, and when that frame arrived and the dream ended."""
+
+    dream: np.ndarray
+    source: np.ndarray
+    arrived: float
+    finished: float
+    number: int
+
+
+class Camera:
+    """One live stream's two slots: the freshest camera frame in, the newest dream out."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._latest: Optional[Shot] = None
+        self.shown: Optional[Shown] = None
+        self.closed = False
+        self.received = self.dropped = 0
+        self.recording = False  # whether the shown dreams are to be recorded (the page's Record toggle)
+        self.recording_open = False  # whether a recording is being written
+        self.recordings: list[Path] = []  # finished recordings (each dream MP4, then its camera MP4)
+
+    def put(self, picture: np.ndarray) -> None:
+        """A new camera frame; one that was waiting and not taken yet is dropped."""
+        with self._changed:
+            self.dropped += self._latest is not None
+            self.received += 1
+            self._latest = Shot(picture, time.monotonic())
+            self._changed.notify_all()
+
+    def take(self, timeout: Optional[float] = None) -> Optional[Shot]:
+        """The freshest frame not taken yet, waiting for one up to ``timeout`` s (``None``: as long as
+        it takes); ``None`` once the camera is closed (or nothing came in time)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._latest is not None or self.closed, timeout)
+            shot, self._latest = (None, self._latest) if self.closed else (self._latest, None)
+            return shot
+
+    def show(self, shown: Shown) -> None:
+        with self._changed:
+            self.shown = shown
+            self._changed.notify_all()
+
+    def recorded(self, paths: list[Path]) -> None:
+        """A recording was finished (``paths``: its files)."""
+        with self._changed:
+            self.recordings.extend(paths)
+            self.recording_open = False
+            self._changed.notify_all()
+
+    def wait_recorded(self, timeout: float) -> None:
+        """Until no recording is being written (or ``timeout`` s)."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self.recording_open or self.closed, timeout)
+
+    def close(self) -> None:
+        """No more frames: ``take`` returns ``None`` from now on."""
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+
+CAMERAS: dict[str, Camera] = {}  # by the name ``--data.camera`` gives

@@ -1,0 +1,141 @@
+"""What a live run shows and records: each finished dream goes to the camera's ``shown`` slot and,
+while recording, to an MP4 at the real time its camera frame arrived, with the camera frames in a
+second MP4 beside it (for measuring how coherent the shown dreams are)."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Optional
+
+import av
+import lightning.pytorch as pl
+import numpy as np
+from torch import Tensor
+from typing_extensions import override
+
+from dreamer.engine.accounts import Account
+from dreamer.engine.events import Dream, DreamListener
+from dreamer.files.outputs import atomic_path
+from dreamer.live.camera import Camera, Shown
+from dreamer.motion.carry import quantised
+from dreamer.motion.videoio import even
+
+TIME_BASE = Fraction(1, 1000)  # recordings keep real times, to the millisecond
+
+
+class Recording:
+    """An MP4 written frame by frame at given times (H.264, yuv420p, plays in a browser), under a
+    temporary name until ``close`` renames it: a recording cut short leaves no half-written file."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self._stack = ExitStack()
+        self._output: Any = None
+        self._video: Any = None
+        self._start: Optional[float] = None
+        self._last = -1
+        self.frames = 0
+
+    def add(self, picture: np.ndarray, at: float) -> None:
+        """``picture`` (RGB uint8) shown from ``at`` (``time.monotonic()``) on."""
+        picture = np.ascontiguousarray(even(picture))
+        if self._output is None:
+            temporary = self._stack.enter_context(atomic_path(self.target))
+            self._output = self._stack.enter_context(
+                av.open(str(temporary), "w", format="mp4", options={"movflags": "+faststart"})
+            )
+            self._video = self._output.add_stream("libx264", rate=30, options={"crf": "18", "preset": "veryfast"})
+            self._video.height, self._video.width = picture.shape[:2]
+            self._video.pix_fmt = "yuv420p"
+            self._video.time_base = TIME_BASE
+            self._start = at
+        if picture.shape[:2] != (self._video.height, self._video.width):
+            return  # a size changed mid-recording: the recording keeps its first size
+        assert self._start is not None
+        pts = max(self._last + 1, round((at - self._start) / TIME_BASE))
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        frame.pts, frame.time_base = pts, TIME_BASE
+        self._output.mux(self._video.encode(frame))
+        self._last, self.frames = pts, self.frames + 1
+
+    def close(self) -> bool:
+        """Finish the file; whether there is one (a recording with no frames leaves none)."""
+        if self._output is None:
+            return False
+        self._output.mux(self._video.encode())
+        self._stack.close()
+        return True
+
+
+class LiveView(pl.Callback, DreamListener, Account):
+    """Puts every finished dream in the camera's ``shown`` slot; records while ``camera.recording`` is on
+    (``live-<n>.mp4`` and the camera frames as ``live-<n>-camera.mp4`` in ``output``); stops the
+    Trainer when the camera closes."""
+
+    def __init__(self, camera: Camera, output: Path) -> None:
+        super().__init__()
+        self.camera, self.output = camera, output
+        self.arrivals: dict[int, float] = {}  # frame number → when its camera frame arrived
+        self._records: Optional[tuple[Recording, Recording]] = None
+
+    def expect(self, number: int, arrived: float) -> None:
+        self.arrivals[number] = arrived
+
+    @override
+    def on_dream_end(self, trainer: pl.Trainer, dream: Dream, images: Tensor) -> None:
+        batch, frame = dream.batch, dream.batch.frame
+        if frame is None or batch.pixels is None or not batch.names:
+            return
+        picture = quantised(images[0])
+        source = quantised(batch.pixels[0])
+        arrived = self.arrivals.pop(frame.number, time.monotonic())
+        self.camera.show(Shown(picture, source, arrived, time.monotonic(), frame.number))
+        self.accounted += 1
+        if self.camera.recording:
+            if self._records is None:
+                self._records = self._new_records()
+                self.camera.recording_open = True
+            for record, shown in zip(self._records, (picture, source)):
+                record.add(shown, arrived)
+        elif self._records is not None:
+            self._finish()
+
+    def _new_records(self) -> tuple[Recording, Recording]:
+        self.output.mkdir(parents=True, exist_ok=True)
+        number = 1
+        while (self.output / f"live-{number}.mp4").exists():
+            number += 1
+        target = self.output / f"live-{number}.mp4"
+        return Recording(target), Recording(target.with_name(f"live-{number}-camera.mp4"))
+
+    def _finish(self) -> None:
+        assert self._records is not None
+        dreamed, camera = self._records
+        self._records = None
+        finished = []
+        for record in (dreamed, camera):
+            try:
+                if record.close():
+                    (self.written if record is dreamed else self.also_written).append(record.target)
+                    finished.append(record.target)
+            except (OSError, av.FFmpegError) as error:
+                self.failed.append(f"{record.target}: not written ({error})")
+        self.camera.recorded(finished)
+
+    @override
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
+        if self.camera.closed:
+            trainer.should_stop = True
+
+    @override
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._records is not None:
+            self._finish()
+
+    @override
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if self._records is not None:
+            self._finish()
