@@ -14,6 +14,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import yaml
@@ -152,13 +153,18 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(server):
+def playwright(server):
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
@@ -379,3 +385,69 @@ def test_a_network_typed_in_the_page_lists_its_layers_and_a_file_is_refused(page
     page.press("#network input", "Enter")
     line = wait_for_status(page, "error", timeout=60)
     assert line.startswith("dreamer: error: model.backbone: the page takes torchvision and timm names"), line
+
+
+# --- Live, with Chromium's fake camera -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright, tmp_path_factory):
+    """Chromium whose camera plays a clip made here (the panning scene), granted without asking."""
+    from tests.videos import make_y4m
+
+    clip = make_y4m(tmp_path_factory.mktemp("camera") / "clip.y4m", frames=90)
+    flags = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    flags.append(f"--use-file-for-fake-video-capture={clip}")
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
+    yield chromium
+    chromium.close()
+
+
+STATS = re.compile(r"(\d+\.\d) frames/s · (\d+) ms")
+
+
+def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_browser, browser, server, tmp_path):
+    context = camera_browser.new_context(permissions=["camera"], viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(server[0])
+    page.click("button[role=tab]:has-text('Live')")
+    page.click("#webcam-start")
+    page.wait_for_function("document.querySelector('#webcam-stats').innerText.includes('frames/s')", timeout=60_000)
+    sources = set()
+    for _ in range(8):  # the dream changes as the camera films
+        sources.add(page.eval_on_selector("#webcam-view img", "image => image.src"))
+        time.sleep(0.25)
+    assert len(sources) >= 4
+    rate, delay = map(float, STATS.search(status(page, "#webcam-stats")).groups())
+    print(f"live in the test: {rate} frames/s, {delay:.0f} ms")
+    assert rate > 0
+
+    # Another page's dream waits while Live holds the engine, and says so.
+    other = browser.new_page()
+    other.goto(server[0])
+    other.wait_for_selector("#dream-button")
+    other.click("#dream-button")
+    assert re.match(r"queue: 1/1", wait_for_status(other, "queue:", timeout=30))
+
+    page.click("#webcam-record input")
+    time.sleep(2.5)
+    page.click("#webcam-record input")
+    page.wait_for_selector("#webcam-downloads a[download]", timeout=30_000)
+    links = {link.get_attribute("download"): link for link in page.query_selector_all("#webcam-downloads a[download]")}
+    assert set(links) == {"live-1.mp4", "live-1-camera.mp4"}
+    (tmp_path / "live-1.mp4").write_bytes(download(page, links["live-1.mp4"]))
+    with av.open(str(tmp_path / "live-1.mp4")) as video:
+        frames = [frame.to_ndarray(format="rgb24") for frame in video.decode(video=0)]
+    assert len(frames) >= 5
+    assert frames[0].shape[:2] == (120, 160)  # the camera's 160 × 120 at the default 160 px long side
+    page.evaluate("window.scrollTo(0, 0)")
+    if os.environ.get("DREAMER_LIVE_SCREENSHOT"):
+        page.screenshot(path=os.environ["DREAMER_LIVE_SCREENSHOT"])
+
+    started = time.perf_counter()
+    page.click("#webcam-stop")
+    wait_for_status(page, "Stopped.", element="#webcam-status", timeout=10)
+    assert time.perf_counter() - started < 3  # the page says so at once (measured: well under 1 s)
+    assert wait_for_status(other, "Dreamed in", timeout=180).startswith("Dreamed in")  # the engine is free again
+    other.close()
+    context.close()

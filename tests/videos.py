@@ -70,3 +70,16 @@ def make_video(
                 output.mux(tone.encode(chunk))
             output.mux(tone.encode())
     return path
+
+
+def make_y4m(path: Path, frames: int = 48, size: tuple[int, int] = (120, 160)) -> Path:
+    """A raw YUV4MPEG2 clip (what Chromium's fake camera plays): the panning scene, 30 frames/s."""
+    import cv2
+
+    height, width = size
+    world = texture(height, width + 2 * frames, seed=3)
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for number in range(frames):
+            out.write(b"FRAME\n" + cv2.cvtColor(scene(world, number, width), cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path

@@ -50,7 +50,7 @@ class Recording:
             self._video = self._output.add_stream("libx264", rate=30, options={"crf": "18", "preset": "veryfast"})
             self._video.height, self._video.width = picture.shape[:2]
             self._video.pix_fmt = "yuv420p"
-            self._video.time_base = TIME_BASE
+            self._video.time_base = self._video.codec_context.time_base = TIME_BASE
             self._start = at
         if picture.shape[:2] != (self._video.height, self._video.width):
             return  # a size changed mid-recording: the recording keeps its first size

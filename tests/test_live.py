@@ -1,0 +1,108 @@
+"""Live: a camera's frames dreamed as they come, each continuing the previous dream (``dreamer.live``),
+without the page: a thread plays a clip into a camera while the engine dreams it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from dreamer.command.runner import execute
+from dreamer.live.camera import CAMERAS, Camera
+from dreamer.live.view import Recording
+from tests.videos import scene, texture
+
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.logger=false"]
+
+
+def test_the_camera_keeps_only_the_freshest_frame():
+    camera = Camera()
+    first, second = np.zeros((4, 4, 3), np.uint8), np.ones((4, 4, 3), np.uint8)
+    camera.put(first)
+    camera.put(second)
+    shot = camera.take(timeout=0)
+    assert shot is not None and shot.picture is second
+    assert (camera.received, camera.dropped) == (2, 1)
+    assert camera.take(timeout=0.01) is None  # nothing new
+    camera.put(first)
+    camera.close()
+    assert camera.take(timeout=0) is None  # closed: nothing more, whatever was waiting
+
+
+def test_a_recording_keeps_the_real_times_of_its_frames(tmp_path):
+    record = Recording(tmp_path / "live.mp4")
+    for index, at in enumerate((10.0, 10.1, 10.35, 11.0)):
+        record.add(np.full((48, 64, 3), 60 * index, np.uint8), at)
+    assert not (tmp_path / "live.mp4").exists()  # written under a temporary name until closed
+    assert record.close()
+    with av.open(str(tmp_path / "live.mp4")) as video:
+        stream = video.streams.video[0]
+        times = [float(frame.pts * stream.time_base) for frame in video.decode(stream)]
+    assert times == pytest.approx([0.0, 0.1, 0.35, 1.0], abs=0.002)
+
+
+def play(camera: Camera, seconds: float, fps: float = 30.0) -> threading.Thread:
+    """A thread that films the panning scene into ``camera`` for ``seconds``, then closes it."""
+    world = texture(96, 128 + 2 * 400, seed=1)
+
+    def film() -> None:
+        started, number = time.monotonic(), 0
+        while time.monotonic() - started < seconds:
+            camera.put(scene(world, number % 400, 128))
+            number += 1
+            time.sleep(1 / fps)
+        camera.close()
+
+    thread = threading.Thread(target=film, daemon=True)
+    thread.start()
+    return thread
+
+
+def live(tmp_path: Path, name: str, *options: str):
+    return execute(["--config=live", f"--data.camera={name}", f"--data.output={tmp_path / 'live'}", *QUIET, *options])
+
+
+def test_live_dreams_each_frame_as_it_comes_continuing_the_last_and_records_it(tmp_path):
+    camera = Camera()
+    CAMERAS["test-live"] = camera
+    camera.recording = True
+    shown = []
+
+    def watch() -> None:
+        last = None
+        while not camera.closed:
+            if camera.shown is not None and camera.shown is not last:
+                last = camera.shown
+                shown.append(last)
+            time.sleep(0.002)
+
+    try:
+        play(camera, seconds=6.0)
+        threading.Thread(target=watch, daemon=True).start()
+        ran = live(tmp_path, "test-live")
+    finally:
+        CAMERAS.pop("test-live")
+    assert ran.error is None
+    numbers = [each.number for each in shown]
+    assert len(numbers) >= 10
+    assert numbers == sorted(numbers)
+    assert camera.dropped > 0  # the camera films faster than the first (full) dream: frames were dropped
+    first, later = shown[0], shown[-1]
+    assert first.dream.shape == (120, 160, 3)  # the long side is data.size
+    assert np.abs(later.dream.astype(int) - later.source.astype(int)).mean() > 3  # dreamed, not the camera
+    recorded = sorted((tmp_path / "live").glob("live-*.mp4"))
+    assert [path.name for path in recorded] == ["live-1-camera.mp4", "live-1.mp4"]
+    with av.open(str(recorded[1])) as video:
+        frames = [frame.to_ndarray(format="rgb24") for frame in video.decode(video=0)]
+    assert len(frames) >= len(shown) - 2
+    assert np.abs(frames[-1].astype(int) - shown[-1].dream.astype(int)).mean() < 6  # the shown dream, encoded
+
+
+def test_an_unknown_camera_is_one_line():
+    ran = execute(["--config=live", "--data.camera=nobody", *QUIET])
+    assert ran.error is not None
+    assert "data.camera: no camera 'nobody' is streaming" in ran.error
