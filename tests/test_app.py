@@ -392,10 +392,13 @@ def test_a_network_typed_in_the_page_lists_its_layers_and_a_file_is_refused(page
 
 @pytest.fixture(scope="module")
 def camera_browser(playwright, tmp_path_factory):
-    """Chromium whose camera plays a clip made here (the panning scene), granted without asking."""
+    """Chromium whose camera plays the bundled clip (forwards, then back), granted without asking."""
+    from dreamer.files.bundled import SAMPLE_CLIP
+    from dreamer.motion.videoio import read_frames
     from tests.videos import make_y4m
 
-    clip = make_y4m(tmp_path_factory.mktemp("camera") / "clip.y4m", frames=90)
+    pictures = list(read_frames(SAMPLE_CLIP, None))
+    clip = make_y4m(tmp_path_factory.mktemp("camera") / "clip.y4m", pictures + pictures[::-1])
     flags = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
     flags.append(f"--use-file-for-fake-video-capture={clip}")
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=flags)
@@ -422,6 +425,19 @@ def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_bro
     print(f"live in the test: {rate} frames/s, {delay:.0f} ms")
     assert rate > 0
 
+    # A new size takes effect while Live runs: the run restarts between two frames, from the dream shown.
+    width = "() => document.querySelector('#webcam-view img').naturalWidth"
+    assert page.evaluate(width) == 160
+    changed = time.perf_counter()
+    page.locator("#webcam-size input").fill("224")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"({width})() === 224", timeout=30_000)
+    print(f"a new size shown {time.perf_counter() - changed:.2f} s after the change")
+    assert "224 px" in status(page, "#webcam-status")
+    page.locator("#webcam-size input").fill("160")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"({width})() === 160", timeout=30_000)
+
     # Another page's dream waits while Live holds the engine, and says so.
     other = browser.new_page()
     other.goto(server[0])
@@ -439,7 +455,7 @@ def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_bro
     with av.open(str(tmp_path / "live-1.mp4")) as video:
         frames = [frame.to_ndarray(format="rgb24") for frame in video.decode(video=0)]
     assert len(frames) >= 5
-    assert frames[0].shape[:2] == (120, 160)  # the camera's 160 × 120 at the default 160 px long side
+    assert frames[0].shape[:2] == (106, 160)  # the camera's 256 × 170 at the default 160 px long side
     page.evaluate("window.scrollTo(0, 0)")
     if os.environ.get("DREAMER_LIVE_SCREENSHOT"):
         page.screenshot(path=os.environ["DREAMER_LIVE_SCREENSHOT"])

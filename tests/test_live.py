@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import av
+import lightning.pytorch as pl
 import numpy as np
 import pytest
 
@@ -106,3 +107,28 @@ def test_an_unknown_camera_is_one_line():
     ran = execute(["--config=live", "--data.camera=nobody", *QUIET])
     assert ran.error is not None
     assert "data.camera: no camera 'nobody' is streaming" in ran.error
+
+
+def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp_path):
+    from dreamer.live.camera import Tuning
+
+    camera = Camera()
+    CAMERAS["test-tune"] = camera
+    steps = []
+
+    class Steps(pl.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, index):
+            if batch.frame is not None and batch.position.step == 0:
+                steps.append((batch.frame.number, batch.position.steps))
+
+    try:
+        play(camera, seconds=4.0)
+        threading.Timer(2.0, lambda: setattr(camera, "tuning", Tuning(steps=5, lr=0.01, carry=0.5))).start()
+        ran = execute(["--config=live", "--data.camera=test-tune", f"--data.output={tmp_path}", *QUIET], [Steps()])
+    finally:
+        CAMERAS.pop("test-tune")
+    assert ran.error is None
+    counts = [count for _, count in steps[1:]]  # after the first (full) dream
+    assert counts[0] == 2  # the preset's 2 steps per frame …
+    assert counts[-1] == 5  # … then the 5 turned in while it ran, without a restart
+    assert counts == sorted(counts)

@@ -72,14 +72,13 @@ def make_video(
     return path
 
 
-def make_y4m(path: Path, frames: int = 48, size: tuple[int, int] = (120, 160)) -> Path:
-    """A raw YUV4MPEG2 clip (what Chromium's fake camera plays): the panning scene, 30 frames/s."""
+def make_y4m(path: Path, pictures: list[np.ndarray]) -> Path:
+    """``pictures`` (RGB, even sides) as a raw YUV4MPEG2 clip at 30 frames/s: what Chromium's fake camera plays."""
     import cv2
 
-    height, width = size
-    world = texture(height, width + 2 * frames, seed=3)
+    height, width = pictures[0].shape[:2]
     with open(path, "wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode())
-        for number in range(frames):
-            out.write(b"FRAME\n" + cv2.cvtColor(scene(world, number, width), cv2.COLOR_RGB2YUV_I420).tobytes())
+        for picture in pictures:
+            out.write(b"FRAME\n" + cv2.cvtColor(picture, cv2.COLOR_RGB2YUV_I420).tobytes())
     return path

@@ -4,8 +4,9 @@ Start holds the engine for the whole session (it is one long event of the page's
 queue, so a dream asked for elsewhere waits and says so) and runs ``dreamer fit`` of the live
 preset (``live.data.LiveDataModule``) with a camera registered for the session. The camera's frames
 come as stream events, which only drop the frame into the camera's one slot and send back the
-newest dream with the frame rate and delay. A change of settings restarts the run between two
-frames, going on from the dream shown; Stop (or closing the tab) closes the camera.
+newest dream with the frame rate and delay. Steps, step size and carry are taken at the next frame;
+a new look, layer, channels or size restarts the run between two frames, going on from the dream
+shown. Stop (or closing the tab) closes the camera.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dreamer.app.runs import Finished, PageRun
 from dreamer.app.tabs import Session, ended, status_line
 from dreamer.command.api import cli_text
 from dreamer.errors import ConfigError
-from dreamer.live.camera import CAMERAS, Camera, Shown
+from dreamer.live.camera import CAMERAS, Camera, Shown, Tuning
 
 LIVE_PRESETS = ("live", "quickstart")  # the looks Live offers (their model settings)
 SIZES = (160, 224, 320, 384, 512)
@@ -52,6 +53,18 @@ class LiveSettings:
     lr: float = 0.012
     carry: float = 0.9
     size: int = 160
+
+    @property
+    def tuning(self) -> Tuning:
+        """What a running dream takes at its next frame, without a restart."""
+        return Tuning(self.steps, self.lr, self.carry)
+
+    def restarts(self, other: LiveSettings) -> bool:
+        """Whether going from ``other`` to these settings needs a new run (a new network, layer or size)."""
+        return self.network_side() != other.network_side()
+
+    def network_side(self) -> tuple[str, str, str, int]:
+        return self.look, self.layer, self.channels, self.size
 
     def arguments(self, config: Path, camera: str, output: Path) -> list[str]:
         """``dreamer fit`` arguments of a live run with these settings."""
@@ -129,7 +142,7 @@ class LiveTab:
         key = self.key(request)
         settings = settings_of(look, layer, channels, steps, lr, carry, size)
         camera = Camera()
-        camera.recording = bool(recording)
+        camera.recording, camera.tuning = bool(recording), settings.tuning
         name = f"page-{id(camera):x}"
         CAMERAS[name] = self.session.page.workspace.cameras[key] = camera
         state = self.lives[key] = LiveState(camera, name, settings)
@@ -167,7 +180,7 @@ class LiveTab:
                     if finished.outcome is not None:
                         state.recordings.extend(finished.outcome.written + finished.outcome.also_written)
                     return finished
-                if state.wanted != running or state.camera.closed:
+                if state.wanted.restarts(running) or state.camera.closed:
                     run.stop.set()
 
     def frame(self, picture: Optional[np.ndarray], request: gr.Request) -> tuple[Any, str]:
@@ -198,6 +211,7 @@ class LiveTab:
         state = self.lives.get(self.key(request))
         if state is not None:
             state.wanted = settings_of(look, layer, channels, steps, lr, carry, size)
+            state.camera.tuning = state.wanted.tuning
 
     def record(self, recording: bool, request: gr.Request) -> Any:
         """Record from the next frame on, or finish the recording and offer it (with its camera frames)."""

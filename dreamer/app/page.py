@@ -16,6 +16,7 @@ from dreamer.app.tabs import VIDEO, ZOOM, DreamForm, DreamTab, ExploreTab, Motio
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
 
+CSS = "#webcam-view img {width: 100%; height: 100%; object-fit: contain}"  # a small live dream, shown large
 DEVICE = "device"  # the concurrency group of every button that runs the engine: one run at a time
 ENGINE: dict[str, Any] = dict(concurrency_id=DEVICE, concurrency_limit=1)
 
@@ -291,7 +292,7 @@ def build(page: Page) -> gr.Blocks:
     session = Session(page)
     presets = photo_presets()
     first = form_values(presets[0])
-    with gr.Blocks(title="dreamer", analytics_enabled=False) as blocks:
+    with gr.Blocks(title="dreamer", analytics_enabled=False, css=CSS) as blocks:
         gr.Markdown("# dreamer\nDeepDream on your photo: pick a preset, press **Dream**, watch it grow.")
         kept_photo, kept_video, atlas_channels = gr.State(None), gr.State(None), gr.State([])
         with gr.Tabs() as tabs:

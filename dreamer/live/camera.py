@@ -27,6 +27,15 @@ class Shot:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """Settings a running live dream takes from its next frame on, without a restart."""
+
+    steps: int  # per continued frame
+    lr: float  # step size of a continued frame
+    carry: float  # weight of the carried dream in a frame's start
+
+
+@dataclass(frozen=True)
 class Shown:
     """A finished dream (``[H, W, 3]`` uint8), its camera frame, and when that frame arrived and the dream ended."""
 
@@ -47,6 +56,7 @@ class Camera:
         self.closed = False
         self.received = self.dropped = 0
         self.recording = False  # whether the shown dreams are to be recorded (the page's Record toggle)
+        self.tuning: Optional[Tuning] = None  # the page's strength and carry, taken at every frame
         self.recording_open = False  # whether a recording is being written
         self.recordings: list[Path] = []  # finished recordings (each dream MP4, then its camera MP4)
 

@@ -191,11 +191,16 @@ class LiveDataModule(MotionDataModule):
             keep_colors=self.keep_colors,
         )
         self.view.expect(number, shot.arrived)
+        tuning = self.camera.tuning
+        pace = self.current_pace
+        if tuning is not None:  # turned in the page while it runs
+            pace = replace(pace, frame_iterations=tuning.steps, frame_lr=tuning.lr)
         if earlier is not None:
             backward = dis_flow(picture, earlier)
             valid = consistent(backward, dis_flow(earlier, picture))
             kept = valid.astype(np.float32)
-            frame = replace(frame, backward=backward, valid=valid, carried=self.carry_share * kept, renewed=1 - kept)
+            carry = tuning.carry if tuning is not None else self.carry_share
+            frame = replace(frame, backward=backward, valid=valid, carried=carry * kept, renewed=1 - kept)
         return DreamBatch(
             pixels=torch.from_numpy(np.ascontiguousarray(picture)).permute(2, 0, 1)[None].float().div_(255),
             names=["camera"],
@@ -203,7 +208,7 @@ class LiveDataModule(MotionDataModule):
             alphas=[None],
             init="photo" if continued else None,
             frame=frame,
-            pace=self.current_pace.of(continued),
+            pace=pace.of(continued),
         )
 
     # A live run has no files to plan: these parts of a sequence are not used.
