@@ -425,18 +425,24 @@ def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_bro
     print(f"live in the test: {rate} frames/s, {delay:.0f} ms")
     assert rate > 0
 
-    # A new size takes effect while Live runs: the run restarts between two frames, from the dream shown.
+    # A new size is taken at the next frame; a new layer restarts the run, going on from the dream shown.
     width = "() => document.querySelector('#webcam-view img').naturalWidth"
-    assert page.evaluate(width) == 160
+    page.wait_for_function(f"({width})() === 160", timeout=10_000)
     changed = time.perf_counter()
     page.locator("#webcam-size input").fill("224")
     page.keyboard.press("Enter")
     page.wait_for_function(f"({width})() === 224", timeout=30_000)
     print(f"a new size shown {time.perf_counter() - changed:.2f} s after the change")
-    assert "224 px" in status(page, "#webcam-status")
     page.locator("#webcam-size input").fill("160")
     page.keyboard.press("Enter")
     page.wait_for_function(f"({width})() === 160", timeout=30_000)
+    changed = time.perf_counter()
+    page.locator("#webcam-layer input").fill("7")
+    page.keyboard.press("Enter")
+    wait_for_status(page, "layer 7", element="#webcam-status", timeout=30)
+    before = page.eval_on_selector("#webcam-view img", "image => image.src")
+    page.wait_for_function("old => document.querySelector('#webcam-view img').src !== old", arg=before)
+    print(f"a new layer dreamed {time.perf_counter() - changed:.2f} s after the change")
 
     # Another page's dream waits while Live holds the engine, and says so.
     other = browser.new_page()

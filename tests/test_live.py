@@ -123,7 +123,7 @@ def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp
 
     try:
         play(camera, seconds=4.0)
-        threading.Timer(2.0, lambda: setattr(camera, "tuning", Tuning(steps=5, lr=0.01, carry=0.5))).start()
+        threading.Timer(2.0, lambda: setattr(camera, "tuning", Tuning(steps=5, lr=0.01, carry=0.5, size=160))).start()
         ran = execute(["--config=live", "--data.camera=test-tune", f"--data.output={tmp_path}", *QUIET], [Steps()])
     finally:
         CAMERAS.pop("test-tune")

@@ -4,8 +4,8 @@ Start holds the engine for the whole session (it is one long event of the page's
 queue, so a dream asked for elsewhere waits and says so) and runs ``dreamer fit`` of the live
 preset (``live.data.LiveDataModule``) with a camera registered for the session. The camera's frames
 come as stream events, which only drop the frame into the camera's one slot and send back the
-newest dream with the frame rate and delay. Steps, step size and carry are taken at the next frame;
-a new look, layer, channels or size restarts the run between two frames, going on from the dream
+newest dream with the frame rate and delay. Steps, step size, carry and size are taken at the next
+frame; a new look, layer or channels restarts the run between two frames, going on from the dream
 shown. Stop (or closing the tab) closes the camera.
 """
 
@@ -57,14 +57,11 @@ class LiveSettings:
     @property
     def tuning(self) -> Tuning:
         """What a running dream takes at its next frame, without a restart."""
-        return Tuning(self.steps, self.lr, self.carry)
+        return Tuning(self.steps, self.lr, self.carry, self.size)
 
     def restarts(self, other: LiveSettings) -> bool:
-        """Whether going from ``other`` to these settings needs a new run (a new network, layer or size)."""
-        return self.network_side() != other.network_side()
-
-    def network_side(self) -> tuple[str, str, str, int]:
-        return self.look, self.layer, self.channels, self.size
+        """Whether going from ``other`` to these settings needs a new run (a new look, layer or channels)."""
+        return (self.look, self.layer, self.channels) != (other.look, other.layer, other.channels)
 
     def arguments(self, config: Path, camera: str, output: Path) -> list[str]:
         """``dreamer fit`` arguments of a live run with these settings."""

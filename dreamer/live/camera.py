@@ -33,6 +33,7 @@ class Tuning:
     steps: int  # per continued frame
     lr: float  # step size of a continued frame
     carry: float  # weight of the carried dream in a frame's start
+    size: int  # long side of the dreamed frames, px
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class LiveDataModule(MotionDataModule):
     Args:
         camera: The name of the camera (``live.camera.CAMERAS``) whose frames to dream.
         output: Folder for recordings (``live-<n>.mp4`` and ``live-<n>-camera.mp4``).
-        size: Long side of the dreamed frames, in px.
+        size: Long side of the dreamed frames, in px (the page's ``Camera.tuning`` may change it while it runs).
         carry: Weight of the carried dream in each frame's start (the rest is the camera frame).
         record: Record from the start (``live.view.LiveView.recording`` turns it on and off).
         threads: CPU threads the dream uses (``null``: all but one, so the browser showing it keeps one).
@@ -110,6 +110,7 @@ class LiveDataModule(MotionDataModule):
         self.camera.recording = self.camera.recording or record
         self.view = LiveView(self.camera, self.output)
         self.threads_before = 0
+        self.carry: Optional[FrameCarry] = None
 
     @override
     def setup(self, stage: str) -> None:
@@ -146,10 +147,14 @@ class LiveDataModule(MotionDataModule):
 
     @override
     def frame_carry(self) -> FrameCarry:
-        carry = FrameCarry()
+        self.carry = FrameCarry()
         if self.camera.shown is not None:  # a restarted run (new settings) goes on from the dream shown
-            carry.keep(self.virtual(-1), fitted(self.camera.shown.dream, self.size))
-        return carry
+            self.carry.keep(self.virtual(-1), fitted(self.camera.shown.dream, self.side()))
+        return self.carry
+
+    def side(self) -> int:
+        """The long side of the frames to dream now (the page may change it while it runs)."""
+        return self.camera.tuning.size if self.camera.tuning is not None else self.size
 
     def virtual(self, number: int) -> Path:
         """The name a frame's dream is kept under in memory (nothing is written there)."""
@@ -165,15 +170,19 @@ class LiveDataModule(MotionDataModule):
         earlier: Optional[np.ndarray] = None
         shown = self.camera.shown
         if shown is not None:  # go on from the dream shown before new settings
-            earlier = fitted(shown.source, self.size)
+            earlier = fitted(shown.source, self.side())
         number = 0
         while True:
             shot = self.camera.take(FIRST_FRAME_WAIT if number == 0 else None)
             if shot is None:
                 return
-            picture = fitted(shot.picture, self.size)
-            if earlier is not None and earlier.shape != picture.shape:
-                earlier = None  # the camera changed its size: start afresh
+            picture = fitted(shot.picture, self.side())
+            if earlier is not None and earlier.shape != picture.shape:  # a new size: the dream goes on, resized
+                earlier = fitted(earlier, self.side())
+                if self.carry is not None and self.camera.shown is not None and earlier.shape == picture.shape:
+                    self.carry.keep(self.virtual(number - 1), fitted(self.camera.shown.dream, self.side()))
+                else:
+                    earlier = None  # the camera itself changed: start afresh
             yield self.frame_batch(number, shot, picture, earlier)
             earlier = picture
             number += 1
