@@ -36,7 +36,7 @@ def test_every_preset_parses(config, capsys, tmp_path):
     resolved = yaml.safe_load(capsys.readouterr().out)
     data = resolved["data"]["init_args"]
     assert resolved["octaves"]["iterations"] >= 1
-    assert data.get("images") or data.get("video") or data.get("channels") or data.get("classes")
+    assert any(data.get(key) for key in ("images", "video", "channels", "classes", "camera"))
 
 
 @pytest.mark.parametrize(

@@ -132,3 +132,31 @@ def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp
     assert counts[0] == 2  # the preset's 2 steps per frame …
     assert counts[-1] == 5  # … then the 5 turned in while it ran, without a restart
     assert counts == sorted(counts)
+
+
+def test_closing_the_pages_session_closes_its_camera(tmp_path):
+    from dreamer.app.workspace import Workspace
+
+    workspace = Workspace(tmp_path)
+    camera = workspace.cameras["session"] = Camera()
+    workspace.close_session("session")
+    assert camera.closed  # the live run sees the camera closed and ends
+    assert "session" not in workspace.cameras
+    workspace.close()
+
+
+def test_the_live_tab_says_when_the_browser_will_not_give_it_a_camera(tmp_path):
+    pytest.importorskip("gradio")
+    from dreamer.app.page import Page, build
+    from dreamer.app.workspace import Workspace
+
+    def texts(host: str) -> str:
+        workspace = Workspace(tmp_path)
+        try:
+            blocks = build(Page(workspace, (), host))
+            return " ".join(str(getattr(block, "value", "")) for block in blocks.blocks.values())
+        finally:
+            workspace.close()
+
+    assert "only to pages on localhost or https" in texts("0.0.0.0")
+    assert "only to pages on localhost or https" not in texts("127.0.0.1")
