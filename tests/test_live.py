@@ -72,21 +72,28 @@ def test_live_dreams_each_frame_as_it_comes_continuing_the_last_and_records_it(t
     CAMERAS["test-live"] = camera
     camera.recording = True
     shown = []
+    ended = threading.Event()
 
     def watch() -> None:
         last = None
-        while not camera.closed:
+        while True:
+            finished = ended.is_set()  # one more look after the run ended
             if camera.shown is not None and camera.shown is not last:
                 last = camera.shown
                 shown.append(last)
+            if finished:
+                return
             time.sleep(0.002)
 
     try:
         play(camera, seconds=6.0)
-        threading.Thread(target=watch, daemon=True).start()
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         ran = live(tmp_path, "test-live")
     finally:
+        ended.set()
         CAMERAS.pop("test-live")
+    watcher.join()
     assert ran.error is None
     numbers = [each.number for each in shown]
     assert len(numbers) >= 10
@@ -100,6 +107,7 @@ def test_live_dreams_each_frame_as_it_comes_continuing_the_last_and_records_it(t
     with av.open(str(recorded[1])) as video:
         frames = [frame.to_ndarray(format="rgb24") for frame in video.decode(video=0)]
     assert len(frames) >= len(shown) - 2
+    assert camera.shown is shown[-1]  # the watcher saw the last dream
     assert np.abs(frames[-1].astype(int) - shown[-1].dream.astype(int)).mean() < 6  # the shown dream, encoded
 
 
