@@ -116,7 +116,7 @@ def test_a_bad_option_of_dreamer_app_is_one_line_and_exit_2():
 def test_the_page_is_an_extra_the_command_line_never_loads():
     code = "import sys, dreamer.cli; dreamer.cli.main(['presets']); print('gradio' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()[-1] == "False"
-    gradio_needs = [need for need in metadata.requires("dreamer") or [] if need.startswith("gradio")]
+    gradio_needs = [need for need in metadata.requires("dreamer-deepdream") or [] if need.startswith("gradio")]
     assert gradio_needs, gradio_needs
     assert all('extra == "app"' in need.replace("'", '"') for need in gradio_needs), gradio_needs
 

@@ -27,7 +27,7 @@ def test_wheel_in_a_fresh_environment_runs_presets_by_name_from_any_folder(tmp_p
         [sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "--no-build-isolation", "-w", tmp_path / "dist"],
         cwd=tmp_path,
     )
-    (wheel,) = (tmp_path / "dist").glob("dreamer-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("dreamer_deepdream-*.whl")
     contents = set(zipfile.ZipFile(wheel).namelist())
     assert {
         "dreamer/presets/quickstart.yaml",

@@ -21,7 +21,7 @@ def parser() -> argparse.ArgumentParser:
     options = OneLineParser(
         prog="dreamer app",
         description="A local web page: dream a photo, watch it grow, keep the recipe. Needs the app extra "
-        "(pip install 'dreamer[app]').",
+        "(pip install 'dreamer-deepdream[app]').",
     )
     options.add_argument("--host", default="127.0.0.1", help="address to serve on (0.0.0.0: every network)")
     options.add_argument("--port", type=int, default=7860, help="port (default 7860)")
@@ -38,7 +38,7 @@ def main(args: Optional[list[str]] = None) -> int:
     try:
         import gradio  # noqa: F401
     except ImportError:
-        print("dreamer app: error: the page needs its extra: pip install 'dreamer[app]'", file=sys.stderr)
+        print("dreamer app: error: the page needs its extra: pip install 'dreamer-deepdream[app]'", file=sys.stderr)
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves this machine
     from dreamer.quiet import silence_known_noise
