@@ -16,14 +16,40 @@ def list_presets() -> None:
     print(f"\nRun one: dreamer fit --config <name> [--data.images <photos>]; they live in {PRESETS}")
 
 
-USAGE = """usage: dreamer {fit,sweep,layers,weights,app,presets} …
+USAGE = """usage: dreamer {fit,sweep,layers,weights,recipe,app,presets} …
 
   dreamer fit --config quickstart [--data.images photos/]   dream (dreamer fit --help: every option)
   dreamer sweep --config sweep_seed                         a sheet of settings side by side
   dreamer layers --model.backbone resnet50                  every layer a network can be dreamed at
   dreamer weights [fetch vgg16 …]                           where pretrained weights are; fetch them
+  dreamer recipe dream.png                                  the recipe inside a dream (--config dream.png runs it)
   dreamer app                                               the page, in a browser
   dreamer presets                                           the bundled presets"""
+
+
+def print_recipe(args: list[str]) -> int:
+    """``dreamer recipe FILE``: print the recipe a dream's file carries; 2 when it carries none."""
+    from pathlib import Path
+
+    from dreamer.errors import ConfigError
+    from dreamer.files.recipes import read_recipe
+
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: dreamer recipe FILE   (a PNG, JPEG, WebP, GIF or MP4 dreamer wrote)", file=sys.stderr)
+        return 0 if args[:1] in (["-h"], ["--help"]) else 2
+    path = Path(args[0]).expanduser()
+    try:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file")
+        text = read_recipe(path)
+    except ConfigError as error:
+        print(f"dreamer: error: {error}", file=sys.stderr)
+        return 2
+    if text is None:
+        print(f"dreamer: error: {path}: the file holds no dreamer recipe", file=sys.stderr)
+        return 2
+    print(text, end="")
+    return 0
 
 
 def main(args: Optional[list[str]] = None) -> int:
@@ -40,13 +66,15 @@ def main(args: Optional[list[str]] = None) -> int:
     if command == "presets":
         list_presets()
         return 0
+    if command == "recipe":
+        return print_recipe(rest)
     if command == "app":
         from dreamer.app.main import main as app
 
         return app(rest)
     if command not in ("fit", "sweep", "layers", "weights"):
         print(
-            f"dreamer: error: {command or 'no command'}: expected fit, sweep, layers, weights, app or presets",
+            f"dreamer: error: {command or 'no command'}: expected fit, sweep, layers, weights, recipe, app or presets",
             file=sys.stderr,
         )
         return 2

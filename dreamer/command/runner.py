@@ -53,6 +53,7 @@ class ConfigBesideDreams(SaveConfigCallback):
         for callback in trainer.callbacks:
             if isinstance(callback, SavesConfig):
                 callback.config_text = text
+                callback.embed_recipe = bool(self.config.get("embed_recipe", True))
 
 
 def inputs_from_anywhere(config: Namespace) -> Namespace:
@@ -84,6 +85,9 @@ class DreamerCLI(LightningCLI):
         # How every dream walks its pyramid: the owner's settings (``OctaveWalk``), not the model's.
         parser.add_class_arguments(Octaves, "octaves", instantiate=True)
         parser.add_lightning_class_args(DreamImageLogger, "image_logger")
+        parser.add_argument(
+            "--embed_recipe", type=bool, default=True, help="Carry the recipe inside every file written (false: bare)."
+        )
         # Keyframes and audio drives of zooms and videos; keyframed layers must be built into the model.
         parser.add_class_arguments(Timeline, "animation", instantiate=True)
         parser.link_arguments("animation.keyframes", "model.animated_layers", compute_fn=fading_layers)

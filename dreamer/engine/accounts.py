@@ -21,6 +21,7 @@ class SavesConfig:
     """A writer that saves the run's resolved config beside what it writes (handed over by the command line)."""
 
     config_text: Optional[str] = None
+    embed_recipe = True  # carry the recipe inside each file written (``--embed_recipe false``: bare files)
 
 
 class Findings:

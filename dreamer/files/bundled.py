@@ -15,8 +15,10 @@ from typing import Any
 
 import yaml
 
+from dreamer import __version__
 from dreamer.errors import ConfigError
 from dreamer.files.earlier import upgraded, upgraded_args
+from dreamer.files.recipes import RECIPE_SUFFIXES, recipe_config
 
 HERE = Path(__file__).resolve().parents[1]  # the package folder
 PRESETS = HERE / "presets"
@@ -117,6 +119,8 @@ def resolved_config(config: str, sweep: bool = False) -> str:
     """The YAML text of a config with its relative input paths made absolute against its folder; a
     sweep config (a ``sweep:`` key) only where ``sweep`` allows it."""
     path = config_path(config)
+    if path.suffix.lower() in RECIPE_SUFFIXES:  # a dream's file: the recipe inside it, its inputs checked
+        return yaml.safe_dump(recipe_config(path, __version__), sort_keys=False)
     content = read_yaml(path, f"--config {config}")
     if not isinstance(content, dict):
         raise ConfigError(f"--config {config}: expected a mapping of model/data/trainer settings")

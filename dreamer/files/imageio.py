@@ -13,6 +13,7 @@ from torchvision.transforms.v2.functional import pil_to_tensor, to_pil_image
 
 from dreamer.errors import ConfigError, ImageError
 from dreamer.files.outputs import atomic_path
+from dreamer.files.recipes import save_options
 
 IMAGE_SUFFIXES = {suffix for suffix, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
 
@@ -72,14 +73,16 @@ def atomic_write_bytes(path: Path, write: Callable[[BinaryIO], object]) -> None:
         write(handle)
 
 
-def save_image(image: Image.Image, path: Path, png_level: int = 6) -> None:
-    """Save atomically in the format the suffix asks for (PNG, JPEG, WebP, TIFF …); ``png_level`` is
-    zlib's effort for PNG (1: several times faster, files about a fifth larger)."""
+def save_image(image: Image.Image, path: Path, png_level: int = 6, recipe: Optional[str] = None) -> None:
+    """Save atomically in the format the suffix asks for (PNG, JPEG, WebP, TIFF …), with ``recipe``
+    inside where the format has room (``files.recipes``); ``png_level`` is zlib's effort for PNG (1:
+    several times faster, files about a fifth larger)."""
     suffix = path.suffix.lower()
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None or fmt not in Image.SAVE:
         raise ConfigError(f"{path}: cannot write images with suffix {path.suffix!r}")
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {"compress_level": png_level} if fmt == "PNG" else {}
+    options.update(save_options(fmt, recipe))
     atomic_write_bytes(path, lambda handle: image.save(handle, format=fmt, **options))
 
 

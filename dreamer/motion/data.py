@@ -91,6 +91,8 @@ class MotionDataModule(DreamSource):
             keep colors, mask feather) or a mask or soundtrack that is not there.
     """
 
+    input_setting = "data.images"  # the setting that names a sequence's input (a recipe names it there)
+
     def __init__(
         self,
         output: str,
@@ -197,7 +199,9 @@ class MotionDataModule(DreamSource):
 
     @override
     def dream_callbacks(self) -> list[Account]:
-        return [SequenceWriter(lambda: self.current_plan, self.frame_writes, keep_frames=self.keep_frames)]
+        writer = SequenceWriter(lambda: self.current_plan, self.frame_writes, keep_frames=self.keep_frames)
+        writer.input_setting = self.input_setting
+        return [writer]
 
     @override
     def dream_listeners(self) -> list[Any]:

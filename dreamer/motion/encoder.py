@@ -21,6 +21,7 @@ def encode_frames(
     fps: Fraction,
     audio_from: Optional[Path] = None,
     gif: Optional[Path] = None,
+    recipe: Optional[str] = None,
 ) -> None:
     """``encode_video`` (and ``encode_gif`` beside it) of the ``video_pictures`` of ``folder``, in a
     process of its own: x264's output depends on the state of the process it runs in, so a fresh
@@ -33,6 +34,7 @@ def encode_frames(
         "fps": str(fps),
         "audio_from": str(audio_from) if audio_from else None,
         "gif": str(gif) if gif else None,
+        "recipe": recipe,
     }
     done = children.run("dreamer.motion.encoder:encode_job", input=json.dumps(job), capture_output=True, text=True)
     if done.returncode != 0:
@@ -47,6 +49,7 @@ def encode_job(args: list[str]) -> None:
     """A child's side of ``encode_frames``: the job comes as JSON on standard input."""
     job = json.loads(sys.stdin.read())
     folder, frames, target, fps = Path(job["folder"]), job["frames"], Path(job["target"]), Fraction(job["fps"])
-    encode_video(video_pictures(folder, frames), target, fps, Path(job["audio_from"]) if job["audio_from"] else None)
+    audio = Path(job["audio_from"]) if job["audio_from"] else None
+    encode_video(video_pictures(folder, frames), target, fps, audio, recipe=job.get("recipe"))
     if job["gif"]:
-        encode_gif(video_pictures(folder, frames), Path(job["gif"]), fps)
+        encode_gif(video_pictures(folder, frames), Path(job["gif"]), fps, recipe=job.get("recipe"))

@@ -11,12 +11,14 @@ import torch
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
+from dreamer import __version__
 from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.errors import DreamerError
 from dreamer.files.background import Background
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes
+from dreamer.files.recipes import dream_recipe
 from dreamer.motion.encoder import encode_frames
 from dreamer.motion.frames import frame_path
 from dreamer.motion.plan import MotionJob, MotionPlan
@@ -43,6 +45,7 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
     def __init__(self, plan: Callable[[], MotionPlan], writes: Background, keep_frames: bool = True) -> None:
         super().__init__()  # written: the videos; also_written: GIFs beside them; accounted: sequences
         self.plan, self.writes, self.keep_frames = plan, writes, keep_frames
+        self.input_setting = "data.images"  # the data's setting that names each sequence's input
         self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
         self.failed_sequences: set[int] = set()  # a frame diverged or could not be written
         self._finished = False
@@ -134,7 +137,10 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        encode_frames(job.frames_dir, frames, job.target, job.fps, job.audio, job.gif)
+        recipe = None
+        if self.config_text is not None and self.embed_recipe:
+            recipe = dream_recipe(self.config_text, __version__, [(self.input_setting, job.source)])
+        encode_frames(job.frames_dir, frames, job.target, job.fps, job.audio, job.gif, recipe)
         if job.gif is not None:
             self.also_written.append(job.gif)
         if self.config_text is not None and job.sidecar is not None:

@@ -29,6 +29,8 @@ from dreamer.photos.data import find_images
 
 
 class VideoDataModule(MotionDataModule):
+    input_setting = "data.video"
+
     """Dreamed videos: every frame's dream starts from the previous dream carried along the optical
     flow, blended with the new frame; pixels that were hidden before start from the frame alone.
 

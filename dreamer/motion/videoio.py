@@ -154,7 +154,12 @@ def even(frame: np.ndarray) -> np.ndarray:
 
 
 def encode_video(
-    frames: Iterable[np.ndarray], target: Path, fps: Fraction, audio_from: Optional[Path] = None, crf: int = 18
+    frames: Iterable[np.ndarray],
+    target: Path,
+    fps: Fraction,
+    audio_from: Optional[Path] = None,
+    crf: int = 18,
+    recipe: Optional[str] = None,
 ) -> None:
     """Write ``frames`` (RGB ``uint8``, one size) as an H.264 (yuv420p) MP4 that plays in a browser,
     at ``fps``, with the audio of ``audio_from`` copied as it is (re-encoded to AAC only where MP4
@@ -168,6 +173,8 @@ def encode_video(
     with ExitStack() as stack:
         temporary = stack.enter_context(atomic_path(target))
         output = stack.enter_context(av.open(str(temporary), "w", format="mp4", options={"movflags": "+faststart"}))
+        if recipe is not None:
+            output.metadata["comment"] = recipe  # the recipe inside (``files.recipes``)
         video = output.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": "fast"})
         video.height, video.width = even(first).shape[:2]
         video.pix_fmt = "yuv420p"
@@ -211,9 +218,12 @@ def _audio_track(
     return write_aac
 
 
-def encode_gif(frames: Iterable[np.ndarray], target: Path, fps: Fraction) -> None:
-    """Write ``frames`` as a looping GIF (Pillow, adaptive palette per frame), atomically."""
+def encode_gif(frames: Iterable[np.ndarray], target: Path, fps: Fraction, recipe: Optional[str] = None) -> None:
+    """Write ``frames`` as a looping GIF (Pillow, adaptive palette per frame), atomically; ``recipe`` in its comment."""
     pictures = (Image.fromarray(frame).quantize(colors=255, method=Image.Quantize.MEDIANCUT) for frame in frames)
     first = next(pictures)
     with atomic_path(target) as temporary:
-        first.save(temporary, format="GIF", save_all=True, append_images=pictures, duration=round(1000 / fps), loop=0)
+        extra = {"comment": recipe.encode("utf-8")} if recipe is not None else {}
+        first.save(
+            temporary, format="GIF", save_all=True, append_images=pictures, duration=round(1000 / fps), loop=0, **extra
+        )

@@ -100,6 +100,7 @@ class DreamBatches(Dataset):
             seeds=[job.seed for job in jobs],
             targets=[job.target for job in jobs],
             sidecars=[job.sidecar for job in jobs],
+            sources=[job.source for job in jobs],
             alphas=alphas,
             failed=failed,
         )

@@ -13,11 +13,13 @@ from torch import Tensor
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
+from dreamer import __version__
 from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.background import Background, overlaps
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes
+from dreamer.files.recipes import dream_recipe
 
 
 class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
@@ -59,17 +61,40 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
         pictures = to_bytes(images)
         alphas = batch.alphas or [None] * len(finite)
         sidecars = batch.sidecars or [None] * len(finite)
+        sources: list[Optional[Path]] = list(batch.sources) or [None] * len(finite)
         self.accounted += len(finite)
-        for picture, alpha, target, sidecar, ok, name in zip(
-            pictures, alphas, batch.targets, sidecars, finite, batch.names
+        for picture, alpha, target, sidecar, source, ok, name in zip(
+            pictures, alphas, batch.targets, sidecars, sources, finite, batch.names
         ):
             if not ok:
                 self.failed.append(f"{name}: the dream diverged (NaN or inf); nothing written")
                 continue
-            self.background.submit(partial(self._save, picture, alpha, target, sidecar))
+            together = len(finite)
+            self.background.submit(partial(self._save, picture, alpha, target, sidecar, source, together))
 
-    def _save(self, picture: Tensor, alpha: Optional[Tensor], target: Path, sidecar: Optional[Path]) -> None:
-        """On the writer's thread: encode and write one dream (8-bit ``[3, H, W]``) and its sidecar."""
+    def recipe(self, source: Optional[Path], together: int) -> Optional[str]:
+        """The recipe inside the dream of ``source`` (dreamed in a batch of ``together``)."""
+        if self.config_text is None or not self.embed_recipe:
+            return None
+        note = (
+            f"dreamed in a batch of {together}: alone (as this recipe dreams it) a CPU may pick other kernels, "
+            "so the last bits can differ"
+            if together > 1
+            else None
+        )
+        return dream_recipe(self.config_text, __version__, [("data.images", source)] if source else [], note)
+
+    def _save(
+        self,
+        picture: Tensor,
+        alpha: Optional[Tensor],
+        target: Path,
+        sidecar: Optional[Path],
+        source: Optional[Path] = None,
+        together: int = 1,
+    ) -> None:
+        """On the writer's thread: encode and write one dream (8-bit ``[3, H, W]``), with its recipe
+        inside, and its sidecar."""
         try:
             image = to_pil_image(picture)
             image = image.convert("L") if self.grey else image
@@ -79,7 +104,7 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
                     flat = Image.new("RGB", image.size, "white")
                     flat.paste(image, mask=image.getchannel("A"))
                     image = flat
-            save_image(image, target)
+            save_image(image, target, recipe=self.recipe(source, together))
             self.written.append(target)
             if self.config_text is not None and sidecar is not None:
                 save_text(self.config_text, sidecar)

@@ -1,0 +1,137 @@
+"""The recipe inside a dream's file: the resolved config that made it, the dreamer that wrote it,
+and each input's path and SHA-256, so that the file alone says how to make it again
+(``dreamer fit --config dream.png``) and ``dreamer recipe FILE`` prints it.
+
+Where it goes: a PNG's ``iTXt`` chunk ``dreamer.recipe``, a JPEG's comment, a WebP's XMP, a GIF's
+comment, an MP4's ``comment`` tag. The recipe says how the picture was made, not where it was
+written (``data.output`` is left out), so a re-run's file, recipe included, is the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from PIL import Image, PngImagePlugin
+
+from dreamer.errors import ConfigError
+
+KEY = "dreamer.recipe"  # the PNG chunk's keyword
+HEADER = "# written by dreamer "
+RECIPE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".mp4", ".mov", ".m4v")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dream_recipe(config_text: str, version: str, inputs: Sequence[tuple[str, Path]], note: Optional[str] = None) -> str:
+    """The recipe of one output: ``config_text`` (the resolved config) without ``data.output``, each
+    input setting (``("data.images", path)``) pointing at exactly that input, and a ``recipe``
+    section with the dreamer version, the inputs' SHA-256 and ``note`` (what a re-run reproduces)."""
+    config = yaml.safe_load(config_text) or {}
+    data = config.get("data", {})
+    arguments = data.get("init_args", data) if isinstance(data, dict) else {}
+    arguments.pop("output", None)
+    listed = []
+    for setting, path in inputs:
+        path = path.absolute()  # where the first run found it, wherever the recipe runs from
+        arguments[setting.split(".", 1)[1]] = str(path)
+        listed.append({"setting": setting, "path": str(path), "sha256": sha256(path)})
+    made = {"dreamer": version, "inputs": listed, **({"note": note} if note else {})}
+    return HEADER + version + "\n" + yaml.safe_dump({"recipe": made, **config}, sort_keys=False)
+
+
+def png_info(recipe: Optional[str]) -> Optional[PngImagePlugin.PngInfo]:
+    """A PNG's text chunks holding ``recipe`` (``None``: none)."""
+    if recipe is None:
+        return None
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(KEY, recipe, zip=True)
+    return info
+
+
+def save_options(fmt: str, recipe: Optional[str]) -> dict[str, Any]:
+    """What PIL's ``save`` needs to carry ``recipe`` in a picture of format ``fmt``."""
+    if recipe is None:
+        return {}
+    if fmt == "PNG":
+        return {"pnginfo": png_info(recipe)}
+    if fmt in ("JPEG", "GIF"):
+        return {"comment": recipe.encode("utf-8")}
+    if fmt == "WEBP":
+        return {"xmp": recipe.encode("utf-8")}
+    return {}
+
+
+def read_recipe(path: Path) -> Optional[str]:
+    """The recipe ``path`` carries (``None``: none). Pictures are read by PIL, videos by PyAV.
+
+    Raises:
+        ConfigError: a file that cannot be read as a picture or a video.
+    """
+    if path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        import av
+
+        try:
+            with av.open(str(path)) as video:
+                text = video.metadata.get("comment")
+        except (OSError, av.FFmpegError) as error:
+            raise ConfigError(f"{path}: not a readable video ({error})") from None
+        return text if text and text.startswith(HEADER) else None
+    try:
+        with Image.open(path) as picture:
+            info = dict(picture.info)
+            text = getattr(picture, "text", {}).get(KEY) if picture.format == "PNG" else None
+    except OSError as error:
+        raise ConfigError(f"{path}: not a readable picture ({error})") from None
+    if text is None:
+        raw = info.get("comment") or info.get("xmp")
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text if isinstance(text, str) and text.startswith(HEADER) else None
+
+
+def recipe_config(path: Path, version: str) -> dict[str, Any]:
+    """The config that the recipe in ``path`` describes, its inputs checked: each where the first run
+    found it, with the same SHA-256.
+
+    Raises:
+        ConfigError: no recipe, a recipe of a newer dreamer, one that no longer parses, or an input
+            that is missing or not the same file.
+    """
+    text = read_recipe(path)
+    if text is None:
+        raise ConfigError(f"--config {path}: the file holds no dreamer recipe")
+    try:
+        content = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--config {path}: its recipe is not valid YAML ({str(error).splitlines()[0]})") from None
+    made = content.get("recipe") if isinstance(content, dict) else None
+    if not isinstance(made, dict):
+        raise ConfigError(f"--config {path}: its recipe has no 'recipe' section")
+    writer = str(made.get("dreamer", "?"))
+    if _version(writer) > _version(version):
+        raise ConfigError(f"--config {path}: its recipe was written by dreamer {writer}, newer than this {version}")
+    for entry in made.get("inputs") or []:
+        source = Path(str(entry.get("path")))
+        if not source.is_file():
+            raise ConfigError(f"--config {path}: its input {source} is not there ({entry.get('setting')})")
+        if sha256(source) != entry.get("sha256"):
+            raise ConfigError(f"--config {path}: {source} is not the file it was dreamed from (its SHA-256 differs)")
+    content.pop("recipe")
+    return content
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for part in text.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
