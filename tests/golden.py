@@ -25,10 +25,11 @@ from tests.cli_args import QUIET, flags
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden.json"
 SHORT = flags(octaves_count=2, octaves_iterations=3)
+BARE = ["--embed_recipe", "false"]  # the files' bytes without the recipe inside (it names the run's folders)
 
 
 def quickstart(work: Path) -> list[str]:
-    return ["fit", "--config", "quickstart", "--data.output", str(work / "out"), *QUIET]
+    return ["fit", "--config", "quickstart", "--data.output", str(work / "out"), *QUIET, *BARE]
 
 
 def batch(work: Path) -> list[str]:
@@ -37,7 +38,7 @@ def batch(work: Path) -> list[str]:
     for seed in range(2):
         make_photo(work / "photos" / f"p{seed}.png", size=(64, 48), seed=seed)
     photos = ["--data.images", str(work / "photos"), "--data.batch_size", "2"]
-    return ["fit", "--config", "quickstart", *photos, "--data.output", str(work / "out"), *SHORT, *QUIET]
+    return ["fit", "--config", "quickstart", *photos, "--data.output", str(work / "out"), *SHORT, *QUIET, *BARE]
 
 
 def video(work: Path) -> list[str]:
@@ -46,17 +47,17 @@ def video(work: Path) -> list[str]:
     clip = make_video(work / "clip.mp4", frames=12, size=(48, 64))
     settings = ["--data.resize", "null", "--data.frame_iterations", "1", "--model.layers", "7"]
     output = ["--data.output", str(work / "out")]
-    return ["fit", "--config", "video", "--data.video", str(clip), *output, *settings, *SHORT, *QUIET]
+    return ["fit", "--config", "video", "--data.video", str(clip), *output, *settings, *SHORT, *QUIET, *BARE]
 
 
 def zoom(work: Path) -> list[str]:
     settings = ["--data.frames", "6", "--data.resize", "96", "--data.gif", "false", "--data.frame_iterations", "1"]
-    return ["fit", "--config", "zoom", "--data.output", str(work / "out"), *settings, *SHORT, *QUIET]
+    return ["fit", "--config", "zoom", "--data.output", str(work / "out"), *settings, *SHORT, *QUIET, *BARE]
 
 
 def atlas(work: Path) -> list[str]:
     settings = ["--data.channels", "0-7", "--data.size", "64", "--data.batch_size", "4"]
-    return ["fit", "--config", "atlas", "--data.output", str(work / "out"), *settings, *SHORT, *QUIET]
+    return ["fit", "--config", "atlas", "--data.output", str(work / "out"), *settings, *SHORT, *QUIET, *BARE]
 
 
 def sweep(work: Path) -> list[str]:
@@ -70,7 +71,8 @@ def sweep(work: Path) -> list[str]:
         .replace("octaves.scale: [1.4, 1.6, 1.8]", "octaves.scale: [1.4, 1.8]")
         .replace("octaves.alpha: [0.2, 0.5, 0.8]", "octaves.alpha: [0.2, 0.8]")
     )
-    return ["sweep", "--config", str(config), "--data.images", str(photo), "--data.output", str(work / "out"), *SHORT]
+    output = ["--data.output", str(work / "out")]
+    return ["sweep", "--config", str(config), "--data.images", str(photo), *output, *SHORT, *BARE]
 
 
 KINDS: dict[str, Callable[[Path], list[str]]] = {

@@ -128,3 +128,18 @@ def test_a_video_carries_its_recipe_and_makes_the_same_mp4_again(tmp_path, monke
     monkeypatch.chdir(tmp_path / "elsewhere")
     assert main(["fit", "--config", str(video), "--data.output", "again", *QUIET]) == 0
     assert (tmp_path / "elsewhere" / "again" / "clip.mp4").read_bytes() == video.read_bytes()
+
+
+def test_a_video_frame_carries_the_videos_recipe_and_remakes_the_frame_folder(tmp_path, monkeypatch, one_thread):
+    from tests.videos import make_video
+
+    monkeypatch.chdir(tmp_path)
+    make_video(tmp_path / "clip.mp4", frames=4, size=(48, 64))
+    options = ["--data.video", "clip.mp4", "--data.output", "first", "--data.frame_iterations", "1", *SHORT]
+    assert main(["fit", "--config", "video", "--data.resize", "null", *options]) == 0
+    frames = sorted((tmp_path / "first" / "clip.frames").glob("*.png"))
+    assert len(frames) == 4
+    assert read_recipe(frames[2]) == read_recipe(tmp_path / "first" / "clip.mp4")
+    assert main(["fit", "--config", str(frames[2]), "--data.output", str(tmp_path / "again"), *QUIET]) == 0
+    again = sorted((tmp_path / "again" / "clip.frames").glob("*.png"))
+    assert [path.read_bytes() for path in again] == [path.read_bytes() for path in frames]

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import av
@@ -381,7 +382,9 @@ def test_ctrl_c_reports_what_was_dreamed_and_what_was_not(tmp_path):
         make_photo(photos / f"p{index:02d}.png", size=(320, 240), seed=index)
     args = ["fit", *QUICK[:2], *QUIET, "--data.images", str(photos), "--data.output", str(out)]
     pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    run = subprocess.Popen([str(DREAMER), *args], cwd=tmp_path, **pipes)
+    # Ctrl-C as a terminal sends it, even where the tests run in a background job (which ignores SIGINT).
+    hears_ctrl_c = partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    run = subprocess.Popen([str(DREAMER), *args], cwd=tmp_path, preexec_fn=hears_ctrl_c, **pipes)
     deadline = time.monotonic() + 300
     while not (out / "p00.png").exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 import lightning.pytorch as pl
 import torch
@@ -46,6 +47,7 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
         super().__init__()  # written: the videos; also_written: GIFs beside them; accounted: sequences
         self.plan, self.writes, self.keep_frames = plan, writes, keep_frames
         self.input_setting = "data.images"  # the data's setting that names each sequence's input
+        self._recipes: dict[int, Optional[str]] = {}  # sequence → the recipe its frames and video carry
         self.damaged: dict[int, int] = {}  # sequence → frames readable before the damage
         self.failed_sequences: set[int] = set()  # a frame diverged or could not be written
         self._finished = False
@@ -71,10 +73,20 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
         pixels, target, sequence = to_bytes(picture), frame.target, frame.sequence
         self.writes.submit(lambda: self._save(pixels, target, sequence))
 
+    def recipe(self, sequence: int) -> Optional[str]:
+        """The recipe sequence ``sequence``'s frames and video carry (``None``: none)."""
+        if self.config_text is None or not self.embed_recipe:
+            return None
+        if sequence not in self._recipes:
+            job = self.plan().jobs[sequence]
+            self._recipes[sequence] = dream_recipe(self.config_text, __version__, [(self.input_setting, job.source)])
+        return self._recipes[sequence]
+
     def _save(self, pixels: torch.Tensor, target: Path, sequence: int) -> None:
         """On the writer's thread: one frame's PNG."""
         try:
-            save_image(to_pil_image(pixels), target, png_level=1)  # a working file: speed over size
+            recipe = self.recipe(sequence)
+            save_image(to_pil_image(pixels), target, png_level=1, recipe=recipe)  # a working file: speed over size
         except OSError as error:  # a full disk, a read-only folder: this video fails, the others go on
             self.failed.append(f"{target}: not written ({error.strerror or error}); the video is not made")
             self.failed_sequences.add(sequence)
@@ -115,7 +127,7 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
             if index % world != rank or index in self.failed_sequences:
                 continue
             try:
-                paths = self._finish(job, self.damaged.get(index, job.frames))
+                paths = self._finish(index, job, self.damaged.get(index, job.frames))
             except (DreamerError, OSError, ValueError) as error:
                 failed.append(f"{job.source}: the video could not be written ({error})")
                 accounted.add(index)
@@ -131,15 +143,13 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
             accounted = {index for _, _, _, indices in everything for index in indices}
         self.written, self.failed, self.accounted = written, self.failed + failed, len(accounted)
 
-    def _finish(self, job: MotionJob, frames: int) -> list[Path]:
+    def _finish(self, index: int, job: MotionJob, frames: int) -> list[Path]:
         """Encode ``job``'s first ``frames`` frames, if all are written; the files written (none: the
         run stopped before its frames were dreamed)."""
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        recipe = None
-        if self.config_text is not None and self.embed_recipe:
-            recipe = dream_recipe(self.config_text, __version__, [(self.input_setting, job.source)])
+        recipe = self.recipe(index)
         encode_frames(job.frames_dir, frames, job.target, job.fps, job.audio, job.gif, recipe)
         if job.gif is not None:
             self.also_written.append(job.gif)
