@@ -143,3 +143,28 @@ def test_a_video_frame_carries_the_videos_recipe_and_remakes_the_frame_folder(tm
     assert main(["fit", "--config", str(frames[2]), "--data.output", str(tmp_path / "again"), *QUIET]) == 0
     again = sorted((tmp_path / "again" / "clip.frames").glob("*.png"))
     assert [path.read_bytes() for path in again] == [path.read_bytes() for path in frames]
+
+
+def test_an_atlas_picture_remakes_its_channel_and_a_sheet_the_atlas(tmp_path, monkeypatch, one_thread):
+    monkeypatch.chdir(tmp_path)
+    atlas = ["--config", "atlas", "--data.channels", "0-2", "--data.size", "48", "--data.batch_size", "1", *SHORT]
+    assert main(["fit", *atlas, "--data.output", "first"]) == 0
+    picture = tmp_path / "first" / "features.11" / "features.11-c0001.png"
+    sheet = tmp_path / "first" / "features.11-sheet1.png"
+    assert "channels: '1'" in read_recipe(picture)
+    assert "channels: 0-2" in read_recipe(sheet)
+    assert main(["fit", "--config", str(picture), "--data.output", "one", *QUIET]) == 0
+    assert [p.name for p in (tmp_path / "one" / "features.11").glob("*.png")] == [picture.name]
+    assert (tmp_path / "one" / "features.11" / picture.name).read_bytes() == picture.read_bytes()
+    assert main(["fit", "--config", str(sheet), "--data.output", "again", *QUIET]) == 0
+    assert (tmp_path / "again" / sheet.name).read_bytes() == sheet.read_bytes()
+
+
+def test_a_recipe_that_names_its_input_beside_it_finds_it_there(dreamed, tmp_path):
+    download = tmp_path / "download"
+    download.mkdir()
+    shutil.copyfile(tmp_path / "cat.jpg", download / "cat.jpg")  # (a photo's name seeds its dream)
+    with_recipe(dreamed, download / "dream.png", lambda text: text.replace(str(tmp_path / "cat.jpg"), "cat.jpg"))
+    assert main(["fit", "--config", str(download / "dream.png"), "--data.output", str(tmp_path / "out"), *QUIET]) == 0
+    with Image.open(tmp_path / "out" / "cat.png") as again, Image.open(dreamed) as first:
+        assert again.tobytes() == first.tobytes()  # the same dream of the same photo, found beside the download

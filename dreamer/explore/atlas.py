@@ -59,8 +59,10 @@ class ChannelJob:
 class ChannelBatches(Dataset):
     """Item ``i``: a batch of channels to dream, each image starting from the photo or from noise."""
 
-    def __init__(self, batches: list[list[ChannelJob]], start: Optional[torch.Tensor], side: int, seed: int) -> None:
-        self.batches, self.start, self.side, self.seed = batches, start, side, seed
+    def __init__(
+        self, batches: list[list[ChannelJob]], start: Optional[torch.Tensor], side: int, seed: int, choice: str
+    ) -> None:
+        self.batches, self.start, self.side, self.seed, self.choice = batches, start, side, seed, choice
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -74,6 +76,7 @@ class ChannelBatches(Dataset):
             seeds=[image_seed(self.seed, job.name) for job in jobs],
             targets=[job.target for job in jobs],
             channels=[job.channel for job in jobs],
+            remakes=[{self.choice: str(job.channel)} for job in jobs],  # a picture's recipe makes only its channel
             alphas=[None] * len(jobs),
             init=None if self.start is not None else "noise",
         )
@@ -108,6 +111,7 @@ class AtlasDataModule(DreamSource):
     """
 
     unit, what, whats = "c", "channel", "channels"  # files ``<layer>-c0007.png``; a line names "channel 7"
+    choice = "data.channels"  # the setting that chooses them
 
     def __init__(
         self,
@@ -230,7 +234,7 @@ class AtlasDataModule(DreamSource):
 
     @override
     def train_dataloader(self) -> DreamSteps:
-        dataset = ChannelBatches(self.batches(), self.start, self.size, self.seed)
+        dataset = ChannelBatches(self.batches(), self.start, self.size, self.seed, self.choice)
         loader = DataLoader(dataset, batch_size=None, shuffle=False)
         mine = self.current_outline.steps_for((self.size, self.size)) * len(dataset)
         return DreamSteps(loader, self.current_outline, total=max(self.summary.busiest, mine) if self.summary else mine)
@@ -247,9 +251,9 @@ class AtlasDataModule(DreamSource):
     def take_examples(self, examples: dict[int, list[Example]]) -> None:
         self.examples = examples
 
-    def write_sheets(self) -> tuple[list[Path], list[str]]:
-        """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet: the
-        sheets written, and a line for each that could not be."""
+    def write_sheets(self, recipe: Optional[str] = None) -> tuple[list[Path], list[str]]:
+        """Sheets of every requested channel whose image exists, ``sheet_tiles`` per sheet, each with
+        ``recipe`` inside: the sheets written, and a line for each that could not be."""
         faces = range(self.faces)
         done = [channel for channel in self.channels if all(self.target(channel, f).is_file() for f in faces)]
         written: list[Path] = []
@@ -286,7 +290,7 @@ class AtlasDataModule(DreamSource):
             if reason is not None:
                 failed.append(f"sheet {number}: not written: {reason}")
                 continue
-            save_sheet(sheet, path, written, failed)
+            save_sheet(sheet, path, written, failed, recipe)
         return written, failed
 
     def write_examples_list(self, written: list[Path], failed: list[str]) -> None:

@@ -76,6 +76,7 @@ class ClassesDataModule(AtlasDataModule):
     """
 
     unit, what, whats = "class", "class", "classes"
+    choice = "data.classes"
     gives_classes = True
 
     def __init__(

@@ -14,8 +14,10 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
+from dreamer import __version__
+from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.files.imageio import save_image, to_image, to_tensor
+from dreamer.files.recipes import dream_recipe
 
 
 def labelled(image: Image.Image, label: str, side: int, width: Optional[int] = None) -> torch.Tensor:
@@ -64,22 +66,25 @@ def contact_sheet(
     return sheet
 
 
-def save_sheet(sheet: Image.Image, path: Path, written: list[Path], failed: list[str]) -> None:
-    """Write ``sheet`` to ``path`` and add it to ``written``, or a line to ``failed`` when it cannot be
-    written (a full disk, a read-only folder)."""
+def save_sheet(
+    sheet: Image.Image, path: Path, written: list[Path], failed: list[str], recipe: Optional[str] = None
+) -> None:
+    """Write ``sheet`` to ``path`` (with ``recipe`` inside) and add it to ``written``, or a line to
+    ``failed`` when it cannot be written (a full disk, a read-only folder)."""
     try:
-        save_image(sheet, path)
+        save_image(sheet, path, recipe=recipe)
     except OSError as error:
         failed.append(f"{path}: not written ({error.strerror or error})")
         return
     written.append(path)
 
 
-class ContactSheets(pl.Callback, Account):
-    """When the run ends, rank 0 calls ``write`` (which lays the images on their sheets) once every
-    process has written its images; it reports the sheets written and those that failed."""
+class ContactSheets(pl.Callback, Account, SavesConfig):
+    """When the run ends, rank 0 calls ``write`` (which lays the images on their sheets, each with the
+    run's recipe inside) once every process has written its images; it reports the sheets written
+    and those that failed."""
 
-    def __init__(self, write: Callable[[], tuple[list[Path], list[str]]]) -> None:
+    def __init__(self, write: Callable[[Optional[str]], tuple[list[Path], list[str]]]) -> None:
         super().__init__()  # sheets are no inputs: they account for none (also_written: the sheets)
         self.write = write
 
@@ -88,4 +93,5 @@ class ContactSheets(pl.Callback, Account):
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             dist.barrier()  # every process has written its images
         if trainer.is_global_zero:
-            self.also_written, self.failed = self.write()
+            recipe = dream_recipe(self.config_text, __version__) if self.config_text and self.embed_recipe else None
+            self.also_written, self.failed = self.write(recipe)

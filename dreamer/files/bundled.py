@@ -120,8 +120,9 @@ def resolved_config(config: str, sweep: bool = False) -> str:
     sweep config (a ``sweep:`` key) only where ``sweep`` allows it."""
     path = config_path(config)
     if path.suffix.lower() in RECIPE_SUFFIXES:  # a dream's file: the recipe inside it, its inputs checked
-        return yaml.safe_dump(recipe_config(path, __version__), sort_keys=False)
-    content = read_yaml(path, f"--config {config}")
+        content = recipe_config(path, __version__)
+    else:
+        content = read_yaml(path, f"--config {config}")
     if not isinstance(content, dict):
         raise ConfigError(f"--config {config}: expected a mapping of model/data/trainer settings")
     if "sweep" in content and not sweep:

@@ -10,6 +10,7 @@ written (``data.output`` is left out), so a re-run's file, recipe included, is t
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -32,17 +33,26 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def dream_recipe(config_text: str, version: str, inputs: Sequence[tuple[str, Path]], note: Optional[str] = None) -> str:
+def dream_recipe(
+    config_text: str,
+    version: str,
+    inputs: Sequence[tuple[str, Path]] = (),
+    note: Optional[str] = None,
+    settings: Optional[dict[str, Any]] = None,
+) -> str:
     """The recipe of one output: ``config_text`` (the resolved config) without ``data.output``, each
-    input setting (``("data.images", path)``) pointing at exactly that input, and a ``recipe``
-    section with the dreamer version, the inputs' SHA-256 and ``note`` (what a re-run reproduces)."""
+    input setting (``("data.images", path)``) pointing at exactly that input, the data ``settings``
+    that make only this output (``{"data.channels": "7"}``), and a ``recipe`` section with the
+    dreamer version, the inputs' SHA-256 and ``note`` (what a re-run reproduces)."""
     config = yaml.safe_load(config_text) or {}
     data = config.get("data", {})
     arguments = data.get("init_args", data) if isinstance(data, dict) else {}
     arguments.pop("output", None)
+    for setting, value in (settings or {}).items():
+        arguments[setting.split(".", 1)[1]] = value
     listed = []
     for setting, path in inputs:
-        path = path.absolute()  # where the first run found it, wherever the recipe runs from
+        path = Path(os.path.abspath(path))  # where the first run found it, wherever the recipe runs from
         arguments[setting.split(".", 1)[1]] = str(path)
         listed.append({"setting": setting, "path": str(path), "sha256": sha256(path)})
     made = {"dreamer": version, "inputs": listed, **({"note": note} if note else {})}
@@ -119,8 +129,13 @@ def recipe_config(path: Path, version: str) -> dict[str, Any]:
     writer = str(made.get("dreamer", "?"))
     if _version(writer) > _version(version):
         raise ConfigError(f"--config {path}: its recipe was written by dreamer {writer}, newer than this {version}")
+    data = content.get("data") if isinstance(content.get("data"), dict) else {}
+    arguments = data.get("init_args", data)
     for entry in made.get("inputs") or []:
         source = Path(str(entry.get("path")))
+        if not source.is_absolute():  # a download's recipe names its input beside it (the page's photo.jpg)
+            source = path.parent / source
+            arguments[str(entry.get("setting", "data.images")).split(".", 1)[1]] = str(source)
         if not source.is_file():
             raise ConfigError(f"--config {path}: its input {source} is not there ({entry.get('setting')})")
         if sha256(source) != entry.get("sha256"):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch
@@ -62,18 +63,20 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
         alphas = batch.alphas or [None] * len(finite)
         sidecars = batch.sidecars or [None] * len(finite)
         sources: list[Optional[Path]] = list(batch.sources) or [None] * len(finite)
+        remakes: list[dict[str, Any]] = list(batch.remakes) or [{}] * len(finite)
         self.accounted += len(finite)
-        for picture, alpha, target, sidecar, source, ok, name in zip(
-            pictures, alphas, batch.targets, sidecars, sources, finite, batch.names
+        for picture, alpha, target, sidecar, source, remake, ok, name in zip(
+            pictures, alphas, batch.targets, sidecars, sources, remakes, finite, batch.names
         ):
             if not ok:
                 self.failed.append(f"{name}: the dream diverged (NaN or inf); nothing written")
                 continue
-            together = len(finite)
-            self.background.submit(partial(self._save, picture, alpha, target, sidecar, source, together))
+            recipe = partial(self.recipe, source, len(finite), remake)
+            self.background.submit(partial(self._save, picture, alpha, target, sidecar, recipe))
 
-    def recipe(self, source: Optional[Path], together: int) -> Optional[str]:
-        """The recipe inside the dream of ``source`` (dreamed in a batch of ``together``)."""
+    def recipe(self, source: Optional[Path], together: int, remake: dict[str, Any]) -> Optional[str]:
+        """The recipe inside the dream of ``source`` (dreamed in a batch of ``together``; ``remake``:
+        the data settings that make only it)."""
         if self.config_text is None or not self.embed_recipe:
             return None
         note = (
@@ -82,7 +85,8 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
             if together > 1
             else None
         )
-        return dream_recipe(self.config_text, __version__, [("data.images", source)] if source else [], note)
+        inputs = [("data.images", source)] if source else []
+        return dream_recipe(self.config_text, __version__, inputs, note, remake)
 
     def _save(
         self,
@@ -90,8 +94,7 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
         alpha: Optional[Tensor],
         target: Path,
         sidecar: Optional[Path],
-        source: Optional[Path] = None,
-        together: int = 1,
+        recipe: Callable[[], Optional[str]] = lambda: None,
     ) -> None:
         """On the writer's thread: encode and write one dream (8-bit ``[3, H, W]``), with its recipe
         inside, and its sidecar."""
@@ -104,7 +107,7 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
                     flat = Image.new("RGB", image.size, "white")
                     flat.paste(image, mask=image.getchannel("A"))
                     image = flat
-            save_image(image, target, recipe=self.recipe(source, together))
+            save_image(image, target, recipe=recipe())
             self.written.append(target)
             if self.config_text is not None and sidecar is not None:
                 save_text(self.config_text, sidecar)
