@@ -261,6 +261,11 @@ def test_the_page_dreams_the_photo_and_its_command_makes_the_same_pixels(page, s
     (cli / "dream.png").unlink()
     subprocess.run([str(DREAMER), "fit", "--config", "recipe.yaml"], cwd=cli, check=True, capture_output=True)
     assert np.array_equal(np.asarray(Image.open(cli / "dream.png").convert("RGB"), dtype=np.int16), dream)
+    # So does the recipe inside the downloaded dream, which names the photo as it was downloaded.
+    shutil.copyfile(tmp_path / "page" / "dream.png", cli / "downloaded.png")
+    inside = ["fit", "--config", "downloaded.png", "--data.output", "inside.png"]
+    subprocess.run([str(DREAMER), *inside], cwd=cli, check=True, capture_output=True)
+    assert np.array_equal(np.asarray(Image.open(cli / "inside.png").convert("RGB"), dtype=np.int16), dream)
 
     # The first preview comes within 1.5x the command line's time to its first octave.
     cli_first = cli_time_to_first_octave(tmp_path)

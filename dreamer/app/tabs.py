@@ -22,6 +22,7 @@ from dreamer.app.workspace import Workspace
 from dreamer.command.api import cli_text
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
+from dreamer.files.recipes import read_recipe, renamed_inputs, with_recipe
 
 QUIET = ["--trainer.logger=false", "--trainer.enable_progress_bar=false"]  # the page shows progress itself
 PHOTO_NAME = "photo"  # the recipe's name for the photo: the downloads hold it, byte for byte
@@ -219,6 +220,9 @@ class DreamTab(Tab):
             recipe_file = folder / "recipe.yaml"
             text = recipe_yaml(finished.config_text, shown, drop=QUIET)
             recipe_file.write_text(text)
+            inside = read_recipe(target)
+            if inside is not None:  # the download's recipe names the photo as it is downloaded
+                with_recipe(target, renamed_inputs(inside, {"data.images": photo.name}, drop=QUIET))
             return (
                 f"Dreamed in {finished.seconds:.1f} s.",
                 gr.update(value=str(target), visible=False),  # the before/after shows it now

@@ -108,6 +108,31 @@ def read_recipe(path: Path) -> Optional[str]:
     return text if isinstance(text, str) and text.startswith(HEADER) else None
 
 
+def renamed_inputs(recipe: str, names: dict[str, str], drop: Sequence[str] = ()) -> str:
+    """``recipe`` with its inputs named as ``names`` says (an input's setting → the name it has beside
+    the file: the page's downloads) and the options in ``drop`` (``--trainer.logger=false``) left out."""
+    header, _, body = recipe.partition("\n")
+    content = yaml.safe_load(body) or {}
+    for option in drop:
+        section, name = option.removeprefix("--").split("=")[0].split(".", 1)
+        content.get(section, {}).pop(name, None)
+    data = content.get("data", {})
+    arguments = data.get("init_args", data)
+    for entry in content.get("recipe", {}).get("inputs", []):
+        if entry.get("setting") in names:
+            entry["path"] = arguments[entry["setting"].split(".", 1)[1]] = names[entry["setting"]]
+    return header + "\n" + yaml.safe_dump(content, sort_keys=False)
+
+
+def with_recipe(path: Path, recipe: str) -> None:
+    """Write ``path`` (a PNG) again, the same pixels, with ``recipe`` inside instead of its own."""
+    from dreamer.files.imageio import save_image
+
+    with Image.open(path) as picture:
+        picture.load()
+        save_image(picture, path, recipe=recipe)
+
+
 def recipe_config(path: Path, version: str) -> dict[str, Any]:
     """The config that the recipe in ``path`` describes, its inputs checked: each where the first run
     found it, with the same SHA-256.
