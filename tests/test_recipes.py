@@ -70,6 +70,7 @@ def with_recipe(source, target, edit) -> None:
         (lambda text: text, None),
         (lambda text: text.replace(f"dreamer: {__version__}", "dreamer: 9.1.0"), "written by dreamer 9.1.0, newer"),
         (lambda text: text.replace("recipe:\n", "recipe: [\n"), "its recipe is not valid YAML"),
+        (lambda text: text.replace("lr: 0.012", "lr: fast"), "its recipe's model.lr: Expected a float"),
     ],
 )
 def test_a_recipe_from_a_newer_dreamer_or_one_edited_until_it_no_longer_parses_is_one_line(

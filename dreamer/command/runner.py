@@ -34,6 +34,7 @@ from dreamer.files.bundled import (
     config_files,
     with_resolved_configs,
 )
+from dreamer.files.recipes import RECIPE_SUFFIXES
 from dreamer.live.data import LiveDataModule  # noqa: F401
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.video import VideoDataModule  # noqa: F401
@@ -166,13 +167,24 @@ def execute(args: Sequence[str], callbacks: Sequence[pl.Callback] = ()) -> Ran:
         config_text = cli.parser.dump(cli.config, skip_none=False)
         cli.dream()
     except ArgumentError as error:
-        return Ran(None, one_line(str(error)))
+        return Ran(None, from_recipe(one_line(str(error)), args))
     except Exception as error:
         reason = user_error(error)
         if reason is None:
             raise
         return Ran(cli, reason, config_text)
     return Ran(cli, None, config_text)
+
+
+def from_recipe(reason: str, args: Sequence[str]) -> str:
+    """``reason`` (``model.lr: Expected a float …``) naming the dream file whose recipe set that option,
+    where a ``--config`` is a dream's file and the option was not given on the command line."""
+    option = reason.split(":", 1)[0].strip()
+    given = any(arg == f"--{option}" or arg.startswith(f"--{option}=") for arg in args)
+    recipes = [path for path in config_files(args) if path.suffix.lower() in RECIPE_SUFFIXES]
+    if not recipes or given or "." not in option or " " in option:
+        return reason
+    return f"--config {recipes[-1]}: its recipe's {reason}"
 
 
 def leave_process_group() -> None:
