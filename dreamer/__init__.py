@@ -11,6 +11,7 @@ __all__ = [
     "IndependentDDPStrategy",
     "Octaves",
     "dream",
+    "run",
     "silence_known_noise",
     "wire",
 ]
@@ -18,6 +19,7 @@ __version__ = "0.2.0"
 
 _HOMES = {
     "dream": "dreamer.command.api",
+    "run": "dreamer.command.api",
     "DreamDataModule": "dreamer.photos.data",
     "DreamModule": "dreamer.engine.module",
     "silence_known_noise": "dreamer.quiet",

@@ -31,6 +31,21 @@ def silence_known_noise() -> None:
     warnings.filterwarnings("ignore", message=r"The '\w+_dataloader' does not have many workers")
 
 
+class _OnlyWarnings(logging.Filter):
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+def quiet_from_python() -> None:
+    """From Python (a notebook): also Lightning's lines about the devices found and the fit's end,
+    which a user of ``dream`` or ``run`` did not ask for (its warnings stay)."""
+    silence_known_noise()
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _OnlyWarnings) for f in logger.filters):
+        logger.addFilter(_OnlyWarnings())
+
+
 @rank_zero_only
 def warn(message: str) -> None:
     """One line on stderr, ``warning: <message>``, from rank 0 only: no file name, line or source."""

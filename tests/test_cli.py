@@ -296,3 +296,12 @@ def test_dreamer_without_a_known_command_says_which_there_are(capsys):
     assert "fitt: expected fit, sweep, layers, weights, app or presets" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "dreamer fit --config quickstart" in capsys.readouterr().out
+
+
+def test_a_folder_named_like_a_preset_does_not_hide_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quickstart").mkdir()  # say, the output of an earlier run
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--config", "quickstart", "--print_config"])
+    assert done.value.code == 0
+    assert "mobilenet_v2" in capsys.readouterr().out

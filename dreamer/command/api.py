@@ -15,7 +15,7 @@ from dreamer.errors import ConfigError
 from dreamer.files.earlier import OLD_MODEL_KEYS
 from dreamer.files.imageio import to_image
 from dreamer.photos.data import DreamDataModule
-from dreamer.quiet import silence_known_noise
+from dreamer.quiet import quiet_from_python
 
 # Keywords by section; an earlier name (``octaves=2``, ``alpha=0.5``) is the model's, read in today's
 # name by the upgrade step like the flag it becomes.
@@ -55,7 +55,7 @@ def dream(
     from dreamer.command.report import outcome
     from dreamer.command.runner import execute  # torch and Lightning: only when a dream is asked for
 
-    silence_known_noise()
+    quiet_from_python()
     with tempfile.TemporaryDirectory(prefix="dreamer-") as folder:
         source = Path(folder) / "input.png"
         if isinstance(image, (str, Path)):
@@ -82,3 +82,45 @@ def dream(
             raise ConfigError(failed[0] if failed else f"{source}: no dream was produced")
         with Image.open(target) as result:
             return result.copy()
+
+
+def run(config: Union[str, Path] = "quickstart", **overrides: Any) -> Any:
+    """Run any preset or YAML file (photos, a zoom, a video, an atlas, classes) as ``dreamer fit``
+    does, and return what it wrote as ``Dreamed``, which a notebook shows inline (a video plays, a
+    contact sheet or a picture is shown, as small previews).
+
+    ``overrides`` are settings by name, as for ``dream`` (``layers=7``, ``iterations=4``); names that
+    are neither the model's nor the Trainer's are the data's (``frames=8``, ``size=64``), and any
+    setting may be given by dotted path (``**{"data.channels": "0-7"}``: ``channels`` alone is the
+    model's). Nothing is printed: the progress bar is the only output.
+
+    Raises:
+        ConfigError: a bad setting or an input that could not be dreamed, in one line.
+    """
+    from dreamer.command.report import outcome
+    from dreamer.command.runner import execute
+    from dreamer.command.shown import Dreamed
+
+    quiet_from_python()
+    settings = {"logger": False, "enable_progress_bar": True, **overrides}
+    ran = execute(["--config", str(config), *(_any_argument(key, value) for key, value in settings.items())])
+    if ran.error is not None or ran.cli is None:
+        raise ConfigError(str(ran.error))
+    done = outcome(ran.cli)
+    if done.failed:
+        raise ConfigError(done.failed[0])
+    return Dreamed([*done.written, *done.also_written], list(done.sheets))
+
+
+def _any_argument(key: str, value: Any) -> str:
+    """``--section.key=value`` for ``run``: the model's, the Trainer's, else the data's."""
+    if "." in key or key in _MODEL_ARGS:
+        return _argument(key, value)
+    section = "trainer" if key in _trainer_args() else "data"
+    return f"--{section}.{key}={cli_text(value)}"
+
+
+def _trainer_args() -> set[str]:
+    import lightning.pytorch as pl
+
+    return set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}

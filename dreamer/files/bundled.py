@@ -58,7 +58,7 @@ def preset_summary(name: str) -> str:
 def config_path(config: str) -> Path:
     """A YAML path as given, or the bundled preset of that name."""
     path = Path(config).expanduser()
-    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():  # a folder named like a preset is not one
         return path
     preset = PRESETS / f"{config}.yaml"
     if not preset.is_file():
