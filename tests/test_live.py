@@ -11,8 +11,10 @@ import av
 import lightning.pytorch as pl
 import numpy as np
 import pytest
+import yaml
 
 from dreamer.command.runner import execute
+from dreamer.files.recipes import read_recipe
 from dreamer.live.camera import CAMERAS, Camera
 from dreamer.live.view import Recording
 from tests.videos import scene, texture
@@ -129,6 +131,7 @@ def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp
             if batch.frame is not None and batch.position.step == 0:
                 steps.append((batch.frame.number, batch.position.steps))
 
+    camera.recording = True
     try:
         play(camera, seconds=4.0)
         threading.Timer(2.0, lambda: setattr(camera, "tuning", Tuning(steps=5, lr=0.01, carry=0.5, size=160))).start()
@@ -140,6 +143,16 @@ def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp
     assert counts[0] == 2  # the preset's 2 steps per frame …
     assert counts[-1] == 5  # … then the 5 turned in while it ran, without a restart
     assert counts == sorted(counts)
+    # The recording's recipe holds the settings over time, and says its source was a camera.
+    recording = tmp_path / "live-1.mp4"
+    recipe = yaml.safe_load(read_recipe(recording).partition("\n")[2])["recipe"]
+    assert recipe["source"] == "camera"
+    first, *_, last = recipe["keyframes"]
+    assert (first["frame"], first["seconds"]) == (0, 0.0)
+    assert (last["steps"], last["carry"]) == (5, 0.5)
+    assert 0 < last["seconds"] < 4
+    ran = execute(["--config", str(recording), *QUIET])
+    assert "a Live recording" in ran.error
 
 
 def test_closing_the_pages_session_closes_its_camera(tmp_path):

@@ -23,7 +23,7 @@ def test_the_tutorial_runs_every_cell_and_shows_what_it_made(tmp_path, monkeypat
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.get("output_type") == "error"]
     shown = " ".join(str(output.get("data", {}).get("text/html", "")) for output in outputs)
-    pictures = [output for output in outputs if "image/png" in output.get("data", {})]
+    pictures = [output for output in outputs if "image/jpeg" in output.get("data", {})]
     assert len(pictures) >= 3  # the dream, the layers side by side, the sweep sheet
     assert shown.count("<img") >= 3  # the atlas sheet, the class dreams, the tiny network's classes
     assert "<video" in shown  # the zoom plays inline

@@ -151,6 +151,11 @@ def recipe_config(path: Path, version: str) -> dict[str, Any]:
     made = content.get("recipe") if isinstance(content, dict) else None
     if not isinstance(made, dict):
         raise ConfigError(f"--config {path}: its recipe has no 'recipe' section")
+    if made.get("source") == "camera":
+        raise ConfigError(
+            f"--config {path}: a Live recording: its recipe shows how it was made (dreamer recipe {path.name}), "
+            "but its source was a camera, so there is nothing to dream again"
+        )
     writer = str(made.get("dreamer", "?"))
     if _version(writer) > _version(version):
         raise ConfigError(f"--config {path}: its recipe was written by dreamer {writer}, newer than this {version}")

@@ -4,8 +4,10 @@ second MP4 beside it (for measuring how coherent the shown dreams are)."""
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import ExitStack
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
@@ -13,12 +15,15 @@ from typing import Any, Optional
 import av
 import lightning.pytorch as pl
 import numpy as np
+import yaml
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
+from dreamer import __version__
+from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.outputs import atomic_path
+from dreamer.files.recipes import dream_recipe
 from dreamer.live.camera import Camera, Shown
 from dreamer.motion.carry import quantised
 from dreamer.motion.videoio import even
@@ -32,6 +37,7 @@ class Recording:
 
     def __init__(self, target: Path) -> None:
         self.target = target
+        self._temporary: Optional[Path] = None
         self._stack = ExitStack()
         self._output: Any = None
         self._video: Any = None
@@ -43,7 +49,7 @@ class Recording:
         """``picture`` (RGB uint8) shown from ``at`` (``time.monotonic()``) on."""
         picture = np.ascontiguousarray(even(picture))
         if self._output is None:
-            temporary = self._stack.enter_context(atomic_path(self.target))
+            temporary = self._temporary = self._stack.enter_context(atomic_path(self.target))
             self._output = self._stack.enter_context(
                 av.open(str(temporary), "w", format="mp4", options={"movflags": "+faststart"})
             )
@@ -61,16 +67,35 @@ class Recording:
         self._output.mux(self._video.encode(frame))
         self._last, self.frames = pts, self.frames + 1
 
-    def close(self) -> bool:
-        """Finish the file; whether there is one (a recording with no frames leaves none)."""
+    def close(self, recipe: Optional[str] = None) -> bool:
+        """Finish the file, with ``recipe`` in its comment tag; whether there is one (a recording
+        with no frames leaves none)."""
         if self._output is None:
             return False
         self._output.mux(self._video.encode())
+        self._output.close()
+        if recipe is not None and self._temporary is not None:
+            with_comment(self._temporary, recipe)  # known only at the end: the settings over time
         self._stack.close()
         return True
 
 
-class LiveView(pl.Callback, DreamListener, Account):
+def with_comment(path: Path, text: str) -> None:
+    """``path`` (an MP4) with ``text`` in its comment tag: its packets copied as they are."""
+    copy = path.with_name(path.name + ".tag")
+    with av.open(str(path)) as source, av.open(str(copy), "w", format="mp4") as target:
+        target.metadata["comment"] = text
+        video = source.streams.video[0]
+        stream = target.add_stream_from_template(video)
+        for packet in source.demux(video):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            target.mux(packet)
+    os.replace(copy, path)
+
+
+class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
     """Puts every finished dream in the camera's ``shown`` slot; records while ``camera.recording`` is on
     (``live-<n>.mp4`` and the camera frames as ``live-<n>-camera.mp4`` in ``output``); stops the
     Trainer when the camera closes."""
@@ -80,6 +105,8 @@ class LiveView(pl.Callback, DreamListener, Account):
         self.camera, self.output = camera, output
         self.arrivals: dict[int, float] = {}  # frame number → when its camera frame arrived
         self._records: Optional[tuple[Recording, Recording]] = None
+        self._keyframes: list[dict[str, Any]] = []  # the settings over the recording, as they changed
+        self._started = 0.0
 
     def expect(self, number: int, arrived: float) -> None:
         self.arrivals[number] = arrived
@@ -98,6 +125,11 @@ class LiveView(pl.Callback, DreamListener, Account):
             if self._records is None:
                 self._records = self._new_records()
                 self.camera.recording_open = True
+                self._keyframes, self._started = [], arrived
+            tuning = asdict(self.camera.tuning) if self.camera.tuning is not None else {}
+            if not self._keyframes or {k: v for k, v in self._keyframes[-1].items() if k in tuning} != tuning:
+                at = {"frame": self._records[0].frames, "seconds": round(arrived - self._started, 3)}
+                self._keyframes.append({**at, **tuning})
             for record, shown in zip(self._records, (picture, source)):
                 record.add(shown, arrived)
         elif self._records is not None:
@@ -116,14 +148,27 @@ class LiveView(pl.Callback, DreamListener, Account):
         dreamed, camera = self._records
         self._records = None
         finished = []
+        recipe = self.recipe()
         for record in (dreamed, camera):
             try:
-                if record.close():
+                if record.close(recipe):
                     (self.written if record is dreamed else self.also_written).append(record.target)
                     finished.append(record.target)
             except (OSError, av.FFmpegError) as error:
                 self.failed.append(f"{record.target}: not written ({error})")
         self.camera.recorded(finished)
+
+    def recipe(self) -> Optional[str]:
+        """A recording's recipe: the run's settings, and how the page's controls moved them over time
+        (``recipe.keyframes``, by recorded frame and second). Its source was a camera: it says how the
+        recording was made, but there is nothing to dream again."""
+        if self.config_text is None or not self.embed_recipe:
+            return None
+        text = dream_recipe(self.config_text, __version__, note="a Live recording: its source was a camera")
+        header, _, body = text.partition("\n")
+        content = yaml.safe_load(body)
+        content["recipe"].update(source="camera", keyframes=self._keyframes)
+        return header + "\n" + yaml.safe_dump(content, sort_keys=False)
 
     @override
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
