@@ -169,3 +169,24 @@ def test_a_recipe_that_names_its_input_beside_it_finds_it_there(dreamed, tmp_pat
     assert main(["fit", "--config", str(download / "dream.png"), "--data.output", str(tmp_path / "out"), *QUIET]) == 0
     with Image.open(tmp_path / "out" / "cat.png") as again, Image.open(dreamed) as first:
         assert again.tobytes() == first.tobytes()  # the same dream of the same photo, found beside the download
+
+
+def test_a_sweep_sheet_carries_the_sweep_and_sweeps_it_again(tmp_path, monkeypatch, one_thread, capsys):
+    from tests.conftest import REPO, make_photo
+
+    monkeypatch.chdir(tmp_path)
+    make_photo(tmp_path / "photo.png", size=(64, 48))
+    grid = (REPO / "configs" / "sweep_seed.yaml").read_text()
+    grid = grid.replace("octaves.scale: [1.4, 1.6, 1.8]", "octaves.scale: [1.4, 1.8]")
+    (tmp_path / "sweep.yaml").write_text(grid.replace("octaves.alpha: [0.2, 0.5, 0.8]", "octaves.alpha: [0.2, 0.8]"))
+    short = ["--octaves.count", "2", "--octaves.iterations", "2"]
+    assert (
+        main(["sweep", "--config", "sweep.yaml", "--data.images", "photo.png", "--data.output", "first", *short]) == 0
+    )
+    sheet = tmp_path / "first" / "photo-sweep.png"
+    assert "sweep:" in read_recipe(sheet)
+    assert main(["sweep", "--config", str(sheet), "--data.output", "again"]) == 0
+    assert (tmp_path / "again" / "photo-sweep.png").read_bytes() == sheet.read_bytes()
+    capsys.readouterr()
+    assert main(["fit", "--config", str(sheet), *QUIET]) == 2
+    assert "run it with: dreamer sweep --config" in capsys.readouterr().err

@@ -88,8 +88,11 @@ def grid(sweep: dict[str, list[Any]]) -> list[GridPoint]:
     return [GridPoint(dict(zip(keys, values))) for values in itertools.product(*(sweep[key] for key in keys))]
 
 
-def run_points(base: str, points: list[GridPoint], output: Path, extra: list[str]) -> list[str]:
-    """Dream each point as a ``dreamer fit`` run in this process; the failures, one line each."""
+def run_points(
+    base: str, points: list[GridPoint], output: Path, extra: list[str], ran_configs: Optional[list[str]] = None
+) -> list[str]:
+    """Dream each point as a ``dreamer fit`` run in this process; the failures, one line each (the
+    resolved config of each point that ran goes to ``ran_configs``)."""
     from dreamer.command.report import report
     from dreamer.command.runner import execute
 
@@ -106,7 +109,26 @@ def run_points(base: str, points: list[GridPoint], output: Path, extra: list[str
                 print(f"failed: {point.name}: {ran.error}", file=sys.stderr)
             elif report(ran.cli) != 0:
                 failed.append(f"{point.name}: some images failed")
+            if ran.config_text and ran_configs is not None:
+                ran_configs.append(ran.config_text)
     return failed
+
+
+def sweep_recipe(config_text: str, sweep: dict[str, list[Any]]) -> str:
+    """A sweep sheet's recipe: a point's resolved config with the sweep's grid (``dreamer sweep
+    --config sheet.png`` sweeps it again), its photo's SHA-256 where it is one file."""
+    from dreamer import __version__
+    from dreamer.files.recipes import dream_recipe
+
+    config = yaml.safe_load(config_text) or {}
+    data = config.get("data", {})
+    images = Path(str((data.get("init_args", data) if isinstance(data, dict) else {}).get("images", "")))
+    inputs = [("data.images", images)] if images.is_file() else []
+    text = dream_recipe(f"# written by dreamer {__version__}\n{config_text}", __version__, inputs)
+    header, _, body = text.partition("\n")
+    content = yaml.safe_load(body)
+    content["recipe"]["note"] = "a sweep's sheet: run it with dreamer sweep --config <this file>"
+    return header + "\n" + yaml.safe_dump({**content, "sweep": sweep}, sort_keys=False)
 
 
 def run_workers(config: str, processes: int, extra: list[str]) -> int:
@@ -125,7 +147,7 @@ def run_workers(config: str, processes: int, extra: list[str]) -> int:
 
 
 def write_sheets(
-    sweep: dict[str, list[Any]], points: list[GridPoint], output: Path, side: int
+    sweep: dict[str, list[Any]], points: list[GridPoint], output: Path, side: int, recipe: Optional[str] = None
 ) -> tuple[list[Path], list[str]]:
     """One sheet per dreamed photo: the first key's values down, the others' across. The sheets
     written, and a line for each that could not be (a full disk, a read-only folder)."""
@@ -141,7 +163,7 @@ def write_sheets(
             size = first.size
         images = [read_rgb(path) if path.is_file() else Image.new("RGB", size, "grey") for path in paths]
         sheet = contact_sheet(images, [point.label for point in points], columns, side, f"{name}: {title_keys}")
-        save_sheet(sheet, output / f"{Path(name).stem}-sweep.png", written, failed)
+        save_sheet(sheet, output / f"{Path(name).stem}-sweep.png", written, failed, recipe)
     return written, failed
 
 
@@ -172,11 +194,14 @@ def main(argv: list[str]) -> int:
     share: Optional[tuple[int, int]] = tuple(map(int, args.share.split("/"))) if args.share else None  # type: ignore[assignment]
     if share is not None:
         return 1 if run_points(base, points[share[0] :: share[1]], output, extra) else 0
+    ran_configs: list[str] = []
     if args.processes > 1:
         status = run_workers(args.config, args.processes, [*extra, "--data.output", str(output)])
     else:
-        status = 1 if run_points(base, points, output, extra) else 0
-    sheets, failed = write_sheets(sweep, points, output, args.tile_side)
+        status = 1 if run_points(base, points, output, extra, ran_configs) else 0
+    embed = ran_configs and "embed_recipe: false" not in ran_configs[0]
+    recipe = sweep_recipe(ran_configs[0], sweep) if embed else None
+    sheets, failed = write_sheets(sweep, points, output, args.tile_side, recipe)
     for sheet in sheets:
         print(f"written: {sheet}")
     for message in failed:
