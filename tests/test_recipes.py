@@ -106,12 +106,13 @@ def test_a_picture_without_a_recipe_as_a_config_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().endswith("the file holds no dreamer recipe")
 
 
-def test_jpegs_carry_it_too_and_bare_files_are_one_option_away(tmp_path, monkeypatch):
+def test_jpegs_and_webps_carry_it_too_and_bare_files_are_one_option_away(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copyfile(SAMPLE, tmp_path / "cat.jpg")
     base = ["fit", "--config", "quickstart", "--data.images", "cat.jpg", *SHORT]
-    assert main([*base, "--data.output", "dream.jpg"]) == 0
-    assert "sha256:" in read_recipe(tmp_path / "dream.jpg")
+    for name in ("dream.jpg", "dream.webp"):  # a JPEG's comment, a WebP's XMP
+        assert main([*base, "--data.output", name]) == 0
+        assert "sha256:" in read_recipe(tmp_path / name)
     assert main([*base, "--data.output", "bare.png", "--embed_recipe", "false"]) == 0
     assert read_recipe(tmp_path / "bare.png") is None
 
@@ -190,3 +191,13 @@ def test_a_sweep_sheet_carries_the_sweep_and_sweeps_it_again(tmp_path, monkeypat
     capsys.readouterr()
     assert main(["fit", "--config", str(sheet), *QUIET]) == 2
     assert "run it with: dreamer sweep --config" in capsys.readouterr().err
+
+
+def test_a_zooms_gif_carries_its_recipe_and_makes_the_same_gif_again(tmp_path, monkeypatch, one_thread):
+    monkeypatch.chdir(tmp_path)
+    zoom = ["--config", "zoom", "--data.frames", "3", "--data.resize", "64", "--data.frame_iterations", "1", *SHORT]
+    assert main(["fit", *zoom, "--data.output", "first"]) == 0
+    gif = tmp_path / "first" / "chelsea.gif"
+    assert "setting: data.images" in read_recipe(gif)
+    assert main(["fit", "--config", str(gif), "--data.output", "again", *QUIET]) == 0
+    assert (tmp_path / "again" / "chelsea.gif").read_bytes() == gif.read_bytes()
