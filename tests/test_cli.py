@@ -282,18 +282,17 @@ def test_a_broken_config_is_one_line_naming_the_file_or_the_option(tmp_path, cap
 def test_a_picture_given_as_the_config_is_one_line(tmp_path, capsys):
     assert main(["fit", "--config", str(SAMPLE), "--data.output", str(tmp_path / "o")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    reason = "not a YAML file (it holds binary data: a picture or a video?)"
-    assert lines == [f"dreamer: error: --config {SAMPLE}: {reason}"]
+    assert lines == [f"dreamer: error: --config {SAMPLE}: the file holds no dreamer recipe"]  # a photo, not a dream
 
 
 def test_dreamer_without_a_known_command_says_which_there_are(capsys):
     assert main([]) == 2
     assert (
         capsys.readouterr().err.strip()
-        == "dreamer: error: no command: expected fit, sweep, layers, weights, app or presets"
+        == "dreamer: error: no command: expected fit, sweep, layers, weights, recipe, app or presets"
     )
     assert main(["fitt", "--config", "quickstart"]) == 2
-    assert "fitt: expected fit, sweep, layers, weights, app or presets" in capsys.readouterr().err
+    assert "fitt: expected fit, sweep, layers, weights, recipe, app or presets" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "dreamer fit --config quickstart" in capsys.readouterr().out
 

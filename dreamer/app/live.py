@@ -195,12 +195,12 @@ class LiveTab:
         state.delays.append(now - shown.arrived)
         return shown.dream, state.stats()
 
-    def stop(self, request: gr.Request) -> str:
+    def stop(self, request: gr.Request) -> None:
+        """Close the camera: the run ends, and Start's event says "Stopped." (this one says nothing, so
+        that its answer can never arrive after that line and hide it)."""
         state = self.lives.get(self.key(request))
-        if state is None:
-            return "Live is not running."
-        state.camera.close()
-        return "Stopping …"
+        if state is not None:
+            state.camera.close()
 
     def change(self, look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str,
                request: gr.Request) -> None:  # fmt: skip

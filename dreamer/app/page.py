@@ -226,7 +226,7 @@ def connect_live(tab: LiveTab, live: LivePanel) -> None:
     restarts the run between two frames."""
     inputs = [*live.settings, live.record]
     live.start.click(tab.start, inputs, [live.status, live.downloads], js=START_CAMERA, **ENGINE)
-    live.stop.click(tab.stop, None, [live.status], js=STOP_CAMERA, queue=False)
+    live.stop.click(tab.stop, None, None, js=STOP_CAMERA, queue=False)  # Start's own event says "Stopped."
     live.camera.stream(
         tab.frame, [live.camera], [live.view, live.stats], stream_every=0.04, concurrency_limit=None,
         show_progress="hidden",

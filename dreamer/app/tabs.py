@@ -22,7 +22,8 @@ from dreamer.app.workspace import Workspace
 from dreamer.command.api import cli_text
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
-from dreamer.files.recipes import read_recipe, renamed_inputs, with_recipe
+from dreamer.files.imageio import with_recipe
+from dreamer.files.recipes import read_recipe, renamed_inputs
 
 QUIET = ["--trainer.logger=false", "--trainer.enable_progress_bar=false"]  # the page shows progress itself
 PHOTO_NAME = "photo"  # the recipe's name for the photo: the downloads hold it, byte for byte

@@ -86,5 +86,12 @@ def save_image(image: Image.Image, path: Path, png_level: int = 6, recipe: Optio
     atomic_write_bytes(path, lambda handle: image.save(handle, format=fmt, **options))
 
 
+def with_recipe(path: Path, recipe: str) -> None:
+    """Write ``path`` (a picture) again, the same pixels, with ``recipe`` inside instead of its own."""
+    with Image.open(path) as picture:
+        picture.load()
+        save_image(picture, path, recipe=recipe)
+
+
 def save_text(text: str, path: Path) -> None:
     atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))

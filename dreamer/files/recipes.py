@@ -124,15 +124,6 @@ def renamed_inputs(recipe: str, names: dict[str, str], drop: Sequence[str] = ())
     return header + "\n" + yaml.safe_dump(content, sort_keys=False)
 
 
-def with_recipe(path: Path, recipe: str) -> None:
-    """Write ``path`` (a PNG) again, the same pixels, with ``recipe`` inside instead of its own."""
-    from dreamer.files.imageio import save_image
-
-    with Image.open(path) as picture:
-        picture.load()
-        save_image(picture, path, recipe=recipe)
-
-
 def recipe_config(path: Path, version: str) -> dict[str, Any]:
     """The config that the recipe in ``path`` describes, its inputs checked: each where the first run
     found it, with the same SHA-256.

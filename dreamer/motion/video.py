@@ -29,8 +29,6 @@ from dreamer.photos.data import find_images
 
 
 class VideoDataModule(MotionDataModule):
-    input_setting = "data.video"
-
     """Dreamed videos: every frame's dream starts from the previous dream carried along the optical
     flow, blended with the new frame; pixels that were hidden before start from the frame alone.
 
@@ -57,6 +55,8 @@ class VideoDataModule(MotionDataModule):
     Raises:
         ConfigError: a setting out of range (carry, flow, chunk frames, overlap, and the shared ones).
     """
+
+    input_setting = "data.video"  # the setting that names a video (a recipe names it there)
 
     def __init__(
         self,
