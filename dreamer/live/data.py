@@ -25,7 +25,7 @@ from dreamer.live.camera import CAMERAS, Camera, Shot
 from dreamer.live.view import LiveView
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.data import MotionDataModule, _as_is
-from dreamer.motion.plan import FramePace, MotionJob, MotionPlan
+from dreamer.motion.plan import MotionJob, MotionPlan
 from dreamer.motion.warp import consistent, dis_flow
 
 ENDLESS = 10**12  # the steps a live run is planned for: it ends when the camera closes or Stop is pressed
@@ -116,16 +116,7 @@ class LiveDataModule(MotionDataModule):
     def setup(self, stage: str) -> None:
         if self.plan is not None:
             return
-        outline = self.current_outline
-        octaves = outline.octaves
-        if octaves.count == "auto":
-            raise ConfigError("octaves.count: 'auto' is for photos and atlases; give Live a number")
-        if self.frame_octaves > octaves.count:
-            raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds octaves.count ({octaves.count})")
-        self.pace = FramePace(
-            octaves.count, octaves.iterations, self.frame_octaves, self.frame_iterations or octaves.iterations,
-            self.frame_lr,
-        )  # fmt: skip
+        self.pace = self.frame_pace("Live")
         if self.device.type == "cpu":
             self.threads_before = torch.get_num_threads()
             torch.set_num_threads(self.threads)

@@ -291,18 +291,25 @@ class MotionDataModule(DreamSource):
             pace=self.current_pace.of(carried),
         )
 
+    def frame_pace(self, kinds: str) -> FramePace:
+        """How long each frame dreams, from the octave walk and the frame settings.
+
+        Raises:
+            ConfigError: ``octaves.count: auto`` (for ``kinds`` a number), or more frame octaves than octaves.
+        """
+        octaves = self.current_outline.octaves
+        if octaves.count == "auto":
+            raise ConfigError(f"octaves.count: 'auto' is for photos and atlases; give {kinds} a number")
+        if self.frame_octaves > octaves.count:
+            raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds octaves.count ({octaves.count})")
+        frame_iterations = self.frame_iterations or octaves.iterations
+        return FramePace(octaves.count, octaves.iterations, self.frame_octaves, frame_iterations, self.frame_lr)
+
     @override
     def setup(self, stage: str) -> None:
         self.frame_writes.threaded = overlaps(self.device)
         outline = self.current_outline
-        octaves = outline.octaves
-        if octaves.count == "auto":
-            raise ConfigError("octaves.count: 'auto' is for photos and atlases; give videos and zooms a number")
-        if self.frame_octaves > octaves.count:
-            raise ConfigError(f"data.frame_octaves ({self.frame_octaves}) exceeds octaves.count ({octaves.count})")
-        iterations = octaves.iterations
-        frame_iterations = self.frame_iterations or iterations
-        self.pace = FramePace(octaves.count, iterations, self.frame_octaves, frame_iterations, self.frame_lr)
+        self.pace = self.frame_pace("videos and zooms")
         if self.plan is not None:
             return
         strategy = self.trainer.strategy if self.trainer else None
