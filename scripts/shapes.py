@@ -127,6 +127,7 @@ SETTINGS = {  # each on top of the classes preset
     "pixel": ["--model.parametrisation", "pixel"],
     "fft": ["--model.parametrisation", "fft"],
     "fft+decorrelated (the preset)": [],
+    "fft+decorrelated, no mirroring": ["--model.jitter.flip", "false"],
     "fft+decorrelated, no turns or scales": ["--model.jitter.rotate", "0", "--model.jitter.scale", "0"],
 }
 
