@@ -170,15 +170,15 @@ class LiveTab:
 
     def follow(self, run: PageRun, state: LiveState, running: LiveSettings) -> Finished:
         """Wait for ``run`` to end, stopping it when the settings change (it is restarted) or Live stops."""
-        while True:
-            for arrived in run.events():
-                if isinstance(arrived[-1], Finished):
-                    finished = arrived[-1]
-                    if finished.outcome is not None:
-                        state.recordings.extend(finished.outcome.written + finished.outcome.also_written)
-                    return finished
-                if state.wanted.restarts(running) or state.camera.closed:
-                    run.stop.set()
+        for arrived in run.events():  # the last list ends with Finished
+            if isinstance(arrived[-1], Finished):
+                finished = arrived[-1]
+                if finished.outcome is not None:
+                    state.recordings.extend(finished.outcome.written + finished.outcome.also_written)
+                return finished
+            if state.wanted.restarts(running) or state.camera.closed:
+                run.stop.set()
+        raise RuntimeError("a page run ended without saying so")
 
     def frame(self, picture: Optional[np.ndarray], request: gr.Request) -> tuple[Any, str]:
         """A camera frame: into the camera's slot; back, the newest dream (if new) and the stats."""

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -66,7 +66,7 @@ class LiveDataModule(MotionDataModule):
         output: Folder for recordings (``live-<n>.mp4`` and ``live-<n>-camera.mp4``).
         size: Long side of the dreamed frames, in px (the page's ``Camera.tuning`` may change it while it runs).
         carry: Weight of the carried dream in each frame's start (the rest is the camera frame).
-        record: Record from the start (``live.view.LiveView.recording`` turns it on and off).
+        record: Record from the start (the page's Record toggle turns ``Camera.recording`` on and off).
         threads: CPU threads the dream uses (``null``: all but one, so the browser showing it keeps one).
 
     Raises:
@@ -86,7 +86,6 @@ class LiveDataModule(MotionDataModule):
         record: bool = False,
         threads: Optional[int] = None,
         seed: int = 0,
-        flow: Literal["dis"] = "dis",
     ) -> None:
         super().__init__(
             output,
@@ -105,7 +104,7 @@ class LiveDataModule(MotionDataModule):
         if threads is not None and threads < 1:
             raise ConfigError(f"data.threads must be >= 1, got {threads}")
         self.camera: Camera = CAMERAS[camera]
-        self.size, self.carry_share, self.record, self.flow = size, carry, record, flow
+        self.size, self.carry_share = size, carry
         self.threads = threads or max(1, (os.cpu_count() or 2) - 1)
         self.camera.recording = self.camera.recording or record
         self.view = LiveView(self.camera, self.output)
