@@ -1,13 +1,17 @@
 """Golden outputs: one short run of every kind of dream, fingerprinted file by file.
 
     OMP_NUM_THREADS=1 python -m tests.golden --record     # after a change meant to alter dreams
+    OMP_NUM_THREADS=1 python -m tests.golden --add        # the same code's bytes on another CPU kind
     OMP_NUM_THREADS=1 python -m tests.golden WORK OUT.json  # what ``test_golden.py`` runs
 
 Every kind runs in this one process through ``dreamer.cli.main``, as the command line would, with
 one thread (CPU kernels round differently with the thread count). A fingerprint is the SHA-256 of
 every file the run wrote; in a config beside a dream, the run's folders are replaced by placeholders
-first, so it does not depend on where the run happened. Fingerprints are only comparable on the same
-machine and libraries (``machine()``): the test skips elsewhere.
+first, so it does not depend on where the run happened. Pictures and videos are only comparable on
+the same CPU kind and libraries (``machine()``), so their fingerprints are recorded per machine
+(``bytes``); CI installs the recorded libraries (``.ci/constraints.txt``), so only another CPU kind
+skips. ``--record`` starts the list again (a change meant to alter dreams); ``--add`` records this
+machine's bytes beside the others after checking that the configs are the recorded ones.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Optional
 
 from tests.cli_args import QUIET, flags
 
@@ -104,8 +109,10 @@ def machine() -> dict[str, str]:
     """What the fingerprints depend on besides dreamer: the CPU and the numeric and codec libraries."""
     import av
     import cv2
+    import numpy
     import PIL
     import torch
+    import torchvision
 
     cpu, flags = platform.processor(), set()
     if Path("/proc/cpuinfo").is_file():
@@ -116,6 +123,8 @@ def machine() -> dict[str, str]:
         "cpu": cpu,
         "simd": " ".join(sorted(flags & SIMD)),  # which kernels oneDNN and x264 may pick
         "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
         "pillow": PIL.__version__,
         "av": av.__version__,
         "opencv": cv2.__version__,
@@ -178,17 +187,42 @@ def run_all(work: Path) -> dict[str, dict[str, str]]:
     return results
 
 
+def configs(outputs: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The fingerprints of the saved configs alone (the same on every machine)."""
+    return {
+        kind: {name: sha for name, sha in files.items() if name.endswith(".yaml")} for kind, files in outputs.items()
+    }
+
+
+def recorded_bytes(recorded: dict[str, Any], here: dict[str, str]) -> Optional[dict[str, dict[str, str]]]:
+    """The fingerprints recorded on a machine like ``here`` (``None``: none was)."""
+    return next((entry["outputs"] for entry in recorded.get("bytes", []) if entry["machine"] == here), None)
+
+
+def record(add: bool) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        outputs = run_all(Path(folder))
+        here = machine()
+        entry = {"machine": here, "outputs": outputs}
+        if add:
+            recorded = json.loads(GOLDEN.read_text())
+            if configs(outputs) != recorded["configs"]:
+                raise SystemExit("golden: the saved configs differ from the recorded ones: record anew (--record)")
+            recorded["bytes"] = [e for e in recorded["bytes"] if e["machine"] != here] + [entry]
+        else:
+            recorded = {"configs": configs(outputs), "bytes": [entry], "measures": measures(Path(folder))}
+    GOLDEN.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    kinds = len(recorded["bytes"])
+    print(f"recorded {sum(map(len, outputs.values()))} files of {len(outputs)} kinds; {kinds} machine(s) in {GOLDEN}")
+
+
 if __name__ == "__main__":
     if os.environ.get("OMP_NUM_THREADS") != "1":
         raise SystemExit("golden: run with OMP_NUM_THREADS=1")
-    import tempfile
-
-    if sys.argv[1:] == ["--record"]:
-        with tempfile.TemporaryDirectory() as folder:
-            outputs = run_all(Path(folder))
-            recorded = {"machine": machine(), "outputs": outputs, "measures": measures(Path(folder))}
-        GOLDEN.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-        print(f"recorded {sum(map(len, outputs.values()))} files of {len(outputs)} kinds in {GOLDEN}")
+    if sys.argv[1:] in (["--record"], ["--add"]):
+        record(add=sys.argv[1] == "--add")
     else:
         work, target = Path(sys.argv[1]), Path(sys.argv[2])
         outputs = run_all(work)

@@ -5,7 +5,8 @@ A change that is meant to leave the dreams alone (a redesign, a speed-up) must p
 is meant to change them records them again (``OMP_NUM_THREADS=1 python -m tests.golden --record``)
 and says why in its commit. The configs saved beside the dreams hold on every machine (their text
 depends on no CPU kernel); the pictures and videos byte for byte on the machine and libraries they
-were recorded with. On any machine the quickstart dream is held to a tolerance measured across CPU
+were recorded with (a record per CPU kind; the set-up command installs the recorded libraries).
+On any machine the quickstart dream is held to a tolerance measured across CPU
 kernels: its 16×16 thumbnail within ``PSNR_AT_LEAST`` dB of the recorded one and its activation gain
 within ``GAIN_WITHIN``. Measured on the quickstart preset (``README.md``, Golden outputs): two
 threads, ATen's plain kernels, oneDNN limited to SSE4.1 or AVX gave 40.5–41.7 dB and gains within
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.golden import GOLDEN, KINDS, REPO, machine
+from tests.golden import GOLDEN, KINDS, REPO, machine, recorded_bytes
 
 RECORDED = json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {}
 PSNR_AT_LEAST = 36.5  # dB, on 16×16 thumbnails
@@ -57,17 +58,20 @@ def outputs(golden_run) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_the_same_files_are_written_and_their_configs_are_byte_for_byte_the_recorded_ones(outputs, kind):
-    recorded = RECORDED["outputs"][kind]
-    assert sorted(outputs[kind]) == sorted(recorded)
-    changed = [name for name in recorded if name.endswith(".yaml") and outputs[kind][name] != recorded[name]]
+    recorded = RECORDED["configs"][kind]
+    assert sorted(name for name in outputs[kind] if name.endswith(".yaml")) == sorted(recorded)
+    changed = [name for name in recorded if outputs[kind][name] != recorded[name]]
     assert not changed, f"{kind}: configs differ: {changed}"
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_outputs_are_byte_for_byte_the_recorded_ones(outputs, kind):
-    if RECORDED.get("machine") != machine():
-        pytest.skip(f"pictures and videos were recorded on {RECORDED.get('machine')}; this is {machine()}")
-    recorded = RECORDED["outputs"][kind]
+    here = machine()
+    everything = recorded_bytes(RECORDED, here)
+    if everything is None:
+        kinds = [entry["machine"] for entry in RECORDED.get("bytes", [])]
+        pytest.skip(f"pictures and videos were recorded on {kinds}; this is {here} (add it: tests/golden.py --add)")
+    recorded = everything[kind]
     assert sorted(outputs[kind]) == sorted(recorded)  # the same files
     changed = [name for name in recorded if outputs[kind][name] != recorded[name]]
     assert not changed, f"{kind}: {len(changed)} of {len(recorded)} files differ, e.g. {changed[:3]}"
