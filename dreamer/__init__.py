@@ -15,7 +15,7 @@ __all__ = [
     "silence_known_noise",
     "wire",
 ]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _HOMES = {
     "dream": "dreamer.command.api",

@@ -242,7 +242,7 @@ def test_a_saved_config_says_which_dreamer_wrote_it(tmp_path):
     )
     first = (tmp_path / "o" / "p.yaml").read_text().splitlines()[0]
     assert first == f"# written by dreamer {dreamer.__version__}"
-    assert dreamer.__version__ == "0.2.0"
+    assert dreamer.__version__ == "0.3.0"
 
 
 def test_the_config_saved_beside_a_dream_runs_back_from_any_folder_to_the_same_bytes(tmp_path, monkeypatch):

@@ -106,7 +106,7 @@ def test_a_guide_that_cannot_be_used_stops_the_run_in_one_line(tmp_path, monkeyp
 
 
 def test_a_guide_named_in_a_config_file_is_found_beside_it(tmp_path):
-    from dreamer.files.bundled import resolved_config
+    from dreamer.command.configs import resolved_config
 
     config = tmp_path / "mine" / "guided.yaml"
     config.parent.mkdir()

@@ -10,7 +10,8 @@ from tests.conftest import REPO, make_photo
 
 @pytest.fixture(autouse=True)
 def in_a_folder_of_its_own(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # Lightning's logs go where dreamer runs
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")  # where dreamer runs: it writes nothing here, logs included
 
 
 def dream_args(tmp_path, *extra):
@@ -37,7 +38,8 @@ def dream_args(tmp_path, *extra):
 
 def test_a_run_writes_images_scalars_and_hparams(tmp_path, capsys):
     assert main(dream_args(tmp_path, "--image_logger.every_n_steps", "2", "--trainer.log_every_n_steps", "1")) == 0
-    (run,) = (tmp_path / "lightning_logs").iterdir()
+    (run,) = (tmp_path / "out" / "lightning_logs").iterdir()  # inside the output folder
+    assert not list((tmp_path / "work").iterdir())  # nothing in the working folder
     events = EventAccumulator(str(run), size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     images = set(events.Tags()["images"])
@@ -75,5 +77,6 @@ def test_a_run_writes_images_scalars_and_hparams(tmp_path, capsys):
 
 def test_without_a_logger_nothing_is_written_and_nothing_breaks(tmp_path):
     assert main(dream_args(tmp_path, "--trainer.logger", "false")) == 0
-    assert not (tmp_path / "lightning_logs").exists()
+    assert not (tmp_path / "out" / "lightning_logs").exists()
+    assert not list((tmp_path / "work").iterdir())
     assert (tmp_path / "out" / "cat.png").is_file()

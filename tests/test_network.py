@@ -182,7 +182,8 @@ def test_a_bad_network_is_one_line_and_exit_2_before_any_work(tmp_path, nets, ca
 
 
 def test_a_dream_through_your_own_file_runs_back_from_its_saved_config_anywhere(tmp_path, nets, monkeypatch):
-    """The file form is made absolute in the saved config, and random weights are the same every run."""
+    """The file form is made absolute in the saved config, and random weights are the same every run;
+    a saved config is a recipe, so the network file is imported because the command line names it."""
     photo = make_photo(tmp_path / "p.png")
     monkeypatch.chdir(tmp_path)
     network = ["--model.backbone", "nets.py:ShapesNet", "--model.weights", "null", "--model.layers", "body.4"]
@@ -191,7 +192,8 @@ def test_a_dream_through_your_own_file_runs_back_from_its_saved_config_anywhere(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    assert main(["fit", "--config", str(tmp_path / "first" / "p.yaml"), "--data.output", "again", *QUIET]) == 0
+    mine = ["--model.backbone", f"{tmp_path / 'nets.py'}:ShapesNet"]
+    assert main(["fit", "--config", str(tmp_path / "first" / "p.yaml"), *mine, "--data.output", "again", *QUIET]) == 0
     assert (elsewhere / "again" / "p.png").read_bytes() == (tmp_path / "first" / "p.png").read_bytes()
 
 

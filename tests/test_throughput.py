@@ -214,7 +214,7 @@ def test_tensorboard_images_are_sampled_every_n_dreams(tmp_path, monkeypatch):
     source = photos(tmp_path / "in", 3)
     args = ["fit", *QUICK, "--data.images", str(source), "--data.output", str(tmp_path / "out")]
     assert main([*args, "--image_logger.every_n_dreams", "2", "--trainer.enable_progress_bar", "false"]) == 0
-    (run,) = (tmp_path / "lightning_logs").iterdir()
+    (run,) = (tmp_path / "out" / "lightning_logs").iterdir()
     events = EventAccumulator(str(run), size_guidance={"images": 0})
     events.Reload()
     assert set(events.Tags()["images"]) == {"p00.png/octaves", "p02.png/octaves", "originals|dreams"}

@@ -20,10 +20,11 @@ import torch
 import yaml
 from torch import nn
 
+from dreamer.command.configs import resolved_config
+from dreamer.command.trust import Trust, trust_of
 from dreamer.engine.backbones import BACKBONES, call_site_names, layer_names
 from dreamer.engine.network import IMAGENET, Input, Network, build_network
 from dreamer.errors import DreamerError
-from dreamer.files.bundled import resolved_config
 from dreamer.files.earlier import upgraded_args
 
 KEYS = ("backbone", "weights", "input")  # what says which network; the other settings play no part
@@ -35,23 +36,24 @@ def network_settings(args: list[str]) -> dict[str, Any]:
     ``--model.*`` flags, later ones winning, as ``dreamer fit`` reads them; other options are ignored."""
     settings: dict[str, Any] = {}
     pending: Optional[str] = None
+    args, trust = trust_of(args)
     for arg in upgraded_args(args):
         if pending is not None:
-            _take(settings, pending, arg)
+            _take(settings, pending, arg, trust)
             pending = None
             continue
         flag, equals, value = arg.partition("=")
         if flag in ("--config", "-c", *(f"--model.{key}" for key in KEYS)) or flag.startswith("--model.input."):
             if equals:
-                _take(settings, flag, value)
+                _take(settings, flag, value, trust)
             else:
                 pending = flag
     return settings
 
 
-def _take(settings: dict[str, Any], flag: str, value: str) -> None:
+def _take(settings: dict[str, Any], flag: str, value: str, trust: Trust) -> None:
     if flag in ("--config", "-c"):
-        content = yaml.safe_load(resolved_config(value)) or {}
+        content = yaml.safe_load(resolved_config(value, trust=trust)) or {}
         model = content.get("model") or {}
         model = model.get("init_args", model)
         settings.update({key: model[key] for key in KEYS if key in model})

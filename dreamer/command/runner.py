@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,28 +13,27 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 import torch.distributed as dist
+import yaml
 from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import TensorBoardLogger
 from typing_extensions import override
 
 from dreamer import __version__
+from dreamer.command.configs import config_files, with_resolved_configs
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
 from dreamer.command.parsing import one_line, user_error
 from dreamer.command.report import report
+from dreamer.command.trust import FLAG, TRAINER_DEFAULTS, pinned_inputs
 from dreamer.command.wiring import Wiring, wire
 from dreamer.engine.accounts import SavesConfig
 from dreamer.engine.module import DreamModule
+from dreamer.engine.objectives import direction_sources
 from dreamer.engine.octaves import Octaves
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
 from dreamer.explore.classes import ClassesDataModule  # noqa: F401
-from dreamer.files.bundled import (
-    INPUT_KEYS,
-    NETWORK_KEYS,
-    anchored,
-    anchored_network,
-    config_files,
-    with_resolved_configs,
-)
+from dreamer.files.bundled import INPUT_KEYS, NETWORK_KEYS, anchored, anchored_network
+from dreamer.files.imageio import IMAGE_SUFFIXES
 from dreamer.files.recipes import RECIPE_SUFFIXES
 from dreamer.live.data import LiveDataModule  # noqa: F401
 from dreamer.motion.timeline import Timeline, fading_layers
@@ -41,6 +41,8 @@ from dreamer.motion.video import VideoDataModule  # noqa: F401
 from dreamer.motion.zoom import ZoomDataModule  # noqa: F401
 from dreamer.photos.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
 from dreamer.watch.image_logger import DreamImageLogger
+
+OUTPUT_SUFFIXES = IMAGE_SUFFIXES | set(RECIPE_SUFFIXES)  # a data.output that names one file, not a folder
 
 
 class ConfigBesideDreams(SaveConfigCallback):
@@ -51,9 +53,10 @@ class ConfigBesideDreams(SaveConfigCallback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         config = self.parser.dump(inputs_from_anywhere(self.config), skip_none=False)
         text = f"# written by dreamer {__version__}\n{config}"
+        pinned = tuple(pinned_inputs(yaml.safe_load(config)))
         for callback in trainer.callbacks:
             if isinstance(callback, SavesConfig):
-                callback.config_text = text
+                callback.config_text, callback.pinned = text, pinned
                 callback.embed_recipe = bool(self.config.get("embed_recipe", True))
 
 
@@ -66,7 +69,20 @@ def inputs_from_anywhere(config: Namespace) -> Namespace:
             for dotted in (f"{section}.init_args.{key}", f"{section}.{key}"):
                 if dotted in config and config[dotted] is not None:
                     config[dotted] = anchor(config[dotted], Path.cwd())
+    objective = config.get("model.objective")
+    if isinstance(objective, str):  # a direction file: where this run found it
+        for source in direction_sources(objective):
+            objective = objective.replace(source, anchored(source, Path.cwd()))
+        config["model.objective"] = objective
     return config
+
+
+def run_folder(output: Any) -> Optional[Path]:
+    """The folder a run writes into: ``data.output``, or the folder of the one file it names."""
+    if not isinstance(output, (str, Path)):
+        return None
+    path = Path(output).expanduser()
+    return path.parent if path.suffix.lower() in OUTPUT_SUFFIXES else path
 
 
 class DreamerCLI(LightningCLI):
@@ -80,6 +96,15 @@ class DreamerCLI(LightningCLI):
         given = sys.argv[1:] if args is None else args
         self.config_files = config_files(given)
         self.config = parser.parse_args(with_resolved_configs(given))
+
+    @override
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        """Lightning's own files (TensorBoard's logs) go into the output folder, never the working
+        one, unless ``trainer.default_root_dir`` says where (the saved config keeps it as given)."""
+        folder = run_folder(self.config.get("data.init_args.output"))
+        if self.config.get("trainer.default_root_dir") is None and folder is not None:
+            kwargs.setdefault("default_root_dir", str(folder))
+        return super().instantiate_trainer(**kwargs)
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -129,18 +154,17 @@ class DreamerCLI(LightningCLI):
             seed_everything_default=False,  # all randomness is seeded per image by data.seed
             auto_configure_optimizers=False,  # the optimizer is model.optimizer, over the image only
             trainer_defaults={
-                "max_epochs": 1,  # one epoch = every image dreamed through all its octaves
-                "enable_checkpointing": False,
-                "enable_model_summary": False,
-                "num_sanity_val_steps": 0,
-                "log_every_n_steps": 10,
+                **TRAINER_DEFAULTS,
                 "callbacks": list(callbacks),  # not options: added to the Trainer, never to the saved config
             },
             parser_kwargs={
                 "exit_on_error": False,
                 "prog": "dreamer fit",
                 "description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
-                "the bundled presets; `dreamer fit --config quickstart` runs one.",
+                "the bundled presets; `dreamer fit --config quickstart` runs one. A dream's file (or a YAML "
+                "file dreamer wrote) given to --config is someone else's recipe: it may set the dream's own "
+                f"options only, and a network file that came with it is imported only with {FLAG} (the "
+                "file of that name beside the recipe, its SHA-256 checked).",
             },
             args=args,
             run=False,
@@ -172,8 +196,23 @@ def execute(args: Sequence[str], callbacks: Sequence[pl.Callback] = ()) -> Ran:
         reason = user_error(error)
         if reason is None:
             raise
+        if cli is not None:
+            forget_unused_logs(cli.trainer)
         return Ran(cli, reason, config_text)
     return Ran(cli, None, config_text)
+
+
+def forget_unused_logs(trainer: pl.Trainer) -> None:
+    """A run stopped by a bad setting before its first step leaves no log folder in its output
+    (Lightning opens its loggers' folders as the run sets up)."""
+    if trainer.global_step:
+        return
+    for logger in trainer.loggers:
+        folder = Path(logger.log_dir) if isinstance(logger, TensorBoardLogger) else None
+        if folder is not None and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            if not any(folder.parent.iterdir()):  # lightning_logs/, made for this run alone
+                folder.parent.rmdir()
 
 
 def from_recipe(reason: str, args: Sequence[str]) -> str:

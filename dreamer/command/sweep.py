@@ -26,10 +26,11 @@ import torch
 import yaml
 from PIL import Image
 
+from dreamer.command.configs import resolved_config
+from dreamer.command.trust import TRUST_NOTHING, Trust, trust_of
 from dreamer.errors import ConfigError, DreamerError
 from dreamer.explore.sheets import contact_sheet, save_sheet
 from dreamer.files import children
-from dreamer.files.bundled import resolved_config
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,10 @@ def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")).strip('"')
 
 
-def read_sweep(config: str) -> tuple[str, dict[str, list[Any]], Path]:
-    """The config's YAML without its ``sweep`` (input paths resolved), the sweep, and its output folder."""
-    content = yaml.safe_load(resolved_config(config, sweep=True))
+def read_sweep(config: str, trust: Trust = TRUST_NOTHING) -> tuple[str, dict[str, list[Any]], Path]:
+    """The config's YAML without its ``sweep`` (input paths resolved; a recipe through the gate, with
+    what the command line says: ``trust``), the sweep, and its output folder."""
+    content = yaml.safe_load(resolved_config(config, sweep=True, trust=trust))
     sweep = content.pop("sweep", None)
     if not isinstance(sweep, dict) or not sweep:
         raise ConfigError(f"--config {config}: no 'sweep:' mapping of model.* or octaves.* keys to lists of values")
@@ -183,7 +185,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--share", help=argparse.SUPPRESS)  # "i/n": a worker's share of the points
     args, extra = parser.parse_known_args(argv)
     try:
-        base, sweep, output = read_sweep(args.config)
+        base, sweep, output = read_sweep(args.config, trust_of(extra)[1])
         output = args.output or output
         points = grid(sweep)
         if args.processes < 1:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
+
+from dreamer import __version__
+from dreamer.files.recipes import dream_recipe
 
 
 class Account:
@@ -18,10 +22,21 @@ class Account:
 
 
 class SavesConfig:
-    """A writer that saves the run's resolved config beside what it writes (handed over by the command line)."""
+    """A writer that saves the run's recipe beside what it writes, and inside it (the resolved
+    config and the files every recipe of the run pins, handed over by the command line)."""
 
     config_text: Optional[str] = None
+    pinned: tuple[tuple[str, Path], ...] = ()  # the run's files each recipe pins: weights, guide, network …
     embed_recipe = True  # carry the recipe inside each file written (``--embed_recipe false``: bare files)
+
+    def recipe_text(
+        self, inputs: Sequence[tuple[str, Path]] = (), note: Optional[str] = None, settings: Optional[dict] = None
+    ) -> Optional[str]:
+        """The recipe of one output (``files.recipes.dream_recipe``): the run's pins and ``inputs``;
+        ``None`` where no config was handed over."""
+        if self.config_text is None:
+            return None
+        return dream_recipe(self.config_text, __version__, [*self.pinned, *inputs], note, settings)
 
 
 class Findings:

@@ -135,6 +135,11 @@ def parse_objective(text: str) -> list[Term]:
     return terms
 
 
+def direction_sources(text: str) -> list[str]:
+    """The files ``text``'s direction terms read, as written (``direction v.npy`` → ``v.npy``)."""
+    return [match["source"] for match in _TERM.finditer(text) if match["kind"] == "direction" and match["source"]]
+
+
 def load_direction(path: Path) -> Tensor:
     """A direction vector ``[C]`` from ``.npy``, ``.pt`` or a text file of numbers."""
     try:

@@ -14,10 +14,8 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer import __version__
 from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.files.imageio import save_image, to_image, to_tensor
-from dreamer.files.recipes import dream_recipe
 
 
 def labelled(image: Image.Image, label: str, side: int, width: Optional[int] = None) -> torch.Tensor:
@@ -93,5 +91,5 @@ class ContactSheets(pl.Callback, Account, SavesConfig):
         if dist.is_available() and dist.is_initialized() and trainer.world_size > 1:
             dist.barrier()  # every process has written its images
         if trainer.is_global_zero:
-            recipe = dream_recipe(self.config_text, __version__) if self.config_text and self.embed_recipe else None
+            recipe = self.recipe_text() if self.embed_recipe else None
             self.also_written, self.failed = self.write(recipe)

@@ -9,16 +9,12 @@ outputs stay relative to where dreamer runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from dreamer import __version__
 from dreamer.errors import ConfigError
-from dreamer.files.earlier import upgraded, upgraded_args
-from dreamer.files.recipes import RECIPE_SUFFIXES, recipe_config
 
 HERE = Path(__file__).resolve().parents[1]  # the package folder
 PRESETS = HERE / "presets"
@@ -113,47 +109,3 @@ def anchored(value: Any, folder: Path) -> Any:
         return value
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else folder / path)
-
-
-def resolved_config(config: str, sweep: bool = False) -> str:
-    """The YAML text of a config with its relative input paths made absolute against its folder; a
-    sweep config (a ``sweep:`` key) only where ``sweep`` allows it."""
-    path = config_path(config)
-    if path.suffix.lower() in RECIPE_SUFFIXES:  # a dream's file: the recipe inside it, its inputs checked
-        content = recipe_config(path, __version__)
-    else:
-        content = read_yaml(path, f"--config {config}")
-    if not isinstance(content, dict):
-        raise ConfigError(f"--config {config}: expected a mapping of model/data/trainer settings")
-    if "sweep" in content and not sweep:
-        raise ConfigError(
-            f"--config {config} is a sweep (it has 'sweep:'); run it with: dreamer sweep --config {config}"
-        )
-    content = upgraded(content)  # a config written for dreamer 0.1 still runs
-    return yaml.safe_dump(anchored_inputs(content, path.resolve().parent), sort_keys=False)
-
-
-def config_files(args: Sequence[str]) -> list[Path]:
-    """The config files ``args`` name (``--config``/``-c``), presets found by name."""
-    values = [arg.split("=", 1)[1] for arg in args if arg.startswith("--config=")]
-    values += [value for flag, value in zip(args, args[1:]) if flag in ("--config", "-c")]
-    return [config_path(value) for value in values]
-
-
-def with_resolved_configs(args: Sequence[str]) -> list[str]:
-    """``args`` with every ``--config``/``-c`` value replaced by its resolved YAML text, and flags of
-    dreamer 0.1 in today's names."""
-    out: list[str] = []
-    pending = False
-    for arg in upgraded_args(args):
-        if pending:
-            out.append(resolved_config(arg))
-            pending = False
-        elif arg in ("--config", "-c"):
-            out.append(arg)
-            pending = True
-        elif arg.startswith("--config="):
-            out.append("--config=" + resolved_config(arg.split("=", 1)[1]))
-        else:
-            out.append(arg)
-    return out

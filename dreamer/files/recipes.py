@@ -41,20 +41,26 @@ def dream_recipe(
     settings: Optional[dict[str, Any]] = None,
 ) -> str:
     """The recipe of one output: ``config_text`` (the resolved config) without ``data.output``, each
-    input setting (``("data.images", path)``) pointing at exactly that input, the data ``settings``
-    that make only this output (``{"data.channels": "7"}``), and a ``recipe`` section with the
-    dreamer version, the inputs' SHA-256 and ``note`` (what a re-run reproduces)."""
+    input (``("data.images", path)``) pinned with its SHA-256 — a data input also pointing its
+    setting at exactly that file, a later one of the same setting replacing an earlier (the run's
+    folder of photos by this dream's photo); a direction file of ``model.objective`` pinned beside
+    the others — the data ``settings`` that make only this output (``{"data.channels": "7"}``), and
+    a ``recipe`` section with the dreamer version and ``note`` (what a re-run reproduces)."""
     config = yaml.safe_load(config_text) or {}
     data = config.get("data", {})
     arguments = data.get("init_args", data) if isinstance(data, dict) else {}
     arguments.pop("output", None)
     for setting, value in (settings or {}).items():
         arguments[setting.split(".", 1)[1]] = value
-    listed = []
+    pinned: dict[tuple[str, str], Path] = {}
     for setting, path in inputs:
         path = Path(os.path.abspath(path))  # where the first run found it, wherever the recipe runs from
-        arguments[setting.split(".", 1)[1]] = str(path)
-        listed.append({"setting": setting, "path": str(path), "sha256": sha256(path)})
+        if setting.startswith("data."):
+            arguments[setting.split(".", 1)[1]] = str(path)
+        key = (setting, str(path) if setting == "model.objective" else "")
+        pinned.pop(key, None)
+        pinned[key] = path
+    listed = [{"setting": setting, "path": str(path), "sha256": sha256(path)} for (setting, _), path in pinned.items()]
     made = {"dreamer": version, "inputs": listed, **({"note": note} if note else {})}
     return HEADER + version + "\n" + yaml.safe_dump({"recipe": made, **config}, sort_keys=False)
 
@@ -100,7 +106,7 @@ def read_recipe(path: Path) -> Optional[str]:
         with Image.open(path) as picture:
             info = dict(picture.info)
             text = getattr(picture, "text", {}).get(KEY) if picture.format == "PNG" else None
-    except OSError as error:
+    except (OSError, ValueError, Image.DecompressionBombError) as error:  # Pillow's text limit raises ValueError
         raise ConfigError(f"{path}: not a readable picture ({error})") from None
     if text is None:
         raw = info.get("comment") or info.get("xmp")
@@ -125,12 +131,12 @@ def renamed_inputs(recipe: str, names: dict[str, str], drop: Sequence[str] = ())
 
 
 def recipe_config(path: Path, version: str) -> dict[str, Any]:
-    """The config that the recipe in ``path`` describes, its inputs checked: each where the first run
-    found it, with the same SHA-256.
+    """The config that the recipe in ``path`` describes, with its ``recipe`` section (what it pins):
+    still data, for the gate (``command.trust``) to check before anything reads it.
 
     Raises:
-        ConfigError: no recipe, a recipe of a newer dreamer, one that no longer parses, or an input
-            that is missing or not the same file.
+        ConfigError: no recipe, a recipe of a newer dreamer, one that is not a mapping, or a Live
+            recording's (nothing to dream again).
     """
     text = read_recipe(path)
     if text is None:
@@ -147,22 +153,28 @@ def recipe_config(path: Path, version: str) -> dict[str, Any]:
             f"--config {path}: a Live recording: its recipe shows how it was made (dreamer recipe {path.name}), "
             "but its source was a camera, so there is nothing to dream again"
         )
-    writer = str(made.get("dreamer", "?"))
+    check_version(content, path, version)
+    return content
+
+
+def check_version(content: dict[str, Any], path: Path, version: str) -> None:
+    """One line (``ConfigError``) when ``content``'s recipe was written by a newer dreamer than ``version``."""
+    made = content.get("recipe")
+    writer = str(made.get("dreamer", "?")) if isinstance(made, dict) else "?"
     if _version(writer) > _version(version):
         raise ConfigError(f"--config {path}: its recipe was written by dreamer {writer}, newer than this {version}")
-    data = content.get("data") if isinstance(content.get("data"), dict) else {}
-    arguments = data.get("init_args", data)
-    for entry in made.get("inputs") or []:
-        source = Path(str(entry.get("path")))
-        if not source.is_absolute():  # a download's recipe names its input beside it (the page's photo.jpg)
-            source = path.parent / source
-            arguments[str(entry.get("setting", "data.images")).split(".", 1)[1]] = str(source)
-        if not source.is_file():
-            raise ConfigError(f"--config {path}: its input {source} is not there ({entry.get('setting')})")
-        if sha256(source) != entry.get("sha256"):
-            raise ConfigError(f"--config {path}: {source} is not the file it was dreamed from (its SHA-256 differs)")
-    content.pop("recipe")
-    return content
+
+
+def written_by_dreamer(path: Path) -> bool:
+    """Whether ``path`` is a file dreamer wrote: a dream's (its recipe inside) or a YAML file whose
+    first line says so (a recipe as text, a config saved beside a dream)."""
+    if path.suffix.lower() in RECIPE_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.readline().startswith(HEADER.encode())
+    except OSError:
+        return False
 
 
 def _version(text: str) -> tuple[int, ...]:

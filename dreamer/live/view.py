@@ -19,11 +19,9 @@ import yaml
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer import __version__
 from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.outputs import atomic_path
-from dreamer.files.recipes import dream_recipe
 from dreamer.live.camera import Camera, Shown
 from dreamer.motion.carry import quantised
 from dreamer.motion.videoio import even
@@ -162,9 +160,9 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
         """A recording's recipe: the run's settings, and how the page's controls moved them over time
         (``recipe.keyframes``, by recorded frame and second). Its source was a camera: it says how the
         recording was made, but there is nothing to dream again."""
-        if self.config_text is None or not self.embed_recipe:
+        text = self.recipe_text(note="a Live recording: its source was a camera") if self.embed_recipe else None
+        if text is None:
             return None
-        text = dream_recipe(self.config_text, __version__, note="a Live recording: its source was a camera")
         header, _, body = text.partition("\n")
         content = yaml.safe_load(body)
         content["recipe"].update(source="camera", keyframes=self._keyframes)

@@ -12,14 +12,12 @@ import torch
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
-from dreamer import __version__
 from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.errors import DreamerError
 from dreamer.files.background import Background
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes
-from dreamer.files.recipes import dream_recipe
 from dreamer.motion.encoder import encode_frames
 from dreamer.motion.frames import frame_path
 from dreamer.motion.plan import MotionJob, MotionPlan
@@ -74,19 +72,24 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
         self.writes.submit(lambda: self._save(pixels, target, sequence))
 
     def recipe(self, sequence: int) -> Optional[str]:
-        """The recipe sequence ``sequence``'s frames and video carry (``None``: none)."""
-        if self.config_text is None or not self.embed_recipe:
+        """The recipe of sequence ``sequence``, saved beside its video (``None``: none)."""
+        if self.config_text is None:
             return None
         if sequence not in self._recipes:
             job = self.plan().jobs[sequence]
-            self._recipes[sequence] = dream_recipe(self.config_text, __version__, [(self.input_setting, job.source)])
+            self._recipes[sequence] = self.recipe_text([(self.input_setting, job.source)])
         return self._recipes[sequence]
+
+    def carried(self, sequence: int) -> Optional[str]:
+        """The recipe sequence ``sequence``'s frames and video carry inside (``None``: bare files)."""
+        return self.recipe(sequence) if self.embed_recipe else None
 
     def _save(self, pixels: torch.Tensor, target: Path, sequence: int) -> None:
         """On the writer's thread: one frame's PNG."""
         try:
-            recipe = self.recipe(sequence)
-            save_image(to_pil_image(pixels), target, png_level=1, recipe=recipe)  # a working file: speed over size
+            save_image(
+                to_pil_image(pixels), target, png_level=1, recipe=self.carried(sequence)
+            )  # a working file: speed over size
         except OSError as error:  # a full disk, a read-only folder: this video fails, the others go on
             self.failed.append(f"{target}: not written ({error.strerror or error}); the video is not made")
             self.failed_sequences.add(sequence)
@@ -149,12 +152,12 @@ class SequenceWriter(pl.Callback, DreamListener, Account, SavesConfig):
         paths = [frame_path(job.frames_dir, frame) for frame in range(frames)]
         if frames == 0 or not all(path.is_file() for path in paths):
             return []  # reported already: a failed or diverged frame
-        recipe = self.recipe(index)
-        encode_frames(job.frames_dir, frames, job.target, job.fps, job.audio, job.gif, recipe)
+        encode_frames(job.frames_dir, frames, job.target, job.fps, job.audio, job.gif, self.carried(index))
         if job.gif is not None:
             self.also_written.append(job.gif)
-        if self.config_text is not None and job.sidecar is not None:
-            save_text(self.config_text, job.sidecar)
+        recipe = self.recipe(index)
+        if recipe is not None and job.sidecar is not None:
+            save_text(recipe, job.sidecar)
         if not self.keep_frames:
             shutil.rmtree(job.frames_dir, ignore_errors=True)
         return [job.target]

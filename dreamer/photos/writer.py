@@ -14,13 +14,11 @@ from torch import Tensor
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
-from dreamer import __version__
 from dreamer.engine.accounts import Account, SavesConfig
 from dreamer.engine.events import Dream, DreamListener
 from dreamer.files.background import Background, overlaps
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes
-from dreamer.files.recipes import dream_recipe
 
 
 class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
@@ -75,18 +73,15 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
             self.background.submit(partial(self._save, picture, alpha, target, sidecar, recipe))
 
     def recipe(self, source: Optional[Path], together: int, remake: dict[str, Any]) -> Optional[str]:
-        """The recipe inside the dream of ``source`` (dreamed in a batch of ``together``; ``remake``:
-        the data settings that make only it)."""
-        if self.config_text is None or not self.embed_recipe:
-            return None
+        """The recipe of the dream of ``source`` (dreamed in a batch of ``together``; ``remake``: the
+        data settings that make only it), saved beside it and, unless bare, inside it."""
         note = (
             f"dreamed in a batch of {together}: alone (as this recipe dreams it) a CPU may pick other kernels, "
             "so the last bits can differ"
             if together > 1
             else None
         )
-        inputs = [("data.images", source)] if source else []
-        return dream_recipe(self.config_text, __version__, inputs, note, remake)
+        return self.recipe_text([("data.images", source)] if source else [], note, remake)
 
     def _save(
         self,
@@ -107,10 +102,11 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
                     flat = Image.new("RGB", image.size, "white")
                     flat.paste(image, mask=image.getchannel("A"))
                     image = flat
-            save_image(image, target, recipe=recipe())
+            text = recipe()
+            save_image(image, target, recipe=text if self.embed_recipe else None)
             self.written.append(target)
-            if self.config_text is not None and sidecar is not None:
-                save_text(self.config_text, sidecar)
+            if text is not None and sidecar is not None:
+                save_text(text, sidecar)
         except OSError as error:  # a full disk, a read-only folder: this dream fails, the others go on
             self.failed.append(f"{target}: not written ({error.strerror or error})")
 
