@@ -36,7 +36,7 @@ def resolved_config(config: str, sweep: bool = False, trust: Trust = TRUST_NOTHI
     if written_by_dreamer(path):
         check_version(content, path, __version__)
         content = admitted(content, path, trust, sweep)
-        content.pop("recipe", None)
+    content.pop("recipe", None)  # what a recipe pins: checked by the gate, or the user's own config
     return yaml.safe_dump(anchored_inputs(content, path.resolve().parent), sort_keys=False)
 
 

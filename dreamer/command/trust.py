@@ -132,16 +132,16 @@ def admitted(content: dict[str, Any], origin: Path, trust: Trust, sweep: bool = 
         raise ConfigError(f"{where} sets {unknown[0]!r}, which is not a dream's option; refused")
     _options(content, where)
     _trainer(content, where)
+    grid = content.get("sweep")
+    for dotted, values in grid.items() if isinstance(grid, dict) else []:
+        _not_a_file_or_a_class(dotted, values, f"{where}'s sweep")
+    keyframes = _settings(content.get("animation")).get("keyframes")
+    for frame in keyframes.values() if isinstance(keyframes, dict) else []:
+        for dotted, value in frame.items() if isinstance(frame, dict) else []:
+            _not_a_file_or_a_class(dotted, value, f"{where}'s animation.keyframes")
     pins = _pins(content, where)
     _network(content, origin, trust, pins, where)
     _files(content, origin, trust, pins, where)
-    for key in ("sweep",):
-        for dotted, values in (content.get(key) or {}).items():
-            _not_a_file_or_a_class(dotted, values, f"{where}'s {key}")
-    keyframes = (content.get("animation") or {}).get("keyframes") or {}
-    for frame in keyframes.values() if isinstance(keyframes, dict) else []:
-        for dotted, value in (frame or {}).items() if isinstance(frame, dict) else []:
-            _not_a_file_or_a_class(dotted, value, f"{where}'s animation.keyframes")
     return content
 
 
