@@ -91,9 +91,10 @@ KINDS: dict[str, Callable[[Path], list[str]]] = {
 
 
 def fingerprint(folder: Path, work: Path) -> dict[str, str]:
-    """Every file under ``folder`` → SHA-256 (configs with the run's folders replaced by placeholders)."""
+    """Every file under ``folder`` → SHA-256 (configs with the run's folders replaced by placeholders),
+    but TensorBoard's logs (their names and events carry the time)."""
     found = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "lightning_logs" not in p.parts):
         data = path.read_bytes()
         if path.suffix == ".yaml":
             text = data.decode().replace(str(work), "<work>").replace(str(REPO), "<repo>")
