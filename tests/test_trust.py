@@ -323,3 +323,14 @@ def test_a_run_writes_nothing_into_the_working_folder(folders):
     assert main(["fit", "--config", "quickstart", *args, "--trainer.enable_progress_bar", "false"]) == 0
     assert not list((folders / "work").iterdir())
     assert list((folders / "out" / "lightning_logs").glob("version_0/events.out.tfevents.*"))
+
+
+def test_a_recipe_written_by_020_runs(folders):
+    photo = make_photo(folders / "author" / "cat.png", size=(64, 48))
+    args = ["--data.images", str(photo), "--data.output", str(folders / "author" / "out"), *SHORT]
+    assert main(["fit", "--config", "quickstart", *args]) == 0
+    dream = folders / "author" / "out" / "cat.png"
+    old = edited(dream, folders / "inbox" / "cat.png", lambda text: text.replace("0.3.0", "0.2.0"))
+    assert read_recipe(old).startswith("# written by dreamer 0.2.0\nrecipe:\n  dreamer: 0.2.0\n")
+    assert main(["fit", "--config", str(old), "--data.output", str(folders / "again"), *QUIET]) == 0
+    assert pixels(folders / "again" / "cat.png") == pixels(dream)

@@ -7,10 +7,11 @@ may set the dream's own options and nothing else:
   ``animation``, ``embed_recipe``, ``seed_everything``; a sheet's ``sweep``) and, in each, only the
   parameters of dreamer's own classes. Class paths only from fixed lists: dreamer's data modules
   (``DATA_MODULES``) and optimizers (``OPTIMIZERS``); never a callback, a logger, a plugin, a
-  strategy object or any other class.
+  strategy object or any other class. Where the dream goes (``data.output``, ``data.overwrite``) is
+  the user's: a recipe's is left out.
 - **The Trainer**: every option at dreamer's default, except those that change the pixels
-  (``PIXELS``); where and how visibly it runs (``YOURS``: devices, progress bar, logger) is the
-  user's, so a recipe's values there are left out and the command line decides.
+  (``PIXELS``), where it runs by registered name or number (``PLACES``) and what it shows (``SHOWN``:
+  progress bar, logger on or off); the command line overrides any of them.
 - **The network**: by torchvision or timm name. A class path from a recipe is never imported. A
   network file (``nets.py:Net``) is imported only with ``--import_recipe_network`` (then only the
   file of that name beside the recipe, with the recorded SHA-256) or when the user names it on the
@@ -63,6 +64,7 @@ PIXELS = ("precision", "deterministic", "benchmark")  # Trainer options a recipe
 SHOWN: dict[str, type] = {"logger": bool, "enable_progress_bar": bool, "enable_model_summary": bool}
 SHOWN["log_every_n_steps"] = int
 PLACES = ("accelerator", "strategy", "devices", "num_nodes")
+WHERE_IT_GOES = ("output", "overwrite")  # data settings a recipe never carries: left out where one does
 DATA_MODULES = (DreamDataModule, VideoDataModule, ZoomDataModule, AtlasDataModule, ClassesDataModule)
 OPTIMIZERS = (f"{NormalizedGD.__module__}.NormalizedGD",) + tuple(
     f"torch.optim.{name}" for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam")
@@ -131,6 +133,8 @@ def admitted(content: dict[str, Any], origin: Path, trust: Trust, sweep: bool = 
     if unknown:
         raise ConfigError(f"{where} sets {unknown[0]!r}, which is not a dream's option; refused")
     _options(content, where)
+    for key in WHERE_IT_GOES:  # the user's to say (the default folder, or --data.output)
+        _settings(content.get("data")).pop(key, None)
     _trainer(content, where)
     grid = content.get("sweep")
     for dotted, values in grid.items() if isinstance(grid, dict) else []:
