@@ -122,8 +122,9 @@ def given_settings(args: Sequence[str]) -> dict[str, str]:
 
 
 def admitted(content: dict[str, Any], origin: Path, trust: Trust, sweep: bool = False) -> dict[str, Any]:
-    """``content`` (a recipe's config, in today's names) once checked: its files found and pinned,
-    its Trainer options of the user's left out, the network allowed or refused.
+    """``content`` (a recipe's config, in today's names) once checked: its options and Trainer
+    options allowed, where its dream goes left out, its network allowed or refused, its files
+    found where they are pinned (each setting then names the file checked).
 
     Raises:
         ConfigError: a setting a recipe may not make, in one line naming ``origin`` and the setting.
