@@ -78,9 +78,14 @@ def test_googlenet_has_no_numbered_layers():
         node_name("googlenet", 3)
 
 
-def test_unknown_layer_is_a_clear_error(vgg):
-    with pytest.raises(ValueError, match="unknown layer"):
+def test_unknown_layer_is_a_clear_error_with_the_closest_names(vgg):
+    with pytest.raises(ValueError, match="has no layer 'features.99'") as error:
         LayerExtractor(vgg, [("features.99",)])
+    closest = str(error.value).split("closest: ")[1].split(")")[0].split(", ")
+    assert closest[0] == "features.9"
+    assert "x" not in closest  # the input is no layer to dream
+    with pytest.raises(ValueError, match=r"closest: classifier\b"):
+        LayerExtractor(vgg, [("clasifier",)])
     LayerExtractor(vgg, [("features.29", "classifier")])  # module paths are fine
 
 

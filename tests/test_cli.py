@@ -116,7 +116,7 @@ def test_output_file_name_picks_the_format(tmp_path, monkeypatch):
     "extra, message",
     [
         (["--data.images", "no/such/photo.jpg"], "no/such/photo.jpg"),
-        (["--model.layers", "features.99"], "unknown layer"),
+        (["--model.layers", "features.99"], "has no layer"),
         (["--model.backbone", "alexnett"], "Unknown backbone 'alexnett'; closest: alexnet"),
         (["--data.batch_sizee", "2"], "Option 'batch_sizee' is not accepted"),  # the reason, not only where
     ],
@@ -304,3 +304,24 @@ def test_a_folder_named_like_a_preset_does_not_hide_it(tmp_path, monkeypatch, ca
         main(["fit", "--config", "quickstart", "--print_config"])
     assert done.value.code == 0
     assert "mobilenet_v2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, closest",
+    [
+        (["--model.layrs", "7"], "--model.layers"),
+        (["--octaves.cont", "3"], "--octaves.count"),
+        (["--data.imags", "x.png"], "--data.images"),
+        (["--trainer.max_stesp", "3"], "--trainer.max_steps"),
+    ],
+)
+def test_a_misspelled_option_is_one_line_naming_the_closest(tmp_path, capsys, args, closest):
+    try:
+        code = main(["fit", "--config", "quickstart", *args, "--data.output", str(tmp_path / "o")])
+    except SystemExit as exit:  # the parser's own errors leave through sys.exit
+        code = exit.code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(lines) == 1
+    assert lines[0].split("closest: ")[1].split(", ")[0] == closest
+    assert not (tmp_path / "o").exists()

@@ -284,3 +284,64 @@ def test_a_bad_input_convention_is_one_line_before_any_work(tmp_path, nets, phot
     assert len(lines) == 1
     assert message in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+TWO_OUTPUTS = textwrap.dedent(
+    """
+    from torch import nn
+
+
+    class Two(nn.Module):  # class scores first, a map computed after them
+        def __init__(self):
+            super().__init__()
+            self.body, self.head, self.extra = nn.Conv2d(3, 8, 3), nn.Linear(8, 4), nn.Conv2d(8, 2, 1)
+
+        def forward(self, x):
+            features = self.body(x)
+            return self.head(features.mean((2, 3))), self.extra(features)
+
+
+    class Named(Two):
+        def forward(self, x):
+            scores, extra = super().forward(x)
+            return {"scores": scores, "map": extra}
+    """
+)
+
+
+def test_class_terms_climb_the_first_tensor_forward_returns_and_a_mapping_is_one_line(tmp_path, capsys):
+    nets = tmp_path / "two.py"
+    nets.write_text(TWO_OUTPUTS)
+    assert build_network(f"{nets}:Two", None).output == "head"  # not "extra", the node traced last
+    photo = make_photo(tmp_path / "p.png", size=(48, 48))
+    args = ["fit", "--config", "quickstart", "--data.images", str(photo), "--model.weights", "null", *QUIET]
+    args += ["--model.objective", "class 1", "--octaves.count", "1", "--octaves.iterations", "2"]
+    assert main([*args, "--model.backbone", f"{nets}:Two", "--data.output", str(tmp_path / "a")]) == 0
+    assert main([*args, "--model.backbone", f"{nets}:Named", "--data.output", str(tmp_path / "b")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert "Named's forward returns a mapping (scores, map)" in lines[0]
+
+
+def test_timm_weights_that_are_not_here_offline_are_one_line_at_once(tmp_path, monkeypatch):
+    import timm
+    import torch
+
+    import dreamer.engine.network as network
+    from dreamer.errors import WeightsNotFoundError
+
+    def never(*args, **kwargs):
+        raise AssertionError("timm was asked to download")
+
+    monkeypatch.setattr(network, "_hub_reachable", lambda: False)
+    monkeypatch.setattr(timm, "create_model", never)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.try_to_load_from_cache", lambda *args, **kwargs: None)
+    with pytest.raises(WeightsNotFoundError, match="timm:resnet18 are not on this machine"):
+        build_network("timm:resnet18")
+    checkpoint = tmp_path / "hub" / "checkpoints" / "resnet18_a1_0-d63eafa0.pth"  # where timm's url puts them
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"")
+    assert network._timm_weights_here("resnet18")
+    with pytest.raises(WeightsNotFoundError, match=r"could not be downloaded \(AssertionError\)"):
+        build_network("timm:resnet18")  # here: timm is asked to load them

@@ -42,7 +42,7 @@ def test_a_run_that_works_returns_its_objects_and_its_config(tmp_path):
         (["--data.batch_sizee", "2"], "Option 'batch_sizee' is not accepted"),  # the parser's
         (["--octaves.count", "two"], "octaves.count: expected int or 'auto', got two"),  # a value's type
         (["--octaves.alpha", "2"], "octaves.alpha must be within [0, 1], got 2.0"),  # a constructor's check
-        (["--model.layers", "features.99"], "unknown layer"),  # the model's
+        (["--model.layers", "features.99"], "has no layer"),  # the model's
         (["--data.images", "no/such.png"], "no/such.png"),  # the data's, found while the Trainer runs
     ],
 )

@@ -3,7 +3,9 @@ the user's settings cause anywhere in a run (dreamer's own, Lightning's misconfi
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from typing import Optional
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -57,3 +59,24 @@ def user_error(error: BaseException) -> Optional[str]:
             return f"trainer: {one_line(str(cause))}"
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+_MISSPELLED = (
+    re.compile(r"unrecognized arguments: --(?P<option>[\w.]+)"),
+    re.compile(r"Group '(?P<group>[\w.]+)' does not accept option '(?P<option>[\w.]+)'"),
+    re.compile(r"^(?P<group>[\w.]+): Problem with given class_path .*Option '(?P<option>[\w.]+)' is not accepted"),
+)
+
+
+def closest_option(message: str, options: Sequence[str]) -> str:
+    """``message`` (one line) with the closest of ``options`` (dotted names) to the option it
+    names as unknown: ``…; closest: model.layers``."""
+    for pattern in _MISSPELLED:
+        found = pattern.search(message)
+        if found is None:
+            continue
+        group = found.groupdict().get("group")
+        option = f"{group}.{found['option']}" if group else found["option"]
+        close = difflib.get_close_matches(option, options, n=2, cutoff=0.8)
+        return f"{message}; closest: {', '.join('--' + name for name in close)}" if close else message
+    return message

@@ -22,9 +22,9 @@ from typing_extensions import override
 from dreamer import __version__
 from dreamer.command.configs import config_files, with_resolved_configs
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
-from dreamer.command.parsing import one_line, user_error
+from dreamer.command.parsing import closest_option, one_line, user_error
 from dreamer.command.report import report
-from dreamer.command.trust import FLAG, TRAINER_DEFAULTS, pinned_inputs
+from dreamer.command.trust import DATA_MODULES, FLAG, TRAINER_DEFAULTS, parameters, pinned_inputs
 from dreamer.command.wiring import Wiring, wire
 from dreamer.engine.accounts import SavesConfig
 from dreamer.engine.module import DreamModule
@@ -58,6 +58,13 @@ class ConfigBesideDreams(SaveConfigCallback):
             if isinstance(callback, SavesConfig):
                 callback.config_text, callback.pinned = text, pinned
                 callback.embed_recipe = bool(self.config.get("embed_recipe", True))
+
+
+def option_names(parser: LightningArgumentParser) -> list[str]:
+    """Every option ``dreamer fit`` takes, dotted (``model.layers``), the data modules' included."""
+    names = {name[2:] for action in parser._actions for name in action.option_strings if name.startswith("--")}
+    names |= {f"data.{name}" for cls in DATA_MODULES for name in parameters(cls)}
+    return sorted({name.rstrip("+") for name in names if not name.endswith(".help")})
 
 
 def inputs_from_anywhere(config: Namespace) -> Namespace:
@@ -95,7 +102,10 @@ class DreamerCLI(LightningCLI):
         both (so a notebook's own ``sys.argv`` is not mistaken for dreamer's)."""
         given = sys.argv[1:] if args is None else args
         self.config_files = config_files(given)
-        self.config = parser.parse_args(with_resolved_configs(given))
+        try:
+            self.config = parser.parse_args(with_resolved_configs(given))
+        except ArgumentError as error:  # a misspelled option: say which ones are close
+            raise ArgumentError(None, closest_option(one_line(str(error)), option_names(parser))) from None
 
     @override
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:

@@ -150,7 +150,7 @@ def admitted(content: dict[str, Any], origin: Path, trust: Trust, sweep: bool = 
     return content
 
 
-def _parameters(cls: type) -> set[str]:
+def parameters(cls: type) -> set[str]:
     """What ``cls`` takes: its own parameters, and its bases' where it passes ``**kwargs`` on."""
     names: set[str] = set()
     for klass in cls.__mro__:
@@ -187,7 +187,7 @@ def _options(content: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where} sets data.class_path {data['class_path']!r}: a recipe may use {known}")
         data_class = modules[data["class_path"]]
     for section, cls in {"model": DreamModule, "data": data_class, **SECTIONS}.items():
-        unknown = sorted(set(_settings(content.get(section))) - _parameters(cls))
+        unknown = sorted(set(_settings(content.get(section))) - parameters(cls))
         if unknown:
             raise ConfigError(f"{where} sets {section}.{unknown[0]}, which {cls.__name__} does not take; refused")
     settings = _settings(model)

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import torch
 import torchvision.models as tvm
-from torch import nn
+from torch import fx, nn
 from torchvision.models import WeightsEnum, feature_extraction
 
 from dreamer.engine.weights import fit, read_state_dict
@@ -274,6 +274,30 @@ def layer_names(model: nn.Module, tracer_kwargs: Optional[dict[str, Any]] = None
     """
     with call_site_names(), traceable(model):
         return feature_extraction.get_graph_node_names(model, tracer_kwargs=tracer_kwargs)[1]
+
+
+def returned_node(model: nn.Module, tracer_kwargs: Optional[dict[str, Any]] = None) -> str:
+    """The node whose value ``model``'s forward returns — the first tensor of a tuple or list it
+    returns (``logits, features``) — named as ``layer_names`` names it: a classifier's logits.
+
+    Raises:
+        ConfigError: a forward that returns a mapping or nothing a layer can name, in one line.
+    """
+    training = model.training
+    with call_site_names(), traceable(model):
+        tracer = feature_extraction.NodePathTracer(**feature_extraction._set_default_tracer_kwargs(tracer_kwargs))
+        graph = tracer.trace(model.eval())
+    model.train(training)
+    returned = next(node for node in graph.nodes if node.op == "output").args[0]
+    if isinstance(returned, (tuple, list)):
+        returned = next((item for item in returned if isinstance(item, fx.Node)), None)
+    if isinstance(returned, fx.Node) and returned in tracer.node_to_qualname:
+        return tracer.node_to_qualname[returned]
+    kind = f"a mapping ({', '.join(map(str, returned))})" if isinstance(returned, dict) else "no tensor it can name"
+    raise ConfigError(
+        f"model.objective: a class term climbs what the network returns, and {type(model).__name__}'s forward "
+        f"returns {kind}; return the class scores first (a tensor, or a tuple whose first item they are)"
+    )
 
 
 @contextlib.contextmanager

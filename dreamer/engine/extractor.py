@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -170,13 +171,19 @@ class LayerExtractor(nn.Module):
 
 
 def check_layers(layers: Sequence[str], known: set[str]) -> None:
-    """A layer is a traced node (``features.29``) or a module whose last node is used (``layer3``)."""
+    """A layer is a traced node (``features.29``) or a module whose last node is used (``layer3``);
+    a misspelled one is one line with the closest names (``dreamer layers`` lists them all)."""
     unknown = [
         layer for layer in layers if layer not in known and not any(node.startswith(layer + ".") for node in known)
     ]
     if unknown:
-        blocks = sorted({".".join(node.split(".")[:2]) for node in known}, key=lambda n: (len(n), n))
-        raise ConfigError(f"model.layers: unknown layer(s) {unknown}; this backbone has e.g. {', '.join(blocks[:40])}")
+        names = known - {"x"} | {".".join(node.split(".")[:depth]) for node in known for depth in (1, 2, 3)}
+        close = difflib.get_close_matches(unknown[0], sorted(names - {"x"}), n=6, cutoff=0.4)
+        hint = f"closest: {', '.join(close)}" if close else "none is close"
+        raise ConfigError(
+            f"model.layers: the network has no layer {unknown[0]!r} ({hint}); "
+            "dreamer layers --model.backbone <network> lists every one"
+        )
 
 
 def trace(backbone: nn.Module, layers: Sequence[str], tracer_kwargs: Optional[dict[str, Any]] = None) -> fx.GraphModule:

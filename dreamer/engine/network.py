@@ -19,17 +19,20 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
+from urllib.parse import urlparse
 
 import torch
 import torchvision.models as tvm
 from torch import nn
 
-from dreamer.engine.backbones import IMAGENET, backbone_spec, build_backbone, frozen, layer_names
+from dreamer.engine.backbones import IMAGENET, backbone_spec, build_backbone, frozen, returned_node
 from dreamer.engine.weights import load_weights
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
@@ -143,8 +146,9 @@ class Network:
 
     @property
     def output(self) -> str:
-        """The name of the network's last node: its output (a classifier's logits)."""
-        return layer_names(self.module, self.tracer_kwargs)[-1]
+        """The name of the node the network returns (the first tensor, where it returns several):
+        a classifier's logits, which class terms climb."""
+        return returned_node(self.module, self.tracer_kwargs)
 
 
 def build_network(backbone: Backbone, weights: Optional[str] = IMAGENET, given: Input = NETWORK_INPUT) -> Network:
@@ -241,6 +245,12 @@ def _timm(name: str, weights: Optional[str]) -> Network:
         close = difflib.get_close_matches(name, timm.list_models(), n=5)
         raise ConfigError(f"model.backbone: timm has no model {name!r}; closest: {', '.join(close) or 'none'}")
     pretrained = weights == IMAGENET
+    if pretrained and not _timm_weights_here(name) and not _hub_reachable():
+        raise WeightsNotFoundError(  # at once: offline, the hub's retries would take a minute to say so
+            f"Pretrained weights for timm:{name} are not on this machine and the Hugging Face hub cannot be "
+            f"reached. On a machine with internet: python -c \"import timm; timm.create_model('{name}', "
+            'pretrained=True)", then copy its Hugging Face cache (~/.cache/huggingface, or HF_HOME) here.'
+        )
     try:
         try:  # a vision transformer at any size: its position embeddings interpolated to the picture's
             module = timm.create_model(name, pretrained=pretrained, dynamic_img_size=True, dynamic_img_pad=True)
@@ -275,6 +285,40 @@ def _timm(name: str, weights: Optional[str]) -> Network:
     if getattr(module, "output_fmt", None) == "NHWC":  # Swin and kin: stages laid out [B, H, W, C]
         network.channels_last_layers = ("patch_embed", "layers", "norm")
     return network
+
+
+def _timm_weights_here(name: str) -> bool:
+    """Whether timm's pretrained weights for ``name`` are in the Hugging Face or torch hub cache
+    (``True`` where timm does not say where they come from: let it try)."""
+    from timm.models import get_pretrained_cfg
+
+    config = get_pretrained_cfg(name)
+    if config is None:
+        return True
+    if config.file:
+        return Path(config.file).is_file()
+    if config.hf_hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        names = [config.hf_hub_filename] if config.hf_hub_filename else ["model.safetensors", "pytorch_model.bin"]
+        if any(isinstance(try_to_load_from_cache(config.hf_hub_id, file), str) for file in names):
+            return True
+    url = config.url[0] if isinstance(config.url, tuple) else config.url
+    if url:
+        return (Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name).is_file()
+    return False
+
+
+def _hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers (``HF_HUB_OFFLINE`` set: it does not), in a few seconds at most."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
 
 
 # the user's own ----------------------------------------------------------------------------------
