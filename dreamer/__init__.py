@@ -24,7 +24,7 @@ _HOMES = {
     "DreamModule": "dreamer.engine.module",
     "silence_known_noise": "dreamer.quiet",
     "IndependentDDPStrategy": "dreamer.engine.strategy",
-    "Octaves": "dreamer.engine.octaves",
+    "Octaves": "dreamer.engine.contract.octaves",
     "wire": "dreamer.command.wiring",
 }
 

@@ -19,7 +19,7 @@ import torch
 import torchvision.transforms.v2.functional as F
 
 from dreamer.cli import main as dreamer
-from dreamer.engine.network import build_network
+from dreamer.engine.networks.network import build_network
 from dreamer.files.imageio import open_photo, to_tensor
 
 CROPS = 16

@@ -31,7 +31,7 @@ import torch
 import yaml
 from PIL import Image
 
-from dreamer.engine.batch import DreamBatch, Position
+from dreamer.engine.contract.batch import DreamBatch, Position
 from dreamer.engine.module import DreamModule
 from dreamer.motion.videoio import read_frames
 from dreamer.motion.warp import mean_warping_error

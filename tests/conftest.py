@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from dreamer.command.wiring import wire
-from dreamer.engine.jitter import Jitter
+from dreamer.engine.contract.octaves import Octaves
+from dreamer.engine.image.jitter import Jitter
 from dreamer.engine.module import DreamModule
-from dreamer.engine.octaves import Octaves
 from dreamer.photos.data import DreamDataModule
 from dreamer.quiet import silence_known_noise
 

@@ -149,7 +149,7 @@ def gain(dream: Path) -> float:
     """How much the quickstart dream excites its layer (MobileNetV2 ``features.11``) over the photo."""
     import torch
 
-    from dreamer.engine.batch import DreamBatch
+    from dreamer.engine.contract.batch import DreamBatch
     from dreamer.engine.module import DreamModule
     from dreamer.files.bundled import SAMPLE_PHOTO
     from dreamer.files.imageio import open_photo, to_tensor

@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-from dreamer.engine.events import DreamListener
+from dreamer.engine.contract.events import DreamListener
 
 
 class FloatDreams(pl.Callback, DreamListener):

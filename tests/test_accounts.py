@@ -8,7 +8,7 @@ from pathlib import Path
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from dreamer.engine.accounts import Account, Findings
+from dreamer.engine.contract.accounts import Account, Findings
 from dreamer.files.gather import everyone
 from dreamer.motion.flicker import FlickerMeter
 from dreamer.photos.writer import DreamWriter

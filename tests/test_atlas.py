@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.engine.objectives import activation_objective
+from dreamer.engine.climb.objectives import activation_objective
 from dreamer.errors import ConfigError
 from dreamer.explore.atlas import parse_channels
 from dreamer.explore.probes import channel_means, self_excitation_share

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from dreamer import dream
-from dreamer.engine.octaves import Octaves
-from dreamer.engine.pyramid import auto_octaves, stretched
+from dreamer.engine.contract.octaves import Octaves
+from dreamer.engine.image.pyramid import auto_octaves, stretched
 from dreamer.errors import ConfigError
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import SAMPLE, make_photo, run_dream, tiny_model, tiny_octaves

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torchvision
 
-from dreamer.engine.backbones import (
+from dreamer.engine.networks.backbones import (
     BACKBONES,
     build_backbone,
     hub_checkpoint_path,
@@ -12,7 +12,7 @@ from dreamer.engine.backbones import (
     resolve_state_dict,
     shipped_checkpoint_path,
 )
-from dreamer.engine.extractor import IMAGENET_MEAN, IMAGENET_STD, LayerExtractor
+from dreamer.engine.networks.extractor import IMAGENET_MEAN, IMAGENET_STD, LayerExtractor
 from dreamer.errors import WeightsNotFoundError
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dreamer.engine.batch import DreamBatch, Frame
+from dreamer.engine.contract.batch import DreamBatch, Frame
 from dreamer.motion.carry import CarryTuner, FrameCarry
 
 STILL = np.zeros((8, 8, 2), np.float32)  # a backward flow of no motion

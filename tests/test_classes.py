@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.engine.network import build_network
-from dreamer.engine.objectives import Term, class_number, parse_objective, term_objective
+from dreamer.engine.climb.objectives import Term, class_number, parse_objective, term_objective
+from dreamer.engine.networks.network import build_network
 from dreamer.errors import ConfigError
 from dreamer.explore.classes import parse_classes
 from dreamer.files.bundled import SAMPLE_PHOTO

@@ -7,9 +7,9 @@ from PIL import Image
 import dreamer
 from dreamer.cli import main
 from dreamer.command.sweep import grid, read_sweep
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.contract.octaves import Octaves
 from dreamer.engine.module import DreamModule
-from dreamer.engine.octaves import Octaves
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.photos.data import DreamDataModule
 from tests.cli_args import QUIET, flags

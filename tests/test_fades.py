@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
-from dreamer.engine.extractor import LayerExtractor
-from dreamer.engine.fades import CrossFade
-from dreamer.engine.schedule import Schedule
+from dreamer.engine.climb.fades import CrossFade
+from dreamer.engine.climb.schedule import Schedule
+from dreamer.engine.networks.backbones import node_name
+from dreamer.engine.networks.extractor import LayerExtractor
 from tests.conftest import tiny_model
+
+MOBILENET = partial(node_name, "mobilenet_v2")  # its layers by name or number, as Network.layer names them
 
 
 def mean_value(activation, layer, channels, layers):
@@ -16,7 +21,7 @@ def mean_value(activation, layer, channels, layers):
 
 
 def test_no_fade_is_the_schedule_and_none_for_both_returns_to_it():
-    fade = CrossFade("mobilenet_v2")
+    fade = CrossFade(MOBILENET)
     assert not fade.active
     fade.set([(1.0, 7)], None)
     assert fade.active
@@ -28,9 +33,9 @@ def test_faded_layers_are_climbed_each_by_its_weight():
     objective = tiny_model(animated_layers=[[7, 11]]).objective  # as keyframes build it (fading_layers)
     extractor: LayerExtractor = objective.extractor
     images = torch.rand(1, 3, 64, 64)
-    fade = CrossFade("mobilenet_v2")
+    fade = CrossFade(MOBILENET)
     fade.set([(0.25, 7), (0.75, 11)], None)
-    faded = fade.objectives(images, 0, Schedule("mobilenet_v2", 7, None), extractor, mean_value)
+    faded = fade.objectives(images, 0, Schedule(MOBILENET, 7, None), extractor, mean_value)
     with torch.no_grad():
         both = extractor(images, ("features.7", "features.11"))
         seven, eleven = (both[name].mean(dim=(1, 2, 3)) for name in ("features.7", "features.11"))
@@ -41,8 +46,8 @@ def test_faded_layers_are_climbed_each_by_its_weight():
 
 def test_faded_channels_keep_the_schedules_layer_and_are_told_apart():
     objective = tiny_model().objective
-    fade = CrossFade("mobilenet_v2")
+    fade = CrossFade(MOBILENET)
     fade.set(None, [(0.5, [3]), (0.5, 5)])
     images = torch.rand(1, 3, 64, 64)
-    faded = fade.objectives(images, 0, Schedule("mobilenet_v2", 7, None), objective.extractor, mean_value)
+    faded = fade.objectives(images, 0, Schedule(MOBILENET, 7, None), objective.extractor, mean_value)
     assert set(faded) == {"features.7[3]", "features.7[5]"}

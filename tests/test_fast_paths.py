@@ -4,7 +4,7 @@ import dataclasses
 
 import torch
 
-from dreamer.engine.backbones import BACKBONES
+from dreamer.engine.networks.backbones import BACKBONES
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
 
@@ -40,12 +40,12 @@ def test_compiled_backbone_is_not_recompiled_every_step(tmp_path, monkeypatch):
     shape guards, never one per step, and a second photo of the same size costs none."""
     from torch._dynamo.testing import CompileCounter
 
-    import dreamer.engine.extractor
+    import dreamer.engine.networks.extractor
 
     counter = CompileCounter()
     real_compile = torch.compile
     monkeypatch.setattr(
-        dreamer.engine.extractor.torch, "compile", lambda m, **kw: real_compile(m, backend=counter, **kw)
+        dreamer.engine.networks.extractor.torch, "compile", lambda m, **kw: real_compile(m, backend=counter, **kw)
     )
     torch._dynamo.reset()
     model = tiny_model(compile=True)
@@ -62,7 +62,7 @@ def test_reduce_overhead_compiles_each_octave_size_once_with_fixed_shapes(tmp_pa
     octave size, none per step, and a second photo of the same size costs none."""
     from torch._dynamo.testing import CompileCounter
 
-    import dreamer.engine.extractor
+    import dreamer.engine.networks.extractor
 
     counter, settings = CompileCounter(), []
     real_compile = torch.compile
@@ -72,7 +72,7 @@ def test_reduce_overhead_compiles_each_octave_size_once_with_fixed_shapes(tmp_pa
         kwargs.pop("mode")  # the counting backend takes no mode
         return real_compile(module, backend=counter, **kwargs)
 
-    monkeypatch.setattr(dreamer.engine.extractor.torch, "compile", counting)
+    monkeypatch.setattr(dreamer.engine.networks.extractor.torch, "compile", counting)
     torch._dynamo.reset()
     model = tiny_model(compile="reduce-overhead")
     first, second = make_photo(tmp_path / "a.png", seed=1), make_photo(tmp_path / "b.png", seed=2)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.contract.batch import DreamBatch
 from dreamer.engine.module import DreamModule
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
@@ -104,18 +104,20 @@ def test_channels_last_changes_no_math_on_gpu(gpu_photo):
 def test_compiled_backbone_is_not_recompiled_every_step_on_gpu(tmp_path, gpu_photo):
     from torch._dynamo.testing import CompileCounterWithBackend
 
-    import dreamer.engine.extractor
+    import dreamer.engine.networks.extractor
 
     counter = CompileCounterWithBackend("inductor")
     real_compile = torch.compile
     torch._dynamo.reset()
-    dreamer.engine.extractor.torch.compile = lambda module, **kwargs: real_compile(module, backend=counter, **kwargs)
+    dreamer.engine.networks.extractor.torch.compile = lambda module, **kwargs: real_compile(
+        module, backend=counter, **kwargs
+    )
     try:
         model = tiny_model(compile=True)
         data = DreamDataModule(images=str(gpu_photo), output=str(tmp_path / "c.png"))
         run_dream(model, data, tiny_octaves(count=3, scale=1.3, iterations=4), **GPU)
     finally:
-        dreamer.engine.extractor.torch.compile = real_compile
+        dreamer.engine.networks.extractor.torch.compile = real_compile
     print(f"compiled frames: {counter.frame_count} for 3 octaves × 4 steps")
     assert 1 <= counter.frame_count <= 3
     assert torch.isfinite(model.image).all()

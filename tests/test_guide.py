@@ -9,7 +9,7 @@ import yaml
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.engine.guide import guided_objective
+from dreamer.engine.climb.guide import guided_objective
 from dreamer.explore.probes import channel_means
 from dreamer.files.imageio import open_photo, to_tensor
 from dreamer.photos.data import DreamDataModule

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.jitter import Jitter, random_affine
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.image.jitter import Jitter, random_affine
 from dreamer.engine.optim import NormalizedGD
 from dreamer.errors import ConfigError
 from tests.conftest import tiny_model

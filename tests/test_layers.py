@@ -88,8 +88,8 @@ SHARED = textwrap.dedent(
 
 
 def test_a_module_shared_by_every_block_is_named_by_the_block_that_calls_it_and_dreams_there(tmp_path, capsys):
-    from dreamer.engine.network import build_network
-    from dreamer.engine.objective import DreamObjective
+    from dreamer.engine.climb.objective import DreamObjective
+    from dreamer.engine.networks.network import build_network
 
     (tmp_path / "shared.py").write_text(SHARED)
     backbone = f"{tmp_path / 'shared.py'}:Shared"

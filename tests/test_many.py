@@ -11,9 +11,9 @@ import torch
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.octaves import Octaves
-from dreamer.engine.outline import DreamOutline
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.contract.octaves import Octaves
+from dreamer.engine.contract.outline import DreamOutline
 from dreamer.files.imageio import save_image
 from dreamer.files.plan import RunSummary
 from dreamer.photos.data import DreamBatches, DreamDataModule, find_images

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.jitter import roll_each
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.image.jitter import roll_each
 from dreamer.engine.module import DreamModule
 from dreamer.engine.optim import NormalizedGD
 from dreamer.photos.data import DreamDataModule

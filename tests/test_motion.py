@@ -14,8 +14,8 @@ import yaml
 from PIL import Image
 
 from dreamer.cli import main
+from dreamer.engine.contract.octaves import Octaves
 from dreamer.engine.module import DreamModule
-from dreamer.engine.octaves import Octaves
 from dreamer.motion.frames import video_pictures
 from dreamer.motion.plan import FramePace, FrameSpan, share, split
 from dreamer.motion.video import VideoDataModule

@@ -14,8 +14,8 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.command.runner import DreamerCLI
-from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-from dreamer.engine.octaves import Octaves, OctaveWalk
+from dreamer.engine.contract.batch import DreamBatch, Frame, Pace, Position
+from dreamer.engine.contract.octaves import Octaves, OctaveWalk
 from dreamer.errors import ConfigError
 from dreamer.motion.audio import envelopes
 from dreamer.motion.drift import anchored, carried_share, fade_frames, first_ages, older

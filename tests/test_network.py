@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dreamer.cli import main
-from dreamer.engine.network import Input, build_network
+from dreamer.engine.networks.network import Input, build_network
 from dreamer.errors import ConfigError
 from dreamer.photos.data import DreamDataModule
 from tests.cli_args import QUIET
@@ -104,7 +104,7 @@ def test_a_class_of_your_own_dreams_by_file_and_by_import_path_with_arguments(tm
 def test_a_lightning_checkpoint_and_a_safetensors_file_give_the_network_its_trained_weights(tmp_path, nets):
     from safetensors.torch import save_file
 
-    from dreamer.engine.network import import_class
+    from dreamer.engine.networks.network import import_class
 
     module = import_class(f"{nets}:ShapesModule")(width=4)
     images, labels = torch.rand(8, 3, 16, 16), torch.randint(0, 4, (8,))
@@ -327,7 +327,7 @@ def test_timm_weights_that_are_not_here_offline_are_one_line_at_once(tmp_path, m
     import timm
     import torch
 
-    import dreamer.engine.network as network
+    import dreamer.engine.networks.network as network
     from dreamer.errors import WeightsNotFoundError
 
     def never(*args, **kwargs):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dreamer.engine.objectives import activation_objective
+from dreamer.engine.climb.objectives import activation_objective
 from dreamer.engine.optim import NormalizedGD
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dreamer.engine.pyramid import (
+from dreamer.engine.image.pyramid import (
     blend_octave,
     blur,
     gaussian_pyramid,

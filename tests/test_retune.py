@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from dreamer.engine.batch import DreamBatch, Frame
+from dreamer.engine.contract.batch import DreamBatch, Frame
 from dreamer.motion.retune import Retune
 from dreamer.motion.timeline import FrameSettings
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dreamer.engine.batch import DreamBatch, Frame
+from dreamer.engine.contract.batch import DreamBatch, Frame
 from dreamer.files.background import Background
 from dreamer.motion.frames import frame_path
 from dreamer.motion.plan import MotionJob, MotionPlan

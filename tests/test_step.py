@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from dreamer.engine.batch import DreamBatch, Frame, Pace
-from dreamer.engine.octaves import Octaves, OctaveWalk, renewed_step_weights
-from dreamer.engine.outline import DreamOutline, DreamSteps
-from dreamer.engine.step import Dreamable, DreamStep
+from dreamer.engine.contract.batch import DreamBatch, Frame, Pace
+from dreamer.engine.contract.octaves import Octaves, OctaveWalk, renewed_step_weights
+from dreamer.engine.contract.outline import DreamOutline, DreamSteps
+from dreamer.engine.contract.step import Dreamable, DreamStep
 from tests.conftest import tiny_model
 from tests.test_steps import FakeModule
 

@@ -8,12 +8,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-from dreamer.engine.events import DreamListener
-from dreamer.engine.octaves import Octaves, OctaveWalk
-from dreamer.engine.outline import DreamOutline, DreamSteps
-from dreamer.engine.pyramid import octave_sizes
-from dreamer.engine.step import DreamStep
+from dreamer.engine.contract.batch import DreamBatch, Frame, Pace, Position
+from dreamer.engine.contract.events import DreamListener
+from dreamer.engine.contract.octaves import Octaves, OctaveWalk
+from dreamer.engine.contract.outline import DreamOutline, DreamSteps
+from dreamer.engine.contract.step import DreamStep
+from dreamer.engine.image.pyramid import octave_sizes
 from dreamer.errors import ConfigError
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.plan import FramePace, FrameSpan

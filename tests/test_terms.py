@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dreamer.engine.terms import Terms
+from dreamer.engine.climb.terms import Terms
 from dreamer.errors import ConfigError
 
 ACTIVATION = torch.arange(2 * 4 * 3 * 3, dtype=torch.float32).view(2, 4, 3, 3) / 10  # [B, C, H, W]

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.tiling import tile_bounds, tiled_gradient
+from dreamer.engine.climb.tiling import tile_bounds, tiled_gradient
+from dreamer.engine.contract.batch import DreamBatch
 from dreamer.photos.data import DreamDataModule
 from tests.conftest import make_photo, run_dream, tiny_model, tiny_octaves
 

@@ -213,7 +213,7 @@ def test_a_swapped_guide_or_weights_file_is_refused(dreamed, folders, capsys, by
     # Weights: a network of the user's, its weights file swapped after the dream.
     import torch
 
-    from dreamer.engine.network import import_class
+    from dreamer.engine.networks.network import import_class
 
     author = folders / "author"
     torch.manual_seed(0)

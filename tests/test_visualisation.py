@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from dreamer.cli import main
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.jitter import Jitter
-from dreamer.engine.objectives import diversity_penalty, parse_objective
-from dreamer.engine.parametrisation import Parametrisation
+from dreamer.engine.climb.objectives import diversity_penalty, parse_objective
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.image.jitter import Jitter
+from dreamer.engine.image.parametrisation import Parametrisation
 from dreamer.errors import ConfigError
 from dreamer.explore.examples import CROP, search, strongest_boxes
 from dreamer.files.imageio import open_photo, to_tensor

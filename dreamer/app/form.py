@@ -10,8 +10,8 @@ import gradio as gr
 import torchvision.models as tvm
 
 from dreamer.app.recipe import SETTINGS, preset, preset_value
-from dreamer.engine.backbones import BACKBONES, backbone_spec
-from dreamer.engine.network import build_network, is_class_reference
+from dreamer.engine.networks.backbones import BACKBONES, backbone_spec
+from dreamer.engine.networks.network import build_network, is_class_reference
 from dreamer.errors import ConfigError
 
 TILES = ["none", "256", "512", "1024", "2048"]

@@ -20,7 +20,7 @@ from typing_extensions import override
 
 from dreamer.command.report import Outcome, outcome
 from dreamer.command.runner import Ran, execute
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.events import Dream, DreamListener
 from dreamer.files.imageio import to_image
 
 

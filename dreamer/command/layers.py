@@ -22,8 +22,8 @@ from torch import nn
 
 from dreamer.command.configs import resolved_config
 from dreamer.command.trust import Trust, trust_of
-from dreamer.engine.backbones import BACKBONES, call_site_names, layer_names
-from dreamer.engine.network import IMAGENET, Input, Network, build_network
+from dreamer.engine.networks.backbones import call_site_names, layer_names
+from dreamer.engine.networks.network import IMAGENET, Input, Network, build_network
 from dreamer.errors import DreamerError
 from dreamer.files.earlier import upgraded_args
 
@@ -131,7 +131,7 @@ def main(args: list[str]) -> int:
     except DreamerError as error:
         print(f"dreamer: error: {error}", file=sys.stderr)
         return 2
-    shortcut = BACKBONES[network.name].index_prefix if network.name in BACKBONES else None
+    shortcut = network.spec.index_prefix if network.spec is not None else None
     width = max(len(row[0]) for row in rows)
     try:
         print(f"{network.name}: {len(rows)} layers, output shapes for a {side}×{side} picture")

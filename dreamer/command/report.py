@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import lightning.pytorch as pl
 
 from dreamer.command.wiring import Wiring
-from dreamer.engine.accounts import Findings
+from dreamer.engine.contract.accounts import Findings
 from dreamer.explore.sheets import ContactSheets
 
 

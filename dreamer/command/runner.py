@@ -26,10 +26,10 @@ from dreamer.command.parsing import closest_option, one_line, user_error
 from dreamer.command.report import report
 from dreamer.command.trust import DATA_MODULES, FLAG, TRAINER_DEFAULTS, parameters, pinned_inputs
 from dreamer.command.wiring import Wiring, wire
-from dreamer.engine.accounts import SavesConfig
+from dreamer.engine.climb.objectives import direction_sources
+from dreamer.engine.contract.accounts import SavesConfig
+from dreamer.engine.contract.octaves import Octaves
 from dreamer.engine.module import DreamModule
-from dreamer.engine.objectives import direction_sources
-from dreamer.engine.octaves import Octaves
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
 from dreamer.explore.classes import ClassesDataModule  # noqa: F401
 from dreamer.files.bundled import INPUT_KEYS, NETWORK_KEYS, anchored, anchored_network

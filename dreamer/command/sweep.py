@@ -69,8 +69,8 @@ def read_sweep(config: str, trust: Trust = TRUST_NOTHING) -> tuple[str, dict[str
 
 def check_sweep(sweep: dict[str, Any]) -> None:
     """Every key a ``model.*`` setting of DreamModule or an ``octaves.*`` one, every value a non-empty list."""
+    from dreamer.engine.contract.octaves import Octaves
     from dreamer.engine.module import DreamModule
-    from dreamer.engine.octaves import Octaves
 
     known = {
         "model": [name for name in inspect.signature(DreamModule.__init__).parameters if name != "self"],

@@ -34,9 +34,9 @@ from typing import Any, Optional
 
 import lightning.pytorch as pl
 
+from dreamer.engine.climb.objectives import direction_sources
+from dreamer.engine.contract.octaves import Octaves
 from dreamer.engine.module import DreamModule
-from dreamer.engine.objectives import direction_sources
-from dreamer.engine.octaves import Octaves
 from dreamer.engine.optim import NormalizedGD
 from dreamer.errors import ConfigError
 from dreamer.explore.atlas import AtlasDataModule

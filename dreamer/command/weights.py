@@ -18,7 +18,7 @@ from typing import Optional
 
 import torch
 
-from dreamer.engine.backbones import (
+from dreamer.engine.networks.backbones import (
     BACKBONES,
     FLOW_NETWORKS,
     backbone_spec,

@@ -9,11 +9,11 @@ from typing import Optional
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import TQDMProgressBar
 
-from dreamer.engine.accounts import Account
-from dreamer.engine.events import DreamListener
+from dreamer.engine.contract.accounts import Account
+from dreamer.engine.contract.events import DreamListener
+from dreamer.engine.contract.octaves import DEFAULT_OCTAVES, Octaves, OctaveWalk
+from dreamer.engine.contract.source import DreamSource
 from dreamer.engine.module import DreamModule
-from dreamer.engine.octaves import DEFAULT_OCTAVES, Octaves, OctaveWalk
-from dreamer.engine.source import DreamSource
 from dreamer.errors import ConfigError
 from dreamer.motion.timeline import Timeline
 from dreamer.watch.metrics import DreamMetrics

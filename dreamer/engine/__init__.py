@@ -1,2 +1,3 @@
-"""The dream itself: the module whose only parameter is the image, its objective on a frozen network,
-the typed batch and outline it is fed, the octave pyramid and the owner of the dream in progress."""
+"""The dream itself: ``DreamModule`` (``module``), whose only parameter is the image, and its update
+(``optim``), in four rooms: the network (``networks``), what to climb (``climb``), image maths
+(``image``) and the run contract the data and the owner of the dream keep (``contract``)."""

@@ -13,21 +13,21 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 from typing_extensions import override
 
-from dreamer.engine.backbones import IMAGENET
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.extractor import Compile
-from dreamer.engine.filters import NO_FILTERS, StepFilters
-from dreamer.engine.guide import NO_GUIDE, Guide
-from dreamer.engine.jitter import NO_JITTER, Jitter
-from dreamer.engine.network import NETWORK_INPUT, Backbone, Input, build_network
-from dreamer.engine.objective import DreamObjective
-from dreamer.engine.objectives import Objective
-from dreamer.engine.octaves import Octaves
+from dreamer.engine.climb.guide import NO_GUIDE, Guide
+from dreamer.engine.climb.objective import DreamObjective
+from dreamer.engine.climb.objectives import Objective
+from dreamer.engine.climb.schedule import ChannelSchedule, LayerSchedule
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.contract.octaves import Octaves
+from dreamer.engine.contract.outline import DreamOutline
+from dreamer.engine.contract.step import NO_STEP, DreamStep
+from dreamer.engine.image.filters import NO_FILTERS, StepFilters
+from dreamer.engine.image.jitter import NO_JITTER, Jitter
+from dreamer.engine.image.parametrisation import Parametrisation, ParametrisationName
+from dreamer.engine.networks.backbones import IMAGENET
+from dreamer.engine.networks.extractor import Compile
+from dreamer.engine.networks.network import NETWORK_INPUT, Backbone, Input, build_network
 from dreamer.engine.optim import NormalizedGD
-from dreamer.engine.outline import DreamOutline
-from dreamer.engine.parametrisation import Parametrisation, ParametrisationName
-from dreamer.engine.schedule import ChannelSchedule, LayerSchedule
-from dreamer.engine.step import NO_STEP, DreamStep
 from dreamer.engine.strategy import IndependentDDPStrategy
 from dreamer.errors import ConfigError
 
@@ -57,7 +57,7 @@ class DreamModule(pl.LightningModule):
             activations, DeepDream's), ``mean`` (mean activation), or a sum of weighted terms such as
             ``channel 7 - channel 12``, ``neuron 7``, ``direction vector.npy`` (or a photo: where its
             activations point), ``caricature`` (more of what the network sees in the start photo);
-            see ``dreamer.engine.objectives``.
+            see ``dreamer.engine.climb.objectives``.
         diversity: Weight of Lucid's diversity term: images of a batch that climb the same channel
             are pushed apart in style (Gram matrices of the layer); 0 turns it off.
         parametrisation: The space the image is climbed in: ``pixel`` (DeepDream's), ``fft``

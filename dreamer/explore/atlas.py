@@ -13,10 +13,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.outline import DreamOutline, DreamSteps
-from dreamer.engine.source import DreamSource
+from dreamer.engine.contract.accounts import Account
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.contract.outline import DreamOutline, DreamSteps
+from dreamer.engine.contract.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
 from dreamer.explore.examples import Example, ExampleSearch
 from dreamer.explore.sheets import ContactSheets, contact_sheet, save_sheet, side_by_side

@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from typing import Optional
 
-from dreamer.engine.objectives import class_number
-from dreamer.engine.outline import DreamOutline
+from dreamer.engine.climb.objectives import class_number
+from dreamer.engine.contract.outline import DreamOutline
 from dreamer.errors import ConfigError
 from dreamer.explore.atlas import AtlasDataModule
 

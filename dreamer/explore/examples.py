@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
+from dreamer.engine.contract.accounts import Account
 from dreamer.errors import ImageError
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import open_photo, to_tensor

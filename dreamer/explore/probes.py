@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dreamer.engine.objective import DreamObjective
+from dreamer.engine.climb.objective import DreamObjective
 
 
 def channel_means(objective: DreamObjective, images: torch.Tensor, batch_size: int = 16) -> torch.Tensor:

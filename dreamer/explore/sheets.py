@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account, SavesConfig
+from dreamer.engine.contract.accounts import Account, SavesConfig
 from dreamer.files.imageio import save_image, to_image, to_tensor
 
 

@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
-from dreamer.engine.batch import DreamBatch, Frame
-from dreamer.engine.outline import DreamSteps
+from dreamer.engine.contract.accounts import Account
+from dreamer.engine.contract.batch import DreamBatch, Frame
+from dreamer.engine.contract.outline import DreamSteps
 from dreamer.errors import ConfigError
 from dreamer.files.plan import RunSummary, image_seed
 from dreamer.live.camera import CAMERAS, Camera, Shot

@@ -19,8 +19,8 @@ import yaml
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account, SavesConfig
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.accounts import Account, SavesConfig
+from dreamer.engine.contract.events import Dream, DreamListener
 from dreamer.files.outputs import atomic_path
 from dreamer.live.camera import Camera, Shown
 from dreamer.motion.carry import quantised

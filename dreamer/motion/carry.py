@@ -13,8 +13,8 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.batch import DreamBatch, Frame
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.batch import DreamBatch, Frame
+from dreamer.engine.contract.events import Dream, DreamListener
 from dreamer.files.background import Background
 from dreamer.files.imageio import to_bytes
 from dreamer.motion.drift import anchored

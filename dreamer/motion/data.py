@@ -17,10 +17,10 @@ from typing import Any, Optional
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
-from dreamer.engine.batch import DreamBatch, Frame
-from dreamer.engine.outline import DreamSteps
-from dreamer.engine.source import DreamSource
+from dreamer.engine.contract.accounts import Account
+from dreamer.engine.contract.batch import DreamBatch, Frame
+from dreamer.engine.contract.outline import DreamSteps
+from dreamer.engine.contract.source import DreamSource
 from dreamer.errors import ConfigError
 from dreamer.files.background import Background, overlaps
 from dreamer.files.masks import check_feather, check_mask, read_mask

@@ -7,8 +7,8 @@ import numpy as np
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.accounts import Findings
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.accounts import Findings
+from dreamer.engine.contract.events import Dream, DreamListener
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import to_bytes
 from dreamer.motion.warp import warping_error

@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
 
-from dreamer.engine.batch import Pace
+from dreamer.engine.contract.batch import Pace
 from dreamer.files.plan import DreamPlan
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dreamer.engine.backbones import backbone_spec, resolve_state_dict
+from dreamer.engine.networks.backbones import backbone_spec, resolve_state_dict
 
 
 def build_raft(name: str) -> nn.Module:

@@ -8,7 +8,7 @@ from typing import Any, Optional, Protocol
 import lightning.pytorch as pl
 from typing_extensions import override
 
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.events import Dream, DreamListener
 
 
 class Retunable(Protocol):

@@ -12,8 +12,8 @@ import torch
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account, SavesConfig
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.accounts import Account, SavesConfig
+from dreamer.engine.contract.events import Dream, DreamListener
 from dreamer.errors import DreamerError
 from dreamer.files.background import Background
 from dreamer.files.gather import everyone

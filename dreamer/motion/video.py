@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from typing_extensions import override
 
-from dreamer.engine.backbones import resolve_state_dict
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.networks.backbones import resolve_state_dict
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_CLIP
 from dreamer.files.masks import read_mask

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from typing_extensions import override
 
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.contract.batch import DreamBatch
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
 from dreamer.files.imageio import open_photo

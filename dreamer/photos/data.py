@@ -13,10 +13,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2.functional import pil_to_tensor
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.outline import DreamSteps
-from dreamer.engine.source import DreamSource
+from dreamer.engine.contract.accounts import Account
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.contract.outline import DreamSteps
+from dreamer.engine.contract.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
 from dreamer.files.bundled import SAMPLE_PHOTO
 from dreamer.files.imageio import IMAGE_SUFFIXES, open_photo, to_tensor

@@ -14,8 +14,8 @@ from torch import Tensor
 from torchvision.transforms.v2.functional import to_pil_image
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account, SavesConfig
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.accounts import Account, SavesConfig
+from dreamer.engine.contract.events import Dream, DreamListener
 from dreamer.files.background import Background, overlaps
 from dreamer.files.gather import everyone
 from dreamer.files.imageio import save_image, save_text, to_bytes

@@ -1,2 +1,2 @@
 """Watching a dream grow: metrics, TensorBoard images and the progress bar, each a listener of the
-dream's owner (``dreamer.engine.octaves.OctaveWalk``)."""
+dream's owner (``dreamer.engine.contract.octaves.OctaveWalk``)."""

@@ -11,8 +11,8 @@ from torch import Tensor
 from torchvision.utils import make_grid
 from typing_extensions import override
 
-from dreamer.engine.events import Dream, DreamListener
-from dreamer.engine.pyramid import fit_within
+from dreamer.engine.contract.events import Dream, DreamListener
+from dreamer.engine.image.pyramid import fit_within
 from dreamer.files.background import Background, overlaps
 
 

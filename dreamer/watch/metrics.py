@@ -12,9 +12,9 @@ from torchmetrics import MeanMetric
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from typing_extensions import override
 
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.events import Dream, DreamListener
-from dreamer.engine.pyramid import fit_within
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.contract.events import Dream, DreamListener
+from dreamer.engine.image.pyramid import fit_within
 
 SSIM_KERNEL = 7
 METRIC_SIDE = 1024  # PSNR and SSIM are measured on views at most this long: SSIM of a 12 MP photo costs GiBs

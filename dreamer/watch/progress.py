@@ -9,7 +9,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.events import Dream, DreamListener
 from dreamer.watch.scalars import logging_step
 
 

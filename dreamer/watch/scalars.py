@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.events import Dream, DreamListener
+from dreamer.engine.contract.events import Dream, DreamListener
 
 
 def logging_step(trainer: pl.Trainer) -> bool:

@@ -123,9 +123,9 @@ def parts(reps: int = 50) -> str:
     import numpy as np
     import torch
 
-    from dreamer.engine.batch import DreamBatch, Frame, Pace, Position
-    from dreamer.engine.octaves import OctaveWalk, renewed_step_weights
-    from dreamer.engine.pyramid import gaussian_pyramid
+    from dreamer.engine.contract.batch import DreamBatch, Frame, Pace, Position
+    from dreamer.engine.contract.octaves import OctaveWalk, renewed_step_weights
+    from dreamer.engine.image.pyramid import gaussian_pyramid
     from dreamer.files.masks import read_mask
     from dreamer.motion.drift import anchored
     from dreamer.motion.timeline import Timeline

@@ -22,10 +22,10 @@ import torch
 from PIL import Image
 
 from dreamer import wire
-from dreamer.engine.extractor import IMAGENET_MEAN, IMAGENET_STD
-from dreamer.engine.jitter import Jitter
+from dreamer.engine.contract.octaves import Octaves
+from dreamer.engine.image.jitter import Jitter
 from dreamer.engine.module import DreamModule
-from dreamer.engine.octaves import Octaves
+from dreamer.engine.networks.extractor import IMAGENET_MEAN, IMAGENET_STD
 from dreamer.photos.data import DreamDataModule
 from scripts.plain_deepdream import deepdream
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.contract.batch import DreamBatch
 from scripts.benchmark.common import (
     dreamer_run,
     median_seconds,

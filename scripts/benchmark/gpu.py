@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.contract.batch import DreamBatch
 from scripts.benchmark.common import (
     DREAMER_NAMES,
     ROOT,

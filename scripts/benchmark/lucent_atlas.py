@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dreamer.engine.backbones import build_backbone
+from dreamer.engine.networks.backbones import build_backbone
 from dreamer.explore.atlas import parse_channels
 
 kornia.get_rotation_matrix2d = kornia.geometry.transform.get_rotation_matrix2d  # type: ignore[attr-defined]

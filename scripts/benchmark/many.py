@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageOps
 
-from dreamer.engine.batch import DreamBatch
+from dreamer.engine.contract.batch import DreamBatch
 from scripts.benchmark.common import ROOT, alternated, median_seconds, model_for, paired_ratio, process, table
 
 

@@ -140,7 +140,7 @@ def motion(work: Path, smoke: bool, reps: int) -> str:
 def frame_dream_alone(size: tuple[int, int], reps: int) -> float:
     """Seconds of a continued frame's dream with ``configs/video.yaml``'s network and pace (1 octave
     × 4 steps), the steps alone: jitter, forward, backward, update."""
-    from dreamer.engine.batch import DreamBatch
+    from dreamer.engine.contract.batch import DreamBatch
     from scripts.benchmark.common import median_seconds, model_for
 
     model = model_for("mobilenet_v2", 11, octaves=1, iterations=4, jitter=16).model
@@ -164,7 +164,7 @@ def frame_ends(
     import lightning.pytorch as pl
 
     from dreamer import wire
-    from dreamer.engine.events import DreamListener
+    from dreamer.engine.contract.events import DreamListener
 
     class FrameEnds(pl.Callback, DreamListener):
         def __init__(self) -> None:

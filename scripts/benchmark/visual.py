@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from dreamer.engine.backbones import build_backbone
-from dreamer.engine.extractor import LayerExtractor
+from dreamer.engine.networks.backbones import build_backbone
+from dreamer.engine.networks.extractor import LayerExtractor
 from dreamer.explore.sheets import contact_sheet
 from dreamer.files.imageio import open_photo, to_tensor
 from scripts.benchmark.common import ROOT, alternated, table

@@ -14,7 +14,7 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from dreamer.engine.batch import DreamBatch, Position
+from dreamer.engine.contract.batch import DreamBatch, Position
 
 
 @dataclass

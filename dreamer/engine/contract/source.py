@@ -10,10 +10,10 @@ import lightning.pytorch as pl
 import torch
 from typing_extensions import override
 
-from dreamer.engine.accounts import Account
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.octaves import Carry
-from dreamer.engine.outline import DreamOutline
+from dreamer.engine.contract.accounts import Account
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.contract.octaves import Carry
+from dreamer.engine.contract.outline import DreamOutline
 from dreamer.errors import ConfigError
 from dreamer.files.background import overlaps
 from dreamer.files.plan import RunSummary

@@ -32,8 +32,18 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
-from dreamer.engine.backbones import IMAGENET, backbone_spec, build_backbone, frozen, returned_node
-from dreamer.engine.weights import load_weights
+from dreamer.engine.networks.backbones import (
+    BACKBONES,
+    IMAGENET,
+    BackboneSpec,
+    LayerRef,
+    backbone_spec,
+    build_backbone,
+    frozen,
+    node_name,
+    returned_node,
+)
+from dreamer.engine.networks.weights import load_weights
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -143,6 +153,20 @@ class Network:
         if self.tokens is None and not self.channels_last_layers:
             return None
         return Layout(self.tokens, self.channels_last_layers)
+
+    @property
+    def spec(self) -> Optional[BackboneSpec]:
+        """What dreamer knows of it where it is one of the documented networks (``None``: it is not)."""
+        return BACKBONES.get(self.name)
+
+    def layer(self, reference: LayerRef) -> str:
+        """The node a layer reference names: a name as it is, a number the documented network's
+        shortcut (``11`` → ``features.11``).
+
+        Raises:
+            ConfigError: a number for a network without numbered layers.
+        """
+        return node_name(self.name, reference)
 
     @property
     def output(self) -> str:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from dreamer.engine.batch import DreamBatch, Pace, Position
-from dreamer.engine.octaves import Octaves
-from dreamer.engine.pyramid import auto_octaves
+from dreamer.engine.contract.batch import DreamBatch, Pace, Position
+from dreamer.engine.contract.octaves import Octaves
+from dreamer.engine.image.pyramid import auto_octaves
 from dreamer.files.background import ahead
 
 

@@ -11,10 +11,10 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from dreamer.engine.batch import DreamBatch, Pace
-from dreamer.engine.events import Dream, DreamListener
-from dreamer.engine.pyramid import Blend, blend_octave, gaussian_pyramid, gaussian_resize, octave_sizes
-from dreamer.engine.step import Dreamable, DreamStep
+from dreamer.engine.contract.batch import DreamBatch, Pace
+from dreamer.engine.contract.events import Dream, DreamListener
+from dreamer.engine.contract.step import Dreamable, DreamStep
+from dreamer.engine.image.pyramid import Blend, blend_octave, gaussian_pyramid, gaussian_resize, octave_sizes
 from dreamer.errors import ConfigError
 from dreamer.quiet import warn
 

@@ -16,8 +16,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.feature_extraction import create_feature_extractor
 from typing_extensions import override
 
-from dreamer.engine.backbones import call_site_names, layer_names, traceable
-from dreamer.engine.network import IMAGENET_MEAN, IMAGENET_STD, Layout
+from dreamer.engine.networks.backbones import call_site_names, layer_names, traceable
+from dreamer.engine.networks.network import IMAGENET_MEAN, IMAGENET_STD, Layout
 from dreamer.errors import ConfigError
 
 Compile = Union[bool, Literal["reduce-overhead"]]

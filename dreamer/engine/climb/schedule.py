@@ -3,10 +3,11 @@ and ``model.channels`` give them, stretched over however many levels a dream has
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Optional, Union
 
-from dreamer.engine.backbones import node_name
-from dreamer.engine.pyramid import stretched
+from dreamer.engine.image.pyramid import stretched
+from dreamer.engine.networks.backbones import LayerRef
 from dreamer.errors import ConfigError
 
 Layer = Union[int, str]
@@ -39,7 +40,8 @@ def entry_list(entry: Any) -> list[Any]:
 
 
 class Schedule:
-    """``model.layers`` and ``model.channels`` of ``backbone`` resolved: as many entries as the longer
+    """``model.layers`` and ``model.channels`` resolved, each layer named by ``layer`` (the network's
+    ``Network.layer``): as many entries as the longer
     per-octave list gives (else one), each a tuple of layer names and the channels to climb there
     (``None``: all).
 
@@ -47,7 +49,7 @@ class Schedule:
         ConfigError: per-octave lists of different lengths, or a layer the network does not have.
     """
 
-    def __init__(self, backbone: str, layers: LayerSchedule, channels: ChannelSchedule) -> None:
+    def __init__(self, layer: Callable[[LayerRef], str], layers: LayerSchedule, channels: ChannelSchedule) -> None:
         layer_entries = len(layers) if isinstance(layers, list) else 1
         channel_entries = len(per_octave_channels(channels))
         if min(layer_entries, channel_entries) > 1 and layer_entries != channel_entries:
@@ -57,7 +59,7 @@ class Schedule:
             )
         entries = max(layer_entries, channel_entries)
         self.layers: list[tuple[str, ...]] = [
-            tuple(node_name(backbone, layer) for layer in entry_list(entry))
+            tuple(layer(reference) for reference in entry_list(entry))
             for entry in per_octave(layers, entries, "layers")
         ]
         self.channels: list[Optional[list[int]]] = per_octave(per_octave_channels(channels), entries, "channels")

@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from dreamer.engine.objectives import (
+from dreamer.engine.climb.objectives import (
     VECTOR_SUFFIXES,
     Objective,
     Term,

@@ -12,16 +12,15 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from dreamer.engine.backbones import BACKBONES, node_name
-from dreamer.engine.batch import DreamBatch
-from dreamer.engine.extractor import Compile, LayerExtractor
-from dreamer.engine.fades import CrossFade
-from dreamer.engine.guide import NO_GUIDE, Guide, Guides, guided_objectives
-from dreamer.engine.network import Network
-from dreamer.engine.objectives import Objective
-from dreamer.engine.schedule import ChannelSchedule, LayerSchedule, Schedule, entry_list
-from dreamer.engine.terms import Terms
-from dreamer.engine.tiling import tiled_gradient, tiled_objective
+from dreamer.engine.climb.fades import CrossFade
+from dreamer.engine.climb.guide import NO_GUIDE, Guide, Guides, guided_objectives
+from dreamer.engine.climb.objectives import Objective
+from dreamer.engine.climb.schedule import ChannelSchedule, LayerSchedule, Schedule, entry_list
+from dreamer.engine.climb.terms import Terms
+from dreamer.engine.climb.tiling import tiled_gradient, tiled_objective
+from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.networks.extractor import Compile, LayerExtractor
+from dreamer.engine.networks.network import Network
 from dreamer.errors import ConfigError
 
 
@@ -72,11 +71,11 @@ class DreamObjective(nn.Module):
             output = network.output
             self.terms.name_classes(output, network.categories)
             only = all(term.kind == "class" for term in self.terms.terms)
-            self.schedule = Schedule(network.name, output if only else layers, None if only else channels)
+            self.schedule = Schedule(network.layer, output if only else layers, None if only else channels)
             self.schedule.layers = [tuple(dict.fromkeys((*entry, output))) for entry in self.schedule.layers]
         else:
-            self.schedule = Schedule(network.name, layers, channels)
-        fade_sets = [tuple(node_name(network.name, layer) for layer in entry_list(entry)) for entry in fades]
+            self.schedule = Schedule(network.layer, layers, channels)
+        fade_sets = [tuple(network.layer(layer) for layer in entry_list(entry)) for entry in fades]
         layer_sets = [*self.schedule.layers, *fade_sets]
         self.extractor = LayerExtractor(
             network.module,
@@ -89,7 +88,7 @@ class DreamObjective(nn.Module):
             network.layout,
             network.size,
         )
-        self.fade = CrossFade(network.name)
+        self.fade = CrossFade(network.layer)
         gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
         self.terms.check(self.widths())
 
@@ -126,8 +125,8 @@ class DreamObjective(nn.Module):
         a transformer, whose activations are not maps of a convolution, does not)."""
         if channels_last != "auto":
             return bool(channels_last)
-        if network.name in BACKBONES:
-            return BACKBONES[network.name].channels_last_faster
+        if network.spec is not None:
+            return network.spec.channels_last_faster
         convolutions = any(isinstance(module, nn.Conv2d) for module in network.module.modules())
         return convolutions and network.layout is None
 

@@ -19,7 +19,7 @@ import torchvision.models as tvm
 from torch import fx, nn
 from torchvision.models import WeightsEnum, feature_extraction
 
-from dreamer.engine.weights import fit, read_state_dict
+from dreamer.engine.networks.weights import fit, read_state_dict
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 IMAGENET = "imagenet"

@@ -8,9 +8,9 @@ from typing import Any, Optional
 
 from torch import Tensor
 
-from dreamer.engine.backbones import node_name
-from dreamer.engine.extractor import LayerExtractor
-from dreamer.engine.schedule import Schedule, entry_list
+from dreamer.engine.climb.schedule import Schedule, entry_list
+from dreamer.engine.networks.backbones import LayerRef
+from dreamer.engine.networks.extractor import LayerExtractor
 
 # The value at one layer: (activation, layer, channels, the layers being climbed) → per image [B].
 LayerValue = Callable[[Tensor, str, Optional[Sequence[int]], tuple[str, ...]], Tensor]
@@ -20,8 +20,8 @@ class CrossFade:
     """``Σ weight · objective`` over weighted layer entries and channel lists, in place of the
     schedule's entry while ``active``."""
 
-    def __init__(self, backbone: str) -> None:
-        self.backbone = backbone
+    def __init__(self, layer: Callable[[LayerRef], str]) -> None:
+        self.layer = layer  # a layer reference → its node (``Network.layer``)
         self.terms: Optional[list[tuple[float, tuple[str, ...], Optional[list[int]]]]] = None
 
     @property
@@ -36,7 +36,7 @@ class CrossFade:
         if layers is None and channels is None:
             self.terms = None
             return
-        layer_terms = [(w, tuple(node_name(self.backbone, x) for x in entry_list(v))) for w, v in layers or []]
+        layer_terms = [(w, tuple(self.layer(x) for x in entry_list(v))) for w, v in layers or []]
         channel_terms = [(w, None if v is None else entry_list(v)) for w, v in channels or []]
         self.terms = [
             (wl * wc, entry, chosen)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-from dreamer.engine.pyramid import blur, laplacian_normalize
+from dreamer.engine.image.pyramid import blur, laplacian_normalize
 from dreamer.errors import ConfigError
 
 
