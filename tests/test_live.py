@@ -14,8 +14,11 @@ import pytest
 import yaml
 
 from dreamer.command.runner import execute
+from dreamer.command.spec import spec_from
+from dreamer.errors import ConfigError
 from dreamer.files.recipes import read_recipe
-from dreamer.live.camera import CAMERAS, Camera
+from dreamer.live.camera import Camera
+from dreamer.live.data import NO_CAMERA
 from dreamer.live.view import Recording
 from tests.videos import scene, texture
 
@@ -65,13 +68,14 @@ def play(camera: Camera, seconds: float, fps: float = 30.0) -> threading.Thread:
     return thread
 
 
-def live(tmp_path: Path, name: str, *options: str):
-    return execute(["--config=live", f"--data.camera={name}", f"--data.output={tmp_path / 'live'}", *QUIET, *options])
+def live(tmp_path: Path, camera: Camera, callbacks=()):
+    """A live run of the preset dreaming ``camera`` (handed over in the spec's runtime)."""
+    spec = spec_from(["--config=live", f"--data.output={tmp_path}", *QUIET])
+    return execute(spec.with_runtime(camera=camera, callbacks=callbacks))
 
 
 def test_live_dreams_each_frame_as_it_comes_continuing_the_last_and_records_it(tmp_path):
     camera = Camera()
-    CAMERAS["test-live"] = camera
     camera.recording = True
     shown = []
     ended = threading.Event()
@@ -91,10 +95,9 @@ def test_live_dreams_each_frame_as_it_comes_continuing_the_last_and_records_it(t
         play(camera, seconds=6.0)
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        ran = live(tmp_path, "test-live")
+        ran = live(tmp_path / "live", camera)
     finally:
         ended.set()
-        CAMERAS.pop("test-live")
     watcher.join()
     assert ran.error is None
     numbers = [each.number for each in shown]
@@ -113,17 +116,18 @@ def test_live_dreams_each_frame_as_it_comes_continuing_the_last_and_records_it(t
     assert np.abs(frames[-1].astype(int) - shown[-1].dream.astype(int)).mean() < 6  # the shown dream, encoded
 
 
-def test_an_unknown_camera_is_one_line():
-    ran = execute(["--config=live", "--data.camera=nobody", *QUIET])
-    assert ran.error is not None
-    assert "data.camera: no camera 'nobody' is streaming" in ran.error
+def test_a_live_run_without_a_camera_is_one_line(tmp_path):
+    ran = execute(spec_from(["--config=live", f"--data.output={tmp_path}", *QUIET]))
+    assert ran.error == NO_CAMERA
+    assert not list(tmp_path.iterdir())
+    ran = execute(spec_from(["--config=quickstart", *QUIET]).with_runtime(camera=Camera()))
+    assert "a camera was handed to a run whose data is not LiveDataModule" in ran.error
 
 
 def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp_path):
     from dreamer.live.camera import Tuning
 
     camera = Camera()
-    CAMERAS["test-tune"] = camera
     steps = []
 
     class Steps(pl.Callback):
@@ -132,12 +136,9 @@ def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp
                 steps.append((batch.frame.number, batch.position.steps))
 
     camera.recording = True
-    try:
-        play(camera, seconds=4.0)
-        threading.Timer(2.0, lambda: setattr(camera, "tuning", Tuning(steps=5, lr=0.01, carry=0.5, size=160))).start()
-        ran = execute(["--config=live", "--data.camera=test-tune", f"--data.output={tmp_path}", *QUIET], [Steps()])
-    finally:
-        CAMERAS.pop("test-tune")
+    play(camera, seconds=4.0)
+    threading.Timer(2.0, lambda: setattr(camera, "tuning", Tuning(steps=5, lr=0.01, carry=0.5, size=160))).start()
+    ran = live(tmp_path, camera, [Steps()])
     assert ran.error is None
     counts = [count for _, count in steps[1:]]  # after the first (full) dream
     assert counts[0] == 2  # the preset's 2 steps per frame …
@@ -151,8 +152,8 @@ def test_strength_and_carry_turned_while_it_runs_are_taken_at_the_next_frame(tmp
     assert (first["frame"], first["seconds"]) == (0, 0.0)
     assert (last["steps"], last["carry"]) == (5, 0.5)
     assert 0 < last["seconds"] < 4
-    ran = execute(["--config", str(recording), *QUIET])
-    assert "a Live recording" in ran.error
+    with pytest.raises(ConfigError, match="a Live recording"):
+        spec_from(["--config", str(recording), *QUIET])
 
 
 def test_closing_the_pages_session_closes_its_camera(tmp_path):

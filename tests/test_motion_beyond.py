@@ -14,6 +14,7 @@ from PIL import Image
 
 from dreamer.cli import main
 from dreamer.command.runner import DreamerCLI
+from dreamer.command.spec import spec_from
 from dreamer.engine.contract.batch import DreamBatch, Frame, Pace, Position
 from dreamer.engine.contract.octaves import Octaves, OctaveWalk
 from dreamer.errors import ConfigError
@@ -76,11 +77,13 @@ def test_a_setting_that_cannot_change_over_time_is_one_clear_line_before_any_wor
 
 def test_keyframed_layers_are_built_into_the_model_and_cross_fade_its_objective():
     cli = DreamerCLI(
-        args=[
-            "--config=zoom",
-            "--octaves.count=2",
-            "--animation.keyframes={0: {model.layers: 7}, 10: {model.layers: 11}}",
-        ],
+        spec_from(
+            [
+                "--config=zoom",
+                "--octaves.count=2",
+                "--animation.keyframes={0: {model.layers: 7}, 10: {model.layers: 11}}",
+            ]
+        )
     )
     objective = cli.model.objective
     assert ("features.7", "features.11") in objective.extractor.layer_sets

@@ -6,6 +6,7 @@ import pytest
 
 from dreamer import dream
 from dreamer.command.runner import execute
+from dreamer.command.spec import spec_from
 from dreamer.errors import ConfigError
 from tests.cli_args import QUIET, flags
 from tests.conftest import make_photo
@@ -28,7 +29,7 @@ def quickstart(tmp_path, *extra: str) -> list[str]:
 
 
 def test_a_run_that_works_returns_its_objects_and_its_config(tmp_path):
-    ran = execute(quickstart(tmp_path))
+    ran = execute(spec_from(quickstart(tmp_path)))
     assert ran.error is None
     assert ran.cli is not None
     assert ran.cli.trainer.global_step == 1
@@ -47,10 +48,13 @@ def test_a_run_that_works_returns_its_objects_and_its_config(tmp_path):
     ],
 )
 def test_every_error_a_setting_causes_is_one_line_and_nothing_is_written(tmp_path, extra, error):
-    ran = execute(quickstart(tmp_path, *extra))
-    assert ran.error is not None
-    assert error in ran.error
-    assert "\n" not in ran.error
+    try:  # the text read into a spec, then the spec run: either says what is wrong in one line
+        reason = execute(spec_from(quickstart(tmp_path, *extra))).error
+    except ConfigError as wrong:
+        reason = str(wrong)
+    assert reason is not None
+    assert error in reason
+    assert "\n" not in reason
     assert not (tmp_path / "out" / "p.png").exists()
 
 

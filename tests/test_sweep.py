@@ -45,7 +45,7 @@ def test_grid_names_labels_and_arguments():
         "scale=1.8,layers=[7,11]",
     ]
     assert points[1].label == "scale 1.4 · layers [7,11]"
-    assert points[1].arguments() == ["--model.scale=1.4", "--model.layers=[7, 11]"]
+    assert points[1].settings == {"model.scale": 1.4, "model.layers": [7, 11]}
 
 
 def test_sweep_keys_and_values_are_checked():

@@ -2,7 +2,7 @@
 
 Start holds the engine for the whole session (it is one long event of the page's one-at-a-time
 queue, so a dream asked for elsewhere waits and says so) and runs ``dreamer fit`` of the live
-preset (``live.data.LiveDataModule``) with a camera registered for the session. The camera's frames
+preset (``live.data.LiveDataModule``), the session's camera handed to it. The camera's frames
 come as stream events, which only drop the frame into the camera's one slot and send back the
 newest dream with the frame rate and delay. Steps, step size, carry and size are taken at the next
 frame; a new look, layer or channels restarts the run between two frames, going on from the dream
@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
 import numpy as np
 import torch
-import yaml
 
 from dreamer.app.form import channel_list, layer_choices
-from dreamer.app.recipe import preset
+from dreamer.app.recipe import cli_text, preset
 from dreamer.app.runs import Finished, PageRun
-from dreamer.app.tabs import Session, ended, status_line
-from dreamer.command.api import cli_text
-from dreamer.errors import ConfigError
-from dreamer.live.camera import CAMERAS, Camera, Shown, Tuning
+from dreamer.app.tabs import Session, ended
+from dreamer.command.spec import RunSpec, spec_of_content
+from dreamer.live.camera import Camera, Shown, Tuning
 
 LIVE_PRESETS = ("live", "quickstart")  # the looks Live offers (their model settings)
 SIZES = (160, 224, 320, 384, 512)
@@ -63,20 +62,21 @@ class LiveSettings:
         """Whether going from ``other`` to these settings needs a new run (a new look, layer or channels)."""
         return (self.look, self.layer, self.channels) != (other.look, other.layer, other.channels)
 
-    def arguments(self, config: Path, camera: str, output: Path) -> list[str]:
-        """``dreamer fit`` arguments of a live run with these settings."""
-        return [
-            f"--config={config}",
-            f"--data.camera={camera}",
-            f"--data.output={output}",
-            f"--data.size={self.size}",
-            f"--data.carry={self.carry}",
-            f"--data.frame_iterations={self.steps}",
-            f"--data.frame_lr={self.lr}",
-            f"--model.lr={self.lr}",
-            f"--model.layers={self.layer}",
-            f"--model.channels={cli_text(channel_list(self.channels))}",
-        ]
+    def spec(self, look: str, camera: Camera, output: Path, trainer: Sequence[str]) -> RunSpec:
+        """The live run of these settings: ``look``'s model on the live preset, dreaming ``camera``
+        (handed over, never named), recording into ``output``, with the page's Trainer options."""
+        settings = {
+            "data.output": str(output),
+            "data.size": self.size,
+            "data.carry": self.carry,
+            "data.frame_iterations": self.steps,
+            "data.frame_lr": self.lr,
+            "model.lr": self.lr,
+            "model.layers": self.layer,  # the control's text, read as the flag's would be
+            "model.channels": cli_text(channel_list(self.channels)),
+            **dict(option.removeprefix("--").split("=", 1) for option in trainer),
+        }
+        return spec_of_content(live_config(look)).set(settings).with_runtime(camera=camera)
 
 
 def settings_of(look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str) -> LiveSettings:
@@ -84,15 +84,13 @@ def settings_of(look: str, layer: str, channels: str, steps: float, lr: float, c
     return LiveSettings(look, str(layer), channels or "", int(steps), float(lr), float(carry), int(size))
 
 
-def live_config(look: str, folder: Path) -> Path:
-    """The live preset with the model settings of ``look`` (a preset), written into ``folder``."""
+def live_config(look: str) -> dict[str, Any]:
+    """The live preset with the model settings of ``look`` (a preset)."""
     config = preset("live")
     if look != "live":
         config["model"] = preset(look).get("model", {})
         config["model"].pop("tile_size", None)  # a live frame is never tiled
-    path = folder / f"live-{look}.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    return config
 
 
 @dataclass
@@ -100,7 +98,6 @@ class LiveState:
     """One session's Live: its camera, the settings asked for, what was recorded, the shown rate."""
 
     camera: Camera
-    name: str
     wanted: LiveSettings
     recordings: list[Path] = field(default_factory=list)
     sent: collections.deque[tuple[int, float]] = field(default_factory=lambda: collections.deque(maxlen=60))
@@ -140,19 +137,15 @@ class LiveTab:
         settings = settings_of(look, layer, channels, steps, lr, carry, size)
         camera = Camera()
         camera.recording, camera.tuning = bool(recording), settings.tuning
-        name = f"page-{id(camera):x}"
-        CAMERAS[name] = self.session.page.workspace.cameras[key] = camera
-        state = self.lives[key] = LiveState(camera, name, settings)
+        self.session.page.workspace.cameras[key] = camera
+        state = self.lives[key] = LiveState(camera, settings)
         folder = self.session.folder(request, "live")
         try:
             while not camera.closed:
                 running = state.wanted
-                try:
-                    arguments = running.arguments(live_config(running.look, folder), name, folder / "recordings")
-                except (ConfigError, OSError) as error:
-                    yield status_line(str(error), error=True), state.files()
-                    return
-                run = self.session.start(request, [*arguments, *self.session.page.trainer])
+                trainer = self.session.page.trainer
+                spec = partial(running.spec, running.look, camera, folder / "recordings", trainer)
+                run = self.session.start(request, spec)
                 yield f"Live: {running.look}, layer {running.layer}, {running.size} px.", state.files()
                 finished = self.follow(run, state, running)
                 failed = finished.error or (finished.outcome is not None and finished.outcome.failed)
@@ -163,7 +156,6 @@ class LiveTab:
             yield "Stopped.", state.files()
         finally:
             camera.close()
-            CAMERAS.pop(name, None)
             self.lives.pop(key, None)
             self.session.page.workspace.cameras.pop(key, None)
             self.session.done(request)

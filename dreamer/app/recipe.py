@@ -1,5 +1,7 @@
-"""What the page was asked for, as the command line would be: a preset, the settings that differ from
-it, and the files. The page runs exactly these arguments, so the command it shows makes the same pixels."""
+"""What the page was asked for: a preset, the settings that differ from it, and the files. The page
+runs the spec of these (``Recipe.spec``) and shows the command line of the same settings
+(``Recipe.command``): every value goes through the parser as the flag's text would, so the command
+it shows makes the same pixels."""
 
 from __future__ import annotations
 
@@ -10,8 +12,18 @@ from typing import Any
 
 import yaml
 
-from dreamer.command.api import cli_text
+from dreamer.command.spec import RunSpec, spec_of
 from dreamer.files.bundled import config_path, preset_names
+
+
+def cli_text(value: Any) -> str:
+    """A value as the command line writes it (``null``, ``true``, ``[6, 12]``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
 
 # The form's settings: dotted key → (label, default when the preset leaves it out).
 SETTINGS: dict[str, tuple[str, Any]] = {
@@ -77,6 +89,13 @@ class Recipe:
         options = [f"--{key}={cli_text(value)}" for key, value in self.settings.items()]
         paths = [f"--{key}={value}" for key, value in files.items()]
         return ["--config", self.config, *options, *self.trainer, *paths]
+
+    def spec(self, files: dict[str, str]) -> RunSpec:
+        """The run: the preset with each setting, Trainer option and file read as its flag's text."""
+        trainer = dict(option.removeprefix("--").split("=", 1) for option in self.trainer)
+        return spec_of(
+            self.config, {**{key: cli_text(value) for key, value in self.settings.items()}, **trainer, **files}
+        )
 
     def command(self, files: dict[str, str]) -> str:
         """The ``dreamer fit …`` line that makes the same dream."""

@@ -8,7 +8,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -20,7 +20,9 @@ from typing_extensions import override
 
 from dreamer.command.report import Outcome, outcome
 from dreamer.command.runner import Ran, execute
+from dreamer.command.spec import RunSpec
 from dreamer.engine.contract.events import Dream, DreamListener
+from dreamer.errors import ConfigError
 from dreamer.files.imageio import to_image
 
 
@@ -90,10 +92,11 @@ class PageListener(pl.Callback, DreamListener):
 
 
 class PageRun:
-    """``dreamer fit <arguments>`` in this process, on a thread of its own; iterate ``events()``."""
+    """A dream run in this process, on a thread of its own; iterate ``events()``. ``spec`` makes its
+    spec there, so a bad setting ends the run with its one line like any other error."""
 
-    def __init__(self, arguments: list[str]) -> None:
-        self.arguments = arguments
+    def __init__(self, spec: Callable[[], RunSpec]) -> None:
+        self.spec = spec
         self.stop = threading.Event()
         self._events: queue.Queue[Event] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="dreamer-page-run", daemon=True)
@@ -120,7 +123,10 @@ class PageRun:
         started = time.perf_counter()
         ran = Ran(None, "the run ended before it started")  # until ``execute`` returns
         try:
-            ran = execute(self.arguments, callbacks=[PageListener(self._events, self.stop)])
+            spec = self.spec().with_runtime(callbacks=[PageListener(self._events, self.stop)])
+            ran = execute(spec)
+        except ConfigError as error:  # a setting the spec does not take
+            ran = Ran(None, str(error))
         except Exception as failure:  # a bug: said in one line on the page, and raised on its thread
             ran = Ran(None, f"{type(failure).__name__}: {failure}")
             raise

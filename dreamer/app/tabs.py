@@ -9,6 +9,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,13 +20,13 @@ from dreamer.app.recipe import Recipe, preset, preset_value, recipe_yaml
 from dreamer.app.runs import Finished, PageRun, Preview, Progress, first_written
 from dreamer.app.uploads import UploadError, take_photo, take_video
 from dreamer.app.workspace import Workspace
-from dreamer.command.api import cli_text
+from dreamer.command.spec import RunSpec
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
 from dreamer.files.imageio import with_recipe
 from dreamer.files.recipes import read_recipe, renamed_inputs
 
-QUIET = ["--trainer.logger=false", "--trainer.enable_progress_bar=false"]  # the page shows progress itself
+QUIET = {"trainer.logger": False, "trainer.enable_progress_bar": False}  # the page shows progress itself
 PHOTO_NAME = "photo"  # the recipe's name for the photo: the downloads hold it, byte for byte
 PROGRESS_EVERY = 0.5  # seconds between moves of the progress bar
 ZOOM, VIDEO = "Zoom into the photo", "Dream the video"
@@ -93,8 +94,9 @@ class Session:
     def __init__(self, page: Page) -> None:
         self.page = page
 
-    def start(self, request: gr.Request, arguments: list[str]) -> PageRun:
-        run = PageRun(arguments + QUIET)
+    def start(self, request: gr.Request, spec: Callable[[], RunSpec]) -> PageRun:
+        """Start the run ``spec`` makes (quiet: the page shows its progress itself)."""
+        run = PageRun(lambda: spec().set(QUIET))
         self.page.workspace.runs[request.session_hash or ""] = run.start()
         return run
 
@@ -161,7 +163,7 @@ class Tab:
     def watch(
         self,
         request: gr.Request,
-        arguments: list[str],
+        spec: Callable[[], RunSpec],
         progress: gr.Progress,
         width: int,
         made: Callable[[Finished], bool],
@@ -170,11 +172,11 @@ class Tab:
         live: bool = True,
         failed: Callable[[], None] = lambda: None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Run ``arguments``; while it grows yield (``doing`` and where, the newest picture if the tab
+        """Run the spec ``spec`` makes; while it grows yield (``doing`` and where, the newest picture if the tab
         shows it ``live``, the other outputs unchanged); then ``finish``'s outputs if it ``made``
         what it should, else ``failed()`` and the status line alone (a bad setting, a failed input, Stop)."""
         nothing = gr.update()
-        run = self.session.start(request, arguments)
+        run = self.session.start(request, spec)
         try:
             for preview, finished, where in follow(run, progress):
                 if finished is None:
@@ -219,11 +221,11 @@ class DreamTab(Tab):
 
         def finish(finished: Finished) -> tuple[Any, ...]:
             recipe_file = folder / "recipe.yaml"
-            text = recipe_yaml(finished.config_text, shown, drop=QUIET)
+            text = recipe_yaml(finished.config_text, shown, drop=list(QUIET))
             recipe_file.write_text(text)
             inside = read_recipe(target)
             if inside is not None:  # the download's recipe names the photo as it is downloaded
-                with_recipe(target, renamed_inputs(inside, {"data.images": photo.name}, drop=QUIET))
+                with_recipe(target, renamed_inputs(inside, {"data.images": photo.name}, drop=list(QUIET)))
             return (
                 f"Dreamed in {finished.seconds:.1f} s.",
                 gr.update(value=str(target), visible=False),  # the before/after shows it now
@@ -233,8 +235,8 @@ class DreamTab(Tab):
                 text,
             )
 
-        arguments = recipe.arguments({"data.images": str(photo), "data.output": str(target)})
-        yield from self.watch(request, arguments, progress, 6, lambda _: target.is_file(), finish)
+        spec = partial(recipe.spec, {"data.images": str(photo), "data.output": str(target)})
+        yield from self.watch(request, spec, progress, 6, lambda _: target.is_file(), finish)
 
 
 class ExploreTab(Tab):
@@ -262,16 +264,9 @@ class ExploreTab(Tab):
         if made:
             yield f"{len(made)} channels of layer {layer} (made before).", *shown_atlas(folder, made)
             return
-        arguments = [
-            "--config=atlas",
-            f"--model.backbone={backbone}",
-            f"--model.weights={cli_text(weights)}",
-            f"--model.layers={layer}",
-            f"--octaves.iterations={int(steps)}",
-            f"--data.channels={channels}",
-            f"--data.output={folder / 'new'}",
-            *self.session.page.trainer,
-        ]
+        settings = {"model.backbone": backbone, "model.weights": weights, "model.layers": layer}
+        settings |= {"octaves.iterations": int(steps), "data.channels": channels}
+        spec = partial(Recipe("atlas", settings, self.session.page.trainer).spec, {"data.output": str(folder / "new")})
 
         def finish(finished: Finished) -> tuple[Any, ...]:
             (folder / "new").rename(folder / "done")  # only a finished atlas is kept
@@ -283,7 +278,7 @@ class ExploreTab(Tab):
             shutil.rmtree(folder, ignore_errors=True)
 
         doing = "Dreaming the channels"  # no live picture: the gallery fills when the atlas is done
-        yield from self.watch(request, arguments, progress, 4, lambda _: True, finish, doing, live=False, failed=forget)
+        yield from self.watch(request, spec, progress, 4, lambda _: True, finish, doing, live=False, failed=forget)
 
 
 def atlas_pictures(folder: Path) -> list[tuple[int, Path]]:
@@ -337,9 +332,9 @@ class MotionTab(Tab):
 
         def finish(finished: Finished) -> tuple[Any, ...]:
             recipe_file = folder / "recipe.yaml"
-            recipe_file.write_text(recipe_yaml(finished.config_text, shown, drop=QUIET))
+            recipe_file.write_text(recipe_yaml(finished.config_text, shown, drop=list(QUIET)))
             files = [str(video(finished)), str(recipe_file), str(source)]
             return f"Dreamed in {finished.seconds:.1f} s.", nothing, str(video(finished)), files, recipe.command(shown)
 
-        arguments = recipe.arguments({key: str(source), "data.output": str(output)})
-        yield from self.watch(request, arguments, progress, 5, lambda finished: video(finished) is not None, finish)
+        spec = partial(recipe.spec, {key: str(source), "data.output": str(output)})
+        yield from self.watch(request, spec, progress, 5, lambda finished: video(finished) is not None, finish)

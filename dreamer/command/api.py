@@ -23,19 +23,12 @@ _MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}
 _DATA_ARGS = set(inspect.signature(DreamDataModule.__init__).parameters) - {"self", "images", "output"}
 
 
-def cli_text(value: Any) -> str:
-    """A value as the command line writes it (``null``, ``true``, ``[6, 12]``)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
-
-
-def _argument(key: str, value: Any) -> str:
+def _dotted(key: str) -> str:
+    """A keyword of ``dream`` as a dotted setting: the model's, the data's, else the Trainer's."""
+    if "." in key:
+        return key
     section = "model" if key in _MODEL_ARGS else "data" if key in _DATA_ARGS else "trainer"
-    key = key if "." in key else f"{section}.{key}"
-    return f"--{key}={cli_text(value)}"
+    return f"{section}.{key}"
 
 
 def dream(
@@ -54,6 +47,7 @@ def dream(
     """
     from dreamer.command.report import outcome
     from dreamer.command.runner import execute  # torch and Lightning: only when a dream is asked for
+    from dreamer.command.spec import spec_of
 
     quiet_from_python()
     with tempfile.TemporaryDirectory(prefix="dreamer-") as folder:
@@ -66,15 +60,9 @@ def dream(
             image.save(source)
         target = Path(folder) / "dream.png"
         settings = {"logger": False, "enable_progress_bar": True, **overrides}
-        args = [
-            "--config",
-            str(config),
-            f"--data.images={source}",
-            f"--data.output={target}",
-            "--data.overwrite=true",
-            *(_argument(k, v) for k, v in settings.items()),
-        ]
-        ran = execute(args)
+        spec = spec_of(str(config), {_dotted(key): _value(value) for key, value in settings.items()})
+        spec.set({"data.images": str(source), "data.output": str(target), "data.overwrite": True})
+        ran = execute(spec)
         if ran.error is not None or ran.cli is None:
             raise ConfigError(str(ran.error))
         failed = outcome(ran.cli).failed
@@ -100,10 +88,11 @@ def run(config: Union[str, Path] = "quickstart", **overrides: Any) -> Any:
     from dreamer.command.report import outcome
     from dreamer.command.runner import execute
     from dreamer.command.shown import Dreamed
+    from dreamer.command.spec import spec_of
 
     quiet_from_python()
     settings = {"logger": False, "enable_progress_bar": True, **overrides}
-    ran = execute(["--config", str(config), *(_any_argument(key, value) for key, value in settings.items())])
+    ran = execute(spec_of(str(config), {_any_dotted(key): _value(value) for key, value in settings.items()}))
     if ran.error is not None or ran.cli is None:
         raise ConfigError(str(ran.error))
     done = outcome(ran.cli)
@@ -112,12 +101,16 @@ def run(config: Union[str, Path] = "quickstart", **overrides: Any) -> Any:
     return Dreamed([*done.written, *done.also_written], list(done.sheets))
 
 
-def _any_argument(key: str, value: Any) -> str:
-    """``--section.key=value`` for ``run``: the model's, the Trainer's, else the data's."""
+def _any_dotted(key: str) -> str:
+    """A keyword of ``run`` as a dotted setting: the model's, the Trainer's, else the data's."""
     if "." in key or key in _MODEL_ARGS:
-        return _argument(key, value)
-    section = "trainer" if key in _trainer_args() else "data"
-    return f"--{section}.{key}={cli_text(value)}"
+        return _dotted(key)
+    return f"{'trainer' if key in _trainer_args() else 'data'}.{key}"
+
+
+def _value(value: Any) -> Any:
+    """A keyword's value as a setting takes it (a path as its text)."""
+    return str(value) if isinstance(value, Path) else value
 
 
 def _trainer_args() -> set[str]:

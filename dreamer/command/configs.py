@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -17,10 +18,15 @@ from dreamer.files.earlier import upgraded, upgraded_args
 from dreamer.files.recipes import RECIPE_SUFFIXES, check_version, recipe_config, written_by_dreamer
 
 
-def resolved_config(config: str, sweep: bool = False, trust: Trust = TRUST_NOTHING) -> str:
-    """The YAML text of a config with its relative input paths made absolute against its folder; a
-    sweep config (a ``sweep:`` key) only where ``sweep`` allows it. A recipe passes the gate first,
-    with what the command line says (``trust``)."""
+def resolved_content(config: str, sweep: bool = False, trust: Trust = TRUST_NOTHING) -> dict[str, Any]:
+    """The settings of a config (a preset's name, a YAML file, a dream's file), in today's names, its
+    relative input paths made absolute against its folder; a sweep config (a ``sweep:`` key) only
+    where ``sweep`` allows it. A recipe passes the gate first, with what the command line says
+    (``trust``).
+
+    Raises:
+        ConfigError: a file that is not there or not a config, or a recipe the gate refuses.
+    """
     path = config_path(config)
     if path.suffix.lower() in RECIPE_SUFFIXES:  # a dream's file: the recipe inside it
         content = recipe_config(path, __version__)
@@ -37,7 +43,12 @@ def resolved_config(config: str, sweep: bool = False, trust: Trust = TRUST_NOTHI
         check_version(content, path, __version__)
         content = admitted(content, path, trust, sweep)
     content.pop("recipe", None)  # what a recipe pins: checked by the gate, or the user's own config
-    return yaml.safe_dump(anchored_inputs(content, path.resolve().parent), sort_keys=False)
+    return anchored_inputs(content, path.resolve().parent)
+
+
+def resolved_config(config: str, sweep: bool = False, trust: Trust = TRUST_NOTHING) -> str:
+    """``resolved_content`` as the YAML text a ``--config`` value of the command line becomes."""
+    return yaml.safe_dump(resolved_content(config, sweep, trust), sort_keys=False)
 
 
 def config_files(args: Sequence[str]) -> list[Path]:

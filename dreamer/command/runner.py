@@ -20,22 +20,23 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from typing_extensions import override
 
 from dreamer import __version__
-from dreamer.command.configs import config_files, with_resolved_configs
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
-from dreamer.command.parsing import closest_option, one_line, user_error
+from dreamer.command.parsing import one_line, user_error
 from dreamer.command.report import report
-from dreamer.command.trust import DATA_MODULES, FLAG, TRAINER_DEFAULTS, parameters, pinned_inputs
+from dreamer.command.spec import RunSpec, from_recipe, spec_from
+from dreamer.command.trust import FLAG, TRAINER_DEFAULTS, pinned_inputs
 from dreamer.command.wiring import Wiring, wire
 from dreamer.engine.climb.objectives import direction_sources
 from dreamer.engine.contract.accounts import SavesConfig
 from dreamer.engine.contract.octaves import Octaves
 from dreamer.engine.module import DreamModule
+from dreamer.errors import ConfigError
 from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
 from dreamer.explore.classes import ClassesDataModule  # noqa: F401
 from dreamer.files.bundled import INPUT_KEYS, NETWORK_KEYS, anchored, anchored_network
 from dreamer.files.imageio import IMAGE_SUFFIXES
 from dreamer.files.recipes import RECIPE_SUFFIXES
-from dreamer.live.data import LiveDataModule  # noqa: F401
+from dreamer.live.data import LiveDataModule
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.video import VideoDataModule  # noqa: F401
 from dreamer.motion.zoom import ZoomDataModule  # noqa: F401
@@ -58,13 +59,6 @@ class ConfigBesideDreams(SaveConfigCallback):
             if isinstance(callback, SavesConfig):
                 callback.config_text, callback.pinned = text, pinned
                 callback.embed_recipe = bool(self.config.get("embed_recipe", True))
-
-
-def option_names(parser: LightningArgumentParser) -> list[str]:
-    """Every option ``dreamer fit`` takes, dotted (``model.layers``), the data modules' included."""
-    names = {name[2:] for action in parser._actions for name in action.option_strings if name.startswith("--")}
-    names |= {f"data.{name}" for cls in DATA_MODULES for name in parameters(cls)}
-    return sorted({name.rstrip("+") for name in names if not name.endswith(".help")})
 
 
 def inputs_from_anywhere(config: Namespace) -> Namespace:
@@ -97,15 +91,11 @@ class DreamerCLI(LightningCLI):
 
     @override
     def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        """``--config`` takes a preset's name as well as a path, and a config file's relative input
-        paths are relative to the file. Arguments come from ``args`` or else the command line, never
-        both (so a notebook's own ``sys.argv`` is not mistaken for dreamer's)."""
-        given = sys.argv[1:] if args is None else args
-        self.config_files = config_files(given)
-        try:
-            self.config = parser.parse_args(with_resolved_configs(given))
-        except ArgumentError as error:  # a misspelled option: say which ones are close
-            raise ArgumentError(None, closest_option(one_line(str(error)), option_names(parser))) from None
+        """The spec's settings, checked again as the parser checks them (an entry point may have
+        changed them by attribute)."""
+        self.spec: RunSpec = args
+        self.config_files = list(self.spec.protected)
+        self.config = parser.parse_object(self.spec.config)
 
     @override
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
@@ -135,6 +125,11 @@ class DreamerCLI(LightningCLI):
         """The model, data and Trainer, then wired (``wire``): the data is handed the model's
         outline and the inputs it must never write to besides its own."""
         super().instantiate_classes()
+        camera = self.spec.runtime.camera
+        if camera is not None:  # Live's: handed to the data that dreams it
+            if not isinstance(self.datamodule, LiveDataModule):
+                raise ConfigError("a camera was handed to a run whose data is not LiveDataModule (--config live)")
+            self.datamodule.watch(camera)
         model_files = [self.model.hparams.weights, self.model.hparams.guide["image"]]
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
         config = self.config_init
@@ -152,10 +147,10 @@ class DreamerCLI(LightningCLI):
         finally:
             release_freed_memory()
 
-    def __init__(self, args: Optional[list[str]] = None, callbacks: Sequence[pl.Callback] = ()) -> None:
-        """Parse ``args`` (``dreamer fit``'s, without ``fit``) and build the model, data and Trainer;
-        ``callbacks`` join the Trainer's (listeners among them hear the dream: the page's preview).
-        A bad option raises jsonargparse's ``ArgumentError``; ``dream()`` runs it (see ``execute``)."""
+    def __init__(self, spec: RunSpec) -> None:
+        """Build the model, data and Trainer of ``spec``; its runtime's callbacks join the Trainer's
+        (listeners among them hear the dream: the page's preview). A bad setting raises
+        jsonargparse's ``ArgumentError``; ``dream()`` runs it (see ``execute``)."""
         super().__init__(
             DreamModule,
             pl.LightningDataModule,
@@ -165,7 +160,7 @@ class DreamerCLI(LightningCLI):
             auto_configure_optimizers=False,  # the optimizer is model.optimizer, over the image only
             trainer_defaults={
                 **TRAINER_DEFAULTS,
-                "callbacks": list(callbacks),  # not options: added to the Trainer, never to the saved config
+                "callbacks": list(spec.runtime.callbacks),  # not options: never in the saved config
             },
             parser_kwargs={
                 "exit_on_error": False,
@@ -176,9 +171,32 @@ class DreamerCLI(LightningCLI):
                 f"options only, and a network file that came with it is imported only with {FLAG} (the "
                 "file of that name beside the recipe, its SHA-256 checked).",
             },
-            args=args,
+            args=spec,
             run=False,
         )
+
+
+class _Built(Exception):
+    """How ``parser_of_dreams`` leaves a ``DreamerCLI`` once its parser is made."""
+
+    def __init__(self, parser: LightningArgumentParser) -> None:
+        self.parser = parser
+
+
+class _ParserOnly(DreamerCLI):
+    @override
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        raise _Built(parser)
+
+
+def parser_of_dreams() -> LightningArgumentParser:
+    """``dreamer fit``'s parser, as ``DreamerCLI`` makes it (every option, type and default), built
+    without parsing anything or building a model (``spec.dream_parser`` keeps one)."""
+    try:
+        _ParserOnly(RunSpec(Namespace()))
+    except _Built as built:
+        return built.parser
+    raise AssertionError("DreamerCLI made no parser")
 
 
 @dataclass(frozen=True)
@@ -191,17 +209,16 @@ class Ran:
     config_text: str = ""
 
 
-def execute(args: Sequence[str], callbacks: Sequence[pl.Callback] = ()) -> Ran:
-    """Build the command line's objects from ``args`` (``dreamer fit``'s, without ``fit``), dream,
-    and turn every error the user's settings or inputs caused into one line (``Ran.error``); any
-    other error is a bug and propagates. ``--help`` and ``--print_config`` exit as they do anywhere."""
+def execute(spec: RunSpec) -> Ran:
+    """Build ``spec``'s model, data and Trainer, dream, and turn every error the user's settings or
+    inputs caused into one line (``Ran.error``); any other error is a bug and propagates."""
     cli, config_text = None, ""
     try:
-        cli = DreamerCLI(args=list(args), callbacks=callbacks)
+        cli = DreamerCLI(spec)
         config_text = cli.parser.dump(cli.config, skip_none=False)
         cli.dream()
     except ArgumentError as error:
-        return Ran(None, from_recipe(one_line(str(error)), args))
+        return Ran(None, from_recipe(one_line(str(error)), spec.text))
     except Exception as error:
         reason = user_error(error)
         if reason is None:
@@ -225,17 +242,6 @@ def forget_unused_logs(trainer: pl.Trainer) -> None:
                 folder.parent.rmdir()
 
 
-def from_recipe(reason: str, args: Sequence[str]) -> str:
-    """``reason`` (``model.lr: Expected a float …``) naming the dream file whose recipe set that option,
-    where a ``--config`` is a dream's file and the option was not given on the command line."""
-    option = reason.split(":", 1)[0].strip()
-    given = any(arg == f"--{option}" or arg.startswith(f"--{option}=") for arg in args)
-    recipes = [path for path in config_files(args) if path.suffix.lower() in RECIPE_SUFFIXES]
-    if not recipes or given or "." not in option or " " in option:
-        return reason
-    return f"--config {recipes[-1]}: its recipe's {reason}"
-
-
 def leave_process_group() -> None:
     """Wait for every process, then close the process group: under ``torchrun`` the first node's
     agent hosts the rendezvous store and leaves with its process, so an earlier exit would abort the
@@ -250,7 +256,12 @@ def run(args: Sequence[str]) -> int:
     or was not dreamed, 2 a bad option or config, printed as one line)."""
     # Everything imported so far lives as long as the process: keep garbage collections from walking it.
     gc.freeze()
-    ran = execute(args)
+    try:
+        spec = spec_from(args)
+    except ConfigError as error:
+        print(f"dreamer: error: {error}", file=sys.stderr)
+        return 2
+    ran = execute(spec)
     if ran.error is not None or ran.cli is None:
         print(f"dreamer: error: {ran.error}", file=sys.stderr)
         return 2

@@ -17,7 +17,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
@@ -26,7 +25,8 @@ import torch
 import yaml
 from PIL import Image
 
-from dreamer.command.configs import resolved_config
+from dreamer.command.configs import config_files, resolved_config
+from dreamer.command.spec import RunSpec, spec_of_content, with_flags
 from dreamer.command.trust import TRUST_NOTHING, Trust, trust_of
 from dreamer.errors import ConfigError, DreamerError
 from dreamer.explore.sheets import contact_sheet, save_sheet
@@ -46,17 +46,14 @@ class GridPoint:
     def label(self) -> str:
         return " · ".join(f"{key.split('.', 1)[1]} {_text(value)}" for key, value in self.settings.items())
 
-    def arguments(self) -> list[str]:
-        return [f"--{key}={json.dumps(value)}" for key, value in self.settings.items()]
-
 
 def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")).strip('"')
 
 
-def read_sweep(config: str, trust: Trust = TRUST_NOTHING) -> tuple[str, dict[str, list[Any]], Path]:
-    """The config's YAML without its ``sweep`` (input paths resolved; a recipe through the gate, with
-    what the command line says: ``trust``), the sweep, and its output folder."""
+def read_sweep(config: str, trust: Trust = TRUST_NOTHING) -> tuple[dict[str, Any], dict[str, list[Any]], Path]:
+    """The config without its ``sweep`` (input paths resolved; a recipe through the gate, with what
+    the command line says: ``trust``), the sweep, and its output folder."""
     content = yaml.safe_load(resolved_config(config, sweep=True, trust=trust))
     sweep = content.pop("sweep", None)
     if not isinstance(sweep, dict) or not sweep:
@@ -64,7 +61,7 @@ def read_sweep(config: str, trust: Trust = TRUST_NOTHING) -> tuple[str, dict[str
     check_sweep(sweep)
     data = content.get("data") or {}
     output = (data.get("init_args", data) if isinstance(data, dict) else {}).get("output", "dreams/sweep")
-    return yaml.safe_dump(content, sort_keys=False), sweep, Path(output)
+    return content, sweep, Path(output)
 
 
 def check_sweep(sweep: dict[str, Any]) -> None:
@@ -91,28 +88,30 @@ def grid(sweep: dict[str, list[Any]]) -> list[GridPoint]:
 
 
 def run_points(
-    base: str, points: list[GridPoint], output: Path, extra: list[str], ran_configs: Optional[list[str]] = None
+    base: RunSpec, points: list[GridPoint], output: Path, ran_configs: Optional[list[str]] = None
 ) -> list[str]:
-    """Dream each point as a ``dreamer fit`` run in this process; the failures, one line each (the
-    resolved config of each point that ran goes to ``ran_configs``)."""
+    """Dream each point of ``base`` (the sweep's config and command line) in this process; the
+    failures, one line each (the resolved config of each point that ran goes to ``ran_configs``)."""
     from dreamer.command.report import report
     from dreamer.command.runner import execute
 
     failed = []
-    with tempfile.TemporaryDirectory(prefix="dreamer-sweep-") as folder:
-        config = Path(folder) / "base.yaml"  # input paths in it are absolute already
-        config.write_text(base)
-        for point in points:
-            print(f"sweep: {point.label}", flush=True)
-            args = ["--config", str(config), *extra, *point.arguments(), "--data.output", str(output / point.name)]
-            ran = execute(args)
-            if ran.error is not None or ran.cli is None:
-                failed.append(f"{point.name}: {ran.error}")
-                print(f"failed: {point.name}: {ran.error}", file=sys.stderr)
-            elif report(ran.cli) != 0:
-                failed.append(f"{point.name}: some images failed")
-            if ran.config_text and ran_configs is not None:
-                ran_configs.append(ran.config_text)
+    for point in points:
+        print(f"sweep: {point.label}", flush=True)
+        try:
+            spec = base.copy().set({**point.settings, "data.output": str(output / point.name)})
+        except ConfigError as error:
+            failed.append(f"{point.name}: {error}")
+            print(f"failed: {point.name}: {error}", file=sys.stderr)
+            continue
+        ran = execute(spec)
+        if ran.error is not None or ran.cli is None:
+            failed.append(f"{point.name}: {ran.error}")
+            print(f"failed: {point.name}: {ran.error}", file=sys.stderr)
+        elif report(ran.cli) != 0:
+            failed.append(f"{point.name}: some images failed")
+        if ran.config_text and ran_configs is not None:
+            ran_configs.append(ran.config_text)
     return failed
 
 
@@ -185,22 +184,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--share", help=argparse.SUPPRESS)  # "i/n": a worker's share of the points
     args, extra = parser.parse_known_args(argv)
     try:
-        base, sweep, output = read_sweep(args.config, trust_of(extra)[1])
+        content, sweep, output = read_sweep(args.config, trust_of(extra)[1])
         output = args.output or output
         points = grid(sweep)
         if args.processes < 1:
             raise ConfigError(f"--processes must be >= 1, got {args.processes}")
+        base = with_flags(spec_of_content(content, config_files(["--config", args.config])), extra)
     except DreamerError as error:
         print(f"dreamer: error: {error}", file=sys.stderr)
         return 2
     share: Optional[tuple[int, int]] = tuple(map(int, args.share.split("/"))) if args.share else None  # type: ignore[assignment]
     if share is not None:
-        return 1 if run_points(base, points[share[0] :: share[1]], output, extra) else 0
+        return 1 if run_points(base, points[share[0] :: share[1]], output) else 0
     ran_configs: list[str] = []
     if args.processes > 1:
         status = run_workers(args.config, args.processes, [*extra, "--data.output", str(output)])
     else:
-        status = 1 if run_points(base, points, output, extra, ran_configs) else 0
+        status = 1 if run_points(base, points, output, ran_configs) else 0
     embed = ran_configs and "embed_recipe: false" not in ran_configs[0]
     recipe = sweep_recipe(ran_configs[0], sweep) if embed else None
     sheets, failed = write_sheets(sweep, points, output, args.tile_side, recipe)

@@ -122,3 +122,10 @@ def upgraded_args(args: Sequence[str]) -> list[str]:
             flag = "--model.guide.image"
         out.append(f"{flag}={MOVED.get(value, value)}" if equals else MOVED.get(flag, flag))
     return out
+
+
+def upgraded_setting(dotted: str, value: Any) -> tuple[str, Any]:
+    """A setting given by dotted name and value (``dream(octaves=4)``'s ``model.octaves``, say) in
+    today's name: as ``upgraded_args`` reads the same flag."""
+    (flag,) = [arg.partition("=")[0] for arg in upgraded_args([f"--{dotted}={value}"])]
+    return flag[2:], MOVED.get(value, value) if isinstance(value, str) else value

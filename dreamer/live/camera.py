@@ -3,8 +3,8 @@
 The page puts every camera frame it is sent into ``Camera.put``; the live data takes the freshest
 with ``take`` (a frame not taken before a newer one came is dropped: a slow dream never falls
 behind the camera). Each finished dream is put in ``shown`` with the time its camera frame arrived,
-so the page can show the newest and say how late it is. Cameras are found by name (``CAMERAS``):
-``--data.camera <name>`` of the live data names the one a page registered.
+so the page can show the newest and say how late it is. The page hands its camera to the run
+itself (``RunSpec.runtime.camera``), never by a name to look up.
 """
 
 from __future__ import annotations
@@ -99,6 +99,3 @@ class Camera:
         with self._changed:
             self.closed = True
             self._changed.notify_all()
-
-
-CAMERAS: dict[str, Camera] = {}  # by the name ``--data.camera`` gives

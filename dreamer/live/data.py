@@ -21,7 +21,7 @@ from dreamer.engine.contract.batch import DreamBatch, Frame
 from dreamer.engine.contract.outline import DreamSteps
 from dreamer.errors import ConfigError
 from dreamer.files.plan import RunSummary, image_seed
-from dreamer.live.camera import CAMERAS, Camera, Shot
+from dreamer.live.camera import Camera, Shot
 from dreamer.live.view import LiveView
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.data import MotionDataModule, _as_is
@@ -29,6 +29,7 @@ from dreamer.motion.plan import MotionJob, MotionPlan
 from dreamer.motion.warp import consistent, dis_flow
 
 ENDLESS = 10**12  # the steps a live run is planned for: it ends when the camera closes or Stop is pressed
+NO_CAMERA = "a live run dreams the camera the page hands it (dreamer app → Live); this one was handed none"
 FIRST_FRAME_WAIT = 30.0  # seconds the run waits for the camera's first frame
 
 
@@ -53,7 +54,7 @@ class CameraFrames(IterableDataset):
 
 
 class LiveDataModule(MotionDataModule):
-    """A camera dreamed as it films (the page's Live tab registers the camera by name).
+    """A camera dreamed as it films (the page's Live tab hands it the camera: ``watch``).
 
     The first frame is dreamed in full (every octave); each later one continues the previous dream,
     carried along the optical flow between the two camera frames (however much time lies between
@@ -62,7 +63,6 @@ class LiveDataModule(MotionDataModule):
     and, while recording, to an MP4 at their real times beside the camera frames'.
 
     Args:
-        camera: The name of the camera (``live.camera.CAMERAS``) whose frames to dream.
         output: Folder for recordings (``live-<n>.mp4`` and ``live-<n>-camera.mp4``).
         size: Long side of the dreamed frames, in px (the page's ``Camera.tuning`` may change it while it runs).
         carry: Weight of the carried dream in each frame's start (the rest is the camera frame).
@@ -70,12 +70,11 @@ class LiveDataModule(MotionDataModule):
         threads: CPU threads the dream uses (``null``: all but one, so the browser showing it keeps one).
 
     Raises:
-        ConfigError: no such camera, or a setting out of range.
+        ConfigError: a setting out of range.
     """
 
     def __init__(
         self,
-        camera: str,
         output: str = "dreams/live",
         size: int = 160,
         carry: float = 0.8,
@@ -95,21 +94,42 @@ class LiveDataModule(MotionDataModule):
             keep_colors=keep_colors,
             seed=seed,
         )
-        if camera not in CAMERAS:
-            raise ConfigError(f"data.camera: no camera {camera!r} is streaming (the page's Live tab starts one)")
         if not 64 <= size <= 2048:
             raise ConfigError(f"data.size must be within 64 and 2048 px, got {size}")
         if not 0.0 <= carry <= 1.0:
             raise ConfigError(f"data.carry must be within [0, 1], got {carry}")
         if threads is not None and threads < 1:
             raise ConfigError(f"data.threads must be >= 1, got {threads}")
-        self.camera: Camera = CAMERAS[camera]
-        self.size, self.carry_share = size, carry
+        self.size, self.carry_share, self.record = size, carry, record
         self.threads = threads or max(1, (os.cpu_count() or 2) - 1)
-        self.camera.recording = self.camera.recording or record
-        self.view = LiveView(self.camera, self.output)
+        self._camera: Optional[Camera] = None
+        self._view: Optional[LiveView] = None
         self.threads_before = 0
         self.carry: Optional[FrameCarry] = None
+
+    def watch(self, camera: Camera) -> None:
+        """Dream ``camera``'s frames (the run's ``Runtime.camera``, handed over before the run is wired)."""
+        self._camera = camera
+        camera.recording = camera.recording or self.record
+        self._view = LiveView(camera, self.output)
+
+    @property
+    def camera(self) -> Camera:
+        """The camera it dreams.
+
+        Raises:
+            ConfigError: none was handed over (a live run dreams the camera of the page's Live tab).
+        """
+        if self._camera is None:
+            raise ConfigError(NO_CAMERA)
+        return self._camera
+
+    @property
+    def view(self) -> LiveView:
+        """What shows and records its dreams, made when the camera is handed over."""
+        if self._view is None:
+            raise ConfigError(NO_CAMERA)
+        return self._view
 
     @override
     def setup(self, stage: str) -> None:
