@@ -12,8 +12,9 @@ from typing import Any
 
 import yaml
 
-from dreamer.command.spec import RunSpec, spec_of
+from dreamer.command.spec import RunSpec, default_of, spec_of
 from dreamer.files.bundled import config_path, preset_names
+from dreamer.files.sections import settings
 
 
 def cli_text(value: Any) -> str:
@@ -25,21 +26,21 @@ def cli_text(value: Any) -> str:
     return str(value)
 
 
-# The form's settings: dotted key → (label, default when the preset leaves it out).
-SETTINGS: dict[str, tuple[str, Any]] = {
-    "model.backbone": ("network", "vgg16"),
-    "model.layers": ("layer", 30),
-    "model.channels": ("channel", None),
-    "octaves.count": ("octaves", 8),
-    "octaves.scale": ("octave scale", 1.8),
-    "octaves.iterations": ("steps per octave", 20),
-    "model.lr": ("step size", 0.2),
-    "octaves.alpha": ("alpha (the photo blended back in at each octave)", 0.2),
-    "model.jitter.roll": ("jitter (roll, px)", 0),
-    "model.filters.laplacian_levels": ("Laplacian normalisation (levels, 0: off)", 0),
-    "model.tile_size": ("tile size for big photos", None),
-    "data.seed": ("seed", 0),
-}
+# The form's settings, by dotted name; where a preset leaves one out, the parser's default holds.
+SETTINGS = (
+    "model.backbone",
+    "model.layers",
+    "model.channels",
+    "octaves.count",
+    "octaves.scale",
+    "octaves.iterations",
+    "model.lr",
+    "octaves.alpha",
+    "model.jitter.roll",
+    "model.filters.laplacian_levels",
+    "model.tile_size",
+    "data.seed",
+)
 PHOTO_PRESETS = ("quickstart", "default", "clouds", "city", "portrait", "googlenet_classic", "caricature")
 
 
@@ -49,15 +50,13 @@ def preset(name: str) -> dict[str, Any]:
 
 
 def preset_value(config: dict[str, Any], key: str) -> Any:
-    """A dotted key's value in a preset (``data.init_args.seed`` for a data module by class path), or
-    the form's default when the preset leaves it out."""
-    node: Any = config
-    parts = key.split(".")
-    for index, part in enumerate(parts):
-        if isinstance(node, dict) and index == 1 and parts[0] == "data" and "init_args" in node:
-            node = node["init_args"]
+    """A dotted key's value in a preset (``data.seed`` for a data module by class path, too), or
+    ``dreamer fit``'s default when the preset leaves it out."""
+    section, *path = key.split(".")
+    node: Any = settings(config, section)
+    for part in path:
         if not isinstance(node, dict) or part not in node:
-            return SETTINGS[key][1] if key in SETTINGS else None
+            return default_of(key)
         node = node[part]
     return node
 
@@ -123,10 +122,7 @@ def recipe_yaml(config_text: str, files: dict[str, str], drop: Sequence[str] = (
         section, name = option.removeprefix("--").split("=")[0].split(".", 1)
         config.get(section, {}).pop(name, None)
     for key, value in files.items():
-        node = config
         section, name = key.split(".", 1)
-        node = node.setdefault(section, {})
-        if section == "data" and "init_args" in node:
-            node = node["init_args"]
-        node[name] = value
+        config.setdefault(section, {})
+        settings(config, section)[name] = value
     return yaml.safe_dump(config, sort_keys=False)

@@ -20,12 +20,13 @@ import torch
 import yaml
 from torch import nn
 
-from dreamer.command.configs import resolved_config
+from dreamer.command.configs import resolved_content
 from dreamer.command.trust import Trust, trust_of
 from dreamer.engine.networks.backbones import call_site_names, layer_names
 from dreamer.engine.networks.network import IMAGENET, Input, Network, build_network
 from dreamer.errors import DreamerError
 from dreamer.files.earlier import upgraded_args
+from dreamer.files.sections import settings as settings_of
 
 KEYS = ("backbone", "weights", "input")  # what says which network; the other settings play no part
 SIDE = 224  # px: the side a network of unknown size is shown at
@@ -53,9 +54,7 @@ def network_settings(args: list[str]) -> dict[str, Any]:
 
 def _take(settings: dict[str, Any], flag: str, value: str, trust: Trust) -> None:
     if flag in ("--config", "-c"):
-        content = yaml.safe_load(resolved_config(value, trust=trust)) or {}
-        model = content.get("model") or {}
-        model = model.get("init_args", model)
+        model = settings_of(resolved_content(value, trust=trust), "model")
         settings.update({key: model[key] for key in KEYS if key in model})
     elif flag.startswith("--model.input."):
         settings.setdefault("input", {})[flag.removeprefix("--model.input.")] = yaml.safe_load(value)

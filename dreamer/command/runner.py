@@ -36,6 +36,7 @@ from dreamer.explore.classes import ClassesDataModule  # noqa: F401
 from dreamer.files.bundled import INPUT_KEYS, NETWORK_KEYS, anchored, anchored_network
 from dreamer.files.imageio import IMAGE_SUFFIXES
 from dreamer.files.recipes import RECIPE_SUFFIXES
+from dreamer.files.sections import nested_key
 from dreamer.live.data import LiveDataModule
 from dreamer.motion.timeline import Timeline, fading_layers
 from dreamer.motion.video import VideoDataModule  # noqa: F401
@@ -67,9 +68,9 @@ def inputs_from_anywhere(config: Namespace) -> Namespace:
     config = config.clone()
     for keys, anchor in ((INPUT_KEYS, anchored), (NETWORK_KEYS, anchored_network)):
         for section, key in keys:
-            for dotted in (f"{section}.init_args.{key}", f"{section}.{key}"):
-                if dotted in config and config[dotted] is not None:
-                    config[dotted] = anchor(config[dotted], Path.cwd())
+            dotted = nested_key(f"{section}.{key}")
+            if dotted in config and config[dotted] is not None:
+                config[dotted] = anchor(config[dotted], Path.cwd())
     objective = config.get("model.objective")
     if isinstance(objective, str):  # a direction file: where this run found it
         for source in direction_sources(objective):
@@ -101,7 +102,7 @@ class DreamerCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         """Lightning's own files (TensorBoard's logs) go into the output folder, never the working
         one, unless ``trainer.default_root_dir`` says where (the saved config keeps it as given)."""
-        folder = run_folder(self.config.get("data.init_args.output"))
+        folder = run_folder(self.spec.data.get("output"))
         if self.config.get("trainer.default_root_dir") is None and folder is not None:
             kwargs.setdefault("default_root_dir", str(folder))
         return super().instantiate_trainer(**kwargs)

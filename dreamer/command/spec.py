@@ -28,6 +28,7 @@ from dreamer.errors import ConfigError
 from dreamer.files.bundled import config_path
 from dreamer.files.earlier import upgraded, upgraded_args, upgraded_setting
 from dreamer.files.recipes import RECIPE_SUFFIXES
+from dreamer.files.sections import nested_key
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,7 @@ class RunSpec:
         nested: dict[str, Any] = {}
         for given, value in settings.items():
             dotted, value = upgraded_setting(given, value)  # an earlier dreamer's name, as a flag's
-            *groups, key = dotted.split(".")
-            if groups[:1] == ["data"] and groups[1:2] != ["init_args"]:
-                groups.insert(1, "init_args")
+            *groups, key = nested_key(dotted).split(".")
             node = nested
             for group in groups:
                 node = node.setdefault(group, {})
@@ -178,6 +177,17 @@ def dream_parser() -> LightningArgumentParser:
     from dreamer.command.runner import parser_of_dreams
 
     return parser_of_dreams()
+
+
+def default_of(dotted: str) -> Any:
+    """A setting's default as ``dreamer fit``'s parser holds it (``data.seed``: the photos' data
+    module's); ``None`` for a setting it does not know."""
+    return _defaults().get(nested_key(dotted))
+
+
+@functools.cache
+def _defaults() -> Namespace:
+    return dream_parser().get_defaults()
 
 
 @functools.cache

@@ -31,6 +31,7 @@ from dreamer.command.trust import TRUST_NOTHING, Trust, trust_of
 from dreamer.errors import ConfigError, DreamerError
 from dreamer.explore.sheets import contact_sheet, save_sheet
 from dreamer.files import children
+from dreamer.files.sections import settings as settings_of
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,7 @@ def read_sweep(config: str, trust: Trust = TRUST_NOTHING) -> tuple[dict[str, Any
     if not isinstance(sweep, dict) or not sweep:
         raise ConfigError(f"--config {config}: no 'sweep:' mapping of model.* or octaves.* keys to lists of values")
     check_sweep(sweep)
-    data = content.get("data") or {}
-    output = (data.get("init_args", data) if isinstance(data, dict) else {}).get("output", "dreams/sweep")
+    output = settings_of(content, "data").get("output", "dreams/sweep")
     return content, sweep, Path(output)
 
 
@@ -122,8 +122,7 @@ def sweep_recipe(config_text: str, sweep: dict[str, list[Any]]) -> str:
     from dreamer.files.recipes import dream_recipe
 
     config = yaml.safe_load(config_text) or {}
-    data = config.get("data", {})
-    images = Path(str((data.get("init_args", data) if isinstance(data, dict) else {}).get("images", "")))
+    images = Path(str(settings_of(config, "data").get("images", "")))
     inputs = [("data.images", images)] if images.is_file() else []
     text = dream_recipe(f"# written by dreamer {__version__}\n{config_text}", __version__, inputs)
     header, _, body = text.partition("\n")

@@ -44,6 +44,8 @@ from dreamer.explore.classes import ClassesDataModule
 from dreamer.files.bundled import INPUT_KEYS
 from dreamer.files.earlier import upgraded_args
 from dreamer.files.recipes import sha256
+from dreamer.files.sections import plain_key
+from dreamer.files.sections import settings as settings_of
 from dreamer.motion.timeline import Timeline
 from dreamer.motion.video import VideoDataModule
 from dreamer.motion.zoom import ZoomDataModule
@@ -117,7 +119,7 @@ def given_settings(args: Sequence[str]) -> dict[str, str]:
             continue
         if not equals:
             value = upgraded[index + 1] if index + 1 < len(upgraded) else ""
-        given[flag[2:].replace(".init_args.", ".")] = value
+        given[plain_key(flag[2:])] = value
     return given
 
 
@@ -135,12 +137,12 @@ def admitted(content: dict[str, Any], origin: Path, trust: Trust, sweep: bool = 
         raise ConfigError(f"{where} sets {unknown[0]!r}, which is not a dream's option; refused")
     _options(content, where)
     for key in WHERE_IT_GOES:  # the user's to say (the default folder, or --data.output)
-        _settings(content.get("data")).pop(key, None)
+        settings_of(content, "data").pop(key, None)
     _trainer(content, where)
     grid = content.get("sweep")
     for dotted, values in grid.items() if isinstance(grid, dict) else []:
         _not_a_file_or_a_class(dotted, values, f"{where}'s sweep")
-    keyframes = _settings(content.get("animation")).get("keyframes")
+    keyframes = settings_of(content, "animation").get("keyframes")
     for frame in keyframes.values() if isinstance(keyframes, dict) else []:
         for dotted, value in frame.items() if isinstance(frame, dict) else []:
             _not_a_file_or_a_class(dotted, value, f"{where}'s animation.keyframes")
@@ -166,14 +168,6 @@ def _names(cls: type) -> set[str]:
     return {cls.__name__, f"dreamer.{cls.__name__}", f"{cls.__module__}.{cls.__name__}"}
 
 
-def _settings(section: Any) -> dict[str, Any]:
-    """A section's settings, inside ``init_args`` where it has a class path."""
-    if not isinstance(section, dict):
-        return {}
-    inner = section.get("init_args", section)
-    return inner if isinstance(inner, dict) else {}
-
-
 def _options(content: dict[str, Any], where: str) -> None:
     """Every section's keys are its class's parameters; class paths only from the fixed lists."""
     model, data = content.get("model"), content.get("data")
@@ -187,10 +181,10 @@ def _options(content: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where} sets data.class_path {data['class_path']!r}: a recipe may use {known}")
         data_class = modules[data["class_path"]]
     for section, cls in {"model": DreamModule, "data": data_class, **SECTIONS}.items():
-        unknown = sorted(set(_settings(content.get(section))) - parameters(cls))
+        unknown = sorted(set(settings_of(content, section)) - parameters(cls))
         if unknown:
             raise ConfigError(f"{where} sets {section}.{unknown[0]}, which {cls.__name__} does not take; refused")
-    settings = _settings(model)
+    settings = settings_of(content, "model")
     optimizer = settings.get("optimizer")
     if isinstance(optimizer, dict):
         path = str(optimizer.get("class_path", ""))
@@ -198,7 +192,7 @@ def _options(content: dict[str, Any], where: str) -> None:
             names = ", ".join(known.rpartition(".")[2] for known in OPTIMIZERS)
             raise ConfigError(f"{where} sets model.optimizer {path!r}: a recipe may use {names}; refused")
     for section in ("model", "data", *SECTIONS):
-        for dotted, value in _walk(_settings(content.get(section)), section):
+        for dotted, value in _walk(settings_of(content, section), section):
             if (
                 isinstance(value, dict)
                 and "class_path" in value
@@ -298,7 +292,7 @@ def _found(pin: _Pin, origin: Path, where: str) -> Path:
 
 def _network(content: dict[str, Any], origin: Path, trust: Trust, pins: list[_Pin], where: str) -> None:
     """A network by name passes; a class path never; a file only as the user says (``Trust``)."""
-    settings = _settings(content.get("model"))
+    settings = settings_of(content, "model")
     backbone = settings.get("backbone")
     reference = str(backbone.get("class_path", "")) if isinstance(backbone, dict) else backbone
     if (
@@ -360,7 +354,7 @@ def _files(content: dict[str, Any], origin: Path, trust: Trust, pins: list[_Pin]
                 "only the files it pins; refused"
             )
         holder[key.rpartition(".")[2]] = str(_found(pin, origin, where))
-    settings = _settings(content.get("model"))
+    settings = settings_of(content, "model")
     objective = settings.get("objective")
     if not isinstance(objective, str) or "model.objective" in trust.given:
         return
@@ -374,7 +368,7 @@ def _files(content: dict[str, Any], origin: Path, trust: Trust, pins: list[_Pin]
 
 def _holder(content: dict[str, Any], section: str, key: str) -> tuple[Optional[dict[str, Any]], Any]:
     """The mapping that holds ``section.key`` (``model``, ``guide.image``) and its value."""
-    holder: Any = _settings(content.get(section))
+    holder: Any = settings_of(content, section)
     *groups, last = key.split(".")
     for group in groups:
         holder = holder.get(group) if isinstance(holder, dict) else None
@@ -392,7 +386,7 @@ def pinned_inputs(content: dict[str, Any]) -> list[tuple[str, Path]]:
         _, value = _holder(content, *dotted.split(".", 1))
         if isinstance(value, str) and value != "imagenet" and Path(value).is_file():
             found.append((dotted, Path(value)))
-    settings = _settings(content.get("model"))
+    settings = settings_of(content, "model")
     backbone = settings.get("backbone")
     reference = backbone.get("class_path") if isinstance(backbone, dict) else backbone
     if isinstance(reference, str) and ":" in reference and not reference.startswith("timm:"):

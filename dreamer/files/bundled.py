@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from dreamer.errors import ConfigError
+from dreamer.files.sections import settings as settings_of
 
 HERE = Path(__file__).resolve().parents[1]  # the package folder
 PRESETS = HERE / "presets"
@@ -83,8 +84,7 @@ def anchored_inputs(content: dict[str, Any], folder: Path) -> dict[str, Any]:
     """``content`` (a config's mapping) with its relative input paths made absolute against ``folder``."""
     for keys, anchor in ((INPUT_KEYS, anchored), (NETWORK_KEYS, anchored_network)):
         for section, dotted in keys:
-            part = content.get(section)
-            settings = part.get("init_args", part) if isinstance(part, dict) else None
+            settings: Any = settings_of(content, section)
             *groups, key = dotted.split(".")
             for group in groups:
                 settings = settings.get(group) if isinstance(settings, dict) else None

@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dreamer.files.sections import plain_key
+from dreamer.files.sections import settings as settings_of
+
 MOVED = {
     "dreamer.optim.NormalizedGD": "dreamer.engine.optim.NormalizedGD",
     "dreamer.data.DreamDataModule": "dreamer.photos.data.DreamDataModule",
@@ -62,9 +65,8 @@ def renamed_key(key: str) -> str:
 
 def _put(content: dict[str, Any], dotted: str, value: Any) -> None:
     section, *path = dotted.split(".")
-    node = content.setdefault(section, {})
-    if isinstance(node, dict) and "init_args" in node and section == "model":
-        node = node["init_args"]
+    content.setdefault(section, {})
+    node = settings_of(content, section)
     for part in path[:-1]:
         child = node.get(part)
         node[part] = child = dict(child) if isinstance(child, dict) else {}
@@ -78,18 +80,16 @@ def upgraded(content: dict[str, Any]) -> dict[str, Any]:
     for unused in ("ckpt_path", "weights_only"):
         if unused in content and content[unused] is None:
             del content[unused]
-    model = content.get("model")
-    settings = model.get("init_args", model) if isinstance(model, dict) else None
-    if isinstance(settings, dict):
+    settings = settings_of(content, "model")
+    if settings:
         if isinstance(settings.get("jitter"), int):
             settings["jitter"] = {"roll": settings["jitter"]}
         if isinstance(settings.get("guide"), str) or settings.get("guide", {}) is None:
             settings["guide"] = {"image": settings["guide"]}
         for key in [key for key in list(settings) if f"model.{key}" in RENAMED]:
             _put(content, RENAMED[f"model.{key}"], settings.pop(key))
-    data = content.get("data")
-    data_settings = data.get("init_args", data) if isinstance(data, dict) else None
-    if isinstance(data_settings, dict) and "blend" in data_settings:
+    data_settings = settings_of(content, "data")
+    if "blend" in data_settings:
         data_settings.setdefault("carry", data_settings.pop("blend"))
     animation = content.get("animation")
     if isinstance(animation, dict):
@@ -115,7 +115,7 @@ def upgraded_args(args: Sequence[str]) -> list[str]:
         flag, equals, value = arg.partition("=")
         given = value if equals else (args[index + 1] if index + 1 < len(args) else "")
         if flag.startswith("--model.") or flag in ("--data.blend", "--data.init_args.blend"):
-            flag = "--" + renamed_key(flag[2:].replace("init_args.", ""))
+            flag = "--" + renamed_key(plain_key(flag[2:]))
         if flag == "--model.jitter" and given.lstrip("-").isdigit():
             flag = "--model.jitter.roll"
         if flag == "--model.guide" and not given.lstrip().startswith("{"):

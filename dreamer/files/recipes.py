@@ -19,6 +19,7 @@ import yaml
 from PIL import Image, PngImagePlugin
 
 from dreamer.errors import ConfigError
+from dreamer.files.sections import settings
 
 KEY = "dreamer.recipe"  # the PNG chunk's keyword
 HEADER = "# written by dreamer "
@@ -38,19 +39,18 @@ def dream_recipe(
     version: str,
     inputs: Sequence[tuple[str, Path]] = (),
     note: Optional[str] = None,
-    settings: Optional[dict[str, Any]] = None,
+    remake: Optional[dict[str, Any]] = None,
 ) -> str:
     """The recipe of one output: ``config_text`` (the resolved config) without ``data.output``, each
     input (``("data.images", path)``) pinned with its SHA-256 — a data input also pointing its
     setting at exactly that file, a later one of the same setting replacing an earlier (the run's
     folder of photos by this dream's photo); a direction file of ``model.objective`` pinned beside
-    the others — the data ``settings`` that make only this output (``{"data.channels": "7"}``), and
-    a ``recipe`` section with the dreamer version and ``note`` (what a re-run reproduces)."""
+    the others — the data settings that make only this output (``remake``: ``{"data.channels": "7"}``),
+    and a ``recipe`` section with the dreamer version and ``note`` (what a re-run reproduces)."""
     config = yaml.safe_load(config_text) or {}
-    data = config.get("data", {})
-    arguments = data.get("init_args", data) if isinstance(data, dict) else {}
+    arguments = settings(config, "data")
     arguments.pop("output", None)
-    for setting, value in (settings or {}).items():
+    for setting, value in (remake or {}).items():
         arguments[setting.split(".", 1)[1]] = value
     pinned: dict[tuple[str, str], Path] = {}
     for setting, path in inputs:
@@ -122,8 +122,7 @@ def renamed_inputs(recipe: str, names: dict[str, str], drop: Sequence[str] = ())
     for option in drop:
         section, name = option.removeprefix("--").split("=")[0].split(".", 1)
         content.get(section, {}).pop(name, None)
-    data = content.get("data", {})
-    arguments = data.get("init_args", data)
+    arguments = settings(content, "data")
     for entry in content.get("recipe", {}).get("inputs", []):
         if entry.get("setting") in names:
             entry["path"] = arguments[entry["setting"].split(".", 1)[1]] = names[entry["setting"]]
