@@ -71,7 +71,9 @@ def run_dream(
         enable_model_summary=False,
     )
     settings.update(trainer_kwargs)
-    trainer = pl.Trainer(**settings)
-    wire(model, data, trainer, octaves or tiny_octaves())
+    given = settings.pop("callbacks", [])
+    logged, showing = settings["logger"] is not False, settings["enable_progress_bar"] is not False
+    wiring = wire(model, data, octaves or tiny_octaves(), given=given, logged=logged, progress_bar=showing)
+    trainer = pl.Trainer(**settings, callbacks=wiring.callbacks)
     trainer.fit(model, datamodule=data)
     return trainer

@@ -25,7 +25,7 @@ from dreamer.command.parsing import one_line, user_error
 from dreamer.command.report import report
 from dreamer.command.spec import RunSpec, from_recipe, spec_from
 from dreamer.command.trust import FLAG, TRAINER_DEFAULTS, pinned_inputs
-from dreamer.command.wiring import Wiring, wire
+from dreamer.command.wiring import wire
 from dreamer.engine.climb.objectives import direction_sources
 from dreamer.engine.contract.accounts import SavesConfig
 from dreamer.engine.contract.octaves import Octaves
@@ -100,12 +100,22 @@ class DreamerCLI(LightningCLI):
 
     @override
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
-        """Lightning's own files (TensorBoard's logs) go into the output folder, never the working
-        one, unless ``trainer.default_root_dir`` says where (the saved config keeps it as given)."""
+        """The Trainer, built with every callback of the dream (``wire``: known before it exists) and
+        Lightning's own files (TensorBoard's logs) in the output folder, never the working one,
+        unless ``trainer.default_root_dir`` says where (the saved config keeps it as given)."""
+        config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        own = config.get("callbacks") or []
+        given = [*(own if isinstance(own, list) else [own]), *self.spec.runtime.callbacks]
+        given += [self._get(self.config_init, key) for key in self.parser.callback_keys]  # the image logger
+        logged = config.get("logger") not in (False, [])
+        showing = config.get("enable_progress_bar") is not False
+        octaves, timeline = self.config_init["octaves"], self.config_init["animation"]
+        self.wiring = wire(self.model, self.datamodule, octaves, timeline, given, logged, showing)
+        config["callbacks"] = self.wiring.callbacks
         folder = run_folder(self.spec.data.get("output"))
-        if self.config.get("trainer.default_root_dir") is None and folder is not None:
-            kwargs.setdefault("default_root_dir", str(folder))
-        return super().instantiate_trainer(**kwargs)
+        if config.get("default_root_dir") is None and folder is not None:
+            config["default_root_dir"] = str(folder)
+        return self._instantiate_trainer(config, [])
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -123,9 +133,11 @@ class DreamerCLI(LightningCLI):
 
     @override
     def instantiate_classes(self) -> None:
-        """The model, data and Trainer, then wired (``wire``): the data is handed the model's
-        outline and the inputs it must never write to besides its own."""
-        super().instantiate_classes()
+        """The model and data; the data handed Live's camera (the spec's runtime) and the inputs it
+        must never write to besides its own; then the Trainer (``instantiate_trainer``: wired)."""
+        self.config_init = self.parser.instantiate_classes(self.config)
+        self.datamodule = self._get(self.config_init, "data")
+        self.model = self._get(self.config_init, "model")
         camera = self.spec.runtime.camera
         if camera is not None:  # Live's: handed to the data that dreams it
             if not isinstance(self.datamodule, LiveDataModule):
@@ -133,8 +145,7 @@ class DreamerCLI(LightningCLI):
             self.datamodule.watch(camera)
         model_files = [self.model.hparams.weights, self.model.hparams.guide["image"]]
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
-        config = self.config_init
-        self.wiring: Wiring = wire(self.model, self.datamodule, self.trainer, config["octaves"], config["animation"])
+        self.trainer = self.instantiate_trainer()
 
     def dream(self) -> None:
         """``trainer.fit`` of the model and data; on Ctrl-C Lightning shuts the Trainer down and
@@ -159,10 +170,7 @@ class DreamerCLI(LightningCLI):
             save_config_callback=ConfigBesideDreams,
             seed_everything_default=False,  # all randomness is seeded per image by data.seed
             auto_configure_optimizers=False,  # the optimizer is model.optimizer, over the image only
-            trainer_defaults={
-                **TRAINER_DEFAULTS,
-                "callbacks": list(spec.runtime.callbacks),  # not options: never in the saved config
-            },
+            trainer_defaults=TRAINER_DEFAULTS,  # the spec's runtime callbacks join in instantiate_trainer
             parser_kwargs={
                 "exit_on_error": False,
                 "prog": "dreamer fit",

@@ -3,11 +3,12 @@ callbacks that the data declares. The command line, ``dream()`` and scripts all 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks import ProgressBar
 
 from dreamer.engine.contract.accounts import Account
 from dreamer.engine.contract.events import DreamListener
@@ -23,25 +24,31 @@ from dreamer.watch.scalars import DreamScalars
 
 @dataclass
 class Wiring:
-    """What ``wire`` added: the data's own callbacks (writers: they account for every input) and the metrics."""
+    """What ``wire`` made: the data's own callbacks (writers: they account for every input), the
+    metrics, the data's other listeners, and every callback the Trainer is to be built with."""
 
     declared: list[Account]
     metrics: Optional[DreamMetrics]
     listeners: list[DreamListener]  # the data's other listeners (a ``Findings`` ends the run's report)
+    callbacks: list[pl.Callback]
 
 
 def wire(
     model: DreamModule,
     data: DreamSource,
-    trainer: pl.Trainer,
     octaves: Octaves = DEFAULT_OCTAVES,
     timeline: Optional[Timeline] = None,
+    given: Sequence[pl.Callback] = (),
+    logged: bool = False,
+    progress_bar: bool = True,
 ) -> Wiring:
-    """Hand ``data`` the outline of ``octaves`` and the model, and add to ``trainer`` the owner of
-    the dream in progress (``OctaveWalk``, walking ``octaves``) with its listeners: the data's
-    writers (and, for sequences, the frame carry), metrics and the step's scalars when something
-    logs, dreamer's progress bar in place of Lightning's default, and any listener already among the
-    Trainer's callbacks (the image logger). A ``timeline`` (keyframes, audio) goes to the data."""
+    """Hand ``data`` the outline of ``octaves`` and the model, and put together the callbacks the
+    Trainer is to be built with (``Wiring.callbacks``, before it exists): those ``given`` (the image
+    logger, the page's listener), dreamer's progress bar where one shows and none is given, the
+    owner of the dream in progress (``OctaveWalk``, walking ``octaves``) and its listeners — the
+    data's writers (and, for sequences, the frame carry), metrics and the step's scalars where
+    something is ``logged``, and the listeners among ``given``. A ``timeline`` (keyframes, audio)
+    goes to the data."""
     data.outline = model.outline(octaves)
     if data.outline.own_class_at is not None and not data.gives_classes:
         raise ConfigError(
@@ -54,17 +61,14 @@ def wire(
         data.animate(timeline)
     declared = data.dream_callbacks()
     carry = data.frame_carry()
-    metrics = DreamMetrics(model.objective.measure) if trainer.loggers else None
-    scalars = DreamScalars() if trainer.loggers else None
-    callbacks = trainer.callbacks
-    for index, callback in enumerate(callbacks):
-        if type(callback) is TQDMProgressBar:  # Lightning's default bar; a bar the user chose stays
-            callbacks[index] = DreamProgressBar()
+    metrics = DreamMetrics(model.objective.measure) if logged else None
+    scalars = DreamScalars() if logged else None
+    bar = [DreamProgressBar()] if progress_bar and not any(isinstance(c, ProgressBar) for c in given) else []
     extra = data.dream_listeners()
     listeners = [c for c in declared if isinstance(c, DreamListener)] + extra
     listeners += [c for c in [carry, metrics, scalars] if isinstance(c, DreamListener)]
-    listeners += [c for c in callbacks if isinstance(c, DreamListener)]
+    listeners += [c for c in given if isinstance(c, DreamListener)]
     owner = OctaveWalk(octaves, listeners, carry)
     hooked = [c for c in extra if isinstance(c, pl.Callback)]
-    callbacks.extend([owner, *declared, *hooked, *([metrics] if metrics else [])])
-    return Wiring(declared, metrics, extra)
+    callbacks = [*given, *bar, owner, *declared, *hooked, *([metrics] if metrics else [])]
+    return Wiring(declared, metrics, extra, callbacks)

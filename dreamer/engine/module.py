@@ -174,6 +174,7 @@ class DreamModule(pl.LightningModule):
             check_names=self.objective.check_names,
             own_class_at=terms.output if terms.own_class else None,
             categories=terms.categories,
+            grey=self.grey,
         )
 
     def retune(self, values: Mapping[str, Any], adds: Mapping[str, float]) -> None:

@@ -242,7 +242,11 @@ class AtlasDataModule(DreamSource):
     @override
     def dream_callbacks(self) -> list[Account]:
         searches = [ExampleSearch(self.example_files, self.chosen, self.per_channel, self.take_examples)]
-        return [DreamWriter(), *(searches if self.example_files else []), ContactSheets(self.write_sheets)]
+        return [
+            DreamWriter(self.current_outline.grey),
+            *(searches if self.example_files else []),
+            ContactSheets(self.write_sheets),
+        ]
 
     def chosen(self) -> tuple[str, list[int]]:
         """The layer and the channels of this atlas (known once set up)."""

@@ -246,7 +246,7 @@ class DreamDataModule(DreamSource):
 
     @override
     def dream_callbacks(self) -> list[Account]:
-        return [DreamWriter()]
+        return [DreamWriter(self.current_outline.grey)]
 
     @override
     def train_dataloader(self) -> DreamSteps:

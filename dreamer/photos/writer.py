@@ -36,15 +36,14 @@ class DreamWriter(pl.Callback, DreamListener, Account, SavesConfig):
     processes are gathered, so rank 0 can report the whole run.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, grey: bool = False) -> None:
         super().__init__()
         self.background = Background("dreamer-writer")
-        self.grey = False
+        self.grey = grey  # a grey network's dreams are written grey (``DreamOutline.grey``)
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.background.threaded = overlaps(trainer.strategy.root_device)
-        self.grey = bool(getattr(pl_module, "grey", False))  # a grey network's dreams are written grey
 
     @override
     def on_dream_start(self, trainer: pl.Trainer, dream: Dream) -> None:

@@ -85,7 +85,7 @@ def photo(path: Path, side: int, seed: int = 0) -> Path:
     return path
 
 
-def trainer(lean: bool = True, **kwargs) -> pl.Trainer:
+def trainer_settings(lean: bool = True, **kwargs) -> dict:
     settings = dict(
         accelerator="auto",
         devices=1,
@@ -98,7 +98,7 @@ def trainer(lean: bool = True, **kwargs) -> pl.Trainer:
     if not lean:  # what a user gets by default: TensorBoard logs and the progress bar
         settings.update(logger=True, enable_progress_bar=True, log_every_n_steps=10)
     settings.update(kwargs)
-    return pl.Trainer(**settings)
+    return settings
 
 
 class Setup(NamedTuple):
@@ -110,8 +110,11 @@ class Setup(NamedTuple):
 
 def fit(setup: Setup, data: DreamDataModule, lean: bool = True, **trainer_kwargs) -> None:
     """``trainer.fit`` of a run wired as the command line wires it (``dreamer.wire``)."""
-    run = trainer(lean, **trainer_kwargs)
-    wire(setup.model, data, run, setup.octaves)
+    settings = trainer_settings(lean, **trainer_kwargs)
+    given = settings.pop("callbacks", [])
+    logged, showing = settings["logger"] is not False, settings["enable_progress_bar"] is not False
+    wiring = wire(setup.model, data, setup.octaves, given=given, logged=logged, progress_bar=showing)
+    run = pl.Trainer(**settings, callbacks=wiring.callbacks)
     run.fit(setup.model, datamodule=data)
 
 

@@ -174,6 +174,7 @@ def frame_ends(
             self.ends.append(time.perf_counter())
 
     ends = FrameEnds()
+    wiring = wire(setup.model, data, setup.octaves, timeline, given=[ends], progress_bar=False)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=1,
@@ -181,10 +182,9 @@ def frame_ends(
         enable_progress_bar=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        callbacks=[ends],
+        callbacks=wiring.callbacks,
         **trainer_kwargs,
     )
-    wire(setup.model, data, trainer, setup.octaves, timeline)
     trainer.fit(setup.model, datamodule=data)
     return ends.ends
 

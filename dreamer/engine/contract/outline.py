@@ -35,6 +35,7 @@ class DreamOutline:
         own_class_at: The network's output, where a bare ``class`` objective climbs each picture's own
             class (``None``: the objective has none; then no data may hand pictures their classes).
         categories: The names of the network's classes, where its weights carry them.
+        grey: Whether the network sees one channel (its dreams are written grey).
     """
 
     octaves: Octaves = Octaves()
@@ -45,6 +46,7 @@ class DreamOutline:
     check_names: Callable[[Sequence[str]], None] = _accept
     own_class_at: Optional[str] = None
     categories: tuple[str, ...] = ()
+    grey: bool = False
 
     def levels_for(self, size: tuple[int, int]) -> int:
         """Pyramid levels of a dream of ``(height, width)``."""
