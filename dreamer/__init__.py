@@ -7,6 +7,7 @@ from typing import Any
 
 __all__ = [
     "DreamDataModule",
+    "DreamListener",
     "DreamModule",
     "IndependentDDPStrategy",
     "Octaves",
@@ -22,6 +23,7 @@ _HOMES = {
     "run": "dreamer.command.api",
     "DreamDataModule": "dreamer.photos.data",
     "DreamModule": "dreamer.engine.module",
+    "DreamListener": "dreamer.engine.contract.events",
     "silence_known_noise": "dreamer.quiet",
     "IndependentDDPStrategy": "dreamer.engine.strategy",
     "Octaves": "dreamer.engine.contract.octaves",

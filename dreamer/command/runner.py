@@ -21,28 +21,20 @@ from typing_extensions import override
 
 from dreamer import __version__
 from dreamer.command.memory import keep_freed_memory, release_freed_memory
+from dreamer.command.parser import add_dream_arguments, dream_cli_settings
 from dreamer.command.parsing import one_line, user_error
 from dreamer.command.report import report
 from dreamer.command.spec import RunSpec, from_recipe, spec_from
-from dreamer.command.trust import FLAG, TRAINER_DEFAULTS, pinned_inputs
+from dreamer.command.trust import pinned_inputs
 from dreamer.command.wiring import wire
 from dreamer.engine.climb.objectives import direction_sources
 from dreamer.engine.contract.accounts import SavesConfig
-from dreamer.engine.contract.octaves import Octaves
-from dreamer.engine.module import DreamModule
 from dreamer.errors import ConfigError
-from dreamer.explore.atlas import AtlasDataModule  # noqa: F401  (data modules by short name)
-from dreamer.explore.classes import ClassesDataModule  # noqa: F401
 from dreamer.files.bundled import INPUT_KEYS, NETWORK_KEYS, anchored, anchored_network
 from dreamer.files.imageio import IMAGE_SUFFIXES
 from dreamer.files.recipes import RECIPE_SUFFIXES
 from dreamer.files.sections import nested_key
 from dreamer.live.data import LiveDataModule
-from dreamer.motion.timeline import Timeline, fading_layers
-from dreamer.motion.video import VideoDataModule  # noqa: F401
-from dreamer.motion.zoom import ZoomDataModule  # noqa: F401
-from dreamer.photos.data import DreamDataModule  # noqa: F401  (the default data module, by class path)
-from dreamer.watch.image_logger import DreamImageLogger
 
 OUTPUT_SUFFIXES = IMAGE_SUFFIXES | set(RECIPE_SUFFIXES)  # a data.output that names one file, not a folder
 
@@ -119,17 +111,7 @@ class DreamerCLI(LightningCLI):
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # How every dream walks its pyramid: the owner's settings (``OctaveWalk``), not the model's.
-        parser.add_class_arguments(Octaves, "octaves", instantiate=True)
-        parser.add_lightning_class_args(DreamImageLogger, "image_logger")
-        parser.add_argument(
-            "--embed_recipe", type=bool, default=True, help="Carry the recipe inside every file written (false: bare)."
-        )
-        # Keyframes and audio drives of zooms and videos; keyframed layers must be built into the model.
-        parser.add_class_arguments(Timeline, "animation", instantiate=True)
-        parser.link_arguments("animation.keyframes", "model.animated_layers", compute_fn=fading_layers)
-        # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
-        parser.set_defaults({"data": {"class_path": "dreamer.photos.data.DreamDataModule"}})
+        add_dream_arguments(parser)
 
     @override
     def instantiate_classes(self) -> None:
@@ -164,48 +146,11 @@ class DreamerCLI(LightningCLI):
         (listeners among them hear the dream: the page's preview). A bad setting raises
         jsonargparse's ``ArgumentError``; ``dream()`` runs it (see ``execute``)."""
         super().__init__(
-            DreamModule,
-            pl.LightningDataModule,
-            subclass_mode_data=True,
+            **dream_cli_settings(),
             save_config_callback=ConfigBesideDreams,
-            seed_everything_default=False,  # all randomness is seeded per image by data.seed
-            auto_configure_optimizers=False,  # the optimizer is model.optimizer, over the image only
-            trainer_defaults=TRAINER_DEFAULTS,  # the spec's runtime callbacks join in instantiate_trainer
-            parser_kwargs={
-                "exit_on_error": False,
-                "prog": "dreamer fit",
-                "description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
-                "the bundled presets; `dreamer fit --config quickstart` runs one. A dream's file (or a YAML "
-                "file dreamer wrote) given to --config is someone else's recipe: it may set the dream's own "
-                f"options only, and a network file that came with it is imported only with {FLAG} (the "
-                "file of that name beside the recipe, its SHA-256 checked).",
-            },
             args=spec,
             run=False,
         )
-
-
-class _Built(Exception):
-    """How ``parser_of_dreams`` leaves a ``DreamerCLI`` once its parser is made."""
-
-    def __init__(self, parser: LightningArgumentParser) -> None:
-        self.parser = parser
-
-
-class _ParserOnly(DreamerCLI):
-    @override
-    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
-        raise _Built(parser)
-
-
-def parser_of_dreams() -> LightningArgumentParser:
-    """``dreamer fit``'s parser, as ``DreamerCLI`` makes it (every option, type and default), built
-    without parsing anything or building a model (``spec.dream_parser`` keeps one)."""
-    try:
-        _ParserOnly(RunSpec(Namespace()))
-    except _Built as built:
-        return built.parser
-    raise AssertionError("DreamerCLI made no parser")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from jsonargparse import ArgumentError, Namespace
 from lightning.pytorch.cli import LightningArgumentParser
 
 from dreamer.command.configs import config_files, resolved_content, with_resolved_configs
+from dreamer.command.parser import parser_of_dreams
 from dreamer.command.parsing import closest_option, one_line
 from dreamer.command.trust import trust_of
 from dreamer.errors import ConfigError
@@ -174,8 +175,6 @@ def from_recipe(reason: str, args: Sequence[str]) -> str:
 @functools.cache
 def dream_parser() -> LightningArgumentParser:
     """``dreamer fit``'s parser, built once: every option, its type and its default."""
-    from dreamer.command.runner import parser_of_dreams
-
     return parser_of_dreams()
 
 
