@@ -92,7 +92,7 @@ class RunSpec:
         try:
             self.config = dream_parser().parse_object(nested, namespace=self.config)
         except ArgumentError as error:
-            raise ConfigError(closest_option(one_line(str(error)), option_names())) from None
+            raise ConfigError(reason_of(error)) from None
         return self
 
     def copy(self) -> RunSpec:
@@ -116,7 +116,7 @@ def spec_from(args: Sequence[str]) -> RunSpec:
     try:
         config = dream_parser().parse_args(with_resolved_configs(args))
     except ArgumentError as error:
-        reason = closest_option(one_line(str(error)), option_names())
+        reason = reason_of(error)
         raise ConfigError(from_recipe(reason, args)) from None
     return RunSpec(config, tuple(config_files(args)), tuple(args))
 
@@ -142,7 +142,7 @@ def spec_of_content(content: Mapping[str, Any], protected: Sequence[Path] = ()) 
     try:
         config = dream_parser().parse_object(upgraded(dict(content)))
     except ArgumentError as error:
-        raise ConfigError(closest_option(one_line(str(error)), option_names())) from None
+        raise ConfigError(reason_of(error)) from None
     return RunSpec(config, tuple(protected))
 
 
@@ -157,7 +157,7 @@ def with_flags(spec: RunSpec, args: Sequence[str]) -> RunSpec:
     try:
         config = dream_parser().parse_args(args, namespace=spec.config.clone())
     except ArgumentError as error:
-        raise ConfigError(closest_option(one_line(str(error)), option_names())) from None
+        raise ConfigError(reason_of(error)) from None
     return replace(spec, config=config, text=(*spec.text, *args))
 
 
@@ -170,6 +170,11 @@ def from_recipe(reason: str, args: Sequence[str]) -> str:
     if not recipes or given or "." not in option or " " in option:
         return reason
     return f"--config {recipes[-1]}: its recipe's {reason}"
+
+
+def reason_of(error: ArgumentError) -> str:
+    """The parser's many-line message as one line, naming the closest options of a misspelled one."""
+    return closest_option(one_line(str(error)), option_names())
 
 
 @functools.cache
