@@ -50,3 +50,19 @@ def test_dream_in_a_notebook_is_silent(tmp_path, monkeypatch, capfd):
     messages = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
     assert messages == []
     assert "warn" not in capfd.readouterr().err.lower()
+
+
+def test_a_picture_in_memory_is_handed_to_the_run_never_written_and_dreams_as_the_same_file_would(
+    tmp_path, monkeypatch
+):
+    import contextlib
+    import tempfile
+
+    photo = make_photo(tmp_path / "input.png", size=(64, 48))  # the name an in-memory picture dreams under
+    from_file = dream(photo, **FAST)
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", lambda **kwargs: contextlib.nullcontext(str(run_folder)))
+    from_memory = dream(Image.open(photo), **FAST)
+    assert np.array_equal(np.asarray(from_memory), np.asarray(from_file))
+    assert sorted(path.name for path in run_folder.iterdir()) == ["dream.png", "dream.yaml"]  # no input written

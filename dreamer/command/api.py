@@ -23,6 +23,9 @@ _MODEL_ARGS = set(inspect.signature(DreamModule.__init__).parameters) - {"self"}
 _DATA_ARGS = set(inspect.signature(DreamDataModule.__init__).parameters) - {"self", "images", "output"}
 
 
+IN_MEMORY = "input.png"  # the name a picture handed over in memory dreams under (it seeds the jitter)
+
+
 def _dotted(key: str) -> str:
     """A keyword of ``dream`` as a dotted setting: the model's, the data's, else the Trainer's."""
     if "." in key:
@@ -47,27 +50,29 @@ def dream(
     """
     from dreamer.command.report import outcome
     from dreamer.command.runner import execute  # torch and Lightning: only when a dream is asked for
-    from dreamer.command.spec import spec_of
+    from dreamer.command.spec import Runtime, spec_of
 
     quiet_from_python()
     with tempfile.TemporaryDirectory(prefix="dreamer-") as folder:
-        source = Path(folder) / "input.png"
-        if isinstance(image, (str, Path)):
-            source = Path(image)
-        elif isinstance(image, Tensor):
-            to_image(image).save(source)
-        else:
-            image.save(source)
         target = Path(folder) / "dream.png"
         settings = {"logger": False, "enable_progress_bar": True, **overrides}
         spec = spec_of(str(config), {_dotted(key): _value(value) for key, value in settings.items()})
-        spec.set({"data.images": str(source), "data.output": str(target), "data.overwrite": True})
+        spec.set({"data.output": str(target), "data.overwrite": True})
+        if isinstance(image, (str, Path)):
+            spec.set({"data.images": str(image)})
+        else:  # a picture in memory: handed to the run as it is, under the name that seeds its jitter
+            picture = to_image(image) if isinstance(image, Tensor) else image
+            spec.set({"data.images": IN_MEMORY}).runtime = Runtime(pictures={IN_MEMORY: picture})
         ran = execute(spec)
         if ran.error is not None or ran.cli is None:
             raise ConfigError(str(ran.error))
         failed = outcome(ran.cli).failed
         if failed or not target.is_file():
-            raise ConfigError(failed[0] if failed else f"{source}: no dream was produced")
+            raise ConfigError(
+                failed[0]
+                if failed
+                else f"{image if isinstance(image, (str, Path)) else IN_MEMORY}: no dream was produced"
+            )
         with Image.open(target) as result:
             return result.copy()
 

@@ -35,6 +35,7 @@ from dreamer.files.imageio import IMAGE_SUFFIXES
 from dreamer.files.recipes import RECIPE_SUFFIXES
 from dreamer.files.sections import nested_key
 from dreamer.live.data import LiveDataModule
+from dreamer.photos.data import DreamDataModule
 
 OUTPUT_SUFFIXES = IMAGE_SUFFIXES | set(RECIPE_SUFFIXES)  # a data.output that names one file, not a folder
 
@@ -120,11 +121,15 @@ class DreamerCLI(LightningCLI):
         self.config_init = self.parser.instantiate_classes(self.config)
         self.datamodule = self._get(self.config_init, "data")
         self.model = self._get(self.config_init, "model")
-        camera = self.spec.runtime.camera
+        camera, pictures = self.spec.runtime.camera, self.spec.runtime.pictures
         if camera is not None:  # Live's: handed to the data that dreams it
             if not isinstance(self.datamodule, LiveDataModule):
                 raise ConfigError("a camera was handed to a run whose data is not LiveDataModule (--config live)")
             self.datamodule.watch(camera)
+        if pictures is not None:  # dream()'s, in memory
+            if not isinstance(self.datamodule, DreamDataModule):
+                raise ConfigError("pictures were handed to a run whose data is not the photos' (DreamDataModule)")
+            self.datamodule.hand(pictures)
         model_files = [self.model.hparams.weights, self.model.hparams.guide["image"]]
         self.datamodule.protected = [*self.config_files, *(Path(f) for f in model_files if f and Path(f).exists())]
         self.trainer = self.instantiate_trainer()

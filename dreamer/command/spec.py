@@ -34,11 +34,13 @@ from dreamer.files.sections import nested_key
 
 @dataclass(frozen=True)
 class Runtime:
-    """What a run is handed that no config holds: listeners of the run (the page's preview) and
-    Live's camera (the object itself, never a name to look up)."""
+    """What a run is handed that no config holds: listeners of the run (the page's preview), Live's
+    camera (the object itself, never a name to look up) and pictures in memory (``dream()``'s PIL
+    images and tensors, by name: never written to disk)."""
 
     callbacks: Sequence[pl.Callback] = ()
     camera: Optional[Any] = None
+    pictures: Optional[Mapping[str, Any]] = None
 
 
 @dataclass

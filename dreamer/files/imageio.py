@@ -40,15 +40,20 @@ def open_photo(path: Path) -> tuple[Image.Image, Optional[Image.Image]]:
         with Image.open(path) as opened:
             opened.seek(0)
             opened.load()
-            image: Image.Image = ImageOps.exif_transpose(opened)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-                image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-            if image.mode == "P" and "transparency" in image.info:
-                image = image.convert("RGBA")
-            alpha = image.getchannel("A") if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") else None
-            return image.convert("RGB"), alpha
+            return upright(opened)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
         raise _decode_error(path, error) from None
+
+
+def upright(picture: Image.Image) -> tuple[Image.Image, Optional[Image.Image]]:
+    """A decoded picture as ``open_photo`` gives it: upright RGB and its alpha channel, if any."""
+    image: Image.Image = ImageOps.exif_transpose(picture)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") else None
+    return image.convert("RGB"), alpha
 
 
 def to_tensor(image: Image.Image) -> Tensor:

@@ -24,12 +24,13 @@ _EXIF_ORIENTATION = 0x0112
 class DreamJob:
     """One input photo and everything decided about it before any pixel is decoded."""
 
-    source: Path
+    source: Optional[Path]  # None: a picture handed over in memory (``picture``)
     name: str  # identity: the path relative to where it was found; seeds the image's randomness
     target: Path
     size: tuple[int, int]  # (height, width) the dream will have
     seed: int
     sidecar: Optional[Path] = None  # where the config beside the dream goes (None: nowhere)
+    picture: Optional[Image.Image] = None  # the picture itself, where it was never a file
 
 
 def read_header(source: Path, resize: Optional[int]) -> tuple[tuple[int, int], int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Optional, Union
 
@@ -19,7 +19,7 @@ from dreamer.engine.contract.outline import DreamSteps
 from dreamer.engine.contract.source import DreamSource
 from dreamer.errors import ConfigError, ImageError
 from dreamer.files.bundled import SAMPLE_PHOTO
-from dreamer.files.imageio import IMAGE_SUFFIXES, open_photo, to_tensor
+from dreamer.files.imageio import IMAGE_SUFFIXES, open_photo, to_tensor, upright
 from dreamer.files.listing import find_files
 from dreamer.files.masks import check_feather, check_mask, feathered, read_mask
 from dreamer.files.outputs import OutputRules, output_names, remove_leftovers
@@ -31,6 +31,7 @@ from dreamer.files.plan import (
     gather_summaries,
     image_seed,
     plan_header,
+    resized,
 )
 from dreamer.photos.writer import DreamWriter
 
@@ -54,7 +55,7 @@ def _looks_like_image(path: Path) -> bool:
 
 def load_job(job: DreamJob) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Pixels ``[3, H, W]`` in [0, 1] at the planned size, and the alpha channel ``[H, W]`` (uint8) if any."""
-    image, alpha = open_photo(job.source)
+    image, alpha = upright(job.picture) if job.picture is not None else open_photo(job.source)  # type: ignore[arg-type]
     if (image.height, image.width) != job.size:
         image = image.resize(job.size[::-1], Image.Resampling.LANCZOS)
         alpha = alpha.resize(job.size[::-1], Image.Resampling.LANCZOS) if alpha is not None else None
@@ -157,6 +158,13 @@ class DreamDataModule(DreamSource):
         self.recursive, self.batch_size, self.resize = recursive, batch_size, resize
         self.seed, self.num_workers = seed, num_workers
         self.plan: Optional[DreamPlan] = None
+        self.pictures: Optional[dict[str, Image.Image]] = None
+
+    def hand(self, pictures: Mapping[str, Image.Image]) -> None:
+        """Dream ``pictures`` (the run's ``Runtime.pictures``: a name each, which names its dream and
+        seeds its jitter as a file's name does) instead of the files ``images`` names; they are
+        never written to disk."""
+        self.pictures = dict(pictures)
 
     def _targets(self, names: list[str]) -> list[Path]:
         """``<output>/<name without suffix>.png`` each (``outputs.output_names``), or the one file
@@ -169,9 +177,24 @@ class DreamDataModule(DreamSource):
             return [self.output]
         return [self.output / name for name in output_names(names, ".png")]
 
-    def _earlier_dream(self, source: Path, name: str) -> bool:
+    def _header(
+        self, source: Optional[Path], picture: Optional[Image.Image], name: str, min_side: int, plan: DreamPlan
+    ) -> Optional[tuple[tuple[int, int], int]]:
+        """The planned size and frame count of a file (``plan_header``) or of a picture in memory."""
+        if source is not None:
+            return plan_header(source, self.resize, min_side, plan)
+        assert picture is not None
+        size = resized(upright(picture)[0].size[::-1], self.resize)
+        if min(size) < min_side:
+            plan.failed.append(f"{name}: {size[0]}x{size[1]} px is too small; the layers need at least {min_side} px")
+            return None
+        return size, 1
+
+    def _earlier_dream(self, source: Optional[Path], name: str) -> bool:
         """Whether ``source`` lies in an output folder made inside the folder it was found in
         (``photos/dreams/`` for ``photos/``): an earlier dream, not a photo."""
+        if source is None:
+            return False
         path, output = os.path.abspath(source), os.path.join(os.path.abspath(self.output), "")
         root = path[: len(path) - len(name)]
         return path.startswith(output) and not root.startswith(output)
@@ -186,33 +209,39 @@ class DreamDataModule(DreamSource):
         """
         plan = DreamPlan()
         listing_notes: list[str] = []
-        sources = find_images(self.images, self.recursive, notes=listing_notes)
+        if self.pictures is not None:  # handed over in memory: no file to find or to protect
+            sources: list[tuple[Optional[Path], str]] = [(None, name) for name in self.pictures]
+        else:
+            sources = list(find_images(self.images, self.recursive, notes=listing_notes))
         plan.notes.extend(listing_notes if rank == 0 else [])
         single_file = self.output.suffix.lower() in IMAGE_SUFFIXES
         if not single_file:
             sources = [(source, name) for source, name in sources if not self._earlier_dream(source, name)]
         rules = OutputRules(self.output.parent if single_file else self.output, self.overwrite)
-        rules.protect([*(source for source, _ in sources), *self.protected, *([self.mask] if self.mask else [])])
+        rules.protect(
+            [*(source for source, _ in sources if source), *self.protected, *([self.mask] if self.mask else [])]
+        )
         taken: dict[Path, Path] = {}
         candidates = []
         for (source, name), target in zip(sources, self._targets([name for _, name in sources])):
             if target in taken:
                 plan.failed.append(f"{source}: its output {target} is already the output of {taken[target]}")
                 continue
-            taken[target] = source
+            taken[target] = source or Path(name)
             candidates.append((source, name, target))
         plan.failed = plan.failed[rank::world_size]
         for source, name, target in candidates[rank::world_size]:
-            if not rules.admit(source, target, plan.failed, plan.skipped):
+            if not rules.admit(source or Path(name), target, plan.failed, plan.skipped):
                 continue
-            header = plan_header(source, self.resize, min_side, plan)
+            picture = self.pictures[name] if self.pictures is not None else None
+            header = self._header(source, picture, name, min_side, plan)
             if header is None:
                 continue
             size, frames = header
             if frames > 1:
                 plan.notes.append(f"{source}: animated ({frames} frames); dreaming its first frame")
             sidecar = rules.companion(target, ".yaml", "config", plan.notes)
-            plan.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name), sidecar))
+            plan.jobs.append(DreamJob(source, name, target, size, image_seed(self.seed, name), sidecar, picture))
         check_writable(rules.folder, needed_bytes=sum(3 * h * w for job in plan.jobs for h, w in [job.size]))
         remove_leftovers({job.target.parent for job in plan.jobs})
         return plan

@@ -89,7 +89,7 @@ class DreamBatch:
     seeds: list[int] = field(default_factory=list)  # each image's jitter and noise
     targets: list[Path] = field(default_factory=list)  # where each dream goes (frames: ``frame.target``)
     sidecars: list[Optional[Path]] = field(default_factory=list)  # configs beside the dreams
-    sources: list[Path] = field(default_factory=list)  # each image's input file (a photo's recipe names it)
+    sources: list[Optional[Path]] = field(default_factory=list)  # each image's input file (None: in memory)
     remakes: list[dict[str, Any]] = field(default_factory=list)  # data settings that make only this image
     alphas: list[Optional[Tensor]] = field(default_factory=list)  # alpha channels to re-attach
     mask: Optional[Tensor] = None  # [B, 1, H, W] in [0, 1]: where the dream may act (first step only)
