@@ -1,0 +1,131 @@
+"""The documentation cannot drift from the code: every ``dreamer`` command it shows is read by the
+real parser, the site builds without a warning, and its generated pages come from the code."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dreamer.command.configs import resolved_content
+from dreamer.command.spec import spec_from, spec_of_content, with_flags
+from dreamer.files.bundled import preset_names
+from tests.conftest import REPO
+
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+USERS_FILES = (".png", ".jpg", ".jpeg", ".mp4", ".yaml", ".yml", ".gif", ".webp")  # a reader's own config or dream
+
+
+def shell_blocks(text: str) -> list[str]:
+    """The text of every shell code block (``bash``, ``sh``, ``shell`` or no language) of a page."""
+    blocks, lines, language = [], [], None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if language is None:
+                language = line[3:].strip()
+                lines = []
+            else:
+                if language in ("bash", "sh", "shell", ""):
+                    blocks.append("\n".join(lines))
+                language = None
+        elif language is not None:
+            lines.append(line)
+    return blocks
+
+
+def shown_commands() -> list[tuple[str, list[str]]]:
+    """Every ``dreamer fit|sweep|layers`` command in a shell block of the pages, as its arguments."""
+    found = []
+    for page in PAGES:
+        for block in shell_blocks(page.read_text()):
+            for line in block.replace("\\\n", " ").splitlines():  # continued lines joined
+                line = line.split(" # ")[0].strip()
+                if not re.match(r"^dreamer (fit|sweep|layers) ", line) or "<" in line or "…" in line:
+                    continue
+                found.append((f"{page.name}: {line}", shlex.split(line)[1:]))
+    return found
+
+
+COMMANDS = shown_commands()
+
+
+def test_the_pages_show_commands():
+    assert len(COMMANDS) >= 40
+    assert {args[0] for _, args in COMMANDS} == {"fit", "sweep", "layers"}
+
+
+@pytest.mark.parametrize("line, args", COMMANDS, ids=[line for line, _ in COMMANDS])
+def test_every_command_shown_is_read_by_the_real_parser(line, args):
+    command, rest = args[0], args[1:]
+    configs = [value for flag, value in zip(rest, rest[1:]) if flag in ("--config", "-c")]
+    if any(Path(value).suffix.lower() in USERS_FILES for value in configs):
+        rest = strip_config(rest)  # the reader's own file: its options are still read
+    if "--help" in rest or any(arg.endswith(".help") for arg in rest):
+        return
+    if command == "fit":
+        spec_from(rest)
+    elif command == "sweep":
+        config = next(iter(configs), None)
+        assert config is None or config in preset_names() or Path(config).suffix, line
+        if config in preset_names():
+            content = resolved_content(config, sweep=True)
+            assert content.pop("sweep")
+            with_flags(spec_of_content(content), sweep_flags(strip_config(rest)))
+    else:
+        assert any(arg.startswith("--model.") or arg in ("--config", "-c") for arg in rest), line
+
+
+def sweep_flags(args: list[str]) -> list[str]:
+    """``dreamer sweep``'s arguments without its own options (``--processes 4``, ``--tile-side 200``)."""
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--processes", "--tile-side"):
+            skip = True
+        else:
+            out.append(arg)
+    return out
+
+
+def strip_config(args: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--config", "-c"):
+            skip = True
+            continue
+        out.append(arg)
+    return out
+
+
+def test_the_site_builds_without_a_warning(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", str(tmp_path / "html")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    options = (REPO / "docs" / "generated" / "options.md").read_text()
+    assert "| `--model.layers` |" in options  # generated from the parser
+    assert "## `--data VideoDataModule`" in options
+    presets = (REPO / "docs" / "generated" / "presets.md").read_text()
+    assert all(f"## {name}\n" in presets for name in preset_names())
+    assert (tmp_path / "html" / "generated" / "tutorial.html").is_file()  # the notebook, from its outputs
+
+
+def test_a_figure_the_pages_state_about_the_code_is_the_codes():
+    import inspect
+
+    from dreamer.engine.module import DreamModule
+
+    taken = len(inspect.signature(DreamModule.__init__).parameters) - 1
+    assert f"): {taken} parameters." in (REPO / "docs" / "architecture.md").read_text()
