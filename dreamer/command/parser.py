@@ -36,11 +36,13 @@ def dream_cli_settings() -> dict[str, Any]:
         parser_kwargs={
             "exit_on_error": False,
             "prog": "dreamer fit",
+            "usage": "dreamer fit --config <preset or file> [--<section>.<option> <value> …]\n\n"
+            "The Trainer's options (--trainer.*) are listed first; dreamer's own follow them: --model.*, "
+            "--data.* (--data.help <DataModule> lists a data module's), --octaves.*, --image_logger.*, "
+            "--animation.*, --embed_recipe.",
             "description": "dreamer: DeepDream as a PyTorch Lightning program. `dreamer presets` lists "
-            "the bundled presets; `dreamer fit --config quickstart` runs one. Below, the Trainer's options "
-            "(--trainer.*) come first; dreamer's own follow them: --model.*, --data (a data module; "
-            "--data.help VideoDataModule lists its options), --octaves.*, --image_logger.*, --animation.*, "
-            "--embed_recipe. The documentation lists every one (docs/: Every option). A dream's file (or a YAML "
+            "the bundled presets; `dreamer fit --config quickstart` runs one. The documentation lists every "
+            "option (docs/: Every option). A dream's file (or a YAML "
             "file dreamer wrote) given to --config is someone else's recipe: it may set the dream's own "
             f"options only, and a network file that came with it is imported only with {FLAG} (the "
             "file of that name beside the recipe, its SHA-256 checked).",
@@ -61,6 +63,10 @@ def add_dream_arguments(parser: LightningArgumentParser) -> None:
     parser.link_arguments("animation.keyframes", "model.animated_layers", compute_fn=fading_layers)
     # Photos unless the config names another data module (ZoomDataModule, VideoDataModule).
     parser.set_defaults({"data": {"class_path": "dreamer.photos.data.DreamDataModule"}})
+    parser.groups["data"].title = (  # not Lightning's DataModule docstring: which data, and its options
+        "The data: a data module by name (DreamDataModule: photos, the default; VideoDataModule, ZoomDataModule, "
+        "AtlasDataModule, ClassesDataModule, LiveDataModule); --data.help <name> lists its options"
+    )
 
 
 class _Built(Exception):

@@ -83,7 +83,9 @@ class ChannelBatches(Dataset):
 
 
 class AtlasDataModule(DreamSource):
-    """Every channel (or some) of the model's layer, one image each: ``model.layers`` names one layer
+    """What every channel of a layer wants to see: one picture each, on contact sheets.
+
+    Every channel (or some) of the model's layer, one image each: ``model.layers`` names one layer
     (for all octaves), and image ``b`` of a batch dreams of its own channel alone. Batches are shared
     out over processes like photos (``--trainer.strategy ddp_independent``).
 

@@ -49,7 +49,9 @@ def parse_classes(text: str, width: int, categories: Sequence[str], setting: str
 
 
 class ClassesDataModule(AtlasDataModule):
-    """Every class (or some) of the network, one picture each from noise (or from ``photo``): the
+    """What the network pictures for each class: one picture each, on labelled contact sheets.
+
+    Every class (or some) of the network, one picture each from noise (or from ``photo``): the
     objective's bare ``class`` climbs each picture's own class logit. Batches are shared out over
     processes like photos (``--trainer.strategy ddp_independent``); a run that stops resumes where it
     stopped.

@@ -29,7 +29,9 @@ from dreamer.photos.data import find_images
 
 
 class VideoDataModule(MotionDataModule):
-    """Dreamed videos: every frame's dream starts from the previous dream carried along the optical
+    """A video in, a dreamed video out.
+
+    Dreamed videos: every frame's dream starts from the previous dream carried along the optical
     flow, blended with the new frame; pixels that were hidden before start from the frame alone.
 
     Args:

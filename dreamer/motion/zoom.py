@@ -28,7 +28,9 @@ from dreamer.photos.data import find_images
 
 
 class ZoomDataModule(MotionDataModule):
-    """Endless zoom ("ouroboros"): frame 0 is a dream of the photo, every next frame starts from the
+    """An endless zoom into a photo, dreamed frame by frame.
+
+    Endless zoom ("ouroboros"): frame 0 is a dream of the photo, every next frame starts from the
     last one moved by one zoom step and dreams a little more.
 
     Args:

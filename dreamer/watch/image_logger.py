@@ -17,7 +17,9 @@ from dreamer.files.background import Background, overlaps
 
 
 class DreamImageLogger(pl.Callback, DreamListener):
-    """Logs the dream at the end of every octave (and every ``every_n_steps``), tagged
+    """TensorBoard pictures of each dream as it grows, octave by octave.
+
+    Logs the dream at the end of every octave (and every ``every_n_steps``), tagged
     ``<image>/octaves`` (the slider walks the pyramid) and ``<image>/octave<k>`` (steps within it),
     and at the end a grid of original | dream pairs (``originals|dreams``), for the first batch and
     every ``every_n_dreams``-th after it. Frames of videos and zooms are logged once finished, every

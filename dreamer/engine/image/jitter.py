@@ -51,7 +51,9 @@ def roll_each(images: Tensor, shifts: Sequence[tuple[int, int]]) -> Tensor:
 
 @dataclass(frozen=True)
 class Jitter:
-    """The transforms each image goes through before the network at every step (Lucid's
+    """What each image goes through before the network at every step (the ``model.jitter`` group).
+
+    The transforms each image goes through before the network at every step (Lucid's
     transformation robustness); autograd undoes them on the gradient, and each image draws from its
     own generator. In order: pad, turn/scale/mirror, roll.
 

@@ -55,9 +55,10 @@ Backbone = Union[str, dict[str, Any]]
 
 @dataclass(frozen=True)
 class Input:
-    """How the network wants its pixels (the ``model.input`` group). Each ``null``: what the network
-    says (its first convolution's channels, torchvision's weight transforms, timm's pretrained
-    config), else ImageNet's (grey: their means).
+    """How the network wants its pixels (the ``model.input`` group).
+
+    Each ``null``: what the network says (its first convolution's channels, torchvision's weight
+    transforms, timm's pretrained config), else ImageNet's (grey: their means).
 
     Args:
         channels: 3 (colour) or 1 (grey: the network sees the mean of a picture's colours, and
