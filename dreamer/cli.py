@@ -22,6 +22,7 @@ def list_presets() -> None:
 USAGE = """usage: dreamer {fit,sweep,layers,weights,recipe,app,presets} …
 
   dreamer fit --config quickstart [--data.images photos/]   dream (dreamer fit --help: every option)
+  dreamer fit … --dry_run                                   build it all, say if weights are here, dream nothing
   dreamer sweep --config sweep_seed                         a sheet of settings side by side
   dreamer layers --model.backbone resnet50                  every layer a network can be dreamed at
   dreamer weights [fetch vgg16 …]                           where pretrained weights are; fetch them
@@ -96,6 +97,11 @@ def main(args: Optional[list[str]] = None) -> int:
         from dreamer.command.weights import main as weights
 
         return weights(rest)
+    from dreamer.command.dry import asked, dry_run
+
+    rest, dry = asked(rest)
+    if dry:
+        return dry_run(rest)
     from dreamer.command.runner import run
 
     return run(rest)

@@ -147,3 +147,36 @@ def test_the_reference_lists_every_option_dreamer_fit_takes_each_with_a_type_and
     general = {"help", "config", "print_config"}
     assert not [name for name, kind, *_ in rows if not kind.strip() and name not in general]
     assert not [name for name, *_, what in rows if not what.strip()]
+
+
+GPU_ONLY = ("gpu", "cuda", "ddp_independent", "--trainer.devices")  # a CPU machine cannot build these Trainers
+
+
+def one_per_config() -> list[tuple[str, list[str]]]:
+    """The first documented ``dreamer fit`` command of each preset (a GPU's or devices' left out)."""
+    chosen: dict[str, tuple[str, list[str]]] = {}
+    for line, args in COMMANDS:
+        configs = [value for flag, value in zip(args, args[1:]) if flag in ("--config", "-c")]
+        if args[0] != "fit" or len(configs) != 1 or configs[0] not in preset_names() or "--help" in args:
+            continue
+        if any(word in arg for arg in args for word in GPU_ONLY):
+            continue
+        chosen.setdefault(configs[0], (line, args))
+    return list(chosen.values())
+
+
+DRY = one_per_config()
+
+
+@pytest.mark.parametrize("line, args", DRY, ids=[line for line, _ in DRY])
+def test_a_documented_command_of_each_preset_builds_in_a_dry_run_that_writes_nothing(
+    line, args, tmp_path, monkeypatch, capsys
+):
+    from dreamer.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--dry_run"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "nothing dreamed, nothing written" in out
+    assert "weights: " in out  # present, missing (how to fetch them) or none needed
+    assert not list(tmp_path.iterdir())

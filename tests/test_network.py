@@ -342,6 +342,6 @@ def test_timm_weights_that_are_not_here_offline_are_one_line_at_once(tmp_path, m
     checkpoint = tmp_path / "hub" / "checkpoints" / "resnet18_a1_0-d63eafa0.pth"  # where timm's url puts them
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"")
-    assert network._timm_weights_here("resnet18")
+    assert network.timm_weights_here("resnet18")
     with pytest.raises(WeightsNotFoundError, match=r"could not be downloaded \(AssertionError\)"):
         build_network("timm:resnet18")  # here: timm is asked to load them

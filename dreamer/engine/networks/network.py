@@ -275,7 +275,7 @@ def _timm(name: str, weights: Optional[str]) -> Network:
         close = difflib.get_close_matches(name, timm.list_models(), n=5)
         raise ConfigError(f"model.backbone: timm has no model {name!r}; closest: {', '.join(close) or 'none'}")
     pretrained = weights == IMAGENET
-    if pretrained and not _timm_weights_here(name) and not _hub_reachable():
+    if pretrained and not timm_weights_here(name) and not _hub_reachable():
         raise WeightsNotFoundError(  # at once: offline, the hub's retries would take a minute to say so
             f"Pretrained weights for timm:{name} are not on this machine and the Hugging Face hub cannot be "
             f"reached. On a machine with internet: python -c \"import timm; timm.create_model('{name}', "
@@ -317,7 +317,7 @@ def _timm(name: str, weights: Optional[str]) -> Network:
     return network
 
 
-def _timm_weights_here(name: str) -> bool:
+def timm_weights_here(name: str) -> bool:
     """Whether timm's pretrained weights for ``name`` are in the Hugging Face or torch hub cache
     (``True`` where timm does not say where they come from: let it try)."""
     from timm.models import get_pretrained_cfg

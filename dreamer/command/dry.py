@@ -1,0 +1,62 @@
+"""``dreamer fit … --dry_run``: read the settings, say whether the pretrained weights they need are on
+this machine, and build the model (with random weights), the data and the Trainer — dreaming
+nothing and writing nothing. What a user runs before a long job, and what the docs' tests run on
+every documented command."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dreamer.command.parsing import one_line, user_error
+from dreamer.command.runner import DreamerCLI
+from dreamer.command.spec import RunSpec, spec_from
+from dreamer.command.weights import found
+from dreamer.engine.networks.backbones import BACKBONES, IMAGENET
+from dreamer.engine.networks.network import TIMM, timm_weights_here
+from dreamer.errors import ConfigError
+
+FLAG = "--dry_run"
+
+
+def asked(args: Sequence[str]) -> tuple[list[str], bool]:
+    """``args`` without ``--dry_run``, and whether it was there."""
+    rest = [arg for arg in args if arg != FLAG]
+    return rest, len(rest) != len(args)
+
+
+def weights_line(spec: RunSpec) -> str:
+    """Where the run's pretrained weights are, or that they are missing and how to fetch them."""
+    backbone, weights = spec.model.backbone, spec.model.weights
+    if weights != IMAGENET:
+        missing = weights and not Path(weights).is_file()
+        return f"weights: {weights or 'random (null)'}" + (" (missing)" if missing else "")
+    if isinstance(backbone, str) and backbone.startswith(TIMM):
+        here = timm_weights_here(backbone[len(TIMM) :])
+        return f"weights: timm's for {backbone}: {'present' if here else 'missing (not in the Hugging Face cache)'}"
+    if isinstance(backbone, str) and backbone in BACKBONES:
+        path = found(backbone)
+        return f"weights: {path} (present)" if path else f"weights: missing (dreamer weights fetch {backbone})"
+    return f"weights: torchvision's ImageNet weights for {backbone}: fetched by torchvision when the run starts"
+
+
+def dry_run(args: Sequence[str]) -> int:
+    """The dry run of ``dreamer fit``'s ``args`` (without ``--dry_run``): 0 when everything builds,
+    2 with one line for a bad setting."""
+    try:
+        spec = spec_from(args)
+        line = weights_line(spec)
+        if spec.model.weights == IMAGENET:
+            spec.set({"model.weights": None})  # built with random weights: present or not, nothing is read
+        cli = DreamerCLI(spec)
+    except Exception as error:
+        reason = str(error) if isinstance(error, ConfigError) else user_error(error) or one_line(str(error))
+        print(f"dreamer: error: {reason}", file=sys.stderr)
+        return 2
+    print(line)
+    print(
+        f"dry run: {type(cli.model).__name__} on {spec.model.backbone}, {type(cli.datamodule).__name__}, "
+        f"a Trainer on {cli.trainer.accelerator.__class__.__name__}: built; nothing dreamed, nothing written"
+    )
+    return 0
