@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dreamer.command.configs import resolved_content
+from dreamer.command.dry import asked
 from dreamer.command.spec import spec_from, spec_of_content, with_flags
 from dreamer.files.bundled import preset_names
 from tests.conftest import REPO
@@ -67,7 +68,7 @@ def test_every_command_shown_is_read_by_the_real_parser(line, args):
     if "--help" in rest or any(arg.endswith(".help") for arg in rest):
         return
     if command == "fit":
-        spec_from(rest)
+        spec_from(asked(rest)[0])  # --dry_run is the command line's, not a setting
     elif command == "sweep":
         config = next(iter(configs), None)
         assert config is None or config in preset_names() or Path(config).suffix, line
