@@ -123,16 +123,23 @@ def test_the_site_builds_without_a_warning(tmp_path):
     assert (tmp_path / "html" / "generated" / "tutorial.html").is_file()  # the notebook, from its outputs
 
 
-def test_a_figure_the_pages_state_about_the_code_is_the_codes():
+def test_a_number_of_parameters_lines_or_files_the_pages_state_is_computed_here():
     import inspect
 
     from dreamer.engine.module import DreamModule
 
     taken = len(inspect.signature(DreamModule.__init__).parameters) - 1
     assert f"): {taken} parameters." in (REPO / "docs" / "architecture.md").read_text()
+    computed = {f"{taken} parameters"}  # a new figure of this kind needs its computation here
+    stated = {
+        f"{number} {what}"
+        for page in PAGES
+        for number, what in re.findall(r"\b(\d[\d,]*) (parameters|lines|files)\b", page.read_text())
+    }
+    assert stated <= computed, stated - computed
 
 
-def test_the_reference_lists_every_option_dreamer_fit_takes_each_with_a_type_and_what_it_does():
+def test_the_reference_lists_every_option_dreamer_fit_takes_each_with_a_type_a_default_and_what_it_does():
     import argparse
 
     from docs.generate import options_page
@@ -148,6 +155,8 @@ def test_the_reference_lists_every_option_dreamer_fit_takes_each_with_a_type_and
     general = {"help", "config", "print_config"}
     assert not [name for name, kind, *_ in rows if not kind.strip() and name not in general]
     assert not [name for name, *_, what in rows if not what.strip()]
+    chosen_by_name = {"data"}  # the data module: its class (DreamDataModule unless a config names another)
+    assert not [name for name, _, default, *_ in rows if not default.strip() and name not in general | chosen_by_name]
 
 
 GPU_ONLY = ("gpu", "cuda", "ddp_independent", "--trainer.devices")  # a CPU machine cannot build these Trainers
