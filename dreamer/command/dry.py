@@ -9,13 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from jsonargparse import ArgumentError
+
 from dreamer.command.parsing import one_line, user_error
 from dreamer.command.runner import DreamerCLI
 from dreamer.command.spec import RunSpec, spec_from
 from dreamer.command.weights import found
 from dreamer.engine.networks.backbones import BACKBONES, IMAGENET
 from dreamer.engine.networks.network import TIMM, timm_weights_here
-from dreamer.errors import ConfigError
 
 FLAG = "--dry_run"
 
@@ -50,8 +51,13 @@ def dry_run(args: Sequence[str]) -> int:
         if spec.model.weights == IMAGENET:
             spec.set({"model.weights": None})  # built with random weights: present or not, nothing is read
         cli = DreamerCLI(spec)
-    except Exception as error:
-        reason = str(error) if isinstance(error, ConfigError) else user_error(error) or one_line(str(error))
+    except ArgumentError as error:
+        print(f"dreamer: error: {one_line(str(error))}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a setting's error is one line; anything else is a bug and propagates
+        reason = user_error(error)
+        if reason is None:
+            raise
         print(f"dreamer: error: {reason}", file=sys.stderr)
         return 2
     print(line)

@@ -15,7 +15,6 @@ from typing import Any, Optional
 import yaml
 
 from dreamer.errors import ConfigError
-from dreamer.files.sections import settings
 from dreamer.files.sections import settings as settings_of
 
 HERE = Path(__file__).resolve().parents[1]  # the package folder
@@ -49,7 +48,7 @@ def weights_to_fetch(name: str) -> Optional[str]:
     """The network whose pretrained weights preset ``name`` needs and that no package installs
     offline (``dreamer weights fetch <network>`` downloads them), or ``None``."""
     content = yaml.safe_load((PRESETS / f"{name}.yaml").read_text()) or {}
-    model = settings(content, "model")
+    model = settings_of(content, "model")
     backbone, weights = model.get("backbone", "vgg16"), model.get("weights", "imagenet")
     if weights != "imagenet" or not isinstance(backbone, str) or backbone in OFFLINE_WEIGHTS:
         return None
