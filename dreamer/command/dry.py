@@ -15,7 +15,7 @@ from dreamer.command.parsing import one_line, user_error
 from dreamer.command.runner import DreamerCLI
 from dreamer.command.spec import RunSpec, spec_from
 from dreamer.command.weights import found
-from dreamer.engine.networks.backbones import BACKBONES, IMAGENET
+from dreamer.engine.networks.backbones import BACKBONES, IMAGENET, pretrained_stood_in
 from dreamer.engine.networks.network import TIMM, timm_weights_here
 
 FLAG = "--dry_run"
@@ -48,9 +48,8 @@ def dry_run(args: Sequence[str]) -> int:
     try:
         spec = spec_from(args)
         line = weights_line(spec)
-        if spec.model.weights == IMAGENET:
-            spec.set({"model.weights": None})  # built with random weights: present or not, nothing is read
-        cli = DreamerCLI(spec)
+        with pretrained_stood_in():  # random weights: present or not, nothing is read
+            cli = DreamerCLI(spec)
     except ArgumentError as error:
         print(f"dreamer: error: {one_line(str(error))}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
 import functools
 import importlib.util
@@ -23,6 +24,23 @@ from dreamer.engine.networks.weights import fit, read_state_dict
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 IMAGENET = "imagenet"
+_STAND_IN = contextvars.ContextVar("pretrained_stood_in", default=False)
+
+
+@contextlib.contextmanager
+def pretrained_stood_in() -> Iterator[None]:
+    """Within it, ``imagenet`` weights are random ones of the same network (its class names kept):
+    what a dry run builds, reading no file and fetching nothing."""
+    token = _STAND_IN.set(True)
+    try:
+        yield
+    finally:
+        _STAND_IN.reset(token)
+
+
+def pretrained_wanted(weights: Optional[str]) -> bool:
+    """Whether ``weights`` asks for the pretrained weights to be read (``imagenet``, outside a dry run)."""
+    return weights == IMAGENET and not _STAND_IN.get()
 
 
 @dataclass(frozen=True)
@@ -178,7 +196,7 @@ def resolve_state_dict(name: str, weights: Optional[str]) -> Optional[dict[str, 
     ``weights`` is ``None`` (random init), ``"imagenet"`` or a path to a ``.pth`` state dict. ImageNet
     weights are looked up in order: torch hub cache, a package that ships the file, download.
     """
-    if weights is None:
+    if weights is None or (weights == IMAGENET and not pretrained_wanted(weights)):
         return None
     if weights != IMAGENET:
         return read_state_dict(Path(weights).expanduser())
@@ -195,7 +213,11 @@ def build_backbone(name: str, weights: Optional[str] = IMAGENET) -> nn.Module:
     """A frozen torchvision network in eval mode (``frozen``), with its classifier head still attached."""
     spec = backbone_spec(name)
     state_dict = resolve_state_dict(name, weights)
-    if state_dict is None:
+    if state_dict is None and weights == IMAGENET:  # stood in by a dry run: its shape, values never read
+        with torch.device("meta"):
+            model = spec.builder(weights=None, **spec.build_kwargs)
+        model = model.to_empty(device="cpu")
+    elif state_dict is None:
         model = spec.builder(weights=None, **spec.build_kwargs)
     else:
         # Built on the meta device, its tensors then taken from the file: no random initialisation of

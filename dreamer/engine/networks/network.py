@@ -41,6 +41,7 @@ from dreamer.engine.networks.backbones import (
     build_backbone,
     frozen,
     node_name,
+    pretrained_wanted,
     returned_node,
 )
 from dreamer.engine.networks.weights import load_weights
@@ -274,7 +275,7 @@ def _timm(name: str, weights: Optional[str]) -> Network:
     if not timm.list_models(name):
         close = difflib.get_close_matches(name, timm.list_models(), n=5)
         raise ConfigError(f"model.backbone: timm has no model {name!r}; closest: {', '.join(close) or 'none'}")
-    pretrained = weights == IMAGENET
+    pretrained = pretrained_wanted(weights)
     if pretrained and not timm_weights_here(name) and not _hub_reachable():
         raise WeightsNotFoundError(  # at once: offline, the hub's retries would take a minute to say so
             f"Pretrained weights for timm:{name} are not on this machine and the Hugging Face hub cannot be "
@@ -295,12 +296,12 @@ def _timm(name: str, weights: Optional[str]) -> Network:
             f"timm.create_model('{name}', pretrained=True)\", then copy its Hugging Face cache "
             "(~/.cache/huggingface, or HF_HOME) to this machine."
         ) from None
-    if weights is not None and not pretrained:
+    if weights not in (None, IMAGENET):
         load_weights(module, Path(weights).expanduser(), f"timm:{name}")
     config: dict[str, Any] = dict(getattr(module, "pretrained_cfg", None) or {})
     mean, std = tuple(config.get("mean", IMAGENET_MEAN)), tuple(config.get("std", IMAGENET_STD))
     categories = None
-    if pretrained and timm.data.infer_imagenet_subset(module) == "imagenet-1k":
+    if weights == IMAGENET and timm.data.infer_imagenet_subset(module) == "imagenet-1k":
         categories = [text.split(",")[0] for text in timm.data.ImageNetInfo().label_descriptions()]
     from timm.models._features_fx import get_notrace_functions, get_notrace_modules
 
