@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional
@@ -28,17 +28,21 @@ from dreamer.app.recipe import cli_text, preset
 from dreamer.app.runs import Finished, PageRun
 from dreamer.app.tabs import Session, ended
 from dreamer.command.spec import RunSpec, spec_of_content
+from dreamer.live.auto import AutoSize
 from dreamer.live.camera import Camera, Shown, Tuning
 
 LIVE_PRESETS = ("live", "quickstart")  # the looks Live offers (their model settings)
 SIZES = (160, 224, 320, 384, 512)
+AUTO = "auto"  # the size control's choice of the largest size that holds AUTO_RATE frames/s
+AUTO_RATE = 10.0
 RESTART_WAIT = 0.2  # seconds between looks at the run (new settings, Stop)
+SNAPSHOT_WAIT = 5.0  # seconds Snapshot waits for the running dream to write it
 
 
 def default_size(accelerator: Optional[str]) -> int:
-    """The long side Live starts at: small on a CPU, larger where a GPU dreams."""
+    """The long side Live starts at (and "auto" starts from): 320 on a CPU, 512 where a GPU dreams."""
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator in (None, "auto") and torch.cuda.is_available())
-    return 384 if on_gpu else 160
+    return 512 if on_gpu else 320
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,14 @@ class LiveSettings:
     steps: int = 2
     lr: float = 0.012
     carry: float = 0.9
-    size: int = 160
+    size: int = 320
+    auto: bool = False  # the size chosen by the frame rate (AutoSize), starting from ``size``
+    mirror: bool = True
 
     @property
     def tuning(self) -> Tuning:
         """What a running dream takes at its next frame, without a restart."""
-        return Tuning(self.steps, self.lr, self.carry, self.size)
+        return Tuning(self.steps, self.lr, self.carry, self.size, self.mirror)
 
     def restarts(self, other: LiveSettings) -> bool:
         """Whether going from ``other`` to these settings needs a new run (a new look, layer or channels)."""
@@ -69,6 +75,7 @@ class LiveSettings:
             "data.output": str(output),
             "data.size": self.size,
             "data.carry": self.carry,
+            "data.mirror": self.mirror,
             "data.frame_iterations": self.steps,
             "data.frame_lr": self.lr,
             "model.lr": self.lr,
@@ -79,9 +86,14 @@ class LiveSettings:
         return spec_of_content(live_config(look)).set(settings).with_runtime(camera=camera)
 
 
-def settings_of(look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str) -> LiveSettings:
-    """The controls' values as settings."""
-    return LiveSettings(look, str(layer), channels or "", int(steps), float(lr), float(carry), int(size))
+def settings_of(
+    look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str, mirror: bool,
+    auto_size: int = SIZES[0],
+) -> LiveSettings:  # fmt: skip
+    """The controls' values as settings (an "auto" size starts at, or stays at, ``auto_size``)."""
+    auto = str(size) == AUTO
+    side = auto_size if auto else int(size)
+    return LiveSettings(look, str(layer), channels or "", int(steps), float(lr), float(carry), side, auto, bool(mirror))
 
 
 def live_config(look: str) -> dict[str, Any]:
@@ -103,19 +115,23 @@ class LiveState:
     sent: collections.deque[tuple[int, float]] = field(default_factory=lambda: collections.deque(maxlen=60))
     delays: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=30))
     last_sent: Optional[Shown] = None
+    auto: Optional[AutoSize] = None  # choosing the size, where the size control says "auto"
 
     def files(self) -> list[str]:
-        """The recordings to download (each dream MP4 with its camera MP4)."""
-        return [str(path) for path in dict.fromkeys([*self.recordings, *self.camera.recordings])]
+        """What to download: the recordings (each dream MP4 with its camera MP4) and the snapshots."""
+        made = [*self.recordings, *self.camera.recordings, *self.camera.snapshots]
+        return [str(path) for path in dict.fromkeys(made)]
 
     def stats(self) -> str:
-        """``6.1 frames/s · 160 ms``: dreams sent per second over the last ones, and their median delay
-        (from the camera frame's arrival to its dream leaving for the page)."""
-        if len(self.sent) < 2:
+        """``10.2 frames/s · 120 ms · 320 px``: dreams sent per second over the last ones, their median
+        delay (from the camera frame's arrival to its dream leaving for the page), and the size they
+        were dreamed at (``(auto)`` where the frame rate chooses it). The page fits its camera to that size."""
+        if len(self.sent) < 2 or self.last_sent is None:
             return "starting …"
         span = self.sent[-1][1] - self.sent[0][1]
         rate = (len(self.sent) - 1) / span if span > 0 else 0.0
-        return f"{rate:.1f} frames/s · {1000 * float(np.median(self.delays)):.0f} ms"
+        side = f"{max(self.last_sent.dream.shape[:2])} px" + (" (auto)" if self.auto is not None else "")
+        return f"{rate:.1f} frames/s · {1000 * float(np.median(self.delays)):.0f} ms · {side}"
 
 
 class LiveTab:
@@ -124,21 +140,23 @@ class LiveTab:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.lives: dict[str, LiveState] = {}
+        self.auto_start = default_size(session.page.accelerator)  # where an "auto" size begins
 
     def key(self, request: gr.Request) -> str:
         return request.session_hash or ""
 
     def start(
         self, look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str,
-        recording: bool, request: gr.Request,
+        mirror: bool, recording: bool, request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
         """Run Live until Stop or the tab closes; yield the status line and the recordings."""
         key = self.key(request)
-        settings = settings_of(look, layer, channels, steps, lr, carry, size)
+        settings = settings_of(look, layer, channels, steps, lr, carry, size, mirror, self.auto_start)
         camera = Camera()
         camera.recording, camera.tuning = bool(recording), settings.tuning
         self.session.page.workspace.cameras[key] = camera
         state = self.lives[key] = LiveState(camera, settings)
+        state.auto = AutoSize(SIZES, AUTO_RATE, settings.size) if settings.auto else None
         folder = self.session.folder(request, "live")
         try:
             while not camera.closed:
@@ -146,7 +164,8 @@ class LiveTab:
                 trainer = self.session.page.trainer
                 spec = partial(running.spec, running.look, camera, folder / "recordings", trainer)
                 run = self.session.start(request, spec)
-                yield f"Live: {running.look}, layer {running.layer}, {running.size} px.", state.files()
+                side = "auto size" if running.auto else f"{running.size} px"
+                yield f"Live: {running.look}, layer {running.layer}, {side}.", state.files()
                 finished = self.follow(run, state, running)
                 failed = finished.error or (finished.outcome is not None and finished.outcome.failed)
                 problem = ended(finished, "") if failed else None
@@ -185,6 +204,11 @@ class LiveTab:
         state.last_sent = shown
         state.sent.append((shown.number, now))
         state.delays.append(now - shown.arrived)
+        if state.auto is not None:
+            side = state.auto.shown(max(shown.dream.shape[:2]), now)
+            if side != state.wanted.size:
+                state.wanted = replace(state.wanted, size=side)
+                state.camera.tuning = state.wanted.tuning
         return shown.dream, state.stats()
 
     def stop(self, request: gr.Request) -> None:
@@ -195,12 +219,28 @@ class LiveTab:
             state.camera.close()
 
     def change(self, look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str,
-               request: gr.Request) -> None:  # fmt: skip
-        """New settings: the running Live restarts with them between two frames."""
+               mirror: bool, request: gr.Request) -> None:  # fmt: skip
+        """New settings: taken at the next frame (a new look, layer or channels: the running Live
+        restarts with them between two frames)."""
         state = self.lives.get(self.key(request))
         if state is not None:
-            state.wanted = settings_of(look, layer, channels, steps, lr, carry, size)
+            wanted = settings_of(look, layer, channels, steps, lr, carry, size, mirror, state.wanted.size)
+            if wanted.auto and state.auto is None:
+                state.auto = AutoSize(SIZES, AUTO_RATE, wanted.size)
+            elif not wanted.auto:
+                state.auto = None
+            state.wanted = wanted
             state.camera.tuning = state.wanted.tuning
+
+    def snapshot(self, request: gr.Request) -> Any:
+        """Write the dream shown in the page as a PNG with its recipe (the settings of this moment),
+        and offer it for download with the recordings."""
+        state = self.lives.get(self.key(request))
+        if state is None or state.last_sent is None:
+            return gr.skip()
+        before = state.camera.ask_snapshot(state.last_sent)
+        state.camera.wait_snapshot(before, timeout=SNAPSHOT_WAIT)  # written at the end of the next frame
+        return state.files()
 
     def record(self, recording: bool, request: gr.Request) -> Any:
         """Record from the next frame on, or finish the recording and offer it (with its camera frames)."""

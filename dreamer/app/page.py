@@ -10,13 +10,18 @@ from typing import Any
 import gradio as gr
 
 from dreamer.app.form import TILES, form_values, network_choices, network_layers
-from dreamer.app.live import LIVE_PRESETS, SIZES, LiveTab, default_size
+from dreamer.app.live import AUTO, AUTO_RATE, LIVE_PRESETS, SIZES, LiveTab, default_size
 from dreamer.app.recipe import photo_presets
 from dreamer.app.tabs import VIDEO, ZOOM, DreamForm, DreamTab, ExploreTab, MotionTab, Page, Session, status_line
 from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
 
-CSS = "#webcam-view img {width: 100%; height: 100%; object-fit: contain}"  # a small live dream, shown large
+CSS = """
+#webcam-view img {width: 100%; height: 100%; object-fit: contain}
+#webcam-view:fullscreen {background: #000; padding: 0; border: 0}
+#webcam-view:fullscreen img {width: 100vw; height: 100vh; max-height: none}
+#webcam-view:fullscreen label, #webcam-view:fullscreen button {display: none}
+"""  # a small live dream shown large; in fullscreen the dream alone, on black
 DEVICE = "device"  # the concurrency group of every button that runs the engine: one run at a time
 ENGINE: dict[str, Any] = dict(concurrency_id=DEVICE, concurrency_limit=1)
 
@@ -151,8 +156,22 @@ START_CAMERA = """(...values) => {
       await new Promise(done => setTimeout(done, 100));
     }
   })();
+  if (!window.dreamerFitCamera) {  // the camera sends frames of the size dreamed, not its own
+    let fitted = {track: null, side: 0};
+    window.dreamerFitCamera = setInterval(async () => {
+      const track = document.querySelector('#webcam-camera video')?.srcObject?.getVideoTracks?.()[0];
+      const shown = (document.querySelector('#webcam-stats')?.innerText || '').match(/(\\d+) px/);
+      const side = shown ? Number(shown[1]) : Number(document.querySelector('#webcam-size input')?.value) || 320;
+      if (!track || (track === fitted.track && side === fitted.side)) return;
+      fitted = {track, side};
+      try {
+        await track.applyConstraints({width: {max: side}, height: {max: side}, resizeMode: 'crop-and-scale'});
+      } catch (error) {}  // a camera that cannot scale sends its own size: the server scales it
+    }, 250);
+  }
   return values;
 }"""
+FULLSCREEN = "() => { document.querySelector('#webcam-view')?.requestFullscreen(); }"
 STOP_CAMERA = """(...values) => {
   const root = document.querySelector('#webcam-camera');
   [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Stop')?.click();
@@ -162,7 +181,7 @@ STOP_CAMERA = """(...values) => {
 
 @dataclass
 class LivePanel:
-    settings: list[Any]  # look, layer, channels, steps, step size, carry, size
+    settings: list[Any]  # look, layer, channels, steps, step size, carry, size, mirror
     camera: gr.Image
     view: gr.Image
     stats: gr.Markdown
@@ -171,6 +190,8 @@ class LivePanel:
     downloads: gr.File
     start: gr.Button
     stop: gr.Button
+    fullscreen: gr.Button
+    snapshot: gr.Button
 
 
 def live_panel(page: Page) -> LivePanel:
@@ -190,7 +211,10 @@ def live_panel(page: Page) -> LivePanel:
     first = preset_layers(looks[0])
     with gr.Row():
         with gr.Column(scale=1):
-            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="webcam-camera")
+            camera = gr.Image(
+                sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="webcam-camera",
+                webcam_options=gr.WebcamOptions(mirror=False),  # the frames as filmed: dreamer mirrors them
+            )  # fmt: skip
             look = gr.Dropdown(looks, value=looks[0], label="Preset", elem_id="webcam-preset")
             layer = gr.Dropdown(first["choices"], value=first["value"], label="Layer", elem_id="webcam-layer")
             channels = gr.Textbox("", label="Channels (empty: the whole layer)", elem_id="webcam-channels")
@@ -198,22 +222,26 @@ def live_panel(page: Page) -> LivePanel:
             lr = gr.Number(value=0.012, label="Step size", step=0.001, elem_id="webcam-lr")
             carry = gr.Slider(0.0, 1.0, value=0.9, step=0.05, label="Dream carried", elem_id="webcam-carry")
             size = gr.Dropdown(
-                [str(side) for side in SIZES],
-                value=str(default_size(page.accelerator)),
-                label="Size (long side, px)",
+                [AUTO, *(str(side) for side in SIZES)],
+                value=AUTO,
+                label=f"Size (long side, px; auto: the largest holding {AUTO_RATE:.0f} frames/s, "
+                f"from {default_size(page.accelerator)})",
                 elem_id="webcam-size",
             )
+            mirror = gr.Checkbox(True, label="Mirror (left-right, as a mirror shows a room)", elem_id="webcam-mirror")
         with gr.Column(scale=2):
             view = gr.Image(label="Dream", interactive=False, format="jpeg", height=420, elem_id="webcam-view")
             stats = gr.Markdown("", elem_id="webcam-stats")
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="webcam-start")
                 stop = gr.Button("Stop", variant="stop", elem_id="webcam-stop")
+                fullscreen = gr.Button("Fullscreen", elem_id="webcam-fullscreen")
+                snapshot = gr.Button("Snapshot", elem_id="webcam-snapshot")
                 record = gr.Checkbox(False, label="Record", elem_id="webcam-record")
             status = gr.Markdown("", elem_id="webcam-status")
             downloads = gr.File(label="Recordings", file_count="multiple", elem_id="webcam-downloads")
-    settings = [look, layer, channels, steps, lr, carry, size]
-    return LivePanel(settings, camera, view, stats, status, record, downloads, start, stop)
+    settings = [look, layer, channels, steps, lr, carry, size, mirror]
+    return LivePanel(settings, camera, view, stats, status, record, downloads, start, stop, fullscreen, snapshot)
 
 
 def preset_layers(look: str) -> dict[str, Any]:
@@ -235,6 +263,8 @@ def connect_live(tab: LiveTab, live: LivePanel) -> None:
     for control in live.settings:
         control.change(tab.change, live.settings, None, queue=False)
     live.record.change(tab.record, [live.record], [live.downloads], queue=False)
+    live.fullscreen.click(None, None, None, js=FULLSCREEN)  # the browser's own fullscreen: the dream alone
+    live.snapshot.click(tab.snapshot, None, [live.downloads], queue=False)
 
 
 def connect_dream(tab: DreamTab, dreaming: DreamPanel, exploring: ExplorePanel, tabs: gr.Tabs) -> None:

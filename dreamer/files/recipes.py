@@ -149,7 +149,7 @@ def recipe_config(path: Path, version: str) -> dict[str, Any]:
         raise ConfigError(f"--config {path}: its recipe has no 'recipe' section")
     if made.get("source") == "camera":
         raise ConfigError(
-            f"--config {path}: a Live recording: its recipe shows how it was made (dreamer recipe {path.name}), "
+            f"--config {path}: made by Live: its recipe shows how it was made (dreamer recipe {path.name}), "
             "but its source was a camera, so there is nothing to dream again"
         )
     check_version(content, path, version)

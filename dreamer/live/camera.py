@@ -34,6 +34,7 @@ class Tuning:
     lr: float  # step size of a continued frame
     carry: float  # weight of the carried dream in a frame's start
     size: int  # long side of the dreamed frames, px
+    mirror: bool = True  # the camera mirrored left-right (what a room in front of it expects)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Camera:
         self.tuning: Optional[Tuning] = None  # the page's strength and carry, taken at every frame
         self.recording_open = False  # whether a recording is being written
         self.recordings: list[Path] = []  # finished recordings (each dream MP4, then its camera MP4)
+        self.snapshot_wanted: Optional[Shown] = None  # a dream the page asked to be written, with its recipe
+        self.snapshots: list[Path] = []  # the snapshots written
 
     def put(self, picture: np.ndarray) -> None:
         """A new camera frame; one that was waiting and not taken yet is dropped."""
@@ -93,6 +96,28 @@ class Camera:
         """Until no recording is being written (or ``timeout`` s)."""
         with self._changed:
             self._changed.wait_for(lambda: not self.recording_open or self.closed, timeout)
+
+    def ask_snapshot(self, shown: Shown) -> int:
+        """Ask for ``shown`` to be written as a PNG with its recipe (at the end of the next dream);
+        the number of snapshots written before it, for ``wait_snapshot``."""
+        with self._changed:
+            self.snapshot_wanted = shown
+            return len(self.snapshots)
+
+    def snapshotted(self, path: Optional[Path]) -> None:
+        """The snapshot asked for was written to ``path`` (``None``: it could not be)."""
+        with self._changed:
+            self.snapshot_wanted = None
+            if path is not None:
+                self.snapshots.append(path)
+            self._changed.notify_all()
+
+    def wait_snapshot(self, before: int, timeout: float) -> Optional[Path]:
+        """The snapshot asked for when ``before`` had been written, once written (``None``: none came
+        within ``timeout`` s, or it could not be written)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.snapshot_wanted is None or self.closed, timeout)
+            return self.snapshots[before] if len(self.snapshots) > before else None
 
     def close(self) -> None:
         """No more frames: ``take`` returns ``None`` from now on."""

@@ -26,11 +26,12 @@ from dreamer.live.view import LiveView
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.data import MotionDataModule, _as_is
 from dreamer.motion.plan import MotionJob, MotionPlan
-from dreamer.motion.warp import consistent, dis_flow
+from dreamer.motion.warp import motion
 
 ENDLESS = 10**12  # the steps a live run is planned for: it ends when the camera closes or Stop is pressed
 NO_CAMERA = "a live run dreams the camera the page hands it (dreamer app → Live); this one was handed none"
 FIRST_FRAME_WAIT = 30.0  # seconds the run waits for the camera's first frame
+FLOW_SIDE = 160  # long side the flow between two camera frames is found at (a larger frame's is scaled up)
 
 
 def fitted(picture: np.ndarray, side: int) -> np.ndarray:
@@ -67,6 +68,8 @@ class LiveDataModule(MotionDataModule):
         size: Long side of the dreamed frames, in px (the page's ``Camera.tuning`` may change it while it runs).
         carry: Weight of the carried dream in each frame's start (the rest is the camera frame).
         record: Record from the start (the page's Record toggle turns ``Camera.recording`` on and off).
+        mirror: Flip the camera left-right, as a mirror shows a room itself (what is shown is what is
+            recorded; the page's Mirror switch turns it while it runs).
         threads: CPU threads the dream uses (``null``: all but one, so the browser showing it keeps one).
 
     Raises:
@@ -83,6 +86,7 @@ class LiveDataModule(MotionDataModule):
         frame_lr: Optional[float] = None,
         keep_colors: float = 0.0,
         record: bool = False,
+        mirror: bool = True,
         threads: Optional[int] = None,
         seed: int = 0,
     ) -> None:
@@ -100,7 +104,7 @@ class LiveDataModule(MotionDataModule):
             raise ConfigError(f"data.carry must be within [0, 1], got {carry}")
         if threads is not None and threads < 1:
             raise ConfigError(f"data.threads must be >= 1, got {threads}")
-        self.size, self.carry_share, self.record = size, carry, record
+        self.size, self.carry_share, self.record, self.mirror = size, carry, record, mirror
         self.threads = threads or max(1, (os.cpu_count() or 2) - 1)
         self._camera: Optional[Camera] = None
         self._view: Optional[LiveView] = None
@@ -166,6 +170,11 @@ class LiveDataModule(MotionDataModule):
         """The long side of the frames to dream now (the page may change it while it runs)."""
         return self.camera.tuning.size if self.camera.tuning is not None else self.size
 
+    def mirrored(self, picture: np.ndarray) -> np.ndarray:
+        """``picture`` flipped left-right where the camera is to be mirrored (the page may switch it)."""
+        mirror = self.camera.tuning.mirror if self.camera.tuning is not None else self.mirror
+        return np.ascontiguousarray(picture[:, ::-1]) if mirror else picture
+
     def virtual(self, number: int) -> Path:
         """The name a frame's dream is kept under in memory (nothing is written there)."""
         return self.output / "live.frames" / f"{number:09d}.png"
@@ -186,7 +195,7 @@ class LiveDataModule(MotionDataModule):
             shot = self.camera.take(FIRST_FRAME_WAIT if number == 0 else None)
             if shot is None:
                 return
-            picture = fitted(shot.picture, self.side())
+            picture = fitted(self.mirrored(shot.picture), self.side())
             if earlier is not None and earlier.shape != picture.shape:  # a new size: the dream goes on, resized
                 earlier = fitted(earlier, self.side())
                 if self.carry is not None and self.camera.shown is not None and earlier.shape == picture.shape:
@@ -215,8 +224,7 @@ class LiveDataModule(MotionDataModule):
         if tuning is not None:  # turned in the page while it runs
             pace = replace(pace, frame_iterations=tuning.steps, frame_lr=tuning.lr)
         if earlier is not None:
-            backward = dis_flow(picture, earlier)
-            valid = consistent(backward, dis_flow(earlier, picture))
+            backward, valid = motion(picture, earlier, FLOW_SIDE)
             kept = valid.astype(np.float32)
             carry = tuning.carry if tuning is not None else self.carry_share
             frame = replace(frame, backward=backward, valid=valid, carried=carry * kept, renewed=1 - kept)

@@ -9,6 +9,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,12 +17,16 @@ import av
 import lightning.pytorch as pl
 import numpy as np
 import yaml
+from PIL import Image
 from torch import Tensor
 from typing_extensions import override
 
 from dreamer.engine.contract.accounts import Account, SavesConfig
 from dreamer.engine.contract.events import Dream, DreamListener
+from dreamer.files.background import Background
+from dreamer.files.imageio import save_image
 from dreamer.files.outputs import atomic_path
+from dreamer.files.sections import settings
 from dreamer.live.camera import Camera, Shown
 from dreamer.motion.carry import quantised
 from dreamer.motion.videoio import even
@@ -105,6 +110,8 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
         self._records: Optional[tuple[Recording, Recording]] = None
         self._keyframes: list[dict[str, Any]] = []  # the settings over the recording, as they changed
         self._started = 0.0
+        # Live's dream leaves a core to the page: the recordings are encoded there, beside the steps
+        self.encoding = Background("live recording", depth=8)
 
     def expect(self, number: int, arrived: float) -> None:
         self.arrivals[number] = arrived
@@ -119,6 +126,8 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
         arrived = self.arrivals.pop(frame.number, time.monotonic())
         self.camera.show(Shown(picture, source, arrived, time.monotonic(), frame.number))
         self.accounted += 1
+        if self.camera.snapshot_wanted is not None:
+            self.camera.snapshotted(self._snapshot(self.camera.snapshot_wanted))
         if self.camera.recording:
             if self._records is None:
                 self._records = self._new_records()
@@ -129,7 +138,7 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
                 at = {"frame": self._records[0].frames, "seconds": round(arrived - self._started, 3)}
                 self._keyframes.append({**at, **tuning})
             for record, shown in zip(self._records, (picture, source)):
-                record.add(shown, arrived)
+                self.encoding.submit(partial(record.add, shown, arrived))
         elif self._records is not None:
             self._finish()
 
@@ -149,6 +158,7 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
         recipe = self.recipe()
         for record in (dreamed, camera):
             try:
+                self.encoding.drain()  # every frame added
                 if record.close(recipe):
                     (self.written if record is dreamed else self.also_written).append(record.target)
                     finished.append(record.target)
@@ -156,16 +166,40 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
                 self.failed.append(f"{record.target}: not written ({error})")
         self.camera.recorded(finished)
 
-    def recipe(self) -> Optional[str]:
+    def _snapshot(self, shown: Shown) -> Optional[Path]:
+        """``shown``'s dream written as ``live-snapshot-<n>.png`` with the recipe of this moment."""
+        self.output.mkdir(parents=True, exist_ok=True)
+        number = 1
+        while (target := self.output / f"live-snapshot-{number}.png").exists():
+            number += 1
+        try:
+            save_image(Image.fromarray(shown.dream), target, recipe=self.recipe(snapshot=True))
+        except OSError as error:
+            self.failed.append(f"{target}: not written ({error})")
+            return None
+        self.also_written.append(target)
+        return target
+
+    def recipe(self, snapshot: bool = False) -> Optional[str]:
         """A recording's recipe: the run's settings, and how the page's controls moved them over time
-        (``recipe.keyframes``, by recorded frame and second). Its source was a camera: it says how the
-        recording was made, but there is nothing to dream again."""
-        text = self.recipe_text(note="a Live recording: its source was a camera") if self.embed_recipe else None
+        (``recipe.keyframes``, by recorded frame and second); a ``snapshot``'s, the settings of this
+        moment. Its source was a camera: it says how the dream was made, but there is nothing to
+        dream again."""
+        what = "snapshot" if snapshot else "recording"
+        text = self.recipe_text(note=f"a Live {what}: its source was a camera") if self.embed_recipe else None
         if text is None:
             return None
         header, _, body = text.partition("\n")
         content = yaml.safe_load(body)
-        content["recipe"].update(source="camera", keyframes=self._keyframes)
+        content["recipe"]["source"] = "camera"
+        if snapshot:
+            tuning = self.camera.tuning
+            if tuning is not None:
+                content["recipe"]["mirror"] = tuning.mirror
+                now = {"size": tuning.size, "carry": tuning.carry, "frame_iterations": tuning.steps}
+                settings(content, "data").update(now, frame_lr=tuning.lr)
+        else:
+            content["recipe"]["keyframes"] = self._keyframes
         return header + "\n" + yaml.safe_dump(content, sort_keys=False)
 
     @override

@@ -38,6 +38,25 @@ def dis_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return dis.calc(_grey(source), _grey(target), None)
 
 
+def motion(picture: np.ndarray, earlier: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The flow ``picture`` → ``earlier`` and where it holds (``consistent``), both at ``picture``'s
+    size, found on the two frames scaled to a long side of ``side`` px (never up): the work falls with
+    the square of the scale, and a camera's motion is smooth at a few pixels."""
+    height, width = picture.shape[:2]
+    scale = min(1.0, side / max(height, width))
+    if scale == 1.0:
+        backward = dis_flow(picture, earlier)
+        return backward, consistent(backward, dis_flow(earlier, picture))
+    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    small, small_earlier = (cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in (picture, earlier))
+    backward = dis_flow(small, small_earlier)
+    valid = consistent(backward, dis_flow(small_earlier, small))
+    full = cv2.resize(backward, (width, height), interpolation=cv2.INTER_LINEAR)
+    full *= np.array([width / size[0], height / size[1]], dtype=np.float32)
+    held = cv2.resize(valid.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)
+    return full, held.astype(bool)
+
+
 def sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The absolute sampling positions ``(x + dx, y + dy)`` of ``flow``, as ``cv2.remap`` maps."""
     height, width = flow.shape[:2]
