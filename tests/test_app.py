@@ -30,6 +30,7 @@ from dreamer.app.recipe import SETTINGS, Recipe, preset, preset_value, recipe_ya
 from dreamer.app.uploads import UploadError, take_photo, take_video  # noqa: E402
 from dreamer.app.workspace import Workspace  # noqa: E402
 from dreamer.errors import ConfigError  # noqa: E402
+from dreamer.files.recipes import read_recipe  # noqa: E402
 
 DREAMER = Path(sys.executable).with_name("dreamer")
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
@@ -397,12 +398,15 @@ def test_a_network_typed_in_the_page_lists_its_layers_and_a_file_is_refused(page
 
 @pytest.fixture(scope="module")
 def camera_browser(playwright, tmp_path_factory):
-    """Chromium whose camera plays the bundled clip (forwards, then back), granted without asking."""
-    from dreamer.files.bundled import SAMPLE_CLIP
-    from dreamer.motion.videoio import read_frames
-    from tests.videos import make_y4m
+    """Chromium whose camera films at a webcam's size (640×360): a textured scene panning, its left
+    third in shadow (so that a mirrored picture can be told from the camera's), granted without asking."""
+    from tests.videos import make_y4m, scene, texture
 
-    pictures = list(read_frames(SAMPLE_CLIP, None))
+    world = texture(360, 640 + 2 * 90, seed=3)
+    world[:, : 640 // 3 + 180] //= 4  # the shadow moves with the scene: its left third stays dark
+    pictures = [scene(world, index, 640) for index in range(90)]
+    for picture in pictures:
+        picture[:, : 640 // 3] = picture[:, : 640 // 3] // 4
     clip = make_y4m(tmp_path_factory.mktemp("camera") / "clip.y4m", pictures + pictures[::-1])
     flags = ["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
     flags.append(f"--use-file-for-fake-video-capture={clip}")
@@ -411,7 +415,36 @@ def camera_browser(playwright, tmp_path_factory):
     chromium.close()
 
 
-STATS = re.compile(r"(\d+\.\d) frames/s · (\d+) ms")
+STATS = re.compile(r"(\d+\.\d) frames/s · (\d+) ms · (\d+) px")
+SHOWN_WIDTH = "() => document.querySelector('#webcam-view img').naturalWidth"
+CAMERA_WIDTH = "() => document.querySelector('#webcam-camera video').videoWidth"
+DARK_SIDE = """() => {  // which third of the shown dream is darkest: 'left' or 'right'
+  const image = document.querySelector('#webcam-view img');
+  if (!image?.complete || !image.naturalWidth) return null;  // the next one still loading
+  const canvas = document.createElement('canvas');
+  [canvas.width, canvas.height] = [image.naturalWidth, image.naturalHeight];
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  const mean = x => {
+    const data = context.getImageData(x, 0, Math.floor(canvas.width / 3), canvas.height).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += data[i] + data[i + 1] + data[i + 2];
+    return sum / data.length;
+  };
+  return mean(0) < mean(canvas.width - Math.floor(canvas.width / 3)) ? 'left' : 'right';
+}"""
+
+
+COUNT_SHOWN = """() => {
+  window.shown = 0;
+  new MutationObserver(() => window.shown++).observe(
+    document.querySelector('#webcam-view'), {subtree: true, attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def choose(page, element: str, value: str) -> None:
+    page.locator(f"{element} input").fill(value)
+    page.keyboard.press("Enter")
 
 
 def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_browser, browser, server, tmp_path):
@@ -419,6 +452,8 @@ def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_bro
     page = context.new_page()
     page.goto(server[0])
     page.click("button[role=tab]:has-text('Live')")
+    assert page.input_value("#webcam-size input") == "auto"  # the default: the frame rate chooses
+    choose(page, "#webcam-size", "160")
     page.click("#webcam-start")
     page.wait_for_function("document.querySelector('#webcam-stats').innerText.includes('frames/s')", timeout=60_000)
     sources = set()
@@ -426,24 +461,50 @@ def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_bro
         sources.add(page.eval_on_selector("#webcam-view img", "image => image.src"))
         time.sleep(0.25)
     assert len(sources) >= 4
-    rate, delay = map(float, STATS.search(status(page, "#webcam-stats")).groups())
-    print(f"live in the test: {rate} frames/s, {delay:.0f} ms")
-    assert rate > 0
+    rate, delay, side = STATS.search(status(page, "#webcam-stats")).groups()
+    print(f"live in the test: {rate} frames/s, {delay} ms, {side} px")
+    assert float(rate) > 0 and side == "160"
+    page.wait_for_function(f"({CAMERA_WIDTH})() === 160", timeout=10_000)  # the browser sends 160 px, not 640
+
+    # Mirrored by default: the camera's dark left is on the right; switched off, on the left.
+    page.wait_for_function(f"({DARK_SIDE})() === 'right'", timeout=30_000)
+    page.click("#webcam-mirror input")
+    page.wait_for_function(f"({DARK_SIDE})() === 'left'", timeout=30_000)
+
+    # Fullscreen: the dream alone, filling the screen.
+    page.click("#webcam-fullscreen")
+    page.wait_for_function("document.fullscreenElement?.id === 'webcam-view'", timeout=10_000)
+    box = page.eval_on_selector("#webcam-view img", "image => image.getBoundingClientRect().toJSON()")
+    assert (box["width"], box["height"]) == (1280, 1000)
+    page.evaluate("document.exitFullscreen()")
+    page.wait_for_function("document.fullscreenElement === null")
+
+    # A snapshot: the shown dream as a PNG with the settings of that moment.
+    page.click("#webcam-snapshot")
+    page.wait_for_selector("#webcam-downloads a[download='live-snapshot-1.png']", timeout=30_000)
+    link = page.query_selector("#webcam-downloads a[download='live-snapshot-1.png']")
+    (tmp_path / "snapshot.png").write_bytes(download(page, link))
+    with Image.open(tmp_path / "snapshot.png") as picture:
+        assert max(picture.size) == 160
+    recipe = yaml.safe_load(read_recipe(tmp_path / "snapshot.png").partition("\n")[2])
+    assert (recipe["recipe"]["source"], recipe["recipe"]["mirror"]) == ("camera", False)
+    assert recipe["data"]["init_args"]["size"] == 160
 
     # A new size is taken at the next frame; a new layer restarts the run, going on from the dream shown.
-    width = "() => document.querySelector('#webcam-view img').naturalWidth"
-    page.wait_for_function(f"({width})() === 160", timeout=10_000)
+    page.wait_for_function(f"({SHOWN_WIDTH})() === 160", timeout=10_000)
     changed = time.perf_counter()
-    page.locator("#webcam-size input").fill("224")
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"({width})() === 224", timeout=30_000)
+    choose(page, "#webcam-size", "224")
+    page.wait_for_function(f"({SHOWN_WIDTH})() === 224", timeout=30_000)
     print(f"a new size shown {time.perf_counter() - changed:.2f} s after the change")
-    page.locator("#webcam-size input").fill("160")
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"({width})() === 160", timeout=30_000)
+    page.wait_for_function(f"({CAMERA_WIDTH})() === 224", timeout=10_000)
+    choose(page, "#webcam-size", "auto")
+    page.wait_for_function("document.querySelector('#webcam-stats').innerText.includes('(auto)')", timeout=30_000)
+    auto = int(STATS.search(status(page, "#webcam-stats")).group(3))
+    assert auto in (160, 224, 320, 384, 512)
+    choose(page, "#webcam-size", "160")
+    page.wait_for_function(f"({SHOWN_WIDTH})() === 160", timeout=30_000)
     changed = time.perf_counter()
-    page.locator("#webcam-layer input").fill("7")
-    page.keyboard.press("Enter")
+    choose(page, "#webcam-layer", "7")
     wait_for_status(page, "layer 7", element="#webcam-status", timeout=30)
     before = page.eval_on_selector("#webcam-view img", "image => image.src")
     page.wait_for_function("old => document.querySelector('#webcam-view img').src !== old", arg=before)
@@ -456,17 +517,18 @@ def test_live_dreams_the_camera_records_it_holds_the_engine_and_stops(camera_bro
     other.click("#dream-button")
     assert re.match(r"queue: 1/1", wait_for_status(other, "queue:", timeout=30))
 
+    page.evaluate(COUNT_SHOWN)
     page.click("#webcam-record input")
-    time.sleep(2.5)
+    page.wait_for_function("window.shown >= 8", timeout=60_000)  # eight new dreams shown while recording
     page.click("#webcam-record input")
-    page.wait_for_selector("#webcam-downloads a[download]", timeout=30_000)
+    page.wait_for_selector("#webcam-downloads a[download='live-1.mp4']", timeout=30_000)
     links = {link.get_attribute("download"): link for link in page.query_selector_all("#webcam-downloads a[download]")}
-    assert set(links) == {"live-1.mp4", "live-1-camera.mp4"}
+    assert set(links) == {"live-1.mp4", "live-1-camera.mp4", "live-snapshot-1.png"}
     (tmp_path / "live-1.mp4").write_bytes(download(page, links["live-1.mp4"]))
     with av.open(str(tmp_path / "live-1.mp4")) as video:
         frames = [frame.to_ndarray(format="rgb24") for frame in video.decode(video=0)]
     assert len(frames) >= 5
-    assert frames[0].shape[:2] == (106, 160)  # the camera's 256 × 170 at the default 160 px long side
+    assert frames[0].shape[:2] == (90, 160)  # the camera's 640 × 360 at a 160 px long side
     page.evaluate("window.scrollTo(0, 0)")
     if os.environ.get("DREAMER_LIVE_SCREENSHOT"):
         page.screenshot(path=os.environ["DREAMER_LIVE_SCREENSHOT"])

@@ -19,8 +19,8 @@ from dreamer.files.bundled import SAMPLE_PHOTO
 CSS = """
 #webcam-view img {width: 100%; height: 100%; object-fit: contain}
 #webcam-view:fullscreen {background: #000; padding: 0; border: 0}
-#webcam-view:fullscreen img {width: 100vw; height: 100vh; max-height: none}
-#webcam-view:fullscreen label, #webcam-view:fullscreen button {display: none}
+#webcam-view:fullscreen img {position: fixed; inset: 0; width: 100vw; height: 100vh; max-height: none}
+#webcam-view:fullscreen label, #webcam-view:fullscreen .icon-button-wrapper {display: none}
 """  # a small live dream shown large; in fullscreen the dream alone, on black
 DEVICE = "device"  # the concurrency group of every button that runs the engine: one run at a time
 ENGINE: dict[str, Any] = dict(concurrency_id=DEVICE, concurrency_limit=1)
