@@ -108,6 +108,32 @@ def test_sessions_have_their_own_folders_removed_when_they_close(tmp_path):
     assert not workspace.root.exists()
 
 
+def test_the_live_route_answers_a_running_lives_token_with_a_picture_and_nothing_else(tmp_path):
+    import cv2
+
+    from dreamer.app.live import FRAME_BYTES, LiveSettings, LiveState, LiveTab
+    from dreamer.app.tabs import Page, Session
+    from dreamer.live.camera import Camera, Shown
+
+    tab = LiveTab(Session(Page(Workspace(tmp_path))))
+    frame = cv2.imencode(".jpg", np.full((90, 160, 3), 99, np.uint8))[1].tobytes()
+    assert tab.respond("a guess", frame).status_code == 404  # no Live runs with it
+    camera = Camera()
+    tab.tokens["token"], tab.lives["session"] = "session", LiveState(camera, LiveSettings())
+    assert tab.respond("token", b"").status_code == 400
+    assert tab.respond("token", b"not a picture").status_code == 400
+    assert tab.respond("token", b"x" * (FRAME_BYTES + 1)).status_code == 413
+    answer = tab.respond("token", frame)  # nothing dreamed yet: answered at once, with nothing
+    assert answer.status_code == 204 and camera.take(timeout=0).picture.shape == (90, 160, 3)
+    dream = np.zeros((90, 160, 3), np.uint8)
+    camera.show(Shown(dream, dream, time.monotonic(), time.monotonic(), 0))
+    answer = tab.respond("token", frame)
+    assert answer.status_code == 200 and answer.media_type == "image/jpeg"
+    assert cv2.imdecode(np.frombuffer(answer.body, np.uint8), cv2.IMREAD_COLOR).shape == (90, 160, 3)
+    assert "px" in answer.headers["X-Dreamer-Stats"] or "starting" in answer.headers["X-Dreamer-Stats"]
+    assert tab.respond("token", frame).status_code == 204  # that dream was sent: nothing new
+
+
 def test_a_bad_option_of_dreamer_app_is_one_line_and_exit_2():
     result = subprocess.run([str(DREAMER), "app", "--port", "99999"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2

@@ -12,16 +12,22 @@ shown. Stop (or closing the tab) closes the camera.
 from __future__ import annotations
 
 import collections
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import quote
 
+import cv2
 import gradio as gr
 import numpy as np
 import torch
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 
 from dreamer.app.form import channel_list, layer_choices
 from dreamer.app.recipe import cli_text, preset
@@ -37,6 +43,8 @@ AUTO = "auto"  # the size control's choice of the largest size that holds AUTO_R
 AUTO_RATE = 10.0
 RESTART_WAIT = 0.2  # seconds between looks at the run (new settings, Stop)
 SNAPSHOT_WAIT = 5.0  # seconds Snapshot waits for the running dream to write it
+MAX_HOLD = 0.5  # seconds a camera frame's answer waits for a dream at most
+FRAME_BYTES = 8 << 20  # the largest camera frame the page may send (a JPEG)
 
 
 def default_size(accelerator: Optional[str]) -> int:
@@ -116,6 +124,10 @@ class LiveState:
     delays: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=30))
     last_sent: Optional[Shown] = None
     auto: Optional[AutoSize] = None  # choosing the size, where the size control says "auto"
+    answered: Optional[float] = None  # when the last camera frame was answered
+    coming: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=15)
+    )  # answer → next frame
 
     def files(self) -> list[str]:
         """What to download: the recordings (each dream MP4 with its camera MP4) and the snapshots."""
@@ -140,6 +152,7 @@ class LiveTab:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.lives: dict[str, LiveState] = {}
+        self.tokens: dict[str, str] = {}  # a running Live's token → its page session
         self.auto_start = default_size(session.page.accelerator)  # where an "auto" size begins
 
     def key(self, request: gr.Request) -> str:
@@ -149,7 +162,8 @@ class LiveTab:
         self, look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str,
         mirror: bool, recording: bool, request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-        """Run Live until Stop or the tab closes; yield the status line and the recordings."""
+        """Run Live until Stop or the tab closes; yield the status line, the recordings, and the
+        token the page sends its camera frames with (``answer``)."""
         key = self.key(request)
         settings = settings_of(look, layer, channels, steps, lr, carry, size, mirror, self.auto_start)
         camera = Camera()
@@ -157,6 +171,8 @@ class LiveTab:
         self.session.page.workspace.cameras[key] = camera
         state = self.lives[key] = LiveState(camera, settings)
         state.auto = AutoSize(SIZES, AUTO_RATE, settings.size) if settings.auto else None
+        token = secrets.token_urlsafe(16)
+        self.tokens[token] = key
         folder = self.session.folder(request, "live")
         try:
             while not camera.closed:
@@ -165,16 +181,17 @@ class LiveTab:
                 spec = partial(running.spec, running.look, camera, folder / "recordings", trainer)
                 run = self.session.start(request, spec)
                 side = "auto size" if running.auto else f"{running.size} px"
-                yield f"Live: {running.look}, layer {running.layer}, {side}.", state.files()
+                yield f"Live: {running.look}, layer {running.layer}, {side}.", state.files(), token
                 finished = self.follow(run, state, running)
                 failed = finished.error or (finished.outcome is not None and finished.outcome.failed)
                 problem = ended(finished, "") if failed else None
                 if problem:
-                    yield problem, state.files()
+                    yield problem, state.files(), ""
                     return
-            yield "Stopped.", state.files()
+            yield "Stopped.", state.files(), ""
         finally:
             camera.close()
+            self.tokens.pop(token, None)
             self.lives.pop(key, None)
             self.session.page.workspace.cameras.pop(key, None)
             self.session.done(request)
@@ -191,15 +208,30 @@ class LiveTab:
                 run.stop.set()
         raise RuntimeError("a page run ended without saying so")
 
-    def frame(self, picture: Optional[np.ndarray], request: gr.Request) -> tuple[Any, str]:
-        """A camera frame: into the camera's slot; back, the newest dream (if new) and the stats."""
-        state = self.lives.get(self.key(request))
-        if state is None or picture is None:
-            return gr.skip(), gr.skip()
+    def answer(self, token: str, picture: np.ndarray) -> tuple[Optional[np.ndarray], str]:
+        """A camera frame sent with ``token`` (``route``): into the camera's slot; back, the newest
+        dream (``None``: none new) and the stats.
+
+        The page sends its next frame only once this answers, so the answer is paced: it waits for
+        the running dream until just before that dream is due to end (less the time a frame takes to
+        come from the page), and answers at once when a dream is shown. So each dream leaves the
+        moment it is shown, the next camera frame arrives as the dream before it ends (never much
+        older), and the page sends about two frames per dream instead of all it can.
+
+        Raises:
+            KeyError: no Live runs with ``token``.
+        """
+        state = self.lives[self.tokens[token]]
+        arrived = time.monotonic()
+        if state.answered is not None:
+            state.coming.append(arrived - state.answered)
         state.camera.put(picture)
-        shown = state.camera.shown
+        due = state.camera.due()
+        until = arrived if due is None or not state.coming else due - float(np.median(state.coming))
+        shown = state.camera.wait_shown(state.last_sent, min(until, arrived + MAX_HOLD))
+        state.answered = time.monotonic()
         if shown is None or shown is state.last_sent:
-            return gr.skip(), state.stats()
+            return None, state.stats()
         now = time.monotonic()
         state.last_sent = shown
         state.sent.append((shown.number, now))
@@ -210,6 +242,31 @@ class LiveTab:
                 state.wanted = replace(state.wanted, size=side)
                 state.camera.tuning = state.wanted.tuning
         return shown.dream, state.stats()
+
+    async def route(self, token: str, request: Request) -> Response:
+        """``POST /dreamer/live/<token>``: a camera frame (a JPEG, as the page's canvas makes it) in;
+        the newest dream out (a JPEG; 204 when none is new), the stats in ``X-Dreamer-Stats``. A
+        plain request beside Gradio's queue: a frame costs a JPEG each way and nothing else."""
+        return await run_in_threadpool(self.respond, token, await request.body())
+
+    def respond(self, token: str, body: bytes) -> Response:
+        """The answer to a camera frame ``body`` sent with ``token``."""
+        if token not in self.tokens:
+            return Response(status_code=404)
+        if not body or len(body) > FRAME_BYTES:
+            return Response(status_code=413 if body else 400)
+        picture = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
+        if picture is None:
+            return Response(status_code=400)
+        try:
+            dream, stats = self.answer(token, cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))
+        except KeyError:  # Live stopped while the frame came
+            return Response(status_code=404)
+        headers = {"X-Dreamer-Stats": quote(stats), "Cache-Control": "no-store"}
+        if dream is None:
+            return Response(status_code=204, headers=headers)
+        encoded = cv2.imencode(".jpg", cv2.cvtColor(dream, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
+        return Response(encoded.tobytes(), media_type="image/jpeg", headers=headers)
 
     def stop(self, request: gr.Request) -> None:
         """Close the camera: the run ends, and Start's event says "Stopped." (this one says nothing, so

@@ -54,10 +54,11 @@ def main(args: Optional[list[str]] = None) -> int:
     os.environ["GRADIO_TEMP_DIR"] = str(workspace.root / "uploads")  # the browser's files: removed with the rest
     trainer = [f"--trainer.{key}={value}" for key in ("accelerator", "precision") if (value := getattr(given, key))]
     try:
-        blocks = build(Page(workspace, tuple(trainer), given.host))
+        page = Page(workspace, tuple(trainer), given.host)
+        blocks = build(page)
         print(f"dreamer app: serving on http://{given.host}:{given.port} (Ctrl-C stops it)", flush=True)
         print(f"dreamer app: its files are in {workspace.root}, removed when it stops", flush=True)
-        blocks.queue(default_concurrency_limit=1).launch(
+        app, *_ = blocks.queue(default_concurrency_limit=1).launch(
             server_name=given.host,
             server_port=given.port,
             share=False,
@@ -66,7 +67,11 @@ def main(args: Optional[list[str]] = None) -> int:
             allowed_paths=[str(workspace.root), str(SAMPLE_PHOTO.parent)],  # the sample photo
             footer_links=[],
             quiet=True,
+            prevent_thread_lock=True,
         )
+        for path, handler in page.routes:
+            app.add_api_route(path, handler, methods=["POST"])
+        blocks.block_thread()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:

@@ -17,10 +17,12 @@ from dreamer.errors import ConfigError
 from dreamer.files.bundled import SAMPLE_PHOTO
 
 CSS = """
+#webcam-view {height: 420px; background: #111; display: flex; align-items: center; justify-content: center}
 #webcam-view img {width: 100%; height: 100%; object-fit: contain}
-#webcam-view:fullscreen {background: #000; padding: 0; border: 0}
+#webcam-view:fullscreen {background: #000}
 #webcam-view:fullscreen img {position: fixed; inset: 0; width: 100vw; height: 100vh; max-height: none}
-#webcam-view:fullscreen label, #webcam-view:fullscreen .icon-button-wrapper {display: none}
+#webcam-camera video {display: none}  /* its dream shows it: a playing video costs a CPU a fifth of the frame rate */
+#webcam-token {display: none}
 """  # a small live dream shown large; in fullscreen the dream alone, on black
 DEVICE = "device"  # the concurrency group of every button that runs the engine: one run at a time
 ENGINE: dict[str, Any] = dict(concurrency_id=DEVICE, concurrency_limit=1)
@@ -147,34 +149,67 @@ def motion_panel() -> MotionPanel:
 # Clicks the camera component's own buttons: access to the camera (the browser asks only now), then
 # its streaming. The handler gets the inputs as they are.
 START_CAMERA = """(...values) => {
-  const root = document.querySelector('#webcam-camera');
+  // The camera, filmed at the size dreamed (the browser scales it), each frame sent as a JPEG to
+  // /dreamer/live/<token> once the one before is answered; each answer is the newest dream.
+  const live = window.dreamerLive = window.dreamerLive || {};
+  const loop = live.loop = (live.loop || 0) + 1;
+  const pause = ms => new Promise(done => setTimeout(done, ms));
+  const stats = document.querySelector('#webcam-stats');
+  const side = () => {
+    const shown = (stats.innerText || '').match(/(\\d+) px/);
+    return shown ? Number(shown[1]) : Number(document.querySelector('#webcam-size input')?.value) || 320;
+  };
   (async () => {
-    root.querySelector("[title='grant webcam access'] button")?.click();
-    for (let i = 0; i < 100; i++) {
-      const record = [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Record');
-      if (record) { record.click(); return; }
-      await new Promise(done => setTimeout(done, 100));
+    const video = document.querySelector('#webcam-camera video');
+    try {
+      video.srcObject = video.srcObject || await navigator.mediaDevices.getUserMedia({video: true, audio: false});
+      await video.play();
+    } catch (error) {
+      stats.innerText = 'No camera: ' + error.message;
+      return;
+    }
+    const track = video.srcObject.getVideoTracks()[0];
+    const canvas = document.createElement('canvas');
+    const shown = document.querySelector('#webcam-view img');
+    let fitted = 0;
+    while (live.loop === loop) {
+      const token = document.querySelector('#webcam-token textarea, #webcam-token input')?.value;
+      if (!token || !video.videoWidth) { await pause(50); continue; }
+      if (side() !== fitted) {
+        fitted = side();
+        try {
+          await track.applyConstraints({width: {max: fitted}, height: {max: fitted}, resizeMode: 'crop-and-scale'});
+        } catch (error) {}  // a camera that cannot scale sends its own size: the server scales it
+      }
+      const mirror = document.querySelector('#webcam-mirror input')?.checked;
+      video.style.transform = mirror ? 'scaleX(-1)' : '';
+      [canvas.width, canvas.height] = [video.videoWidth, video.videoHeight];
+      canvas.getContext('2d').drawImage(video, 0, 0);
+      const frame = await new Promise(done => canvas.toBlob(done, 'image/jpeg', 0.9));
+      let answer;
+      try {
+        answer = await fetch('dreamer/live/' + token, {method: 'POST', body: frame});
+      } catch (error) { await pause(200); continue; }
+      const said = answer.headers.get('X-Dreamer-Stats');
+      if (said) stats.innerText = decodeURIComponent(said);
+      if (answer.status === 200) {
+        const before = shown.src;
+        shown.src = URL.createObjectURL(await answer.blob());
+        if (before.startsWith('blob:')) URL.revokeObjectURL(before);
+      } else if (answer.status !== 204) {
+        await pause(100);  // between two runs (new settings), or stopped
+      }
     }
   })();
-  if (!window.dreamerFitCamera) {  // the camera sends frames of the size dreamed, not its own
-    let fitted = {track: null, side: 0};
-    window.dreamerFitCamera = setInterval(async () => {
-      const track = document.querySelector('#webcam-camera video')?.srcObject?.getVideoTracks?.()[0];
-      const shown = (document.querySelector('#webcam-stats')?.innerText || '').match(/(\\d+) px/);
-      const side = shown ? Number(shown[1]) : Number(document.querySelector('#webcam-size input')?.value) || 320;
-      if (!track || (track === fitted.track && side === fitted.side)) return;
-      fitted = {track, side};
-      try {
-        await track.applyConstraints({width: {max: side}, height: {max: side}, resizeMode: 'crop-and-scale'});
-      } catch (error) {}  // a camera that cannot scale sends its own size: the server scales it
-    }, 250);
-  }
   return values;
 }"""
 FULLSCREEN = "() => { document.querySelector('#webcam-view')?.requestFullscreen(); }"
 STOP_CAMERA = """(...values) => {
-  const root = document.querySelector('#webcam-camera');
-  [...root.querySelectorAll('button')].find(b => b.innerText.trim() === 'Stop')?.click();
+  const live = window.dreamerLive = window.dreamerLive || {};
+  live.loop = (live.loop || 0) + 1;  // the running loop ends
+  const video = document.querySelector('#webcam-camera video');
+  video?.srcObject?.getTracks().forEach(track => track.stop());
+  if (video) video.srcObject = null;
   return values;
 }"""
 
@@ -182,8 +217,8 @@ STOP_CAMERA = """(...values) => {
 @dataclass
 class LivePanel:
     settings: list[Any]  # look, layer, channels, steps, step size, carry, size, mirror
-    camera: gr.Image
-    view: gr.Image
+    camera: gr.HTML
+    view: gr.HTML
     stats: gr.Markdown
     status: gr.Markdown
     record: gr.Checkbox
@@ -192,6 +227,7 @@ class LivePanel:
     stop: gr.Button
     fullscreen: gr.Button
     snapshot: gr.Button
+    token: gr.Textbox  # where Start puts the token the page sends its frames with
 
 
 def live_panel(page: Page) -> LivePanel:
@@ -211,10 +247,7 @@ def live_panel(page: Page) -> LivePanel:
     first = preset_layers(looks[0])
     with gr.Row():
         with gr.Column(scale=1):
-            camera = gr.Image(
-                sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="webcam-camera",
-                webcam_options=gr.WebcamOptions(mirror=False),  # the frames as filmed: dreamer mirrors them
-            )  # fmt: skip
+            camera = gr.HTML("<video muted playsinline></video>", elem_id="webcam-camera", container=False)
             look = gr.Dropdown(looks, value=looks[0], label="Preset", elem_id="webcam-preset")
             layer = gr.Dropdown(first["choices"], value=first["value"], label="Layer", elem_id="webcam-layer")
             channels = gr.Textbox("", label="Channels (empty: the whole layer)", elem_id="webcam-channels")
@@ -230,7 +263,7 @@ def live_panel(page: Page) -> LivePanel:
             )
             mirror = gr.Checkbox(True, label="Mirror (left-right, as a mirror shows a room)", elem_id="webcam-mirror")
         with gr.Column(scale=2):
-            view = gr.Image(label="Dream", interactive=False, format="jpeg", height=420, elem_id="webcam-view")
+            view = gr.HTML('<img alt="">', label="Dream", elem_id="webcam-view")
             stats = gr.Markdown("", elem_id="webcam-stats")
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="webcam-start")
@@ -240,8 +273,9 @@ def live_panel(page: Page) -> LivePanel:
                 record = gr.Checkbox(False, label="Record", elem_id="webcam-record")
             status = gr.Markdown("", elem_id="webcam-status")
             downloads = gr.File(label="Recordings", file_count="multiple", elem_id="webcam-downloads")
+            token = gr.Textbox("", elem_id="webcam-token", show_label=False, container=False)
     settings = [look, layer, channels, steps, lr, carry, size, mirror]
-    return LivePanel(settings, camera, view, stats, status, record, downloads, start, stop, fullscreen, snapshot)
+    return LivePanel(settings, camera, view, stats, status, record, downloads, start, stop, fullscreen, snapshot, token)
 
 
 def preset_layers(look: str) -> dict[str, Any]:
@@ -249,16 +283,13 @@ def preset_layers(look: str) -> dict[str, Any]:
     return {"choices": update["choices"], "value": update["value"]}
 
 
-def connect_live(tab: LiveTab, live: LivePanel) -> None:
-    """Start holds the engine until Stop; the camera's frames stream past the queue; a change of settings
-    restarts the run between two frames."""
+def connect_live(page: Page, tab: LiveTab, live: LivePanel) -> None:
+    """Start holds the engine until Stop; the camera's frames come by a route of their own, past the
+    queue; a change of settings is taken at the next frame."""
     inputs = [*live.settings, live.record]
-    live.start.click(tab.start, inputs, [live.status, live.downloads], js=START_CAMERA, **ENGINE)
+    live.start.click(tab.start, inputs, [live.status, live.downloads, live.token], js=START_CAMERA, **ENGINE)
     live.stop.click(tab.stop, None, None, js=STOP_CAMERA, queue=False)  # Start's own event says "Stopped."
-    live.camera.stream(
-        tab.frame, [live.camera], [live.view, live.stats], stream_every=0.04, concurrency_limit=None,
-        show_progress="hidden",
-    )  # fmt: skip
+    page.routes.append(("/dreamer/live/{token}", tab.route))  # the camera's frames: beside the queue
     live.settings[0].change(tab.layers, [live.settings[0]], [live.settings[1]], queue=False)
     for control in live.settings:
         control.change(tab.change, live.settings, None, queue=False)
@@ -338,7 +369,7 @@ def build(page: Page) -> gr.Blocks:
         connect_dream(DreamTab(session, dreaming.form), dreaming, exploring, tabs)
         connect_explore(ExploreTab(session), dreaming, exploring)
         connect_motion(MotionTab(session), moving, kept_photo, kept_video)
-        connect_live(LiveTab(session), living)
+        connect_live(page, LiveTab(session), living)
         for button, status in ((dreaming.stop, dreaming.status), (exploring.stop, exploring.outputs[0])):
             button.click(session.stop, None, [status], queue=False)
         moving.stop.click(session.stop, None, [moving.outputs[0]], queue=False)

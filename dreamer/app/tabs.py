@@ -39,6 +39,7 @@ class Page:
     workspace: Workspace
     trainer: tuple[str, ...] = ()
     host: str = "127.0.0.1"
+    routes: list[tuple[str, Any]] = field(default_factory=list)  # (path, handler): POST routes beside Gradio's
 
     @property
     def accelerator(self) -> Optional[str]:

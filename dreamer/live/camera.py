@@ -9,6 +9,8 @@ itself (``RunSpec.runtime.camera``), never by a name to look up.
 
 from __future__ import annotations
 
+import collections
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -63,6 +65,8 @@ class Camera:
         self.recordings: list[Path] = []  # finished recordings (each dream MP4, then its camera MP4)
         self.snapshot_wanted: Optional[Shown] = None  # a dream the page asked to be written, with its recipe
         self.snapshots: list[Path] = []  # the snapshots written
+        self.taken_at: Optional[float] = None  # when the dream running now took its frame
+        self.durations: collections.deque[float] = collections.deque(maxlen=15)  # from a take to its dream shown
 
     def put(self, picture: np.ndarray) -> None:
         """A new camera frame; one that was waiting and not taken yet is dropped."""
@@ -78,12 +82,31 @@ class Camera:
         with self._changed:
             self._changed.wait_for(lambda: self._latest is not None or self.closed, timeout)
             shot, self._latest = (None, self._latest) if self.closed else (self._latest, None)
+            if shot is not None:
+                self.taken_at = time.monotonic()
             return shot
 
     def show(self, shown: Shown) -> None:
         with self._changed:
+            if self.taken_at is not None:
+                self.durations.append(shown.finished - self.taken_at)
+                self.taken_at = None
             self.shown = shown
             self._changed.notify_all()
+
+    def due(self) -> Optional[float]:
+        """When the dream running now is expected to be shown (``time.monotonic()``; ``None``: none runs,
+        or too few have been timed yet)."""
+        with self._changed:
+            if self.taken_at is None or len(self.durations) < 3:
+                return None
+            return self.taken_at + statistics.median(self.durations)
+
+    def wait_shown(self, after: Optional[Shown], until: float) -> Optional[Shown]:
+        """The newest dream once it is not ``after``, waiting for one until ``until`` (``time.monotonic()``)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.shown is not after or self.closed, max(0.0, until - time.monotonic()))
+            return self.shown
 
     def recorded(self, paths: list[Path]) -> None:
         """A recording was finished (``paths``: its files)."""
