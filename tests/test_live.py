@@ -291,3 +291,37 @@ def test_a_snapshot_writes_the_shown_dream_with_the_settings_of_that_moment(tmp_
     assert "live-snapshot-1.png" in [path.name for path in ran.cli.datamodule.view.also_written]
     with pytest.raises(ConfigError, match="made by Live"):
         spec_from(["--config", str(tmp_path / "live-snapshot-1.png"), *QUIET])
+
+
+def test_a_layer_turned_while_it_runs_is_climbed_from_the_next_frame_through_the_same_network(tmp_path, monkeypatch):
+    import dreamer.engine.module as module_file
+    from dreamer.live.camera import Tuning
+
+    built = []
+    build = module_file.build_network
+    monkeypatch.setattr(module_file, "build_network", lambda *args: built.append(args) or build(*args))
+    camera = Camera()
+    camera.tuning = Tuning(steps=2, lr=0.012, carry=0.9, size=128, layer="11")
+    climbed: list[tuple[int, tuple]] = []  # (frame, its layers)
+
+    class Watch(pl.Callback):
+        """Turns the layer after three frames, as the page would, and closes the camera three frames later."""
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, index):
+            if batch.frame is None or batch.position.step != 0:
+                return
+            climbed.append((batch.frame.number, tuple(module.objective.schedule.layers[0])))
+            if len(climbed) == 3:
+                camera.tuning = Tuning(steps=2, lr=0.012, carry=0.9, size=128, layer="7", channels=(3, 5))
+            if sum(layers != climbed[0][1] for _, layers in climbed) == 3:
+                camera.close()
+
+    play(camera)
+    ran = live(tmp_path, camera, [Watch()])
+    assert ran.error is None
+    numbers = [number for number, _ in climbed]
+    assert numbers == sorted(set(numbers))  # one run: its frames numbered on, never from 0 again
+    first, last = climbed[0][1], climbed[-1][1]
+    assert "11" in first[0] and "7" in last[0]
+    assert ran.cli.model.hparams.layers == 7 and ran.cli.model.hparams.channels == [3, 5]
+    assert len(built) == 1  # the network was built once

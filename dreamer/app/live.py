@@ -34,6 +34,7 @@ from dreamer.app.recipe import cli_text, preset
 from dreamer.app.runs import Finished, PageRun
 from dreamer.app.tabs import Session, ended
 from dreamer.command.spec import RunSpec, spec_of_content
+from dreamer.errors import ConfigError
 from dreamer.live.auto import AutoSize
 from dreamer.live.camera import Camera, Shown, Tuning
 
@@ -70,11 +71,18 @@ class LiveSettings:
     @property
     def tuning(self) -> Tuning:
         """What a running dream takes at its next frame, without a restart."""
-        return Tuning(self.steps, self.lr, self.carry, self.size, self.mirror)
+        return Tuning(self.steps, self.lr, self.carry, self.size, self.mirror, self.layer, self.chosen_channels)
+
+    @property
+    def chosen_channels(self) -> Optional[tuple[int, ...]]:
+        """The channels control as numbers (``None``: the whole layer)."""
+        chosen = channel_list(self.channels)
+        return tuple(chosen) if chosen else None
 
     def restarts(self, other: LiveSettings) -> bool:
-        """Whether going from ``other`` to these settings needs a new run (a new look, layer or channels)."""
-        return (self.look, self.layer, self.channels) != (other.look, other.layer, other.channels)
+        """Whether going from ``other`` to these settings needs a new run: a new look (its network);
+        a new layer or channels is taken at the next frame (``live.layers.TakesLayers``)."""
+        return self.look != other.look
 
     def spec(self, look: str, camera: Camera, output: Path, trainer: Sequence[str]) -> RunSpec:
         """The live run of these settings: ``look``'s model on the live preset, dreaming ``camera``
@@ -135,15 +143,17 @@ class LiveState:
         return [str(path) for path in dict.fromkeys(made)]
 
     def stats(self) -> str:
-        """``10.2 frames/s · 120 ms · 320 px``: dreams sent per second over the last ones, their median
-        delay (from the camera frame's arrival to its dream leaving for the page), and the size they
-        were dreamed at (``(auto)`` where the frame rate chooses it). The page fits its camera to that size."""
+        """``10.2 frames/s · 120 ms · 320 px · layer 11``: dreams sent per second over the last ones,
+        their median delay (from the camera frame's arrival to its dream leaving for the page), the
+        size they were dreamed at (``(auto)`` where the frame rate chooses it; the page fits its camera
+        to it) and the layer they climbed."""
         if len(self.sent) < 2 or self.last_sent is None:
             return "starting …"
         span = self.sent[-1][1] - self.sent[0][1]
         rate = (len(self.sent) - 1) / span if span > 0 else 0.0
         side = f"{max(self.last_sent.dream.shape[:2])} px" + (" (auto)" if self.auto is not None else "")
-        return f"{rate:.1f} frames/s · {1000 * float(np.median(self.delays)):.0f} ms · {side}"
+        layer = f" · layer {self.last_sent.layer}" if self.last_sent.layer else ""
+        return f"{rate:.1f} frames/s · {1000 * float(np.median(self.delays)):.0f} ms · {side}{layer}"
 
 
 class LiveTab:
@@ -282,6 +292,10 @@ class LiveTab:
         state = self.lives.get(self.key(request))
         if state is not None:
             wanted = settings_of(look, layer, channels, steps, lr, carry, size, mirror, state.wanted.size)
+            try:
+                wanted.chosen_channels  # noqa: B018 (checked here: a running dream takes only good settings)
+            except ConfigError as error:
+                raise gr.Error(str(error)) from None
             if wanted.auto and state.auto is None:
                 state.auto = AutoSize(SIZES, AUTO_RATE, wanted.size)
             elif not wanted.auto:

@@ -37,6 +37,8 @@ class Tuning:
     carry: float  # weight of the carried dream in a frame's start
     size: int  # long side of the dreamed frames, px
     mirror: bool = True  # the camera mirrored left-right (what a room in front of it expects)
+    layer: Optional[str] = None  # the layer climbed (None: the run's own)
+    channels: Optional[tuple[int, ...]] = None  # its channels (None: the whole layer)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Shown:
     arrived: float
     finished: float
     number: int
+    layer: str = ""  # the layer it climbed (and its channels), as the stats line says it
 
 
 class Camera:

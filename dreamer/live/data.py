@@ -22,6 +22,7 @@ from dreamer.engine.contract.outline import DreamSteps
 from dreamer.errors import ConfigError
 from dreamer.files.plan import RunSummary, image_seed
 from dreamer.live.camera import Camera, Shot
+from dreamer.live.layers import TakesLayers
 from dreamer.live.view import LiveView
 from dreamer.motion.carry import FrameCarry
 from dreamer.motion.data import MotionDataModule, _as_is
@@ -157,7 +158,7 @@ class LiveDataModule(MotionDataModule):
 
     @override
     def dream_listeners(self) -> list[Any]:
-        return []
+        return [TakesLayers(self.camera)]
 
     @override
     def frame_carry(self) -> FrameCarry:

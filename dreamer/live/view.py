@@ -28,6 +28,7 @@ from dreamer.files.imageio import save_image
 from dreamer.files.outputs import atomic_path
 from dreamer.files.sections import settings
 from dreamer.live.camera import Camera, Shown
+from dreamer.live.layers import layer_value
 from dreamer.motion.carry import quantised
 from dreamer.motion.videoio import even
 
@@ -124,7 +125,9 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
         picture = quantised(images[0])
         source = quantised(batch.pixels[0])
         arrived = self.arrivals.pop(frame.number, time.monotonic())
-        self.camera.show(Shown(picture, source, arrived, time.monotonic(), frame.number))
+        climbed = trainer.lightning_module.hparams
+        layer = str(climbed.layers) + (f" channels {climbed.channels}" if climbed.channels else "")
+        self.camera.show(Shown(picture, source, arrived, time.monotonic(), frame.number, layer))
         self.accounted += 1
         if self.camera.snapshot_wanted is not None:
             self.camera.snapshotted(self._snapshot(self.camera.snapshot_wanted))
@@ -196,6 +199,9 @@ class LiveView(pl.Callback, DreamListener, Account, SavesConfig):
             tuning = self.camera.tuning
             if tuning is not None:
                 content["recipe"]["mirror"] = tuning.mirror
+                if tuning.layer is not None:
+                    climbed = {"layers": layer_value(tuning.layer), "channels": list(tuning.channels or []) or None}
+                    settings(content, "model").update(climbed)
                 now = {"size": tuning.size, "carry": tuning.carry, "frame_iterations": tuning.steps}
                 settings(content, "data").update(now, frame_lr=tuning.lr)
         else:

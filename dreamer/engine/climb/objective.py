@@ -5,7 +5,6 @@ the objective's ``terms``, the guides (``guide``), keyframes' cross-fades (``fad
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from typing import Any, Optional, Union
 
@@ -89,7 +88,6 @@ class DreamObjective(nn.Module):
             network.size,
         )
         self.fade = CrossFade(network.layer)
-        gc.collect()  # tracing leaves reference cycles that would keep the unused layers (VGG-16: 470 MB) alive
         self.terms.check(self.widths())
 
     def refer(self, pictures: Tensor, octave: int, levels: int) -> None:
