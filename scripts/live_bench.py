@@ -4,18 +4,20 @@ The camera is a clip made here: the bundled photo filmed by a 640×360 camera pa
 (``--camera`` sets another size), played by headless Chromium's fake camera.
 
     python scripts/live_bench.py --page  [--sizes 160 320] [--seconds 30] [--before REV] [--rounds 2]
-    python scripts/live_bench.py --parts [--sizes 160 320] [--frames 60]  [--before REV] [--rounds 2]
+    python scripts/live_bench.py --parts [--sizes 160 320] [--frames 60]  [--before REV] [--rounds 2] [--strength]
 
 ``--page``: ``dreamer app`` served here, the Live tab at a fixed size (auto off), recorded throughout;
 it prints, from the page's own stats line, the median frames/s and delay (a camera frame's arrival at
 the server to its dream leaving for the page), the new pictures a second counted in the page itself,
-the app's memory (resident set) after the first 5 s and at the end, and how long Stop takes.
+the app's memory (resident set) after the first 5 s and at the end, how long Stop takes, the CPU the
+app and the browser use (1 = one core), and the coherence: the recorded dreams' mean warping error
+along the camera frames' flow (``motion.warp.mean_warping_error``) beside the camera's own.
 
 ``--parts``: the same live run in one process without the page (a thread puts the camera's frames,
 decoded from JPEG as the page's are, 25 a second): a frame's time by part — decoding, resizing,
 flow, carry, the steps (forward, backward and update), the shown picture's 8-bit copy, its JPEG for
-the page, the recording — and the dream's strength (the activation gain per frame: the layer's
-objective at a frame's last step less at its first, median over the continued frames), beside
+the page, the recording — and the dream's strength (the activation gain per frame: the objective
+of a continued frame's dream less that of its start, both without jitter, median), beside
 each part's limit on this machine: the steps in a bare PyTorch loop
 at Live's thread count (the best of contiguous, channels-last and ``torch.compile``), the flow alone,
 the encoders alone.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import io
 import json
 import os
@@ -53,6 +56,15 @@ COUNT_CHANGES = """() => {
   new MutationObserver(() => window.changes.push(performance.now()))
     .observe(document.querySelector('#webcam-view'), {subtree: true, attributes: true, attributeFilter: ['src']});
 }"""
+COUNT_SENT = """() => {
+  window.sent = 0;
+  const fetched = window.fetch;
+  window.fetch = (...args) => {
+    if (String(args[0]).includes('dreamer/live/')) window.sent++;
+    return fetched(...args);
+  };
+}"""
+STRIDE = 2  # --strength: every second camera frame, in lockstep (a camera filming at twice the dream's rate)
 CAMERA_RATE = 25.0  # frames a second the page sends at most (its stream_every)
 
 
@@ -124,6 +136,14 @@ def browser_pids() -> list[int]:
     return found
 
 
+def decoded(path: Path) -> list[np.ndarray]:
+    """The frames of the video at ``path``, RGB."""
+    import av
+
+    with av.open(str(path)) as video:
+        return [frame.to_ndarray(format="rgb24") for frame in video.decode(video=0)]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -159,6 +179,7 @@ def page_run(size: int, seconds: float, clip: Path, env: dict[str, str]) -> dict
             page.wait_for_function("document.querySelector('#webcam-stats').innerText.includes('frames/s')")
             time.sleep(5)
             page.evaluate(COUNT_CHANGES)
+            page.evaluate(COUNT_SENT)
             page.click("#webcam-record input")
             memory_start, rates, delays = resident_mb(app.pid), [], []
             chromium = browser_pids()
@@ -175,23 +196,36 @@ def page_run(size: int, seconds: float, clip: Path, env: dict[str, str]) -> dict
             app_cpu = (cpu_seconds([app.pid]) - app_cpu) / spent
             browser_cpu = (cpu_seconds(chromium) - browser_cpu) / spent
             changes = page.evaluate("window.changes.length")
+            sent = page.evaluate("window.sent")
             page.click("#webcam-record input")
-            page.wait_for_selector("#webcam-downloads a[download]", timeout=60_000)
+            page.wait_for_selector("#webcam-downloads a[download='live-1-camera.mp4']", timeout=60_000)
+            recorded = {}
+            for name in ("live-1.mp4", "live-1-camera.mp4"):
+                link = page.query_selector(f"#webcam-downloads a[download='{name}']")
+                assert link is not None
+                recorded[name] = work / name
+                recorded[name].write_bytes(page.request.get(str(link.get_attribute("href"))).body())
             clicked = time.perf_counter()
             page.click("#webcam-stop")
             page.wait_for_function("document.querySelector('#webcam-status').innerText.includes('Stopped.')")
             stop = time.perf_counter() - clicked
             browser.close()
+        dreams, sources = decoded(recorded["live-1.mp4"]), decoded(recorded["live-1-camera.mp4"])
     finally:
         app.terminate()
         app.wait(timeout=60)
         shutil.rmtree(work, ignore_errors=True)
+    from dreamer.motion.warp import mean_warping_error
+
     return {
+        "flicker": mean_warping_error(dreams, sources),
+        "camera's flicker": mean_warping_error(sources, sources),
         "frames/s": statistics.median(rates),
         "lowest": min(rates),
         "delay ms": statistics.median(delays),
         "highest delay": max(delays),
         "painted/s": changes / seconds,
+        "sent/s": sent / seconds,  # camera frames the page sent (by Live's own route; 0: another transport)
         "memory MB": memory_end,
         "growth MB": memory_end - memory_start,
         "stop s": stop,
@@ -233,8 +267,14 @@ def timed(times: dict[str, list[float]], part: str, module: str, attribute: str)
     setattr(owner, name, wrapper)
 
 
-def parts_run(size: int, frames: int, camera_size: tuple[int, int]) -> dict[str, Any]:
-    """One live run in this process at ``size`` px, the page's work done by a thread; its figures."""
+def parts_run(size: int, frames: int, camera_size: tuple[int, int], strength: bool = False) -> dict[str, Any]:
+    """One live run in this process at ``size`` px, the page's work done by a thread; its figures
+    (``strength``: the activation gain per frame instead — the objective of a continued frame's dream
+    less its start's, and less its camera frame's — measured with three more forward passes a
+    frame, on every second camera frame put only once the one before is dreamed, so that any two
+    codes dream the same frames; its frames/s are not the run's own; the camera unmirrored, as before
+    the mirror)."""
+    import torch
     from PIL import Image
 
     from dreamer.app.live import LiveSettings
@@ -245,18 +285,34 @@ def parts_run(size: int, frames: int, camera_size: tuple[int, int]) -> dict[str,
     for part, places in PARTS.items():
         for module, attribute in places:
             timed(times, part, module, attribute)
-    climbed = collections.defaultdict(list)  # frame → its objective at each step
+    gains: list[float] = []  # a continued frame's activation at its end less at its start, without jitter
+    over_camera: list[float] = []  # … and less its camera frame's: how much more the dream shown excites the layer
     from dreamer.engine.module import DreamModule
+    from dreamer.live.view import LiveView
 
-    step = DreamModule.training_step
+    step, ended = DreamModule.training_step, LiveView.on_dream_end
+    starts: dict[int, Any] = {}
 
     def watched(module: Any, batch: Any, index: int) -> Any:
-        out = step(module, batch, index)
-        if batch.frame is not None:
-            climbed[batch.frame.number].append(float(out["objective"].sum()))
-        return out
+        if batch.frame is not None and batch.frame.continues and batch.position.step == 0:
+            with torch.no_grad():
+                starts[batch.frame.number] = float(module.objective(module.picture(), batch).sum())
+        return step(module, batch, index)
 
-    DreamModule.training_step = watched  # type: ignore[method-assign]
+    def measured(view: Any, trainer: Any, dream: Any, images: Any) -> None:
+        frame = dream.batch.frame
+        if frame is not None and frame.number in starts:
+            objective = trainer.lightning_module.objective
+            with torch.no_grad():
+                end = float(objective(images, dream.batch).sum())
+                camera_frame = float(objective(dream.batch.pixels.to(images.device), dream.batch).sum())
+            gains.append(end - starts.pop(frame.number))
+            over_camera.append(end - camera_frame)
+        ended(view, trainer, dream, images)
+
+    if strength:
+        DreamModule.training_step = watched  # type: ignore[method-assign]
+        LiveView.on_dream_end = measured  # type: ignore[method-assign]
     jpegs = []
     for picture in camera_frames(*camera_size, count=120):
         buffer = io.BytesIO()
@@ -264,6 +320,8 @@ def parts_run(size: int, frames: int, camera_size: tuple[int, int]) -> dict[str,
         jpegs.append(buffer.getvalue())
     camera = Camera()
     settings = LiveSettings(size=size)
+    if strength and hasattr(settings, "mirror"):
+        settings = dataclasses.replace(settings, mirror=False)  # the same pictures as the code before the mirror
     camera.tuning, camera.recording = settings.tuning, True
     folder = Path(tempfile.mkdtemp(prefix="dreamer-live-parts-"))
     quiet = ["--trainer.accelerator=cpu", "--trainer.enable_progress_bar=false"]
@@ -274,11 +332,15 @@ def parts_run(size: int, frames: int, camera_size: tuple[int, int]) -> dict[str,
     delays: list[float] = []
     last, index, warm = None, 0, 5
     while len(shown) < frames + warm:
+        if not runner.is_alive():
+            raise RuntimeError("the live run ended before its frames were counted")
         started = time.perf_counter()
         with Image.open(io.BytesIO(jpegs[index % len(jpegs)])) as picture:
             camera.put(np.asarray(picture.convert("RGB")))
         times["decoding (the page's)"].append(time.perf_counter() - started)
-        index += 1
+        index += STRIDE if strength else 1
+        while strength and camera.shown is last and runner.is_alive():  # in lockstep: both codes see the same frames
+            time.sleep(0.001)
         now = camera.shown
         if now is not None and now is not last:
             started = time.perf_counter()
@@ -287,20 +349,19 @@ def parts_run(size: int, frames: int, camera_size: tuple[int, int]) -> dict[str,
             last = now
             shown.append(time.monotonic())
             delays.append(now.finished - now.arrived)
-        time.sleep(1 / CAMERA_RATE)
+        if not strength:
+            time.sleep(1 / CAMERA_RATE)
     camera.close()
     runner.join()
     shutil.rmtree(folder, ignore_errors=True)
     counted = shown[warm:]
     rate = (len(counted) - 1) / (counted[-1] - counted[0])
     per_frame = {part: 1000 * sum(values) / len(shown) for part, values in times.items()}
-    continued = [values for number, values in climbed.items() if number > warm and len(values) > 1]
-    gains = [values[-1] - values[0] for values in continued]
     return {
         "frames/s": rate,
         "delay ms": 1000 * statistics.median(delays[warm:]),
-        "gain per frame": statistics.median(gains),
-        "activation at a frame's start": statistics.median(values[0] for values in continued),
+        **({"gain per frame": statistics.median(gains[warm:])} if strength else {}),
+        **({"gain over the camera": statistics.median(over_camera[warm:])} if strength else {}),
         "parts ms": per_frame,
     }
 
@@ -313,7 +374,7 @@ def limits(size: int, camera_size: tuple[int, int], threads: int) -> dict[str, f
     import torchvision
     from PIL import Image
 
-    from dreamer.live.data import fitted
+    from dreamer.live.data import FLOW_SIDE, fitted
     from dreamer.motion.warp import consistent, dis_flow
 
     torch.set_num_threads(threads)
@@ -335,7 +396,10 @@ def limits(size: int, camera_size: tuple[int, int], threads: int) -> dict[str, f
             spent.append(time.perf_counter() - started)
         return 1000 * statistics.median(spent[3:] or spent)
 
+    from torch.fx.experimental.optimization import fuse
+
     best = {"contiguous": steps(network, torch.contiguous_format)}
+    network = fuse(network).requires_grad_(False)  # batch norms folded into convolutions, as dreamer does
     best["channels-last"] = steps(network.to(memory_format=torch.channels_last), torch.channels_last)
     network = network.to(memory_format=torch.contiguous_format)
     try:
@@ -344,7 +408,8 @@ def limits(size: int, camera_size: tuple[int, int], threads: int) -> dict[str, f
         best["torch.compile"] = steps(compiled, torch.contiguous_format)
     except Exception as error:  # noqa: BLE001 (a compiler that cannot run here is reported, not fatal)
         print(f"  torch.compile: {type(error).__name__}")
-    out: dict[str, float] = {f"one step ({name})": value for name, value in best.items()}
+    out: dict[str, float] = {f"one step ({name}{'' if name == 'contiguous' else ', BN folded'})": value
+                             for name, value in best.items()}  # fmt: skip
     out["the steps (2, the best way)"] = 2 * min(best.values())
 
     def median_ms(work: Callable[[int], Any]) -> float:
@@ -358,8 +423,8 @@ def limits(size: int, camera_size: tuple[int, int], threads: int) -> dict[str, f
     out["flow at the frame's size"] = median_ms(
         lambda i: consistent(dis_flow(frames[i], frames[i - 1]), dis_flow(frames[i - 1], frames[i]))
     )
-    small = [fitted(frame, 160) for frame in frames]
-    out["flow at 160 px"] = median_ms(
+    small = [fitted(frame, FLOW_SIDE) for frame in frames]
+    out[f"flow at {FLOW_SIDE} px"] = median_ms(
         lambda i: consistent(dis_flow(small[i], small[i - 1]), dis_flow(small[i - 1], small[i]))
     )
     out["JPEG for the page"] = median_ms(lambda i: Image.fromarray(frames[i]).save(io.BytesIO(), "JPEG", quality=75))
@@ -408,6 +473,7 @@ def main() -> int:
     parser.add_argument("--camera", default="640x360", help="the camera's width x height")
     parser.add_argument("--before", help="a git revision to measure beside this code, alternated")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--strength", action="store_true", help="with --parts: the activation gain per frame")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     camera_size = tuple(int(side) for side in args.camera.split("x"))
@@ -418,13 +484,14 @@ def main() -> int:
             figures: dict[str, Any] = page_run(size, args.seconds, clip, dict(os.environ))
             shutil.rmtree(clip.parent)
         else:
-            figures = parts_run(size, args.frames, camera_size)  # type: ignore[arg-type]
+            figures = parts_run(size, args.frames, camera_size, args.strength)  # type: ignore[arg-type]
         print(json.dumps(figures))
         return 0
     codes = {"this code": ROOT}
     if args.before:
         codes[f"before ({args.before})"] = worktree(args.before)
     kind = ["--page", "--seconds", str(args.seconds)] if args.page else ["--parts", "--frames", str(args.frames)]
+    kind += ["--strength"] if args.strength else []
     results: dict[tuple[str, int], list[dict[str, Any]]] = collections.defaultdict(list)
     try:
         for round_ in range(args.rounds):
@@ -446,7 +513,7 @@ def main() -> int:
             for part in runs[0]["parts ms"]:
                 spent = statistics.median(run["parts ms"].get(part, 0.0) for run in runs)
                 print(f"    {part:24s} {spent:6.1f} ms per frame")
-    if args.parts:
+    if args.parts and not args.strength:
         threads = max(1, (os.cpu_count() or 2) - 1)
         for size in args.sizes:
             print(f"\nlimits at {size} px, {threads} thread(s), each part alone (ms per frame):")

@@ -45,6 +45,7 @@ AUTO_RATE = 10.0
 RESTART_WAIT = 0.2  # seconds between looks at the run (new settings, Stop)
 SNAPSHOT_WAIT = 5.0  # seconds Snapshot waits for the running dream to write it
 MAX_HOLD = 0.5  # seconds a camera frame's answer waits for a dream at most
+EARLY = 0.02  # seconds before the running dream's expected end the next camera frame is to arrive
 FRAME_BYTES = 8 << 20  # the largest camera frame the page may send (a JPEG)
 
 
@@ -133,6 +134,7 @@ class LiveState:
     last_sent: Optional[Shown] = None
     auto: Optional[AutoSize] = None  # choosing the size, where the size control says "auto"
     answered: Optional[float] = None  # when the last camera frame was answered
+    waited: float = 0.0  # how long the page was told to wait before its next frame (s)
     coming: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=15)
     )  # answer → next frame
@@ -218,15 +220,15 @@ class LiveTab:
                 run.stop.set()
         raise RuntimeError("a page run ended without saying so")
 
-    def answer(self, token: str, picture: np.ndarray) -> tuple[Optional[np.ndarray], str]:
+    def answer(self, token: str, picture: np.ndarray) -> tuple[Optional[np.ndarray], str, float]:
         """A camera frame sent with ``token`` (``route``): into the camera's slot; back, the newest
-        dream (``None``: none new) and the stats.
+        dream (``None``: none new within ``MAX_HOLD``), the stats, and how long the page should wait
+        before it films the next frame (s).
 
-        The page sends its next frame only once this answers, so the answer is paced: it waits for
-        the running dream until just before that dream is due to end (less the time a frame takes to
-        come from the page), and answers at once when a dream is shown. So each dream leaves the
-        moment it is shown, the next camera frame arrives as the dream before it ends (never much
-        older), and the page sends about two frames per dream instead of all it can.
+        The answer waits for the running dream and leaves the moment it is shown; the wait it names
+        is the next dream's expected time less the time a frame takes to come from the page, so the
+        next frame arrives just as the dream before it ends: one frame sent per dream, never much
+        older than the dream's start.
 
         Raises:
             KeyError: no Live runs with ``token``.
@@ -234,15 +236,15 @@ class LiveTab:
         state = self.lives[self.tokens[token]]
         arrived = time.monotonic()
         if state.answered is not None:
-            state.coming.append(arrived - state.answered)
+            state.coming.append(max(0.0, arrived - state.answered - state.waited))
         state.camera.put(picture)
+        shown = state.camera.wait_shown(state.last_sent, arrived + MAX_HOLD)
+        state.answered = now = time.monotonic()
         due = state.camera.due()
-        until = arrived if due is None or not state.coming else due - float(np.median(state.coming))
-        shown = state.camera.wait_shown(state.last_sent, min(until, arrived + MAX_HOLD))
-        state.answered = time.monotonic()
+        coming = float(np.percentile(state.coming, 75)) if state.coming else 0.0  # rather early than late
+        state.waited = max(0.0, due - now - coming - EARLY) if due is not None else 0.0
         if shown is None or shown is state.last_sent:
-            return None, state.stats()
-        now = time.monotonic()
+            return None, state.stats(), state.waited
         state.last_sent = shown
         state.sent.append((shown.number, now))
         state.delays.append(now - shown.arrived)
@@ -251,7 +253,7 @@ class LiveTab:
             if side != state.wanted.size:
                 state.wanted = replace(state.wanted, size=side)
                 state.camera.tuning = state.wanted.tuning
-        return shown.dream, state.stats()
+        return shown.dream, state.stats(), state.waited
 
     async def route(self, token: str, request: Request) -> Response:
         """``POST /dreamer/live/<token>``: a camera frame (a JPEG, as the page's canvas makes it) in;
@@ -269,10 +271,10 @@ class LiveTab:
         if picture is None:
             return Response(status_code=400)
         try:
-            dream, stats = self.answer(token, cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))
+            dream, stats, wait = self.answer(token, cv2.cvtColor(picture, cv2.COLOR_BGR2RGB))
         except KeyError:  # Live stopped while the frame came
             return Response(status_code=404)
-        headers = {"X-Dreamer-Stats": quote(stats), "Cache-Control": "no-store"}
+        headers = {"X-Dreamer-Stats": quote(stats), "X-Dreamer-Next": f"{1000 * wait:.0f}", "Cache-Control": "no-store"}
         if dream is None:
             return Response(status_code=204, headers=headers)
         encoded = cv2.imencode(".jpg", cv2.cvtColor(dream, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])[1]

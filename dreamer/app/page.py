@@ -192,6 +192,7 @@ START_CAMERA = """(...values) => {
       } catch (error) { await pause(200); continue; }
       const said = answer.headers.get('X-Dreamer-Stats');
       if (said) stats.innerText = decodeURIComponent(said);
+      const wait = Number(answer.headers.get('X-Dreamer-Next')) || 0;  // film the next frame just in time
       if (answer.status === 200) {
         const before = shown.src;
         shown.src = URL.createObjectURL(await answer.blob());
@@ -199,6 +200,7 @@ START_CAMERA = """(...values) => {
       } else if (answer.status !== 204) {
         await pause(100);  // between two runs (new settings), or stopped
       }
+      if (wait > 0) await pause(wait);
     }
   })();
   return values;

@@ -3,14 +3,13 @@ through the network already built (no new run, nothing loaded again)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Protocol, cast
 
 import lightning.pytorch as pl
 from typing_extensions import override
 
 from dreamer.engine.contract.batch import DreamBatch
 from dreamer.engine.contract.events import DreamListener
-from dreamer.engine.module import DreamModule
 from dreamer.live.camera import Camera
 
 
@@ -18,6 +17,12 @@ def layer_value(text: str) -> Any:
     """A layer as the page's control gives it: ``"11"`` is the network's 11th documented layer (a
     number, as ``--model.layers 11`` reads it), anything else a layer's name."""
     return int(text) if text.strip().isdigit() else text.strip()
+
+
+class Retargets(Protocol):
+    """A model that climbs other layers from its next step on (``DreamModule.retarget``)."""
+
+    def retarget(self, layers: Any, channels: Any) -> None: ...
 
 
 class TakesLayers(pl.Callback, DreamListener):
@@ -36,6 +41,5 @@ class TakesLayers(pl.Callback, DreamListener):
         if self.climbing is None:
             self.climbing = wanted  # what the run was built with
         elif wanted != self.climbing and batch.position.step == 0:
-            assert isinstance(pl_module, DreamModule)
-            pl_module.retarget(*wanted)
+            cast(Retargets, pl_module).retarget(*wanted)  # the data side names no model class
             self.climbing = wanted
