@@ -17,6 +17,7 @@ import math
 import shutil
 import sys
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -68,14 +69,19 @@ class Judge(nn.Module):
 '''
 
 
-def draw(kind: int, generator: torch.Generator) -> torch.Tensor:
-    """One ``SIDE`` px picture of shape ``kind``: random place, size, turn and colours."""
+def draw(
+    kind: int, generator: torch.Generator, colours: Optional[tuple[tuple[int, ...], tuple[int, ...]]] = None
+) -> torch.Tensor:
+    """One ``SIDE`` px picture of shape ``kind``: random place, size and turn; random colours, or
+    ``colours`` (the shape's, the background's)."""
 
     def uniform(low: float, high: float) -> float:
         return low + (high - low) * torch.rand(1, generator=generator).item()
 
     back = tuple(int(uniform(0, 255)) for _ in range(3))
     fore = tuple(int((c + 96 + uniform(0, 64)) % 256) for c in back)
+    if colours is not None:
+        fore, back = colours
     picture = Image.new("RGB", (SIDE, SIDE), back)
     pen = ImageDraw.Draw(picture)
     radius, cx, cy, turn = uniform(12, 24), uniform(24, 40), uniform(24, 40), uniform(0, 2 * math.pi)

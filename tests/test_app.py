@@ -25,7 +25,7 @@ from tests.helpers import free_port
 
 gradio = pytest.importorskip("gradio", reason="the page's extra is not installed: pip install -e '.[app]'")
 
-from dreamer.app.form import form_settings  # noqa: E402
+from dreamer.app.form import form_settings, prompt_of  # noqa: E402
 from dreamer.app.recipe import SETTINGS, Recipe, preset, preset_value, recipe_yaml  # noqa: E402
 from dreamer.app.uploads import UploadError, take_photo, take_video  # noqa: E402
 from dreamer.app.workspace import Workspace  # noqa: E402
@@ -389,7 +389,7 @@ def test_the_network_field_takes_torchvision_and_timm_names_only_and_lists_their
     assert chosen in layers
     assert network_layers("mobilenet_v2") == ([str(i) for i in range(19)], "11")
     for own in ("nets.py:ShapesNet", "my_pkg.nets.ShapesNet"):
-        with pytest.raises(ConfigError, match="the page takes torchvision and timm names"):
+        with pytest.raises(ConfigError, match="the page takes torchvision, timm and clip names"):
             page_network(own)
     with pytest.raises(ConfigError, match="closest"):
         network_layers("resnet_18")
@@ -404,6 +404,29 @@ def test_a_network_changed_in_the_form_is_in_the_command():
     assert "--model.backbone=resnet18 --model.layers=layer3" in recipe.command({})
 
 
+def test_the_prompt_box_is_the_objective_and_empty_keeps_the_presets():
+    values = {key: preset_value(preset("quickstart"), key) for key in SETTINGS}
+    values |= {"octaves.count": str(values["octaves.count"]), "model.tile_size": str(values["model.tile_size"])}
+    assert "model.objective" not in Recipe.from_form("quickstart", form_settings({**values, "prompt": "  "})).settings
+    said = form_settings({**values, "prompt": "a city  of glass", "model.backbone": "clip:ViT-B-32/openai"})
+    recipe = Recipe.from_form("quickstart", said)
+    assert recipe.settings["model.objective"] == "text 'a city of glass'"
+    assert "'--model.objective=text '\"'\"'a city of glass'\"'\"''" in recipe.command({})
+    assert form_settings({**values, "prompt": "the cat's dream"})["model.objective"] == 'text "the cat\'s dream"'
+    with pytest.raises(ConfigError, match="has both ' and \""):
+        form_settings({**values, "prompt": 'the cat\'s "dream"'})
+    assert prompt_of("text 'a city of glass'") == "a city of glass"
+    assert prompt_of("mean_square + text 'a city'") == prompt_of("mean_square") == ""
+
+
+def test_a_prompt_in_the_page_reaches_the_engine(page):
+    page.fill("#prompt textarea", "a city of glass")
+    page.click("#dream-button")
+    line = wait_for_status(page, "error", timeout=120)
+    assert "a text term reads a prompt through a text tower" in line and "clip:" in line, line
+    assert "--model.objective=text " in page.inner_text("#command .cm-content")
+
+
 def test_a_network_typed_in_the_page_lists_its_layers_and_a_file_is_refused(page):
     page.fill("#network input", "resnet18")
     page.press("#network input", "Enter")
@@ -416,7 +439,7 @@ def test_a_network_typed_in_the_page_lists_its_layers_and_a_file_is_refused(page
     page.fill("#network input", "nets.py:ShapesNet")
     page.press("#network input", "Enter")
     line = wait_for_status(page, "error", timeout=60)
-    assert line.startswith("dreamer: error: model.backbone: the page takes torchvision and timm names"), line
+    assert line.startswith("dreamer: error: model.backbone: the page takes torchvision, timm and clip names"), line
 
 
 # --- Live, with Chromium's fake camera -----------------------------------------------------------

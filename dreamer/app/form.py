@@ -10,6 +10,7 @@ import gradio as gr
 import torchvision.models as tvm
 
 from dreamer.app.recipe import SETTINGS, preset, preset_value
+from dreamer.engine.climb.objectives import parse_objective
 from dreamer.engine.networks.backbones import BACKBONES, backbone_spec
 from dreamer.engine.networks.network import build_network, is_class_reference
 from dreamer.errors import ConfigError
@@ -33,7 +34,7 @@ def network_choices(own: str) -> list[str]:
 
 
 def page_network(text: Optional[str]) -> str:
-    """The network the page's field names: a torchvision or timm name only. A page may be served to
+    """The network the page's field names: a torchvision, timm or clip name only. A page may be served to
     others, so it never imports a class path or a file (the command line does).
 
     Raises:
@@ -42,7 +43,8 @@ def page_network(text: Optional[str]) -> str:
     name = (text or "").strip()
     if not name or is_class_reference(name):
         raise ConfigError(
-            f"model.backbone: the page takes torchvision and timm names (resnet50, timm:convnext_tiny), not {name!r}; "
+            "model.backbone: the page takes torchvision, timm and clip names (resnet50, timm:convnext_tiny, "
+            f"clip:ViT-B-32/laion2b_s34b_b79k), not {name!r}; "
             "a network of your own dreams from the command line"
         )
     return name
@@ -66,18 +68,22 @@ def network_layers(backbone: str) -> tuple[list[str], str]:
     network = build_network(name, None)  # names and shapes do not depend on the weights
     rows = layer_table(network, shown_side(network))
     layers = [row[0] for row in rows if row[2].count(",") == 3]  # [B, C, h, w]: a map, as dreams climb
+    if network.text is not None:  # a CLIP-like network: its embedding too, where a prompt is climbed
+        layers.append(network.output)
     if not layers:
         raise ConfigError(f"model.backbone: {name} has no layer with maps to dream")
     return layers, layers[len(layers) * 3 // 5]
 
 
 def form_values(name: str) -> dict[str, Any]:
-    """The form's fields at the preset's values, by setting (the layer with the backbone's choices)."""
+    """The form's fields at the preset's values, by setting (the layer with the backbone's choices;
+    ``prompt``: the preset's prompt, where its objective is one)."""
     config = preset(name)
     value = {key: preset_value(config, key) for key in SETTINGS}
     tile = value["model.tile_size"]
     return {
         **value,
+        "prompt": prompt_of(preset_value(config, "model.objective")),
         "model.layers": gr.update(choices=layer_choices(config), value=str(value["model.layers"])),
         "model.channels": channels_text(value["model.channels"]),
         "octaves.count": str(value["octaves.count"]),
@@ -86,8 +92,10 @@ def form_values(name: str) -> dict[str, Any]:
 
 
 def form_settings(values: dict[str, Any]) -> dict[str, Any]:
-    """The form's fields (by setting) typed as the command line takes them."""
+    """The form's fields (by setting) typed as the command line takes them; a prompt is the objective
+    (``text '…'``), else the preset's objective holds."""
     count, tile = values["octaves.count"], values["model.tile_size"]
+    prompt = prompt_objective(values.get("prompt"))
     return {
         "model.backbone": page_network(values["model.backbone"]),
         "model.layers": values["model.layers"],
@@ -101,7 +109,32 @@ def form_settings(values: dict[str, Any]) -> dict[str, Any]:
         "model.filters.laplacian_levels": int(values["model.filters.laplacian_levels"]),
         "model.tile_size": None if tile == "none" else int(tile),
         "data.seed": int(values["data.seed"] or 0),
+        **({"model.objective": prompt} if prompt else {}),
     }
+
+
+def prompt_objective(text: Optional[str]) -> Optional[str]:
+    """The prompt box's sentence as an objective (``text 'a city of glass'``); ``None`` when empty.
+
+    Raises:
+        ConfigError: a sentence with both kinds of quotes (the objective could not hold it).
+    """
+    prompt = " ".join((text or "").split())
+    if not prompt:
+        return None
+    if "'" in prompt and '"' in prompt:
+        raise ConfigError(f"prompt: {prompt!r} has both ' and \"; keep one kind of quote")
+    return f'text "{prompt}"' if "'" in prompt else f"text '{prompt}'"
+
+
+def prompt_of(objective: Any) -> str:
+    """The prompt of an objective that is one prompt alone (``text 'a city'``), else ``""``."""
+    try:
+        terms = parse_objective(str(objective)) if objective else []
+    except ConfigError:
+        return ""
+    alone = len(terms) == 1 and terms[0].kind == "text" and terms[0].weight == 1
+    return str(terms[0].label) if alone else ""
 
 
 def channels_text(channels: Any) -> str:

@@ -37,13 +37,19 @@ def dream_fields(first: dict[str, Any]) -> dict[str, Any]:
         "model.backbone": gr.Dropdown(
             network_choices(network),
             value=network,
-            label="Network (torchvision, or timm:<name>)",
+            label="Network (torchvision, timm:<name>, or clip:<name>/<tag> for a prompt)",
             allow_custom_value=True,
             elem_id="network",
         ),
         "model.layers": gr.Dropdown(layer["choices"], value=layer["value"], label="Layer", elem_id="layer"),
         "model.channels": gr.Textbox(
             first["model.channels"], label="Channels (empty: the whole layer; 7, or 3, 7, 12)", elem_id="channels"
+        ),
+        "prompt": gr.Textbox(
+            first["prompt"],
+            label="Prompt (a sentence to dream, through a clip: network; empty: the preset's objective)",
+            placeholder="a city of glass",
+            elem_id="prompt",
         ),
         "octaves.count": gr.Dropdown(["auto", *map(str, range(1, 13))], value=first["octaves.count"], label="Octaves"),
         "octaves.scale": gr.Slider(1.2, 2.0, value=first["octaves.scale"], step=0.05, label="Octave scale"),

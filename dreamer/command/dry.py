@@ -16,6 +16,7 @@ from dreamer.command.runner import DreamerCLI
 from dreamer.command.spec import RunSpec, spec_from
 from dreamer.command.weights import found
 from dreamer.engine.networks.backbones import BACKBONES, IMAGENET, pretrained_stood_in
+from dreamer.engine.networks.clip import CLIP, open_clip_weights_here
 from dreamer.engine.networks.network import TIMM, timm_weights_here
 
 FLAG = "--dry_run"
@@ -36,6 +37,11 @@ def weights_line(spec: RunSpec) -> str:
     if isinstance(backbone, str) and backbone.startswith(TIMM):
         here = timm_weights_here(backbone[len(TIMM) :])
         return f"weights: timm's for {backbone}: {'present' if here else 'missing (not in the Hugging Face cache)'}"
+    if isinstance(backbone, str) and backbone.startswith(CLIP) and "/" in backbone:
+        arch, _, tag = backbone[len(CLIP) :].partition("/")
+        found_here = open_clip_weights_here(arch, tag)
+        said = {True: "present", False: "missing (not in the Hugging Face cache)", None: "fetched when the run starts"}
+        return f"weights: open_clip's {tag} for clip:{arch}: {said[found_here]}"
     if isinstance(backbone, str) and backbone in BACKBONES:
         path = found(backbone)
         return f"weights: {path} (present)" if path else f"weights: missing (dreamer weights fetch {backbone})"

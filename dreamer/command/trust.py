@@ -12,7 +12,7 @@ may set the dream's own options and nothing else:
 - **The Trainer**: every option at dreamer's default, except those that change the pixels
   (``PIXELS``), where it runs by registered name or number (``PLACES``) and what it shows (``SHOWN``:
   progress bar, logger on or off); the command line overrides any of them.
-- **The network**: by torchvision or timm name. A class path from a recipe is never imported. A
+- **The network**: by torchvision, timm or clip (open_clip) name. A class path from a recipe is never imported. A
   network file (``nets.py:Net``) is imported only with ``--import_recipe_network`` (then only the
   file of that name beside the recipe, with the recorded SHA-256) or when the user names it on the
   command line (its SHA-256 still checked against the recipe's).
@@ -297,7 +297,7 @@ def _network(content: dict[str, Any], origin: Path, trust: Trust, pins: list[_Pi
     reference = str(backbone.get("class_path", "")) if isinstance(backbone, dict) else backbone
     if (
         not isinstance(reference, str)
-        or reference.startswith("timm:")
+        or reference.startswith(("timm:", "clip:"))  # names: their libraries build them, importing nothing
         or (":" not in reference and "." not in reference)
     ):
         return
@@ -389,7 +389,7 @@ def pinned_inputs(content: dict[str, Any]) -> list[tuple[str, Path]]:
     settings = settings_of(content, "model")
     backbone = settings.get("backbone")
     reference = backbone.get("class_path") if isinstance(backbone, dict) else backbone
-    if isinstance(reference, str) and ":" in reference and not reference.startswith("timm:"):
+    if isinstance(reference, str) and ":" in reference and not reference.startswith(("timm:", "clip:")):
         file = Path(reference.rpartition(":")[0])
         if file.is_file():
             found.append(("model.backbone", file))

@@ -6,7 +6,8 @@
 
 Any torchvision classification model can be fetched by name. On the offline machine, copy the files
 into ``$TORCH_HOME/hub/checkpoints/`` (default ``~/.cache/torch/hub/checkpoints/``), or pass one with
-``--model.weights path.pth``. timm networks fetch through timm (the offline message says how).
+``--model.weights path.pth``. timm networks fetch through timm (the offline message says how);
+``clip:ARCH/TAG`` (open_clip's) into the Hugging Face cache, as open_clip itself does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Optional
 
 import torch
 
+from dreamer.engine.networks import clip
 from dreamer.engine.networks.backbones import (
     BACKBONES,
     FLOW_NETWORKS,
@@ -25,6 +27,7 @@ from dreamer.engine.networks.backbones import (
     hub_checkpoint_path,
     shipped_checkpoint_path,
 )
+from dreamer.engine.networks.clip import CLIP
 from dreamer.errors import DreamerError
 
 KNOWN = [*BACKBONES, *FLOW_NETWORKS]  # the documented backbones and the flow networks of videos
@@ -52,6 +55,15 @@ def fetch(names: list[str], dest: Optional[Path]) -> int:
     file); 1 when any could not be fetched, each said in one line."""
     failed = 0
     for name in names:
+        if name.startswith(CLIP):
+            try:
+                clip.fetch(name)
+            except Exception as error:  # open_clip's download, whatever fails in it  # noqa: BLE001
+                print(f"{name}: could not download: {error}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{name}: saved in the Hugging Face cache")
+            continue
         spec = backbone_spec(name)
         target = dest / spec.filename if dest else hub_checkpoint_path(name)
         if target.is_file():
@@ -74,7 +86,8 @@ def main(args: list[str]) -> int:
     )
     commands = parser.add_subparsers(dest="command")
     getting = commands.add_parser("fetch", help="download networks' pretrained weights")
-    getting.add_argument("names", nargs="*", help=f"networks (any torchvision model; known: {', '.join(KNOWN)})")
+    known = ", ".join(KNOWN)
+    getting.add_argument("names", nargs="*", help=f"networks (any torchvision model, clip:ARCH/TAG; known: {known})")
     getting.add_argument("--all", action="store_true", help="every known network")
     getting.add_argument("--dest", type=Path, help="a folder to save into (default: the torch hub cache)")
     try:
@@ -88,8 +101,8 @@ def main(args: list[str]) -> int:
         print("dreamer: error: dreamer weights fetch: name at least one network, or --all", file=sys.stderr)
         return 2
     try:
-        for name in names:
-            backbone_spec(name)  # every name checked before any download
+        for name in names:  # every name checked before any download
+            clip.checked_name(name[len(CLIP) :]) if name.startswith(CLIP) else backbone_spec(name)
     except DreamerError as error:
         print(f"dreamer: error: {error}", file=sys.stderr)
         return 2

@@ -18,9 +18,13 @@ from dreamer.engine.climb.schedule import ChannelSchedule, LayerSchedule, Schedu
 from dreamer.engine.climb.terms import Terms
 from dreamer.engine.climb.tiling import tiled_gradient, tiled_objective
 from dreamer.engine.contract.batch import DreamBatch
+from dreamer.engine.networks.clip import cutouts
 from dreamer.engine.networks.extractor import Compile, LayerExtractor
 from dreamer.engine.networks.network import Network
 from dreamer.errors import ConfigError
+
+TEXT_VIEWS = 8  # random views of a picture a text term is scored on, per step
+TEXT_SIDE = 224  # their side, for a text tower that takes any size
 
 
 class DreamObjective(nn.Module):
@@ -66,16 +70,28 @@ class DreamObjective(nn.Module):
             )
         self.tile_size = tile_size
         self.guides = Guides(guide.image, guide.side) if guide.image is not None else None
-        if self.terms.classes:  # class terms climb the network's output (its logits), whatever model.layers says
-            output = network.output
-            self.terms.name_classes(output, network.categories)
-            only = all(term.kind == "class" for term in self.terms.terms)
+        self.text = network.text if self.terms.prompts else None
+        if self.terms.prompts and self.text is None:
+            raise ConfigError(
+                f"model.objective: a text term reads a prompt through a text tower, which {network.name} has not: "
+                "use a CLIP-like network (clip:<open_clip model>/<pretrained tag>, or a model of yours with "
+                "encode_image, encode_text and tokenize)"
+            )
+        self.views, self.view_side = TEXT_VIEWS, network.size or TEXT_SIDE
+        self.generator = torch.Generator().manual_seed(0)  # where the views are cut: the same on every run
+        if self.terms.classes or self.terms.prompts:  # both climb the network's output, whatever model.layers says
+            output = self.terms.output = network.output
+            if self.terms.classes:
+                self.terms.name_classes(output, network.categories)
+            only = all(term.kind in ("class", "text") for term in self.terms.terms)
             self.schedule = Schedule(network.layer, output if only else layers, None if only else channels)
-            self.schedule.layers = [tuple(dict.fromkeys((*entry, output))) for entry in self.schedule.layers]
+            if self.terms.classes:  # the output beside each entry's layers (text terms see views instead)
+                self.schedule.layers = [tuple(dict.fromkeys((*entry, output))) for entry in self.schedule.layers]
         else:
             self.schedule = Schedule(network.layer, layers, channels)
         fade_sets = [tuple(network.layer(layer) for layer in entry_list(entry)) for entry in fades]
-        layer_sets = [*self.schedule.layers, *fade_sets]
+        view_sets = [(network.output,)] if self.text is not None else []  # the views of text terms
+        layer_sets = [*self.schedule.layers, *fade_sets, *view_sets]
         self.extractor = LayerExtractor(
             network.module,
             layer_sets,
@@ -156,6 +172,8 @@ class DreamObjective(nn.Module):
         if self.fade.active and self.guides is None:
             return self.fade.objectives(images, entry, self.schedule, self.extractor, self.layer_value)
         layers = self.schedule.layers[entry]
+        if self.text is not None and all(term.kind == "text" for term in self.terms.terms):
+            return {"text": self.text_value(images)}  # prompts alone: the views are all the tower sees
         activations = self.extractor(images, layers)
         if self.guides is not None:
             names = batch.names or [""] * images.shape[0]
@@ -169,18 +187,31 @@ class DreamObjective(nn.Module):
                 for layer, value in activations.items()
             }
         channels = self.schedule.channels[entry]
-        return {
+        values = {
             layer: self.layer_value(value, layer, channels, layers, batch.channels)
             for layer, value in activations.items()
         }
+        if self.text is not None:
+            values["text"] = self.text_value(images)
+        return values
+
+    def text_value(self, images: Tensor) -> Tensor:
+        """Per-image ``[B]``: the text terms, scored on ``views`` random views of each picture."""
+        tower = self.text
+        assert tower is not None and self.terms.output is not None
+        self.terms.embed(lambda prompts: tower.embed(prompts, images.device))
+        views = cutouts(images, self.views, self.view_side, self.generator)
+        embeddings = self.extractor(views, (self.terms.output,))[self.terms.output]
+        return self.terms.text_value(embeddings, self.views)
 
     def forward(self, images: Tensor, batch: DreamBatch, octave: Optional[int] = None) -> Tensor:
         """The per-image objective ``[B]``: the layers' objectives summed."""
         return torch.stack(list(self.per_layer(images, batch, octave).values())).sum(dim=0)
 
     def tiles(self, images: Tensor) -> bool:
-        """Whether ``images`` are measured tile by tile (never for a class: it needs the whole picture)."""
-        return self.tile_size is not None and max(images.shape[-2:]) > self.tile_size and not self.terms.classes
+        """Whether ``images`` are measured tile by tile (never for a class or a prompt: they need the whole picture)."""
+        whole = self.terms.classes or self.terms.prompts
+        return self.tile_size is not None and max(images.shape[-2:]) > self.tile_size and not whole
 
     def gradient(self, images: Tensor, batch: DreamBatch) -> tuple[Tensor, Tensor]:
         """The objective's gradient and value ``[B]``, tile by tile (memory bounded by the tile)."""

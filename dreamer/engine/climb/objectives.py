@@ -53,10 +53,10 @@ def activation_objective(
     return values.flatten(1).mean(dim=1)
 
 
-TermKind = Literal["mean_square", "mean", "channel", "neuron", "direction", "caricature", "class"]
+TermKind = Literal["mean_square", "mean", "channel", "neuron", "direction", "caricature", "class", "text"]
 _TERM = re.compile(
     r"\s*(?P<sign>[+-])?\s*(?P<weight>\d+(?:\.\d*)?(?:e-?\d+)?|\.\d+)?\s*\*?\s*"
-    r"(?P<kind>mean_square|mean|channel|neuron|direction|caricature|class)\b"
+    r"(?P<kind>mean_square|mean|channel|neuron|direction|caricature|class|text)\b"
     r"(?:\s+(?P<number>\d+)(?:\s*@\s*(?P<y>[\d.]+)\s*,\s*(?P<x>[\d.]+))?"
     r"|\s+(?P<quoted>'[^']+'|\"[^\"]+\")|\s+(?P<source>[^\s+]+))?"
 )
@@ -72,7 +72,7 @@ class Term:
     channel: Optional[int] = None  # channel, neuron
     at: Optional[tuple[float, float]] = None  # neuron: (row, column) as fractions of the map; None: centre
     source: Optional[Path] = None  # direction: a vector file, or a photo whose activations point the way
-    label: Optional[str] = None  # class: a class by name, found among the weights' categories
+    label: Optional[str] = None  # class: a class by name, found among the weights' categories; text: the prompt
 
     @property
     def plain(self) -> bool:
@@ -85,7 +85,8 @@ def parse_objective(text: str) -> list[Term]:
     ``neuron 7`` (the centre of the map) or ``neuron 7@0.25,0.5`` (row, column as fractions),
     ``direction vector.npy`` (or a photo), ``caricature``, ``class 207`` or ``class 'tiger shark'``
     (the network's output logit for that class; a bare ``class``: each picture's own class, which
-    the classes data gives), ``2*channel 3 + 0.5 mean``.
+    the classes data gives), ``text 'a city of glass'`` (a CLIP-like network's cosine between the
+    picture and the prompt), ``2*channel 3 + 0.5 mean``.
 
     Raises:
         ConfigError: text that is none of these, naming the first part that is not understood.
@@ -99,9 +100,21 @@ def parse_objective(text: str) -> list[Term]:
             rest = text[position:].strip()
             raise ConfigError(
                 f"model.objective: cannot read {rest!r}; write terms like 'channel 7 - channel 12', 'neuron 7', "
-                "'direction vector.npy', 'caricature', 'class 207', 'mean_square' or 'mean', joined by + or -"
+                "'direction vector.npy', 'caricature', 'class 207', \"text 'a city'\", 'mean_square' or 'mean', "
+                "joined by + or -"
             )
         kind = match["kind"]
+        if kind == "text":
+            prompt = match["quoted"][1:-1].strip() if match["quoted"] else ""
+            if not prompt:
+                raise ConfigError(
+                    f"model.objective: {match.group(0).strip()!r}: text takes a prompt in quotes, not empty: "
+                    "text 'a city of glass'"
+                )
+            weight = float(match["weight"] or 1) * (-1 if match["sign"] == "-" else 1)
+            terms.append(Term(weight, "text", label=prompt))
+            position = match.end()
+            continue
         if kind == "class":
             both = match["number"] is not None and match["quoted"] is not None
             if both or match["y"] is not None or match["source"] is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from dreamer.engine.climb.objectives import (
@@ -48,6 +49,8 @@ class Terms:
         self.caricature = any(term.kind == "caricature" for term in self.terms)
         self.classes = any(term.kind == "class" for term in self.terms)
         self.own_class = any(term.kind == "class" and term.channel is term.label is None for term in self.terms)
+        self.prompts = [term for term in self.terms if term.kind == "text"]  # climbed through a text tower
+        self.embedded: dict[str, Tensor] = {}  # prompt → its unit text embedding
         self.output: Optional[str] = None  # the network's output, where class terms are climbed
         self.categories: tuple[str, ...] = ()  # the names of its classes, where the weights carry them
         self.references: dict[str, Tensor] = {}
@@ -93,6 +96,32 @@ class Terms:
                         )
                     self.directions[term.source, name] = vector / vector.norm().clamp_min(1e-12)
 
+    def embed(self, embed: Callable[[list[str]], Tensor]) -> None:
+        """The prompts' text embeddings, once (``embed``: the network's text tower)."""
+        missing = [term.label for term in self.prompts if term.label not in self.embedded]
+        if missing:
+            for prompt, vector in zip(missing, embed([str(prompt) for prompt in missing])):
+                self.embedded[str(prompt)] = vector
+
+    def text_value(self, embeddings: Tensor, views: int) -> Tensor:
+        """Per-image ``[B]``: the prompts' weighted cosines with the pictures' image embeddings
+        (``[views·B, D]``, view-major), averaged over the views.
+
+        Raises:
+            ConfigError: image and text embeddings of different widths.
+        """
+        pictures = F.normalize(embeddings.float().flatten(1), dim=-1)
+        total = pictures.new_zeros(pictures.shape[0])
+        for term in self.prompts:
+            prompt = self.embedded[str(term.label)].to(pictures.device)
+            if prompt.shape[-1] != pictures.shape[-1]:
+                raise ConfigError(
+                    f"model.objective: the text tower's embeddings have {prompt.shape[-1]} numbers, the image "
+                    f"tower's {pictures.shape[-1]}: they are not one space"
+                )
+            total = total + term.weight * (pictures @ prompt)
+        return total.view(views, -1).mean(dim=0)
+
     def refer(self, references: dict[str, Tensor]) -> None:
         """What a caricature accentuates from now on: the start photos' activations, by layer."""
         self.references = {name: value.detach() for name, value in references.items()}
@@ -109,8 +138,8 @@ class Terms:
         photo's activations (for a ``direction`` of a photo)."""
         total: Optional[Tensor] = None
         for term in self.terms:
-            if (term.kind == "class") != (layer == self.output):
-                continue  # class terms are climbed at the output, the others at the scheduled layers
+            if term.kind == "text" or (term.kind == "class") != (layer == self.output):
+                continue  # class terms are climbed at the output, text terms on views, the others here
             if term.plain:  # with a bare class, the batch's numbers are classes, not this layer's channels
                 own = None if self.own_class else image_channels
                 value = activation_objective(activation, channels, term.kind, own)

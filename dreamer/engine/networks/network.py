@@ -44,6 +44,7 @@ from dreamer.engine.networks.backbones import (
     pretrained_wanted,
     returned_node,
 )
+from dreamer.engine.networks.clip import CLIP, TextTower, clip_like, open_clip_parts, reads_text
 from dreamer.engine.networks.weights import load_weights
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
@@ -148,6 +149,7 @@ class Network:
     tokens: Optional[TokenGrid] = None  # a vision transformer: its tokens as maps
     channels_last_layers: tuple[str, ...] = ()  # layers laid out [B, H, W, C] (Swin's stages), by name prefix
     size: Optional[int] = None  # the side every picture is resized to for the network (None: as it is)
+    text: Optional[TextTower] = None  # a CLIP-like network's text tower (``text`` terms read it)
 
     @property
     def channels(self) -> int:
@@ -195,6 +197,8 @@ def build_network(backbone: Backbone, weights: Optional[str] = IMAGENET, given: 
             network = _users(backbone, weights)
         elif backbone.startswith(TIMM):
             network = _timm(backbone[len(TIMM) :], weights)
+        elif backbone.startswith(CLIP):
+            network = _clip(backbone[len(CLIP) :], weights)
         else:
             network = _torchvision(backbone, weights)
     return with_input(network, given)
@@ -238,8 +242,8 @@ def first_channels(module: nn.Module) -> Optional[int]:
 
 
 def is_class_reference(backbone: str) -> bool:
-    """``pkg.module.Class`` or ``path/to/file.py:Class`` (a torchvision or timm name has neither form)."""
-    return not backbone.startswith(TIMM) and (":" in backbone or "." in backbone)
+    """``pkg.module.Class`` or ``path/to/file.py:Class`` (a torchvision, timm or clip name has neither form)."""
+    return not backbone.startswith((TIMM, CLIP)) and (":" in backbone or "." in backbone)
 
 
 # torchvision ---------------------------------------------------------------------------------------
@@ -375,7 +379,17 @@ def _users(backbone: Backbone, weights: Optional[str]) -> Network:
         )
     if weights is not None:
         load_weights(module, Path(weights).expanduser(), reference)
+    if reads_text(module):  # CLIP-like: its image tower dreams, its text tower reads prompts
+        return Network(reference, **clip_like(module))
     return Network(reference, frozen(module))
+
+
+# clip ------------------------------------------------------------------------------------------
+
+
+def _clip(name: str, weights: Optional[str]) -> Network:
+    model, tokenize, side = open_clip_parts(name, weights)
+    return Network(f"{CLIP}{name}", **{**clip_like(model, tokenize), "size": side})
 
 
 def _arguments(arguments: Mapping[str, Any]) -> str:
