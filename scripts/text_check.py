@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import statistics
 import sys
 from collections.abc import Iterator
@@ -248,6 +249,15 @@ def dream(out: Path, folder: Path, shape: str, faces: int, options: list[str], i
     return sorted(target.glob("*.png"))
 
 
+def module(path: Path) -> Any:
+    """The Python file ``path`` as a module of its own (another ``nets`` may be imported already)."""
+    spec = importlib.util.spec_from_file_location(f"text_check_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
 def pixels(paths: list[Path]) -> torch.Tensor:
     return torch.stack([torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1) for p in paths]) / 255
 
@@ -266,10 +276,7 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     (out / "clips.py").write_text(CLIPS.replace("{words!r}", repr(vocabulary())))
     (out / "nets.py").write_text(NETS)
-    sys.path.insert(0, str(out))
-    import importlib
-
-    clips, nets = importlib.import_module("clips"), importlib.import_module("nets")
+    clips, nets = module(out / "clips.py"), module(out / "nets.py")
     torch.manual_seed(0)
     images, captions, kinds = captioned(pictures, seed=1, dropout=0.15)
     held, _, held_shapes = captioned(400, seed=2)

@@ -333,7 +333,7 @@ def test_timm_weights_that_are_not_here_offline_are_one_line_at_once(tmp_path, m
     def never(*args, **kwargs):
         raise AssertionError("timm was asked to download")
 
-    monkeypatch.setattr(network, "_hub_reachable", lambda: False)
+    monkeypatch.setattr(network, "hub_reachable", lambda: False)
     monkeypatch.setattr(timm, "create_model", never)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr("huggingface_hub.try_to_load_from_cache", lambda *args, **kwargs: None)

@@ -7,6 +7,8 @@ import contextvars
 import difflib
 import functools
 import importlib.util
+import os
+import socket
 import urllib.error
 import warnings
 from collections.abc import Callable, Iterator
@@ -352,3 +354,15 @@ def node_name(backbone: str, layer: LayerRef) -> str:
             raise ConfigError(f"Backbone {backbone!r} has no numbered layers; use names ({examples})")
         return f"{prefix}.{int(layer)}"
     return layer
+
+
+def hub_reachable() -> bool:
+    """Whether the Hugging Face hub answers (``HF_HUB_OFFLINE`` set: it does not), in a few seconds at most."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError:
+        return False
+    return True

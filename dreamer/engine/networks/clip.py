@@ -170,12 +170,12 @@ def open_clip_weights_here(arch: str, tag: str) -> Optional[bool]:
     repo = str(hub).strip("/")
     from huggingface_hub import try_to_load_from_cache
 
-    from dreamer.engine.networks.network import _hub_reachable
+    from dreamer.engine.networks.backbones import hub_reachable
 
     for candidate in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
         if isinstance(try_to_load_from_cache(repo, candidate), str):
             return True
-    return None if _hub_reachable() else False
+    return None if hub_reachable() else False
 
 
 def clip_like(model: nn.Module, tokenize: Optional[Callable[[list[str]], Tensor]] = None) -> dict[str, Any]:

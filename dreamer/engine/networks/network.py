@@ -19,8 +19,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
-import os
-import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from dreamer.engine.networks.backbones import (
     backbone_spec,
     build_backbone,
     frozen,
+    hub_reachable,
     node_name,
     pretrained_wanted,
     returned_node,
@@ -280,7 +279,7 @@ def _timm(name: str, weights: Optional[str]) -> Network:
         close = difflib.get_close_matches(name, timm.list_models(), n=5)
         raise ConfigError(f"model.backbone: timm has no model {name!r}; closest: {', '.join(close) or 'none'}")
     pretrained = pretrained_wanted(weights)
-    if pretrained and not timm_weights_here(name) and not _hub_reachable():
+    if pretrained and not timm_weights_here(name) and not hub_reachable():
         raise WeightsNotFoundError(  # at once: offline, the hub's retries would take a minute to say so
             f"Pretrained weights for timm:{name} are not on this machine and the Hugging Face hub cannot be "
             f"reached. On a machine with internet: python -c \"import timm; timm.create_model('{name}', "
@@ -342,18 +341,6 @@ def timm_weights_here(name: str) -> bool:
     if url:
         return (Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name).is_file()
     return False
-
-
-def _hub_reachable() -> bool:
-    """Whether the Hugging Face hub answers (``HF_HUB_OFFLINE`` set: it does not), in a few seconds at most."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
 
 
 # the user's own ----------------------------------------------------------------------------------
