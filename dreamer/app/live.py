@@ -257,7 +257,8 @@ class LiveTab:
 
     async def route(self, token: str, request: Request) -> Response:
         """``POST /dreamer/live/<token>``: a camera frame (a JPEG, as the page's canvas makes it) in;
-        the newest dream out (a JPEG; 204 when none is new), the stats in ``X-Dreamer-Stats``. A
+        the newest dream out (a JPEG; 204 when none is new), the stats in ``X-Dreamer-Stats`` and the
+        wait before the next frame in ``X-Dreamer-Next`` (ms). A
         plain request beside Gradio's queue: a frame costs a JPEG each way and nothing else."""
         return await run_in_threadpool(self.respond, token, await request.body())
 
@@ -289,8 +290,8 @@ class LiveTab:
 
     def change(self, look: str, layer: str, channels: str, steps: float, lr: float, carry: float, size: str,
                mirror: bool, request: gr.Request) -> None:  # fmt: skip
-        """New settings: taken at the next frame (a new look, layer or channels: the running Live
-        restarts with them between two frames)."""
+        """New settings: taken at the next frame (a new layer or channels through the network already
+        built; a new look: the running Live restarts with it between two frames)."""
         state = self.lives.get(self.key(request))
         if state is not None:
             wanted = settings_of(look, layer, channels, steps, lr, carry, size, mirror, state.wanted.size)

@@ -44,13 +44,16 @@ def motion(picture: np.ndarray, earlier: np.ndarray, side: int) -> tuple[np.ndar
     the square of the scale, and a camera's motion is smooth at a few pixels."""
     height, width = picture.shape[:2]
     scale = min(1.0, side / max(height, width))
-    if scale == 1.0:
-        backward = dis_flow(picture, earlier)
-        return backward, consistent(backward, dis_flow(earlier, picture))
     size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    small, small_earlier = (cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in (picture, earlier))
+    small, small_earlier = (
+        (cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in (picture, earlier))
+        if scale < 1.0
+        else (picture, earlier)
+    )
     backward = dis_flow(small, small_earlier)
     valid = consistent(backward, dis_flow(small_earlier, small))
+    if scale == 1.0:
+        return backward, valid
     full = cv2.resize(backward, (width, height), interpolation=cv2.INTER_LINEAR)
     full *= np.array([width / size[0], height / size[1]], dtype=np.float32)
     held = cv2.resize(valid.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST)

@@ -53,9 +53,8 @@ def roll_each(images: Tensor, shifts: Sequence[tuple[int, int]]) -> Tensor:
 class Jitter:
     """What each image goes through before the network at every step (the ``model.jitter`` group).
 
-    The transforms each image goes through before the network at every step (Lucid's
-    transformation robustness); autograd undoes them on the gradient, and each image draws from its
-    own generator. In order: pad, turn/scale/mirror, roll.
+    Lucid's transformation robustness: autograd undoes the transforms on the gradient, and each image
+    draws from its own generator. In order: pad, turn/scale/mirror, roll.
 
     Args:
         pad: A border of this many pixels of mid-grey around the image (Lucid pads by 12), so the

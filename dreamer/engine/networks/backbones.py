@@ -11,7 +11,7 @@ import os
 import socket
 import urllib.error
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -366,3 +366,10 @@ def hub_reachable() -> bool:
     except OSError:
         return False
     return True
+
+
+def hf_cached(repo: str, files: Sequence[str]) -> bool:
+    """Whether any of ``files`` of the Hugging Face repository ``repo`` is in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return any(isinstance(try_to_load_from_cache(repo, file), str) for file in files)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Optional, Protocol, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dreamer.engine.networks.backbones import IMAGENET, frozen, hf_cached, hub_reachable, pretrained_wanted
+from dreamer.engine.networks.weights import load_weights
 from dreamer.errors import ConfigError, WeightsNotFoundError
 
 CLIP = "clip:"
@@ -77,10 +80,8 @@ def open_clip_parts(name: str, weights: Optional[str]) -> tuple[nn.Module, Calla
     """
     open_clip = _open_clip()
     arch, _, tag = name.partition("/")
-    from dreamer.engine.networks.backbones import pretrained_wanted
-
     pretrained = None
-    if weights == "imagenet":
+    if weights == IMAGENET:
         arch, tag = checked_name(name)
         pretrained = tag if pretrained_wanted(weights) else None  # a dry run stands random weights in
         if pretrained and open_clip_weights_here(arch, tag) is False:
@@ -97,11 +98,7 @@ def open_clip_parts(name: str, weights: Optional[str]) -> tuple[nn.Module, Calla
         model = open_clip.create_model(arch, pretrained=pretrained)
     finally:
         logging.disable(logging.NOTSET)
-    if weights not in (None, "imagenet"):
-        from pathlib import Path
-
-        from dreamer.engine.networks.weights import load_weights
-
+    if weights not in (None, IMAGENET):
         load_weights(model, Path(weights).expanduser(), f"clip:{arch}")
     size = model.visual.image_size
     side = int(size[0] if isinstance(size, (tuple, list)) else size)
@@ -167,14 +164,8 @@ def open_clip_weights_here(arch: str, tag: str) -> Optional[bool]:
     hub = config.get("hf_hub")
     if not hub:
         return None
-    repo = str(hub).strip("/")
-    from huggingface_hub import try_to_load_from_cache
-
-    from dreamer.engine.networks.backbones import hub_reachable
-
-    for candidate in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-        if isinstance(try_to_load_from_cache(repo, candidate), str):
-            return True
+    if hf_cached(str(hub).strip("/"), ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")):
+        return True
     return None if hub_reachable() else False
 
 
@@ -182,8 +173,6 @@ def clip_like(model: nn.Module, tokenize: Optional[Callable[[list[str]], Tensor]
     """What a ``Network`` of the CLIP-like ``model`` holds: its image tower as the (frozen) module, its
     text tower, its normalisation (the model's own ``mean``/``std`` where it has them, else CLIP's)
     and the side it sees pictures at (its ``image_size``, where it has one)."""
-    from dreamer.engine.networks.backbones import frozen
-
     mean = tuple(float(value) for value in getattr(model, "mean", CLIP_MEAN))
     std = tuple(float(value) for value in getattr(model, "std", CLIP_STD))
     side = getattr(model, "image_size", None)

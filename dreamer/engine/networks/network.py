@@ -38,6 +38,7 @@ from dreamer.engine.networks.backbones import (
     backbone_spec,
     build_backbone,
     frozen,
+    hf_cached,
     hub_reachable,
     node_name,
     pretrained_wanted,
@@ -332,10 +333,8 @@ def timm_weights_here(name: str) -> bool:
     if config.file:
         return Path(config.file).is_file()
     if config.hf_hub_id:
-        from huggingface_hub import try_to_load_from_cache
-
         names = [config.hf_hub_filename] if config.hf_hub_filename else ["model.safetensors", "pytorch_model.bin"]
-        if any(isinstance(try_to_load_from_cache(config.hf_hub_id, file), str) for file in names):
+        if hf_cached(config.hf_hub_id, names):
             return True
     url = config.url[0] if isinstance(config.url, tuple) else config.url
     if url:
