@@ -16,6 +16,7 @@ import argparse
 import math
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -112,13 +113,21 @@ def with_noisy_copies(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch
     return torch.cat([images, noisy]), torch.cat([labels, labels])
 
 
-def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int) -> None:
+def train(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int,
+    augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+) -> None:
+    """Cross-entropy, Adam, batches of 64; each batch through ``augment`` first, where given."""
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(epochs):
         order = torch.randperm(len(images))
         for start in range(0, len(images), 64):
             batch = order[start : start + 64]
-            loss = nn.functional.cross_entropy(model(images[batch]), labels[batch])
+            seen = images[batch] if augment is None else augment(images[batch])
+            loss = nn.functional.cross_entropy(model(seen), labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -1,17 +1,20 @@
 """Dream a sentence, checked without the internet: train a small CLIP-like model on drawn shapes with
-captions, dream each shape from noise through it for prompts phrased unlike any caption, and ask
-networks trained apart what the dreams show.
+captions, dream each shape from noise through it for prompts phrased unlike any caption (three per
+shape), and ask networks trained apart what the dreams show.
 
     python scripts/text_check.py --out text-check/        # about ten minutes on a 2-core CPU
 
-It writes ``text-check/clips.py`` (the models' classes) and three weights files: ``clip.safetensors``
-(the model dreamed through: a conv image tower, a GRU text tower reading word tokens), ``other.safetensors``
-(a second contrastive model of other architectures: strided wide convolutions, a bag of words) and
-``judge.safetensors`` (a classifier of shapes, ``scripts/shapes.py``'s Judge, trained without captions).
-Then, for each setting tried, 12 dreams per shape (48, seeds by name) from noise with
-``dreamer fit --model.objective "text '<prompt>'"``, and prints how often the judge names the
-prompted shape (chance: 25 %) and how the second model's cosine with the prompt moved from the noise
-the dreams started from to the dreams.
+It writes ``text-check/clips.py`` (the models' classes), ``clip.safetensors`` (the model dreamed
+through: a conv image tower, a GRU text tower reading word tokens) and ``other.safetensors`` (a second
+contrastive model of other architectures: strided wide convolutions, a bag of words), both trained as
+CLIP is, on random crops, on captions in which words never seen stand in and around (``captioned``'s
+``unseen``), and six judges of shapes (``scripts/shapes.py``'s Judge, trained apart without captions,
+each on a seed of its own): three "flat" ones on the pictures and noisy copies of them, three
+"varied" ones on pictures blurred, recoloured and noisier (``varied``). Then, for each setting tried,
+12 dreams per shape (48, four per phrasing, seeds by name) from noise with ``dreamer fit --model.objective "text
+'<prompt>'"``, and prints how often the judges of each kind name the prompted shape (their mean;
+chance: 25 %) and how the second model's cosine with the prompt moved from the noise the dreams
+started from to the dreams.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import importlib.util
 import statistics
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -41,10 +45,10 @@ TEMPLATES = [  # the training captions: a shape, its colour, the background's
     "{shape} in {fore}", "a {back} picture with a {fore} {shape}",
 ]  # fmt: skip
 PROMPTS = {  # phrased unlike any caption: words never seen in training stand around the shape's name
-    "circle": "something shaped like a circle",
-    "square": "there is only one square here",
-    "triangle": "look, a triangle drawn somewhere",
-    "cross": "picture showing cross shape",
+    "circle": ["something shaped like a circle", "one round circle, nothing else", "draw me a circle please"],
+    "square": ["there is only one square here", "the square, seen from above", "behold: a square"],
+    "triangle": ["look, a triangle drawn somewhere", "three corners make the triangle", "a triangle pointing up"],
+    "cross": ["picture showing cross shape", "mark it with a cross", "the cross that marks the spot"],
 }
 
 CLIPS = '''"""Two small CLIP-like models for 64 px pictures of shapes (scripts/text_check.py trains them)."""
@@ -158,8 +162,15 @@ SETTINGS = {  # each on top of FROM_NOISE, through ShapesClip
 }
 
 
-def captioned(count: int, seed: int, dropout: float = 0.0) -> tuple[torch.Tensor, list[str], torch.Tensor]:
-    """``count`` drawn pictures, a caption each (words dropped at ``dropout``) and their shapes."""
+JUDGES = 3  # judges of each kind: "flat" (pictures and noisy copies), "varied" (``varied``'s pictures)
+KINDS = ("flat", "varied")
+UNSEEN = "unknown"  # not in the vocabulary: its token is the one every word never seen in training gets
+
+
+def captioned(count: int, seed: int, unseen: float = 0.0) -> tuple[torch.Tensor, list[str], torch.Tensor]:
+    """``count`` drawn pictures, a caption each and their shapes. At ``unseen``, each word but the
+    shape's name becomes a word never seen, and one is put before each word at two thirds of it:
+    the text towers learn that such words say nothing (a prompt is mostly words they never saw)."""
     generator = torch.Generator().manual_seed(seed)
     names = list(COLOURS)
     pictures, captions, shapes = [], [], []
@@ -169,10 +180,33 @@ def captioned(count: int, seed: int, dropout: float = 0.0) -> tuple[torch.Tensor
         pictures.append(draw(kind, generator, (COLOURS[fore], COLOURS[back])))
         template = TEMPLATES[int(torch.randint(len(TEMPLATES), (), generator=generator))]
         words = template.format(fore=fore, back=back, shape=CLASSES[kind]).split()
-        kept = [w for w in words if CLASSES[kind] in w or torch.rand((), generator=generator) >= dropout]
-        captions.append(" ".join(kept))
+        said = [w if CLASSES[kind] in w or torch.rand((), generator=generator) >= unseen else UNSEEN for w in words]
+        if unseen:
+            said = [w for word in said for w in ([UNSEEN] * inserted(unseen * 2 / 3, generator) + [word])]
+        captions.append(" ".join(said))
         shapes.append(kind)
     return torch.stack(pictures), captions, torch.tensor(shapes)
+
+
+def inserted(chance: float, generator: torch.Generator) -> int:
+    """How many words to insert: each one more at ``chance``."""
+    count = 0
+    while torch.rand((), generator=generator) < chance:
+        count += 1
+    return count
+
+
+def varied(pictures: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The second judge's training pictures: half of them blurred (a 5-tap binomial), the colour
+    channels of each in a random order, Gaussian noise of σ 0–0.3."""
+    taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
+    kernel = (taps[:, None] * taps[None] / 256).expand(3, 1, 5, 5)
+    blurred = nn.functional.conv2d(nn.functional.pad(pictures, (2, 2, 2, 2), mode="replicate"), kernel, groups=3)
+    some = (torch.rand(len(pictures), 1, 1, 1, generator=generator) < 0.5).float()
+    pictures = some * blurred + (1 - some) * pictures
+    pictures = torch.stack([picture[torch.randperm(3, generator=generator)] for picture in pictures])
+    sigma = 0.3 * torch.rand(len(pictures), 1, 1, 1, generator=generator)
+    return (pictures + sigma * torch.randn(pictures.shape, generator=generator)).clamp(0, 1)
 
 
 def vocabulary() -> list[str]:
@@ -181,17 +215,19 @@ def vocabulary() -> list[str]:
 
 
 def train_contrastive(model: nn.Module, pictures: torch.Tensor, captions: list[str], epochs: int) -> None:
-    """CLIP's loss: each picture's caption against the batch's other captions, both ways."""
+    """CLIP's loss: each picture's caption against the batch's other captions, both ways; each batch
+    seen as CLIP is trained, through a random square crop (70–100 % of the side, resized back) and
+    mirrored half the time, and half of it with noise (σ 0.15, as scripts/shapes.py trains)."""
     tokens = model.tokenize(captions)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    noisy = torch.Generator().manual_seed(5)
+    chance = torch.Generator().manual_seed(5)
     for _ in range(epochs):
         order = torch.randperm(len(pictures))
         for start in range(0, len(pictures), 128):
             batch = order[start : start + 128]
-            seen = pictures[batch]  # half of them with noise (σ 0.15), as scripts/shapes.py trains
-            some = (torch.rand(len(batch), 1, 1, 1, generator=noisy) < 0.5).float()
-            seen = (seen + 0.15 * some * torch.randn(seen.shape, generator=noisy)).clamp(0, 1)
+            seen = cropped(pictures[batch], chance)
+            some = (torch.rand(len(batch), 1, 1, 1, generator=chance) < 0.5).float()
+            seen = (seen + 0.15 * some * torch.randn(seen.shape, generator=chance)).clamp(0, 1)
             images = nn.functional.normalize(model.encode_image(seen), dim=-1)
             texts = nn.functional.normalize(model.encode_text(tokens[batch]), dim=-1)
             logits = model.logit_scale.exp() * images @ texts.T
@@ -202,6 +238,17 @@ def train_contrastive(model: nn.Module, pictures: torch.Tensor, captions: list[s
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+
+
+def cropped(pictures: torch.Tensor, chance: torch.Generator) -> torch.Tensor:
+    """The batch through one random square crop of 70–100 % of its side, resized back, and mirrored
+    at even odds."""
+    size = pictures.shape[-1]
+    side = int(size * (0.7 + 0.3 * torch.rand((), generator=chance).item()))
+    top, left = (int(torch.randint(0, size - side + 1, (), generator=chance)) for _ in range(2))
+    crop = pictures[..., top : top + side, left : left + side]
+    seen = nn.functional.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
+    return seen.flip(-1) if torch.rand((), generator=chance) < 0.5 else seen
 
 
 def zero_shot(model: nn.Module, pictures: torch.Tensor, prompts: list[str]) -> torch.Tensor:
@@ -225,28 +272,27 @@ def views(count: Optional[int]) -> Iterator[None]:
         objective.TEXT_VIEWS = kept
 
 
-def dream(out: Path, folder: Path, shape: str, faces: int, options: list[str], iterations: int) -> list[Path]:
-    """``faces`` dreams of ``PROMPTS[shape]`` from noise through ShapesClip, by the command line."""
+def dream(out: Path, folder: Path, prompt: str, names: list[str], options: list[str], iterations: int) -> list[Path]:
+    """A dream of ``prompt`` from noise through ShapesClip for each of ``names``, by the command line."""
     from dreamer.cli import main as dreamer
 
-    seeds = out / "seeds" / shape
+    seeds = out / "seeds" / folder.relative_to(out)
     seeds.mkdir(parents=True, exist_ok=True)
-    for face in range(faces):  # the noise replaces them: their names seed each dream's noise
-        Image.new("RGB", (SIDE, SIDE)).save(seeds / f"{shape}-{face:02d}.png")
-    target = folder / shape
+    for name in names:  # the noise replaces them: their names seed each dream's noise
+        Image.new("RGB", (SIDE, SIDE)).save(seeds / f"{name}.png")
     view = [int(option.split("=")[1]) for option in options if option.startswith("views=")]
     flags = [option for option in options if not option.startswith("views=")]
     command = [
         "fit", "--config", "quickstart", *FROM_NOISE, "--data.images", str(seeds),
-        "--data.output", str(target), "--data.batch_size", str(faces),
+        "--data.output", str(folder), "--data.batch_size", str(len(names)),
         "--octaves.iterations", str(iterations), "--model.backbone", f"{out / 'clips.py'}:ShapesClip",
-        "--model.weights", str(out / "clip.safetensors"), "--model.objective", f"text '{PROMPTS[shape]}'",
+        "--model.weights", str(out / "clip.safetensors"), "--model.objective", f"text '{prompt}'",
         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *flags,
     ]  # fmt: skip
     with views(view[0] if view else None):
         if dreamer(command) != 0:
-            raise RuntimeError(f"the dream of {shape!r} failed: dreamer {' '.join(command)}")
-    return sorted(target.glob("*.png"))
+            raise RuntimeError(f"the dream of {prompt!r} failed: dreamer {' '.join(command)}")
+    return sorted(folder.glob("*.png"))
 
 
 def module(path: Path) -> Any:
@@ -277,47 +323,65 @@ def run(
     (out / "clips.py").write_text(CLIPS.replace("{words!r}", repr(vocabulary())))
     (out / "nets.py").write_text(NETS)
     clips, nets = module(out / "clips.py"), module(out / "nets.py")
-    torch.manual_seed(0)
-    images, captions, kinds = captioned(pictures, seed=1, dropout=0.15)
+    images, captions, kinds = captioned(pictures, seed=1, unseen=0.3)
     held, _, held_shapes = captioned(400, seed=2)
-    prompts = [PROMPTS[shape] for shape in CLASSES]
-    models: dict[str, Any] = {"clip": clips.ShapesClip(), "other": clips.OtherClip()}
-    for index, (name, model) in enumerate(models.items()):
+    prompts = [prompt for shape in CLASSES for prompt in PROMPTS[shape]]
+    models: dict[str, Any] = {}
+    for index, (name, architecture) in enumerate({"clip": clips.ShapesClip, "other": clips.OtherClip}.items()):
         torch.manual_seed(10 + index)
+        model = models[name] = architecture()
         train_contrastive(model.train(), images, captions, epochs)
         save_file(model.state_dict(), str(out / f"{name}.safetensors"))
-        named = float((zero_shot(model, held, prompts).argmax(1) == held_shapes).float().mean())
+        cosines = zero_shot(model, held, prompts).unflatten(1, (len(CLASSES), -1)).mean(-1)  # a shape's phrasings
+        named = float((cosines.argmax(1) == held_shapes).float().mean())
         print(f"{name}: names the shape of {named:.0%} of 400 new pictures from the prompts alone", flush=True)
-    judge = nets.Judge()
-    torch.manual_seed(20)
-    train(judge.train(), *with_noisy_copies(images, kinds), max(2, epochs // 2))
-    save_file(judge.state_dict(), str(out / "judge.safetensors"))
-    with torch.no_grad():
-        judged = float((judge.eval()(held).argmax(1) == held_shapes).float().mean())
-    print(f"judge: {judged:.0%} of 400 new pictures", flush=True)
+    judges: dict[str, Any] = {}  # judges of one architecture, trained apart, each on its own seed
+    for copy in range(1, JUDGES + 1):
+        torch.manual_seed(19 + copy)
+        judges[f"flat-{copy}"] = nets.Judge()
+        train(judges[f"flat-{copy}"].train(), *with_noisy_copies(images, kinds), max(2, epochs // 2))
+        torch.manual_seed(29 + copy)
+        judges[f"varied-{copy}"], chance = nets.Judge(), torch.Generator().manual_seed(7 + copy)
+        train(judges[f"varied-{copy}"].train(), images, kinds, max(2, epochs), partial(varied, generator=chance))
+    for name, judge in judges.items():
+        save_file(judge.state_dict(), str(out / f"judge-{name}.safetensors"))
+        with torch.no_grad():
+            judged = float((judge.eval()(held).argmax(1) == held_shapes).float().mean())
+        print(f"judge {name}: {judged:.0%} of 400 new pictures", flush=True)
     other = models["other"].eval()
     results: dict[str, dict[str, float]] = {}
     for label, options in SETTINGS.items():
         if only and label not in only:
             continue
         folder = out / "dreams" / label.split(" (")[0].replace(", ", "-").replace(" ", "_").replace("+", "-")
-        named = total = 0
+        right = dict.fromkeys(judges, 0)
+        total = 0
         rises: list[float] = []
         for number, shape in enumerate(CLASSES):
             if shapes and shape not in shapes:
                 continue
-            paths = dream(out, folder, shape, faces, options, iterations)
-            dreamed = pixels(paths)
-            with torch.no_grad():
-                named += int((judge(dreamed).argmax(1) == number).sum())
-            total += len(paths)
-            noise = torch.rand(dreamed.shape, generator=torch.Generator().manual_seed(number))  # as a dream starts
-            cosines = [float(zero_shot(other, seen, [PROMPTS[shape]]).mean()) for seen in (dreamed, noise)]
-            rises.append(cosines[0] - cosines[1])
+            for phrasing, prompt in enumerate(PROMPTS[shape]):  # the shape's faces dealt to its phrasings in turn
+                names = [f"{shape}-{face:02d}" for face in range(phrasing, faces, len(PROMPTS[shape]))]
+                if not names:
+                    continue
+                dreamed = pixels(dream(out, folder / shape / f"phrasing-{phrasing + 1}", prompt, names, options,
+                                       iterations))  # fmt: skip
+                with torch.no_grad():
+                    for name, judge in judges.items():
+                        right[name] += int((judge(dreamed).argmax(1) == number).sum())
+                total += len(dreamed)
+                noise = torch.rand(dreamed.shape, generator=torch.Generator().manual_seed(number))  # as dreams start
+                cosines = [float(zero_shot(other, seen, [prompt]).mean()) for seen in (dreamed, noise)]
+                rises.append(cosines[0] - cosines[1])
         rise = statistics.mean(rises)
-        results[label] = {"judged": named / total, "dreams": total, "rise": rise}
-        said = f"{named} of {total} dreams ({named / total:.0%}); the second model's cosine with it rose {rise:+.3f}"
-        print(f"{label}: the judge names the prompted shape for {said}", flush=True)
+        shares = {
+            kind: statistics.mean(right[name] / total for name in right if name.startswith(kind)) for kind in KINDS
+        }
+        results[label] = {"dreams": total, "rise": rise, **{f"judged_{kind}": shares[kind] for kind in KINDS}}
+        each = ", ".join(f"{name} {count}" for name, count in right.items())
+        said = ", ".join(f"the {kind} judges {shares[kind]:.0%}" for kind in KINDS)
+        print(f"{label}: of {total} dreams, {said} name the prompted shape ({each}); the second model's"
+              f" cosine with the prompt rose {rise:+.3f}", flush=True)  # fmt: skip
     return results
 
 
