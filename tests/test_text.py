@@ -234,7 +234,7 @@ def test_the_text_check_trains_its_models_and_judges_two_dreams(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="not met yet: the judges name the prompted shape for 65 % and 58 % (docs/explore.md)")
+@pytest.mark.xfail(reason="not met: the flat judges name the prompted shape for 67 %, the varied 81 % (docs/explore)")
 def test_dreams_of_a_sentence_show_the_prompted_shape_to_networks_trained_apart(tmp_path):
     """48 dreams from noise, prompts unlike any caption: each judge of another architecture names the
     prompted shape for at least 75 % (chance 25 %), and a second contrastive model sees them nearer
