@@ -11,10 +11,10 @@ CLIP is, on random crops, on captions in which words never seen stand in and aro
 ``unseen``), and six judges of shapes (``scripts/shapes.py``'s Judge, trained apart without captions,
 each on a seed of its own): three "flat" ones on the pictures and noisy copies of them, three
 "varied" ones on pictures blurred, recoloured and noisier (``varied``). Then, for each setting tried,
-12 dreams per shape (48, four per phrasing, seeds by name) from noise with ``dreamer fit --model.objective "text
-'<prompt>'"``, and prints how often the judges of each kind name the prompted shape (their mean;
-chance: 25 %) and how the second model's cosine with the prompt moved from the noise the dreams
-started from to the dreams.
+12 dreams per shape (48, four per phrasing, seeds by name) from noise with
+``dreamer fit --model.objective "text '<prompt>'"``, and prints how often the judges of each kind
+name the prompted shape (their mean; chance: 25 %) and how the second model's cosine with the prompt
+moved from the noise the dreams started from to the dreams.
 """
 
 from __future__ import annotations
@@ -169,8 +169,9 @@ UNSEEN = "unknown"  # not in the vocabulary: its token is the one every word nev
 
 def captioned(count: int, seed: int, unseen: float = 0.0) -> tuple[torch.Tensor, list[str], torch.Tensor]:
     """``count`` drawn pictures, a caption each and their shapes. At ``unseen``, each word but the
-    shape's name becomes a word never seen, and one is put before each word at two thirds of it:
-    the text towers learn that such words say nothing (a prompt is mostly words they never saw)."""
+    shape's name becomes a word never seen, and before each word such words are put, each one more
+    at two thirds of ``unseen``: the text towers learn that they say nothing (a prompt is mostly
+    words they never saw)."""
     generator = torch.Generator().manual_seed(seed)
     names = list(COLOURS)
     pictures, captions, shapes = [], [], []
@@ -197,7 +198,7 @@ def inserted(chance: float, generator: torch.Generator) -> int:
 
 
 def varied(pictures: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The second judge's training pictures: half of them blurred (a 5-tap binomial), the colour
+    """The varied judges' training pictures: half of them blurred (a 5-tap binomial), the colour
     channels of each in a random order, Gaussian noise of σ 0–0.3."""
     taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
     kernel = (taps[:, None] * taps[None] / 256).expand(3, 1, 5, 5)
