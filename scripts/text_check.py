@@ -2,7 +2,7 @@
 captions, dream each shape from noise through it for prompts phrased unlike any caption (three per
 shape), and ask networks trained apart what the dreams show.
 
-    python scripts/text_check.py --out text-check/        # about 14 minutes on a 2-core CPU
+    python scripts/text_check.py --out text-check/        # about 18 minutes on a 2-core CPU
 
 It writes ``text-check/clips.py`` (the models' classes), ``clip.safetensors`` (the model dreamed
 through: a conv image tower, a GRU text tower reading word tokens) and ``other.safetensors`` (a second
@@ -10,7 +10,8 @@ contrastive model of other architectures: strided wide convolutions, a bag of wo
 CLIP is, on random crops, on captions in which words never seen stand in and around (``captioned``'s
 ``unseen``), and six judges of shapes (``scripts/shapes.py``'s Judge, trained apart without captions,
 each on a seed of its own): three "flat" ones on the pictures and noisy copies of them, three
-"varied" ones on pictures blurred, recoloured and noisier (``varied``). Then, for each setting tried,
+"varied" ones on pictures blurred, recoloured and noisier (``varied``), each one that names at least
+95 % of every shape's new pictures (``fit_to_judge``). Then, for each setting tried,
 12 dreams per shape (48, four per phrasing, seeds by name) from noise with
 ``dreamer fit --model.objective "text '<prompt>'"``, and prints how often the judges of each kind
 name the prompted shape (their mean; chance: 25 %) and how the second model's cosine with the prompt
@@ -163,6 +164,7 @@ SETTINGS = {  # each on top of FROM_NOISE, through ShapesClip
 
 
 JUDGES = 3  # judges of each kind: "flat" (pictures and noisy copies), "varied" (``varied``'s pictures)
+FIT = 0.95  # the share of each shape's new drawn pictures a judge must name to judge dreams
 KINDS = ("flat", "varied")
 UNSEEN = "unknown"  # not in the vocabulary: its token is the one every word never seen in training gets
 
@@ -208,6 +210,45 @@ def varied(pictures: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     pictures = torch.stack([picture[torch.randperm(3, generator=generator)] for picture in pictures])
     sigma = 0.3 * torch.rand(len(pictures), 1, 1, 1, generator=generator)
     return (pictures + sigma * torch.randn(pictures.shape, generator=generator)).clamp(0, 1)
+
+
+def trained_judges(
+    judge: type[nn.Module], images: torch.Tensor, kinds: torch.Tensor, epochs: int, fit: float = FIT
+) -> dict[str, nn.Module]:
+    """``JUDGES`` judges of each kind, trained apart, each on a seed of its own: the first seeds (flat
+    from 20, varied from 30) whose judge names at least ``fit`` of each shape's new pictures; any other
+    would judge dreams with a bias of its own."""
+    trials = {
+        "flat": lambda model, seed: train(model, *with_noisy_copies(images, kinds), max(2, epochs // 2)),
+        "varied": lambda model, seed: train(
+            model, images, kinds, max(2, epochs), partial(varied, generator=torch.Generator().manual_seed(seed - 22))
+        ),
+    }
+    new, _, new_shapes = captioned(400, seed=3)  # not the pictures the figures are given on (seed 2)
+    judges: dict[str, nn.Module] = {}
+    for number, (kind, trial) in enumerate(trials.items()):
+        passed = 0
+        for seed in range(20 + 10 * number, 30 + 10 * number):
+            torch.manual_seed(seed)
+            model = judge()
+            trial(model.train(), seed)
+            if fit_to_judge(model.eval(), new, new_shapes, fit):
+                passed += 1
+                judges[f"{kind}-{passed}"] = model
+                if passed == JUDGES:
+                    break
+            else:
+                print(f"a {kind} judge on seed {seed} names under {fit:.0%} of some shape's new pictures: not used")
+        if passed < JUDGES:
+            raise RuntimeError(f"only {passed} of ten {kind} judges name {fit:.0%} of every shape's new pictures")
+    return judges
+
+
+def fit_to_judge(judge: nn.Module, pictures: torch.Tensor, shapes: torch.Tensor, fit: float = FIT) -> bool:
+    """Whether ``judge`` names at least ``fit`` of each shape's ``pictures``."""
+    with torch.no_grad():
+        named = judge(pictures).argmax(1) == shapes
+    return all(float(named[shapes == shape].float().mean()) >= fit for shape in range(len(CLASSES)))
 
 
 def vocabulary() -> list[str]:
@@ -317,6 +358,7 @@ def run(
     iterations: int = 128,
     only: Optional[list[str]] = None,
     shapes: Optional[list[str]] = None,
+    fit: float = FIT,
 ) -> dict[str, dict[str, float]]:
     """Train the three models, dream each setting (``only``: these) of each shape (``shapes``: these)
     and judge it: ``{setting: figures}``."""
@@ -337,14 +379,7 @@ def run(
         cosines = zero_shot(model, held, prompts).unflatten(1, (len(CLASSES), -1)).mean(-1)  # a shape's phrasings
         named = float((cosines.argmax(1) == held_shapes).float().mean())
         print(f"{name}: names the shape of {named:.0%} of 400 new pictures from the prompts alone", flush=True)
-    judges: dict[str, Any] = {}  # judges of one architecture, trained apart, each on its own seed
-    for copy in range(1, JUDGES + 1):
-        torch.manual_seed(19 + copy)
-        judges[f"flat-{copy}"] = nets.Judge()
-        train(judges[f"flat-{copy}"].train(), *with_noisy_copies(images, kinds), max(2, epochs // 2))
-        torch.manual_seed(29 + copy)
-        judges[f"varied-{copy}"], chance = nets.Judge(), torch.Generator().manual_seed(7 + copy)
-        train(judges[f"varied-{copy}"].train(), images, kinds, max(2, epochs), partial(varied, generator=chance))
+    judges = trained_judges(nets.Judge, images, kinds, epochs, fit)
     for name, judge in judges.items():
         save_file(judge.state_dict(), str(out / f"judge-{name}.safetensors"))
         with torch.no_grad():
