@@ -222,7 +222,7 @@ def trained_judges(
         "flat": lambda model, seed: train(model, *with_noisy_copies(images, kinds), max(2, epochs // 2)),
         "varied": lambda model, seed: train(
             model, images, kinds, max(2, epochs), partial(varied, generator=torch.Generator().manual_seed(seed - 22))
-        ),
+        ),  # its pictures varied by a generator of its own: seeds 8, 9, … for judges 30, 31, …
     }
     new, _, new_shapes = captioned(400, seed=3)  # not the pictures the figures are given on (seed 2)
     judges: dict[str, nn.Module] = {}
