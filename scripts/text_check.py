@@ -36,6 +36,8 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
+from dreamer.engine.image.pyramid import binomial_kernel
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from shapes import CLASSES, NETS, SIDE, draw, train, with_noisy_copies  # noqa: E402
 
@@ -202,8 +204,7 @@ def inserted(chance: float, generator: torch.Generator) -> int:
 def varied(pictures: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """The varied judges' training pictures: half of them blurred (a 5-tap binomial), the colour
     channels of each in a random order, Gaussian noise of σ 0–0.3."""
-    taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])
-    kernel = (taps[:, None] * taps[None] / 256).expand(3, 1, 5, 5)
+    kernel = binomial_kernel(3, pictures)
     blurred = nn.functional.conv2d(nn.functional.pad(pictures, (2, 2, 2, 2), mode="replicate"), kernel, groups=3)
     some = (torch.rand(len(pictures), 1, 1, 1, generator=generator) < 0.5).float()
     pictures = some * blurred + (1 - some) * pictures

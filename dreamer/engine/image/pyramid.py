@@ -107,7 +107,7 @@ def blend_octave(
     raise ConfigError(f"Unknown blend {blend!r}; use 'alpha' or 'detail'")
 
 
-def _binomial_kernel(channels: int, like: Tensor) -> Tensor:
+def binomial_kernel(channels: int, like: Tensor) -> Tensor:
     """The 5×5 binomial low-pass ``[1, 4, 6, 4, 1]ᵀ[1, 4, 6, 4, 1] / 256``, one per channel."""
     row = like.new_tensor([1.0, 4.0, 6.0, 4.0, 1.0])
     kernel = torch.outer(row, row) / 256
@@ -126,7 +126,7 @@ def laplacian_split(images: Tensor, levels: int) -> list[Tensor]:
             break
         channels = current.shape[1]
         padded = F.pad(current, (2, 2, 2, 2), mode="reflect")
-        low = F.conv2d(padded, _binomial_kernel(channels, current), stride=2, groups=channels)
+        low = F.conv2d(padded, binomial_kernel(channels, current), stride=2, groups=channels)
         bands.append(current - _upsample(low, current.shape[-2:]))
         current = low
     return [*bands, current]
